@@ -1,0 +1,46 @@
+// Database-backed sessions behind a signed, httpOnly, sameSite cookie that carries only the
+// session id. A forged signature, an unknown id or an expired row all read as "signed out".
+import crypto from "node:crypto";
+import { createCookie } from "@remix-run/node";
+import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const sessionCookie = createCookie("rlhf_session", {
+  httpOnly: true,
+  sameSite: "lax",
+  path: "/",
+  secure: env().COOKIE_SECURE,
+  secrets: env().SESSION_SECRET.split(","),
+  maxAge: env().SESSION_TTL_DAYS * 24 * 60 * 60,
+});
+
+export async function readSessionId(request: Request): Promise<string | null> {
+  const value = await sessionCookie.parse(request.headers.get("Cookie"));
+  return typeof value === "string" && /^[0-9a-f]{64}$/.test(value) ? value : null;
+}
+
+/** Creates a session row and returns the Set-Cookie header that carries it. */
+export async function createSession(userId: string, userAgent: string | null): Promise<string> {
+  const id = crypto.randomBytes(32).toString("hex");
+  await prisma.session.create({
+    data: {
+      id,
+      userId,
+      userAgent: userAgent?.slice(0, 512) ?? null,
+      expiresAt: new Date(Date.now() + env().SESSION_TTL_DAYS * DAY_MS),
+    },
+  });
+  return sessionCookie.serialize(id);
+}
+
+export async function destroySession(request: Request): Promise<string> {
+  const id = await readSessionId(request);
+  if (id) await prisma.session.deleteMany({ where: { id } });
+  return sessionCookie.serialize("", { maxAge: 0 });
+}
+
+export async function destroyAllSessionsOf(userId: string): Promise<void> {
+  await prisma.session.deleteMany({ where: { userId } });
+}

@@ -1,0 +1,48 @@
+// The job contract shared by the web app and the workers: every queue's name and the Zod
+// schema of its payload. Payloads carry row ids only; the row holds config, progress and result.
+import { z } from "zod";
+
+const RowId = z.string().uuid();
+
+export const QUEUES = {
+  sampling: {
+    name: "sampling",
+    payload: z.object({ samplingRunId: RowId }),
+    /** The row a job belongs to; its id is the BullMQ jobId (dedupe on enqueue). */
+    rowIdOf: (p: { samplingRunId: string }) => p.samplingRunId,
+  },
+  export: {
+    name: "export",
+    payload: z.object({ exportId: RowId }),
+    rowIdOf: (p: { exportId: string }) => p.exportId,
+  },
+  import: {
+    name: "import",
+    payload: z.object({ importId: RowId }),
+    rowIdOf: (p: { importId: string }) => p.importId,
+  },
+  training: {
+    name: "training",
+    payload: z.object({ trainingRunId: RowId }),
+    rowIdOf: (p: { trainingRunId: string }) => p.trainingRunId,
+  },
+} as const;
+
+export type QueueKey = keyof typeof QUEUES;
+export type Payload<K extends QueueKey> = z.infer<(typeof QUEUES)[K]["payload"]>;
+
+/** Which table holds a queue's rows (status, progress, error, timestamps). */
+export const ROW_TABLE: Record<QueueKey, "sampling_runs" | "dataset_exports" | "dataset_imports" | "training_runs"> = {
+  sampling: "sampling_runs",
+  export: "dataset_exports",
+  import: "dataset_imports",
+  training: "training_runs",
+};
+
+export function jobIdFor<K extends QueueKey>(queue: K, payload: Payload<K>): string {
+  return `${queue}-${(QUEUES[queue].rowIdOf as (p: Payload<K>) => string)(payload)}`;
+}
+
+export const WORKER_HEARTBEAT_KEY = "workers:heartbeat";
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+export const HEARTBEAT_STALE_MS = 20_000;

@@ -1,0 +1,94 @@
+import type { LinksFunction, LoaderFunctionArgs } from "@remix-run/node";
+import {
+  Form,
+  isRouteErrorResponse,
+  Link,
+  Links,
+  Meta,
+  NavLink,
+  Outlet,
+  Scripts,
+  ScrollRestoration,
+  useLoaderData,
+  useRouteError,
+  useRouteLoaderData,
+} from "@remix-run/react";
+import type { ReactNode } from "react";
+import { getViewer } from "~/auth/guard.server.ts";
+import styles from "./styles.css?url";
+
+export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
+
+// The root only reads who is signed in, to draw the header; each route checks its own access.
+export async function loader({ request }: LoaderFunctionArgs) {
+  const viewer = await getViewer(request);
+  return { viewer: viewer && { displayName: viewer.displayName, role: viewer.role } };
+}
+
+function Header() {
+  const data = useRouteLoaderData<typeof loader>("root");
+  const viewer = data?.viewer;
+  return (
+    <header className="top">
+      <Link to="/" className="brand">RLHF Studio</Link>
+      <nav>
+        {viewer && <NavLink to="/" end>Home</NavLink>}
+        {viewer?.role === "admin" && <NavLink to="/admin/users">Users</NavLink>}
+      </nav>
+      {viewer ? (
+        <Form method="post" action="/logout">
+          <span className="muted" style={{ marginRight: ".8rem" }}>{viewer.displayName}</span>
+          <button type="submit" className="secondary">Sign out</button>
+        </Form>
+      ) : (
+        <nav style={{ flex: 0 }}>
+          <NavLink to="/login">Sign in</NavLink>
+          <NavLink to="/signup">Sign up</NavLink>
+        </nav>
+      )}
+    </header>
+  );
+}
+
+export function Layout({ children }: { children: ReactNode }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charSet="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <Meta />
+        <Links />
+      </head>
+      <body>
+        <Header />
+        <main>{children}</main>
+        <ScrollRestoration />
+        <Scripts />
+      </body>
+    </html>
+  );
+}
+
+export default function App() {
+  useLoaderData<typeof loader>();
+  return <Outlet />;
+}
+
+export function ErrorBoundary() {
+  const error = useRouteError();
+  if (isRouteErrorResponse(error)) {
+    const message = typeof error.data === "object" && error.data && "error" in error.data ? String(error.data.error) : error.statusText;
+    return (
+      <div className="card">
+        <h1>{error.status}</h1>
+        <p>{message}</p>
+      </div>
+    );
+  }
+  return (
+    <div className="card">
+      <h1>Something went wrong</h1>
+      <p className="muted">The error has been logged.</p>
+    </div>
+  );
+}

@@ -1,0 +1,87 @@
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { redirect } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { getViewer } from "~/auth/guard.server.ts";
+import { access as accessOf } from "~/auth/permissions.ts";
+import { hitRateLimit } from "~/auth/rate-limit.server.ts";
+import { createSession } from "~/auth/session.server.ts";
+import { RouteError } from "~/components/route-error.tsx";
+import { EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, SignupSchema, fieldErrors } from "~/domain/accounts/schemas.ts";
+import { isSignupOpen } from "~/models/settings.server.ts";
+import { AccountError, signUp } from "~/models/user.server.ts";
+import { badRequest } from "~/utils/http.server.ts";
+
+export const access = accessOf.public();
+export const meta: MetaFunction = () => [{ title: "Sign up · RLHF Studio" }];
+
+const SIGNUP_LIMIT_PER_CLIENT = { count: 20, windowSeconds: 60 * 60 };
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  if (await getViewer(request)) throw redirect("/");
+  const invite = new URL(request.url).searchParams.get("invite");
+  return { open: await isSignupOpen(), invite };
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  const form = Object.fromEntries(await request.formData());
+  const parsed = SignupSchema.safeParse({ ...form, invite: form.invite || undefined });
+  if (!parsed.success) return badRequest({ fieldErrors: fieldErrors(parsed.error), formError: null });
+
+  const client = request.headers.get("X-Forwarded-For")?.split(",")[0]?.trim() || "local";
+  const limit = await hitRateLimit(`signup:client:${client}`, SIGNUP_LIMIT_PER_CLIENT);
+  if (!limit.allowed) return badRequest({ fieldErrors: {}, formError: "Too many sign-ups from here. Try again later." }, 429);
+
+  try {
+    const user = await signUp(parsed.data);
+    const cookie = await createSession(user.id, request.headers.get("User-Agent"));
+    throw redirect("/", { headers: { "Set-Cookie": cookie } });
+  } catch (error) {
+    if (error instanceof AccountError) {
+      const fieldErrors = error.field === "form" ? {} : { [error.field]: [error.message] };
+      return badRequest({ fieldErrors, formError: error.field === "form" ? error.message : null }, error.status);
+    }
+    throw error;
+  }
+}
+
+export default function Signup() {
+  const { open, invite } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const busy = useNavigation().state === "submitting";
+  const errors: Record<string, string[] | undefined> = actionData?.fieldErrors ?? {};
+  return (
+    <div className="card auth">
+      <h1>Create an account</h1>
+      {!open && !invite && <p className="notice">Sign-up is by invitation only: paste your invite code below.</p>}
+      <Form method="post" className="stack" noValidate>
+        <label>
+          Email
+          <input name="email" type="email" autoComplete="email" required maxLength={EMAIL_MAX} />
+        </label>
+        {errors.email && <p className="error">{errors.email[0]}</p>}
+        <label>
+          Display name
+          <input name="displayName" autoComplete="nickname" required maxLength={NAME_MAX} />
+        </label>
+        {errors.displayName && <p className="error">{errors.displayName[0]}</p>}
+        <label>
+          Password
+          <input name="password" type="password" autoComplete="new-password" required minLength={PASSWORD_MIN} maxLength={PASSWORD_MAX} />
+        </label>
+        {errors.password && <p className="error">{errors.password[0]}</p>}
+        {(!open || invite) && (
+          <label>
+            Invite code
+            <input name="invite" defaultValue={invite ?? ""} required={!open} />
+          </label>
+        )}
+        {errors.invite && <p className="error">{errors.invite[0]}</p>}
+        {actionData?.formError && <p className="notice error" role="alert">{actionData.formError}</p>}
+        <button type="submit" disabled={busy}>Sign up</button>
+      </Form>
+      <p className="muted">Have an account? <Link to="/login">Sign in</Link></p>
+    </div>
+  );
+}
+
+export const ErrorBoundary = RouteError;

@@ -1,0 +1,141 @@
+// The admin CLI: `npm run cli -- <command> [options]`, `--help` lists the commands.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import { Command, InvalidArgumentError } from "commander";
+import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
+import { SignupSchema } from "~/domain/accounts/schemas.ts";
+import { createProject, setMember } from "~/models/project.server.ts";
+import { setSignupOpen } from "~/models/settings.server.ts";
+import { createInvite, setUserDisabled, signUp } from "~/models/user.server.ts";
+
+const PROJECT_ROLES = ["manager", "moderator", "labeler"] as const;
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (v: string): T => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of: ${values.join(", ")}`);
+    return v as T;
+  };
+}
+
+async function userByEmail(email: string) {
+  const user = await prisma.user.findUnique({ where: { email: email.toLowerCase() } });
+  if (!user) throw new Error(`No user with email ${email}`);
+  return user;
+}
+
+async function projectBySlug(slug: string) {
+  const project = await prisma.project.findUnique({ where: { slug } });
+  if (!project) throw new Error(`No project with slug ${slug}`);
+  return project;
+}
+
+const program = new Command()
+  .name("npm run cli --")
+  .description("RLHF Studio administration")
+  .showHelpAfterError();
+
+program
+  .command("create-admin")
+  .description("create an admin account (the first one, or more)")
+  .requiredOption("--email <email>")
+  .option("--name <name>", "display name", "Admin")
+  .option("--password <password>", "password (default: generated and printed)")
+  .action(async (o: { email: string; name: string; password?: string }) => {
+    const password = o.password ?? crypto.randomBytes(12).toString("base64url");
+    const input = SignupSchema.parse({ email: o.email, displayName: o.name, password });
+    const user = await signUp(input, { role: "admin", bypassSignupPolicy: true });
+    console.log(`admin created: ${user.email}${o.password ? "" : `  password: ${password}`}`);
+  });
+
+program
+  .command("create-project")
+  .description("create a project (default workflow unless --config gives a JSON file)")
+  .requiredOption("--slug <slug>", "URL name: lowercase letters, digits, dashes")
+  .requiredOption("--name <name>")
+  .option("--description <text>", "", "")
+  .option("--config <file>", "workflow config JSON (validated)")
+  .option("--manager <email>", "make this user the project's manager")
+  .action(async (o: { slug: string; name: string; description: string; config?: string; manager?: string }) => {
+    const workflowConfig = o.config ? JSON.parse(fs.readFileSync(o.config, "utf8")) : undefined;
+    const project = await createProject({ slug: o.slug, name: o.name, description: o.description, workflowConfig });
+    if (o.manager) await setMember(project.id, (await userByEmail(o.manager)).id, "manager");
+    console.log(`project created: ${project.slug} (${project.id})`);
+  });
+
+program
+  .command("add-member")
+  .description("add a user to a project with a role (or change their role)")
+  .requiredOption("--project <slug>")
+  .requiredOption("--email <email>")
+  .requiredOption("--role <role>", PROJECT_ROLES.join(" | "), oneOf(PROJECT_ROLES))
+  .action(async (o: { project: string; email: string; role: (typeof PROJECT_ROLES)[number] }) => {
+    const project = await projectBySlug(o.project);
+    await setMember(project.id, (await userByEmail(o.email)).id, o.role);
+    console.log(`${o.email} is ${o.role} of ${project.slug}`);
+  });
+
+program
+  .command("list-projects")
+  .description("list projects with member and tree counts")
+  .action(async () => {
+    const rows = await prisma.project.findMany({ include: { _count: { select: { members: true, trees: true } } }, orderBy: { createdAt: "asc" } });
+    for (const p of rows) console.log(`${p.slug}\t${p.name}\tmembers=${p._count.members}\ttrees=${p._count.trees}`);
+  });
+
+program
+  .command("list-users")
+  .description("list accounts")
+  .action(async () => {
+    const rows = await prisma.user.findMany({ orderBy: { createdAt: "asc" } });
+    for (const u of rows) console.log(`${u.email}\t${u.role}\t${u.disabled ? "disabled" : "active"}`);
+  });
+
+program
+  .command("signup")
+  .description("open or close self-service sign-up")
+  .argument("<state>", "open | closed", oneOf(["open", "closed"] as const))
+  .action(async (state: "open" | "closed") => {
+    await setSignupOpen(state === "open");
+    console.log(`sign-up is ${state}`);
+  });
+
+program
+  .command("invite")
+  .description("create an invite link (optionally bound to an email and a project role)")
+  .option("--email <email>")
+  .option("--project <slug>")
+  .option("--role <role>", PROJECT_ROLES.join(" | "), oneOf(PROJECT_ROLES))
+  .requiredOption("--by <email>", "the admin creating the invite")
+  .action(async (o: { email?: string; project?: string; role?: (typeof PROJECT_ROLES)[number]; by: string }) => {
+    const creator = await userByEmail(o.by);
+    const project = o.project ? await projectBySlug(o.project) : undefined;
+    const { token, expiresAt } = await createInvite({
+      createdById: creator.id,
+      email: o.email,
+      projectId: project?.id,
+      projectRole: project ? (o.role ?? "labeler") : undefined,
+    });
+    console.log(`http://${env().HOST}:${env().PORT}/signup?invite=${token}  (expires ${expiresAt.toISOString()})`);
+  });
+
+for (const [name, disabled] of [["disable-user", true], ["enable-user", false]] as const) {
+  program
+    .command(name)
+    .description(disabled ? "disable an account and end its sessions" : "re-enable an account")
+    .requiredOption("--email <email>")
+    .action(async (o: { email: string }) => {
+      await setUserDisabled((await userByEmail(o.email)).id, disabled);
+      console.log(`${o.email} ${disabled ? "disabled" : "enabled"}`);
+    });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const e = error as Error & { issues?: { path: (string | number)[]; message: string }[] };
+  console.error(`error: ${e.issues ? e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : e.message}`);
+  process.exitCode = 1;
+} finally {
+  await prisma.$disconnect();
+}

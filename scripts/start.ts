@@ -1,0 +1,108 @@
+// `npm start`: migrate, seed the demo, build the web app if needed, then run the web server
+// and the workers together until Ctrl+C / SIGTERM. Safe to run again: it changes nothing twice.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { Redis } from "ioredis";
+import { env } from "~/env.server.ts";
+import { ensureDatabase, migrateDeploy } from "./lib/database.ts";
+
+const config = env();
+
+async function checkServices() {
+  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new Error(`Redis is not reachable at ${config.REDIS_URL}: ${(error as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+  try {
+    await ensureDatabase(config.DATABASE_URL);
+  } catch (error) {
+    throw new Error(`Postgres is not reachable at ${config.DATABASE_URL}: ${(error as Error).message}`);
+  }
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function buildIfStale() {
+  const server = "build/server/index.js";
+  const stale = !fs.existsSync(server) || newestMtime("app") > fs.statSync(server).mtimeMs;
+  if (!stale) return;
+  console.log("building the web app…");
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST")));
+  const result = spawnSync(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "vite:build"], { stdio: "inherit", env });
+  if (result.status !== 0) throw new Error("web build failed");
+}
+
+async function main() {
+  await checkServices();
+  console.log("applying migrations…");
+  await migrateDeploy(config.DATABASE_URL);
+
+  const { seedDemo } = await import("~/models/seed.server.ts");
+  const { prisma } = await import("~/db.server.ts");
+  const demo = await seedDemo({
+    admin: process.env.DEMO_ADMIN_PASSWORD ?? "demo-admin-password",
+    labeler: process.env.DEMO_LABELER_PASSWORD ?? "demo-labeler-password",
+  });
+  await prisma.$disconnect();
+
+  buildIfStale();
+
+  const children: ChildProcess[] = [];
+  const childEnv = { ...process.env, NODE_ENV: "production", PORT: String(config.PORT), HOST: config.HOST };
+  const start = (name: string, args: string[]) => {
+    const child = spawn(process.execPath, args, { stdio: "inherit", env: childEnv });
+    child.on("exit", (code, signal) => {
+      if (!shuttingDown) {
+        console.error(`${name} exited (${signal ?? code}); stopping.`);
+        void shutdown(1);
+      }
+    });
+    children.push(child);
+  };
+  start("web", ["--import", "tsx", "server.ts", "build/server/index.js"]);
+  start("workers", ["--import", "tsx", "workers/main.ts"]);
+
+  let shuttingDown = false;
+  const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once("exit", () => resolve());
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+
+  console.log("\nRLHF Studio is starting.");
+  console.log(`  demo project: ${demo.project}`);
+  for (const a of demo.accounts)
+    console.log(`  ${a.role.padEnd(8)} ${a.email}  password: ${a.password}${a.created ? "" : " (as set when first created)"}`);
+  console.log(`\n  open http://${config.HOST}:${config.PORT}\n`);
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,39 @@
+// Production web server: serves the Remix build and static assets. Unlike remix-serve it
+// shuts down promptly on SIGTERM: stop accepting, drain, then close Redis and Postgres.
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { createRequestHandler } from "@remix-run/express";
+import type { ServerBuild } from "@remix-run/node";
+import compression from "compression";
+import express from "express";
+
+const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? "127.0.0.1";
+const buildPath = path.resolve(process.argv[2] ?? "build/server/index.js");
+
+const build = (await import(pathToFileURL(buildPath).href)) as ServerBuild;
+const app = express();
+app.disable("x-powered-by");
+app.use(compression());
+app.use("/assets", express.static("build/client/assets", { immutable: true, maxAge: "1y" }));
+app.use(express.static("build/client", { maxAge: "1h" }));
+app.all("*", createRequestHandler({ build, mode: "production" }));
+
+const server = app.listen(port, host, () => console.log(`web listening on http://${host}:${port}`));
+
+let closing = false;
+async function shutdown(signal: string) {
+  if (closing) return;
+  closing = true;
+  console.log(`web: ${signal} received, closing`);
+  server.close();
+  server.closeIdleConnections();
+  setTimeout(() => server.closeAllConnections(), 3_000).unref();
+  await new Promise<void>((resolve) => server.once("close", () => resolve()));
+  // The app's shared clients live on globalThis (see app/db.server.ts, app/redis.server.ts).
+  const g = globalThis as { prisma?: { $disconnect(): Promise<void> }; redis?: { quit(): Promise<unknown> } };
+  await Promise.allSettled([g.prisma?.$disconnect(), g.redis?.quit()]);
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,5 @@
+// The processor of each queue this worker process serves.
+import type { QueueKey } from "~/jobs/queues.ts";
+import type { Processor } from "../harness.ts";
+
+export const PROCESSORS: { [K in QueueKey]?: Processor<K> } = {};
