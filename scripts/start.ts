@@ -41,7 +41,7 @@ function buildIfStale() {
   const stale = !fs.existsSync(server) || newestMtime("app") > fs.statSync(server).mtimeMs;
   if (!stale) return;
   console.log("building the web app…");
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST")));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST"))) as NodeJS.ProcessEnv;
   const result = spawnSync(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "vite:build"], { stdio: "inherit", env });
   if (result.status !== 0) throw new Error("web build failed");
 }
@@ -62,7 +62,7 @@ async function main() {
   buildIfStale();
 
   const children: ChildProcess[] = [];
-  const childEnv = { ...process.env, NODE_ENV: "production", PORT: String(config.PORT), HOST: config.HOST };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "production" as const, PORT: String(config.PORT), HOST: config.HOST };
   const start = (name: string, args: string[]) => {
     const child = spawn(process.execPath, args, { stdio: "inherit", env: childEnv });
     child.on("exit", (code, signal) => {
