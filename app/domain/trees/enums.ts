@@ -1,0 +1,26 @@
+// Labeling enums, spelled exactly as the Prisma schema's enums.
+
+export const TREE_STATES = [
+  "initial_prompt_review",
+  "prompt_lottery_waiting",
+  "growing",
+  "ranking",
+  "ready_for_scoring",
+  "ready_for_export",
+  "aborted_low_grade",
+  "halted_by_moderator",
+  "scoring_failed",
+  "backlog_ranking",
+] as const;
+export type TreeState = (typeof TREE_STATES)[number];
+
+export const MESSAGE_ROLES = ["prompter", "assistant"] as const;
+export type MessageRole = (typeof MESSAGE_ROLES)[number];
+
+/** Outcome of a message's peer review. */
+export const REVIEW_RESULTS = ["pending", "accepted", "rejected"] as const;
+export type ReviewResult = (typeof REVIEW_RESULTS)[number];
+
+export function isTreeState(value: unknown): value is TreeState {
+  return typeof value === "string" && (TREE_STATES as readonly string[]).includes(value);
+}
