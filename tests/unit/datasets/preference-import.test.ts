@@ -1,0 +1,169 @@
+import { describe, expect, it } from "vitest";
+import { renderHhTranscript, parseHhTranscript, toHhPreference } from "~/domain/datasets/formats/hh";
+import { preferencePairs } from "~/domain/datasets/formats/pairs";
+import { toTrlExplicitPreference, toTrlImplicitPreference, toTrlStandardPreference } from "~/domain/datasets/formats/preference";
+import { conversationKeys, type LineResult } from "~/domain/datasets/import-lines";
+import { parseHhPreferenceLine, parseTrlPreferenceLine, type ImportedPreference } from "~/domain/datasets/preference-import";
+import { rankedSet } from "./records";
+
+const itemOf = (result: LineResult<ImportedPreference>): ImportedPreference => {
+  if (result.kind !== "item") throw new Error(JSON.stringify(result));
+  return result.item;
+};
+const reasons = (result: LineResult<unknown>) => (result.kind === "error" ? result.errors.map((e) => `${e.line}: ${e.reason}`) : []);
+
+const hhLine = {
+  chosen: "\n\nHuman: Name a prime.\n\nAssistant: 7 is prime.\n\nHuman: Another one?\n\nAssistant: 11.",
+  rejected: "\n\nHuman: Name a prime.\n\nAssistant: 7 is prime.\n\nHuman: Another one?\n\nAssistant: 13 is one.",
+};
+
+describe("HH transcripts", () => {
+  it("parse into turns and render back unchanged", () => {
+    const parsed = parseHhTranscript(hhLine.chosen);
+    expect(parsed).toEqual({
+      ok: true,
+      turns: [
+        { role: "prompter", text: "Name a prime." },
+        { role: "assistant", text: "7 is prime." },
+        { role: "prompter", text: "Another one?" },
+        { role: "assistant", text: "11." },
+      ],
+    });
+    if (parsed.ok) expect(renderHhTranscript(parsed.turns)).toBe(hhLine.chosen);
+    expect(parseHhTranscript("Human: hi\n\nAssistant: hello").ok).toBe(true);
+    expect(parseHhTranscript("hello")).toEqual({ ok: false, reason: 'transcript must start with "\\n\\nHuman:"' });
+  });
+
+  it("an HH line becomes prompt, chosen and rejected", () => {
+    const item = itemOf(parseHhPreferenceLine(JSON.stringify(hhLine), 1));
+    expect(item.source).toBe("hh");
+    expect(item.prompt.map((t) => t.text)).toEqual(["Name a prime.", "7 is prime.", "Another one?"]);
+    expect(item.chosen).toEqual({ role: "assistant", text: "11." });
+    expect(item.rejected).toEqual({ role: "assistant", text: "13 is one." });
+    expect(item.margin).toBeNull();
+  });
+
+  it("reports bad HH lines", () => {
+    expect(reasons(parseHhPreferenceLine('{"chosen": "x"', 4))[0]).toMatch(/^4: malformed JSON/);
+    expect(reasons(parseHhPreferenceLine(JSON.stringify({ chosen: hhLine.chosen }), 5))).toEqual(["5: rejected: missing field"]);
+    expect(reasons(parseHhPreferenceLine(JSON.stringify({ chosen: hhLine.chosen, rejected: 3 }), 6))).toEqual([
+      "6: rejected: Expected string, received number",
+    ]);
+    expect(reasons(parseHhPreferenceLine(JSON.stringify({ chosen: hhLine.chosen, rejected: hhLine.chosen }), 7))).toEqual([
+      "7: chosen and rejected are identical",
+    ]);
+    const empty = { ...hhLine, rejected: "\n\nHuman: Name a prime.\n\nAssistant: 7 is prime.\n\nHuman: Another one?\n\nAssistant:" };
+    expect(reasons(parseHhPreferenceLine(JSON.stringify(empty), 8))).toEqual(["8: rejected: text is empty"]);
+    const fork = { ...hhLine, rejected: "\n\nHuman: Name a prime.\n\nAssistant: 5.\n\nHuman: Another one?\n\nAssistant: 3." };
+    expect(reasons(parseHhPreferenceLine(JSON.stringify(fork), 9))).toEqual([
+      "9: chosen must add exactly one assistant reply to the shared prompt (it adds 3 turns)",
+      "9: rejected must add exactly one assistant reply to the shared prompt (it adds 3 turns)",
+    ]);
+    expect(reasons(parseHhPreferenceLine(JSON.stringify({ chosen: "oops", rejected: "no" }), 10))).toEqual([
+      '10: chosen: transcript must start with "\\n\\nHuman:"',
+      '10: rejected: transcript must start with "\\n\\nHuman:"',
+    ]);
+    expect(reasons(parseHhPreferenceLine(JSON.stringify(hhLine), 11, { maxTextLength: 9 }))).toEqual([
+      "11: prompt turn 1: text has 13 characters, more than 9",
+      "11: prompt turn 2: text has 11 characters, more than 9",
+      "11: prompt turn 3: text has 12 characters, more than 9",
+      "11: rejected: text has 10 characters, more than 9",
+    ]);
+  });
+});
+
+describe("TRL preference lines", () => {
+  const msgs = [
+    { role: "user", content: "Name a prime." },
+    { role: "assistant", content: "7 is prime." },
+    { role: "user", content: "Another one?" },
+  ];
+
+  it("explicit prompt with message lists, margin kept", () => {
+    const line = { prompt: msgs, chosen: [{ role: "assistant", content: "11." }], rejected: [{ role: "assistant", content: "13 is one." }], margin: 0.5 };
+    const item = itemOf(parseTrlPreferenceLine(JSON.stringify(line), 1));
+    expect(item.source).toBe("trl_explicit");
+    expect(item.prompt).toHaveLength(3);
+    expect(item.margin).toBe(0.5);
+    expect(item.chosen.text).toBe("11.");
+  });
+
+  it("implicit prompt with message lists", () => {
+    const line = { chosen: [...msgs, { role: "assistant", content: "11." }], rejected: [...msgs, { role: "assistant", content: "13 is one." }] };
+    const item = itemOf(parseTrlPreferenceLine(JSON.stringify(line), 1));
+    expect(item.source).toBe("trl_implicit");
+    expect(item.prompt.map((t) => t.role)).toEqual(["prompter", "assistant", "prompter"]);
+  });
+
+  it("explicit and implicit plain strings (implicit split as TRL does)", () => {
+    const explicit = itemOf(parseTrlPreferenceLine(JSON.stringify({ prompt: "The sky is", chosen: " blue.", rejected: " green." }), 1));
+    expect([explicit.prompt[0].text, explicit.chosen.text, explicit.rejected.text]).toEqual(["The sky is", " blue.", " green."]);
+    const implicit = itemOf(parseTrlPreferenceLine(JSON.stringify({ chosen: "The sky is blue.", rejected: "The sky is green." }), 1));
+    expect([implicit.prompt[0].text, implicit.chosen.text, implicit.rejected.text]).toEqual(["The sky is", " blue.", " green."]);
+    expect(implicit.content_hash).toBe(explicit.content_hash);
+    const hh = itemOf(parseTrlPreferenceLine(JSON.stringify(hhLine), 1));
+    expect(hh.prompt).toHaveLength(3);
+  });
+
+  it("reports bad TRL lines", () => {
+    const r = (value: unknown, line = 1) => reasons(parseTrlPreferenceLine(JSON.stringify(value), line));
+    expect(r({ prompt: msgs, chosen: [{ role: "system", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
+      '1: chosen[0].role: unknown role "system" (expected user or assistant)',
+    ]);
+    expect(r({ prompt: "p", chosen: [{ role: "assistant", content: "x" }], rejected: "y" })).toEqual([
+      "1: prompt, chosen and rejected must be all strings or all message lists",
+    ]);
+    expect(r({ prompt: msgs, chosen: 5, rejected: "y" })).toEqual(["1: chosen: must be a string or a list of {role, content} messages"]);
+    expect(r({ prompt: msgs, rejected: "y" })).toEqual(["1: chosen: missing field"]);
+    expect(r({ prompt: msgs, chosen: [], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
+      "1: chosen must be exactly one assistant message (found 0)",
+    ]);
+    expect(r({ prompt: msgs.slice(0, 2), chosen: [{ role: "assistant", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
+      "1: prompt must end with a user turn",
+    ]);
+    expect(r({ prompt: [msgs[1], msgs[2]], chosen: [{ role: "assistant", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
+      "1: prompt: turn 1 must be user (roles alternate, starting with the user)",
+    ]);
+    expect(r({ chosen: "abc", rejected: "xyz" })).toEqual(["1: chosen and rejected share no prompt"]);
+    expect(r({ chosen: "same", rejected: "same" }, 3)).toEqual(["3: chosen and rejected are identical"]);
+    expect(r({ prompt: "p", chosen: "a", rejected: "b", margin: "big" })).toEqual(["1: margin: Expected number, received string"]);
+  });
+});
+
+describe("import round trip from our own exports", () => {
+  const record = rankedSet();
+  const pairs = preferencePairs(record);
+
+  it("HH, TRL implicit and explicit exports of a pair import to the same item and hash", () => {
+    for (const pair of pairs) {
+      const fromHh = itemOf(parseHhPreferenceLine(JSON.stringify(toHhPreference(pair)), 1));
+      const fromImplicit = itemOf(parseTrlPreferenceLine(JSON.stringify(toTrlImplicitPreference(pair)), 1));
+      const fromExplicit = itemOf(parseTrlPreferenceLine(JSON.stringify(toTrlExplicitPreference(pair, { margin: "bt_score" })), 1));
+      expect(fromHh.prompt).toEqual(pair.prompt.map(({ role, text }) => ({ role, text })));
+      expect(fromHh.chosen.text).toBe(pair.chosen.text);
+      expect(fromHh.rejected.text).toBe(pair.rejected.text);
+      expect(fromImplicit.content_hash).toBe(fromHh.content_hash);
+      expect(fromExplicit.content_hash).toBe(fromHh.content_hash);
+      expect(fromExplicit.margin).toBe(pair.bt_gap);
+    }
+    expect(new Set(pairs.map((p) => itemOf(parseHhPreferenceLine(JSON.stringify(toHhPreference(p)), 1)).content_hash)).size).toBe(3);
+  });
+
+  it("re-importing gives identical hashes; pairs of one prompt share its keys", () => {
+    const lines = pairs.map((p) => JSON.stringify(toTrlExplicitPreference(p)));
+    const first = lines.map((l, i) => itemOf(parseTrlPreferenceLine(l, i + 1)));
+    const second = lines.map((l, i) => itemOf(parseTrlPreferenceLine(l, i + 1)));
+    expect(second).toEqual(first);
+    expect(new Set(first.map((i) => i.prompt_keys.join()))).toHaveProperty("size", 1);
+    expect(first[0].prompt_keys).toEqual(conversationKeys(first[0].prompt));
+    // cA is chosen in two pairs and maps to one message key; cB is rejected once and chosen once.
+    expect(first[0].chosen_key).toBe(first[1].chosen_key);
+    expect(first[0].rejected_key).toBe(first[2].chosen_key);
+  });
+
+  it("standard strings round trip for one-turn prompts", () => {
+    const single = preferencePairs(rankedSet({ id: "p1", conversation: [record.conversation[0]] }))[0];
+    const item = itemOf(parseTrlPreferenceLine(JSON.stringify(toTrlStandardPreference(single)), 1));
+    expect([item.prompt[0].text, item.chosen.text, item.rejected.text]).toEqual(["Name a prime.", "11.", "13 is one."]);
+  });
+});
