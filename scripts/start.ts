@@ -1,5 +1,6 @@
 // `npm start`: migrate, seed the demo, build the web app if needed, then run the web server
 // and the workers together until Ctrl+C / SIGTERM. Safe to run again: it changes nothing twice.
+// `--web-only` leaves the workers to another process (docker-compose runs them separately).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -74,7 +75,7 @@ async function main() {
     children.push(child);
   };
   start("web", ["--import", "tsx", "server.ts", "build/server/index.js"]);
-  start("workers", ["--import", "tsx", "workers/main.ts"]);
+  if (!process.argv.includes("--web-only")) start("workers", ["--import", "tsx", "workers/main.ts"]);
 
   let shuttingDown = false;
   const shutdown = async (code: number) => {
