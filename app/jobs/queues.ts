@@ -21,6 +21,11 @@ export const QUEUES = {
     payload: z.object({ importId: RowId }),
     rowIdOf: (p: { importId: string }) => p.importId,
   },
+  playground: {
+    name: "playground",
+    payload: z.object({ generationId: RowId }),
+    rowIdOf: (p: { generationId: string }) => p.generationId,
+  },
   training: {
     name: "training",
     payload: z.object({ trainingRunId: RowId }),
@@ -32,8 +37,12 @@ export type QueueKey = keyof typeof QUEUES;
 export type Payload<K extends QueueKey> = z.infer<(typeof QUEUES)[K]["payload"]>;
 
 /** Which table holds a queue's rows (status, progress, error, timestamps). */
-export const ROW_TABLE: Record<QueueKey, "sampling_runs" | "dataset_exports" | "dataset_imports" | "training_runs"> = {
+export const ROW_TABLE: Record<
+  QueueKey,
+  "sampling_runs" | "playground_generations" | "dataset_exports" | "dataset_imports" | "training_runs"
+> = {
   sampling: "sampling_runs",
+  playground: "playground_generations",
   export: "dataset_exports",
   import: "dataset_imports",
   training: "training_runs",
