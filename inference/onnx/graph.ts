@@ -1,0 +1,317 @@
+// A small ONNX graph-building layer: typed values with shape info, op helpers and initializers.
+// Model families (inference/models/*) describe their forward pass with it; serialize.ts turns a Graph
+// into a ModelProto. Nodes are kept in construction (topological) order so a graph can later be walked
+// backwards to build its gradient graph.
+
+import type { DType, Dim, TensorData } from "./tensor";
+
+export type Attr =
+  | { kind: "int"; value: number }
+  | { kind: "float"; value: number }
+  | { kind: "ints"; value: number[] }
+  | { kind: "floats"; value: number[] }
+  | { kind: "string"; value: string }
+  | { kind: "tensor"; value: TensorData };
+
+export const attr = {
+  int: (value: number): Attr => ({ kind: "int", value }),
+  float: (value: number): Attr => ({ kind: "float", value }),
+  ints: (value: number[]): Attr => ({ kind: "ints", value }),
+  floats: (value: number[]): Attr => ({ kind: "floats", value }),
+  string: (value: string): Attr => ({ kind: "string", value }),
+  tensor: (value: TensorData): Attr => ({ kind: "tensor", value }),
+};
+
+/** A named tensor flowing through the graph. `shape` is null when the rank is unknown. */
+export class Value {
+  constructor(
+    readonly name: string,
+    readonly dtype: DType,
+    readonly shape: Dim[] | null,
+  ) {}
+
+  get rank(): number {
+    if (!this.shape) throw new Error(`rank of ${this.name} is unknown`);
+    return this.shape.length;
+  }
+}
+
+export interface GraphNode {
+  name: string;
+  opType: string;
+  domain: string;
+  inputs: string[]; // "" marks an omitted optional input
+  outputs: string[];
+  attrs: Record<string, Attr>;
+}
+
+/** Options most op helpers take: the output's name and a shape that overrides inference. */
+export interface OutOpts {
+  name?: string;
+  shape?: Dim[] | null;
+}
+
+const FLOAT32_MIN = -3.4028234663852886e38;
+
+export class Graph {
+  readonly nodes: GraphNode[] = [];
+  readonly inputs: Value[] = [];
+  readonly outputs: Value[] = [];
+  /** Trainable parameters (and only those): constants are Constant nodes. */
+  readonly initializers = new Map<string, TensorData>();
+  readonly values = new Map<string, Value>();
+  private readonly scopes: string[] = [];
+  private readonly counters = new Map<string, number>();
+
+  constructor(
+    readonly name: string,
+    /** Opset per domain ("" is the default ONNX domain). */
+    readonly opsets: Record<string, number> = { "": 20 },
+  ) {}
+
+  // ---- declarations -------------------------------------------------------------------------
+
+  input(name: string, dtype: DType, shape: Dim[]): Value {
+    const v = this.declare(name, dtype, shape);
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** A trainable initializer. */
+  param(name: string, tensor: TensorData): Value {
+    if (this.initializers.has(name)) throw new Error(`initializer ${name} declared twice`);
+    this.initializers.set(name, tensor);
+    return this.declare(name, tensor.dtype, [...tensor.dims]);
+  }
+
+  /** A constant tensor, emitted as a Constant node so initializers stay parameters only. */
+  constant(tensor: TensorData, opts: OutOpts = {}): Value {
+    const name = opts.name ?? this.fresh("const");
+    return this.op("Constant", [], { value: attr.tensor(tensor) }, [{ dtype: tensor.dtype, shape: [...tensor.dims] }], [name])[0];
+  }
+
+  constI64(values: number[], scalar = false): Value {
+    const dims = scalar ? [] : [values.length];
+    return this.constant({ dtype: "int64", dims, data: BigInt64Array.from(values.map((v) => BigInt(v))) });
+  }
+
+  constF32(values: number[], scalar = false): Value {
+    const dims = scalar ? [] : [values.length];
+    return this.constant({ dtype: "float32", dims, data: Float32Array.from(values) });
+  }
+
+  /** Marks a value as a graph output, renaming it through an Identity node when needed. */
+  output(v: Value, name?: string, shape?: Dim[]): Value {
+    let out = v;
+    if (name && name !== v.name) out = this.identity(v, { name, shape: shape ?? v.shape });
+    else if (shape) out = new Value(v.name, v.dtype, shape);
+    this.values.set(out.name, out);
+    this.outputs.push(out);
+    return out;
+  }
+
+  /** Runs `fn` with node and value names prefixed by `/name` (like PyTorch exporter scopes). */
+  scope<T>(name: string, fn: () => T): T {
+    this.scopes.push(name);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  // ---- generic node -------------------------------------------------------------------------
+
+  op(
+    opType: string,
+    inputs: (Value | null)[],
+    attrs: Record<string, Attr>,
+    outs: { dtype: DType; shape: Dim[] | null }[],
+    outputNames: (string | undefined)[] = [],
+    domain = "",
+  ): Value[] {
+    const nodeName = this.fresh(opType);
+    const outputs = outs.map((o, i) => this.declare(outputNames[i] ?? `${nodeName}_output_${i}`, o.dtype, o.shape));
+    this.nodes.push({
+      name: nodeName,
+      opType,
+      domain,
+      inputs: inputs.map((v) => (v ? v.name : "")),
+      outputs: outputs.map((v) => v.name),
+      attrs,
+    });
+    return outputs;
+  }
+
+  private one(opType: string, inputs: (Value | null)[], attrs: Record<string, Attr>, dtype: DType, shape: Dim[] | null, opts: OutOpts): Value {
+    return this.op(opType, inputs, attrs, [{ dtype, shape: opts.shape !== undefined ? opts.shape : shape }], [opts.name])[0];
+  }
+
+  // ---- elementwise --------------------------------------------------------------------------
+
+  add(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Add", [a, b], {}, a.dtype, broadcast(a.shape, b.shape), opts);
+  }
+  sub(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Sub", [a, b], {}, a.dtype, broadcast(a.shape, b.shape), opts);
+  }
+  mul(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Mul", [a, b], {}, a.dtype, broadcast(a.shape, b.shape), opts);
+  }
+  div(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Div", [a, b], {}, a.dtype, broadcast(a.shape, b.shape), opts);
+  }
+  and(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("And", [a, b], {}, "bool", broadcast(a.shape, b.shape), opts);
+  }
+  where(cond: Value, a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Where", [cond, a, b], {}, a.dtype, broadcast(cond.shape, broadcast(a.shape, b.shape)), opts);
+  }
+  cast(x: Value, to: DType, opts: OutOpts = {}): Value {
+    const codes: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9 };
+    return this.one("Cast", [x], { to: attr.int(codes[to]) }, to, x.shape, opts);
+  }
+  identity(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Identity", [x], {}, x.dtype, x.shape, opts);
+  }
+  tanh(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Tanh", [x], {}, x.dtype, x.shape, opts);
+  }
+
+  /** Gelu (opset 20); "tanh" is GPT-2's gelu_new. */
+  gelu(x: Value, approximate: "none" | "tanh" = "tanh", opts: OutOpts = {}): Value {
+    return this.one("Gelu", [x], { approximate: attr.string(approximate) }, x.dtype, x.shape, opts);
+  }
+
+  // ---- linear algebra and normalisation -----------------------------------------------------
+
+  matmul(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("MatMul", [a, b], {}, a.dtype, matmulShape(a.shape, b.shape), opts);
+  }
+
+  /** LayerNormalization (opset 17) over the last axis. */
+  layerNorm(x: Value, scale: Value, bias: Value, epsilon: number, opts: OutOpts = {}): Value {
+    return this.one("LayerNormalization", [x, scale, bias], { axis: attr.int(-1), epsilon: attr.float(epsilon) }, x.dtype, x.shape, opts);
+  }
+
+  softmax(x: Value, axis = -1, opts: OutOpts = {}): Value {
+    return this.one("Softmax", [x], { axis: attr.int(axis) }, x.dtype, x.shape, opts);
+  }
+
+  // ---- shape manipulation -------------------------------------------------------------------
+
+  /** Reshape with ONNX semantics (0 copies the input dim, -1 is inferred). */
+  reshape(x: Value, shape: number[], opts: OutOpts = {}): Value {
+    const inferred: Dim[] = shape.map((d, i) => (d === 0 ? (x.shape?.[i] ?? null) : d === -1 ? null : d));
+    return this.one("Reshape", [x, this.constI64(shape)], {}, x.dtype, inferred, opts);
+  }
+
+  transpose(x: Value, perm: number[], opts: OutOpts = {}): Value {
+    const shape = x.shape ? perm.map((p) => x.shape![p]) : null;
+    return this.one("Transpose", [x], { perm: attr.ints(perm) }, x.dtype, shape, opts);
+  }
+
+  gather(data: Value, indices: Value, axis = 0, opts: OutOpts = {}): Value {
+    let shape: Dim[] | null = null;
+    if (data.shape && indices.shape) {
+      const ax = axis < 0 ? axis + data.shape.length : axis;
+      shape = [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)];
+    }
+    return this.one("Gather", [data, indices], { axis: attr.int(axis) }, data.dtype, shape, opts);
+  }
+
+  concat(xs: Value[], axis: number, opts: OutOpts = {}): Value {
+    let shape: Dim[] | null = null;
+    const first = xs[0];
+    if (first.shape && xs.every((x) => x.shape && x.shape.length === first.shape!.length)) {
+      const ax = axis < 0 ? axis + first.shape.length : axis;
+      shape = first.shape.map((d, i) => {
+        if (i !== ax) return d;
+        const parts = xs.map((x) => x.shape![ax]);
+        return parts.every((p) => typeof p === "number") ? (parts as number[]).reduce((a, b) => a + b, 0) : null;
+      });
+    }
+    return this.one("Concat", xs, { axis: attr.int(axis) }, first.dtype, shape, opts);
+  }
+
+  split(x: Value, sizes: number[], axis: number, names: (string | undefined)[] = []): Value[] {
+    const outs = sizes.map((s) => {
+      if (!x.shape) return { dtype: x.dtype, shape: null };
+      const ax = axis < 0 ? axis + x.shape.length : axis;
+      return { dtype: x.dtype, shape: x.shape.map((d, i) => (i === ax ? s : d)) };
+    });
+    return this.op("Split", [x, this.constI64(sizes)], { axis: attr.int(axis) }, outs, names);
+  }
+
+  unsqueeze(x: Value, axes: number[], opts: OutOpts = {}): Value {
+    let shape: Dim[] | null = null;
+    if (x.shape) {
+      const rank = x.shape.length + axes.length;
+      const norm = axes.map((a) => (a < 0 ? a + rank : a));
+      shape = [];
+      let j = 0;
+      for (let i = 0; i < rank; i++) shape.push(norm.includes(i) ? 1 : x.shape[j++]);
+    }
+    return this.one("Unsqueeze", [x, this.constI64(axes)], {}, x.dtype, shape, opts);
+  }
+
+  /** The shape of `x` as a 1-D int64 tensor, optionally sliced to [start, end). */
+  shapeOf(x: Value, start?: number, end?: number, opts: OutOpts = {}): Value {
+    const attrs: Record<string, Attr> = {};
+    if (start !== undefined) attrs.start = attr.int(start);
+    if (end !== undefined) attrs.end = attr.int(end);
+    const len = x.shape ? (end ?? x.shape.length) - (start ?? 0) : null;
+    return this.one("Shape", [x], attrs, "int64", [len], opts);
+  }
+
+  constantOfShape(shape: Value, value: TensorData, outShape: Dim[] | null, opts: OutOpts = {}): Value {
+    return this.one("ConstantOfShape", [shape], { value: attr.tensor(value) }, value.dtype, outShape, opts);
+  }
+
+  /** Trilu: keeps the lower (upper = false) or upper triangle, shifted by diagonal offset `k`. */
+  trilu(x: Value, k: Value | null, upper: boolean, opts: OutOpts = {}): Value {
+    return this.one("Trilu", k ? [x, k] : [x], { upper: attr.int(upper ? 1 : 0) }, x.dtype, x.shape, opts);
+  }
+
+  /** The most negative float32: what masked attention scores are set to (as Hugging Face does). */
+  get float32Min(): number {
+    return FLOAT32_MIN;
+  }
+
+  // ---- naming -------------------------------------------------------------------------------
+
+  private fresh(base: string): string {
+    const prefix = this.scopes.length ? `/${this.scopes.join("/")}/` : "/";
+    const key = prefix + base;
+    const n = this.counters.get(key) ?? 0;
+    this.counters.set(key, n + 1);
+    return n === 0 ? key : `${key}_${n}`;
+  }
+
+  private declare(name: string, dtype: DType, shape: Dim[] | null): Value {
+    if (this.values.has(name)) throw new Error(`value ${name} declared twice`);
+    const v = new Value(name, dtype, shape);
+    this.values.set(name, v);
+    return v;
+  }
+}
+
+// ---- shape inference helpers ------------------------------------------------------------------
+
+function broadcast(a: Dim[] | null, b: Dim[] | null): Dim[] | null {
+  if (!a || !b) return null;
+  const rank = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    out.push(da === 1 ? db : db === 1 ? da : da);
+  }
+  return out;
+}
+
+function matmulShape(a: Dim[] | null, b: Dim[] | null): Dim[] | null {
+  if (!a || !b || a.length < 2 || b.length < 2) return null;
+  const batch = broadcast(a.slice(0, -2), b.slice(0, -2)) ?? [];
+  return [...batch, a[a.length - 2], b[b.length - 1]];
+}
