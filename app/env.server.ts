@@ -32,6 +32,8 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().default("./data"),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().max(64).default(1),
   ORT_INTRA_OP_THREADS: z.coerce.number().int().positive().max(256).default(2),
+  /// How often workers look for trees that want model replies (0 turns automatic sampling off).
+  SAMPLING_SCHEDULE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -33,7 +33,13 @@ function Header() {
       <Link to="/" className="brand">RLHF Studio</Link>
       <nav>
         {viewer && <NavLink to="/" end>Home</NavLink>}
-        {viewer?.role === "admin" && <NavLink to="/admin/users">Users</NavLink>}
+        {viewer?.role === "admin" && (
+          <>
+            <NavLink to="/admin/users">Users</NavLink>
+            <NavLink to="/admin/models">Models</NavLink>
+            <NavLink to="/admin/playground">Playground</NavLink>
+          </>
+        )}
       </nav>
       {viewer ? (
         <Form method="post" action="/logout">

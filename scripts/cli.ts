@@ -130,6 +130,69 @@ for (const [name, disabled] of [["disable-user", true], ["enable-user", false]] 
     });
 }
 
+program
+  .command("register-model")
+  .description("validate a model directory (Optimum layout) and register it as a policy")
+  .requiredOption("--name <name>")
+  .requiredOption("--path <dir>")
+  .option("--parent <name>", "the model it was derived from")
+  .option("--activate <slug>", "make it the active policy of this project")
+  .action(async (o: { name: string; path: string; parent?: string; activate?: string }) => {
+    const { registerModel, setActivePolicy } = await import("~/models/model-registry.server.ts");
+    const parent = o.parent ? await prisma.modelVersion.findUnique({ where: { name: o.parent } }) : null;
+    if (o.parent && !parent) throw new Error(`No model named ${o.parent}`);
+    const model = await registerModel({ name: o.name, kind: "policy", path: o.path, parentId: parent?.id });
+    console.log(`model registered: ${model.name} (${model.architecture}, ${Number(model.paramCount).toLocaleString()} parameters)`);
+    if (o.activate) {
+      await setActivePolicy((await projectBySlug(o.activate)).id, model.id);
+      console.log(`active policy of ${o.activate}: ${model.name}`);
+    }
+  });
+
+program
+  .command("list-models")
+  .description("list registered models")
+  .action(async () => {
+    const { listModels } = await import("~/models/model-registry.server.ts");
+    for (const m of await listModels())
+      console.log(`${m.name}\t${m.kind}\t${m.architecture}\t${m.paramCount}\t${m.parent ?? "-"}\t${m.activeIn.join(",") || "-"}\t${m.path}`);
+  });
+
+program
+  .command("set-active-policy")
+  .description("choose the policy that samples replies in a project")
+  .requiredOption("--project <slug>")
+  .requiredOption("--model <name>")
+  .action(async (o: { project: string; model: string }) => {
+    const { setActivePolicy } = await import("~/models/model-registry.server.ts");
+    const model = await prisma.modelVersion.findUnique({ where: { name: o.model } });
+    if (!model) throw new Error(`No model named ${o.model}`);
+    await setActivePolicy((await projectBySlug(o.project)).id, model.id);
+    console.log(`active policy of ${o.project}: ${model.name}`);
+  });
+
+program
+  .command("sample")
+  .description("start a sampling run: model replies for the project's growing trees")
+  .requiredOption("--project <slug>")
+  .option("--max-prompts <n>", "prompts in this run", (v) => Number.parseInt(v, 10))
+  .option("--seed <n>", "base seed", (v) => Number.parseInt(v, 10))
+  .option("--wait", "wait for the run to finish and print its result")
+  .action(async (o: { project: string; maxPrompts?: number; seed?: number; wait?: boolean }) => {
+    const { createSamplingRun } = await import("~/models/sampling.server.ts");
+    const run = await createSamplingRun({ projectId: (await projectBySlug(o.project)).id, createdById: null, maxParents: o.maxPrompts, seed: o.seed });
+    console.log(`sampling run ${run.id} queued`);
+    while (o.wait) {
+      const row = await prisma.samplingRun.findUniqueOrThrow({ where: { id: run.id } });
+      if (row.status === "succeeded" || row.status === "failed") {
+        console.log(`${row.status}: ${row.error ?? JSON.stringify(row.metrics)}`);
+        if (row.status === "failed") process.exitCode = 1;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -138,4 +201,7 @@ try {
   process.exitCode = 1;
 } finally {
   await prisma.$disconnect();
+  const { closeQueues } = await import("~/jobs/enqueue.server.ts");
+  await closeQueues();
+  await (globalThis as { redis?: { quit(): Promise<unknown> } }).redis?.quit();
 }

@@ -58,6 +58,8 @@ async function main() {
     admin: process.env.DEMO_ADMIN_PASSWORD ?? "demo-admin-password",
     labeler: process.env.DEMO_LABELER_PASSWORD ?? "demo-labeler-password",
   });
+  const { ensureDemoModel } = await import("./lib/demo-model.ts");
+  const demoModel = await ensureDemoModel(config.DATA_DIR, demo.project);
   await prisma.$disconnect();
 
   buildIfStale();
@@ -97,7 +99,7 @@ async function main() {
   process.on("SIGTERM", () => void shutdown(0));
 
   console.log("\nRLHF Studio is starting.");
-  console.log(`  demo project: ${demo.project}`);
+  console.log(`  demo project: ${demo.project}  (active policy: ${demoModel.name})`);
   for (const a of demo.accounts)
     console.log(`  ${a.role.padEnd(8)} ${a.email}  password: ${a.password}${a.created ? "" : " (as set when first created)"}`);
   console.log(`\n  open http://${config.HOST}:${config.PORT}\n`);

@@ -1,15 +1,16 @@
 // Worker entrypoint: connects to Redis and Postgres, registers a BullMQ worker per queue,
 // keeps a heartbeat, and on SIGTERM/SIGINT closes workers, then Redis, then Prisma.
 import { env } from "~/env.server.ts";
-import { createPrismaClient } from "~/db.server.ts";
+import { prisma } from "~/db.server.ts";
 import { createRedis } from "~/redis.server.ts";
 import type { QueueKey } from "~/jobs/queues.ts";
 import { createQueueWorker, type JobDeps } from "./harness.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { disposeModels } from "./model-cache.ts";
 import { PROCESSORS } from "./processors/index.ts";
+import { startSamplingScheduler } from "./sampling-scheduler.ts";
 
 const config = env();
-const prisma = createPrismaClient();
 const connection = createRedis({ forWorker: true });
 const deps: JobDeps = { prisma, dataDir: config.DATA_DIR, ortThreads: config.ORT_INTRA_OP_THREADS };
 
@@ -25,6 +26,7 @@ const workers = keys.map((key) => {
   return worker;
 });
 const stopHeartbeat = startHeartbeat(connection, config.QUEUE_PREFIX, keys);
+const stopScheduler = keys.includes("sampling") ? startSamplingScheduler(config.SAMPLING_SCHEDULE_SECONDS) : async () => {};
 console.log(`workers ready: ${keys.join(", ") || "(no queues)"}`);
 
 let stopping = false;
@@ -32,7 +34,9 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`workers: ${signal} received, finishing current jobs…`);
+  await stopScheduler();
   await Promise.all(workers.map((w) => w.close()));
+  await disposeModels();
   await stopHeartbeat();
   await connection.quit();
   await prisma.$disconnect();

@@ -30,3 +30,10 @@ export async function enqueue<K extends QueueKey>(key: K, payload: Payload<K>): 
   });
   return jobId;
 }
+
+/** Closes the queues this process opened (scripts call it before exiting). */
+export async function closeQueues(): Promise<void> {
+  const open = [...queues.values()];
+  queues.clear();
+  await Promise.allSettled(open.map((q) => q.close()));
+}

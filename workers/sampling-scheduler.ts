@@ -1,0 +1,20 @@
+// Starts sampling runs on its own for projects with automatic sampling on, and re-queues
+// runs left unfinished by a worker that died (their jobIds make this harmless).
+import { requeueUnfinishedRuns, scheduleSamplingRuns } from "~/models/sampling.server.ts";
+
+export function startSamplingScheduler(everySeconds: number): () => Promise<void> {
+  if (everySeconds <= 0) return async () => {};
+  let running: Promise<unknown> = requeueUnfinishedRuns().catch((e) => console.error("requeue failed:", e.message));
+  const tick = () => {
+    running = running
+      .then(() => scheduleSamplingRuns())
+      .then((ids) => ids.length && console.log(`sampling runs started: ${ids.join(", ")}`))
+      .catch((e) => console.error("sampling scheduler:", e.message));
+  };
+  const timer = setInterval(tick, everySeconds * 1000);
+  tick();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
