@@ -1,0 +1,88 @@
+// Label (review) tasks: values checked against the project's label schema, then the review
+// decision, which accepts or rejects the message and may move its tree.
+import { validateLabels } from "~/domain/projects/workflow.ts";
+import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
+import type { ReviewResult } from "~/domain/trees/enums.ts";
+import { reviewDecision, type ReviewLabels } from "~/domain/trees/review.ts";
+import { nextStateAfterPromptReview } from "~/domain/trees/transitions.ts";
+import { projectConfig } from "./config.server.ts";
+import { badInput, conflict } from "./errors.server.ts";
+import { completeTask, ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { advanceTree, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
+import { NOW } from "./sql.server.ts";
+
+/** Label values from a form or JSON: names to numbers; anything else is refused with a reason. */
+export function parseLabelValues(raw: Record<string, unknown>): Record<string, number> {
+  const values: Record<string, number> = {};
+  const errors: Record<string, string> = {};
+  for (const [name, v] of Object.entries(raw)) {
+    const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+    if (Number.isFinite(n)) values[name] = n;
+    else errors[name] = "value must be a number between 0 and 1";
+  }
+  if (Object.keys(errors).length) throw badInput("Some labels are not valid.", errors);
+  return values;
+}
+
+/**
+ * Stores one review of the task's message. When the last required review is in, the message is
+ * accepted or rejected; a rejected initial prompt aborts its tree, an accepted one waits for the
+ * prompt lottery (or grows at once when the lottery is off and a slot is free).
+ */
+export async function submitLabels(
+  projectId: string,
+  /** The task id, or the task already read with getOwnTask. */
+  taskId: TaskRef,
+  userId: string,
+  rawValues: Record<string, unknown>,
+): Promise<{ reviewResult: ReviewResult }> {
+  const config = await projectConfig(projectId);
+  const task = await ownTask(projectId, taskId, userId);
+  const target = TASK_TYPE_INFO[task.type].labelTarget;
+  if (!target) throw badInput(`Task ${task.id} is not a label task.`);
+  const checked = validateLabels(config.labelSchema, parseLabelValues(rawValues), { target });
+  if (!checked.ok) {
+    throw badInput(
+      `Some labels are not valid: ${checked.errors.map((e) => `${e.label} (${e.message})`).join(", ")}.`,
+      Object.fromEntries(checked.errors.map((e) => [e.label, e.message])),
+    );
+  }
+
+  return withOpenTask(task, ["label"], {}, async (tx, t, tree) => {
+    const [msg] = await tx.$queryRaw<Array<{ id: string; parent_id: string | null; deleted: boolean; review_result: ReviewResult }>>`
+      SELECT id, parent_id, deleted, review_result::text AS review_result FROM messages
+      WHERE id = ${t.messageId}::uuid FOR NO KEY UPDATE`;
+    if (msg.deleted) throw conflict("This message was deleted by a moderator.");
+    if (msg.review_result !== "pending") throw conflict("This message's review is already complete.");
+    const inserted = await tx.$queryRaw<Array<{ id: string }>>`
+      INSERT INTO labels (id, message_id, user_id, task_id, "values", full_form, created_at)
+      VALUES (gen_random_uuid(), ${msg.id}::uuid, ${userId}::uuid, ${t.id}::uuid, ${JSON.stringify(checked.values)}::jsonb,
+              ${t.fullForm}, ${NOW})
+      ON CONFLICT (message_id, user_id) DO NOTHING RETURNING id`;
+    if (inserted.length === 0) throw conflict("You already labeled this message.");
+    const reviews = (
+      await tx.$queryRaw<Array<{ reviews: ReviewLabels[] }>>`
+        UPDATE messages SET review_count = review_count + 1 WHERE id = ${msg.id}::uuid RETURNING
+          (SELECT coalesce(json_agg(l."values"), '[]'::json) FROM labels l WHERE l.message_id = ${msg.id}::uuid) AS reviews`
+    )[0].reviews;
+    await completeTask(tx, t.id);
+
+    const isRoot = msg.parent_id === null;
+    const required = isRoot ? config.reviewsPerPrompt : config.reviewsPerReply;
+    const decision = reviewDecision(reviews, required, config.acceptanceThreshold);
+    if (decision.result === "pending") return { reviewResult: decision.result };
+    await tx.$executeRaw`
+      UPDATE messages SET review_result = ${decision.result}::"ReviewResult", updated_at = ${NOW} WHERE id = ${msg.id}::uuid`;
+    if (isRoot) {
+      // With the lottery off an accepted prompt may take a free slot at once: count under the slot lock.
+      const growingTrees =
+        decision.result === "accepted" && !config.promptLottery.enabled ? await lockGrowingSlots(tx, projectId) : undefined;
+      const outcome = nextStateAfterPromptReview(reviews, config, { growingTrees });
+      if (outcome.next && outcome.reason) await transitionTree(tx, tree!, outcome.next, outcome.reason);
+      if (outcome.next === "prompt_lottery_waiting") await fillGrowingSlots(tx, projectId, config);
+    } else {
+      await advanceTree(tx, tree!, config);
+    }
+    return { reviewResult: decision.result };
+  });
+}

@@ -1,0 +1,150 @@
+// What a labeler sees for one task: the conversation so far, the replies to rank, the labels to
+// give, and the rules the form enforces.
+import { prisma } from "~/db.server.ts";
+import type { LabelDefinition, LabelTarget } from "~/domain/projects/workflow.ts";
+import { labelsForForm } from "~/domain/tasks/label-form.ts";
+import { TASK_TYPE_INFO, type TaskType } from "~/domain/tasks/task-types.ts";
+import type { MessageRole } from "~/domain/trees/enums.ts";
+import { projectConfig } from "./config.server.ts";
+import { assertUuid, notFound } from "./errors.server.ts";
+import { acknowledgeTask, type TaskRecord } from "./tasks.server.ts";
+
+export interface MessageView {
+  id: string;
+  role: MessageRole;
+  text: string;
+  depth: number;
+  /** Written by the viewer. */
+  mine: boolean;
+  /** The model's name for model-written replies, unless the project judges them blind. */
+  model: string | null;
+  createdAt: string;
+}
+
+export interface TaskView {
+  task: {
+    id: string;
+    type: TaskType;
+    state: TaskRecord["state"];
+    fullForm: boolean;
+    expiresAt: string;
+    treeId: string | null;
+    messageId: string | null;
+  };
+  description: string;
+  /** Root first; for label tasks the labeled message is last. */
+  conversation: MessageView[];
+  /** Ranking tasks: the replies in the order shuffled for this labeler. */
+  siblings: MessageView[];
+  labelTarget: LabelTarget | null;
+  /** Label tasks: the labels of the form (full or simple) in schema order. */
+  labels: LabelDefinition[];
+  rules: { maxMessageLength: number; tiesAllowed: boolean; languages: string[] };
+}
+
+type Row = {
+  id: string;
+  role: MessageRole;
+  text: string;
+  depth: number;
+  author_user_id: string | null;
+  synthetic: boolean;
+  model_name: string | null;
+  created_at: Date;
+};
+
+/** The messages from the root down to `messageId`, root first. */
+function pathRows(messageId: string): Promise<Row[]> {
+  return prisma.$queryRaw<Row[]>`
+    WITH RECURSIVE path AS (
+      SELECT id, parent_id, role, text, depth, author_user_id, synthetic, model_name, created_at
+      FROM messages WHERE id = ${messageId}::uuid
+      UNION ALL
+      SELECT m.id, m.parent_id, m.role, m.text, m.depth, m.author_user_id, m.synthetic, m.model_name, m.created_at
+      FROM messages m JOIN path p ON m.id = p.parent_id)
+    SELECT id, role::text AS role, text, depth, author_user_id, synthetic, model_name, created_at FROM path ORDER BY depth`;
+}
+
+function toView(r: Row, userId: string, blind: boolean): MessageView {
+  return {
+    id: r.id,
+    role: r.role,
+    text: r.text,
+    depth: r.depth,
+    mine: r.author_user_id === userId,
+    model: r.synthetic && !blind ? (r.model_name ?? "model") : null,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+/** Shows the labeler's task: acknowledges it (first show) and gathers what the page needs. */
+export async function showTask(projectId: string, taskId: string, userId: string): Promise<TaskView> {
+  return describeTask(await acknowledgeTask(projectId, taskId, userId), userId);
+}
+
+/** The conversation above the task and the replies it ranks, in one query. */
+export async function describeTask(task: TaskRecord, userId: string): Promise<TaskView> {
+  const config = await projectConfig(task.projectId);
+  const info = TASK_TYPE_INFO[task.type];
+  const view = (r: Row) => toView(r, userId, config.blindModelReplies);
+  const siblingIds = info.kind === "rank" ? task.siblingIds : [];
+  const rows = task.messageId
+    ? await prisma.$queryRaw<Array<Row & { part: "path" | "sibling" }>>`
+        WITH RECURSIVE path AS (
+          SELECT id, parent_id, role, text, depth, author_user_id, synthetic, model_name, created_at
+          FROM messages WHERE id = ${task.messageId}::uuid
+          UNION ALL
+          SELECT m.id, m.parent_id, m.role, m.text, m.depth, m.author_user_id, m.synthetic, m.model_name, m.created_at
+          FROM messages m JOIN path p ON m.id = p.parent_id)
+        SELECT 'path' AS part, id, role::text AS role, text, depth, author_user_id, synthetic, model_name, created_at FROM path
+        UNION ALL
+        SELECT 'sibling', id, role::text, text, depth, author_user_id, synthetic, model_name, created_at
+        FROM messages WHERE id = ANY(${siblingIds}::uuid[])`
+    : [];
+  const conversation = rows.filter((r) => r.part === "path").sort((a, b) => a.depth - b.depth);
+  const byId = new Map(rows.filter((r) => r.part === "sibling").map((r) => [r.id, r]));
+  const target = info.labelTarget;
+  return {
+    task: {
+      id: task.id,
+      type: task.type,
+      state: task.state,
+      fullForm: task.fullForm,
+      expiresAt: task.expiresAt.toISOString(),
+      treeId: task.treeId,
+      messageId: task.messageId,
+    },
+    description: info.description,
+    conversation: conversation.map(view),
+    siblings: siblingIds.flatMap((id) => (byId.has(id) ? [view(byId.get(id)!)] : [])),
+    labelTarget: target,
+    labels: target ? labelsForForm(config.labelSchema, target, task.fullForm ? "full" : "simple") : [],
+    rules: { maxMessageLength: config.maxMessageLength, tiesAllowed: config.tiesAllowed, languages: config.languages },
+  };
+}
+
+export interface MessagePage {
+  conversation: MessageView[];
+  message: MessageView & { deleted: boolean; reviewResult: string; consensusRank: number | null; treeState: string };
+  editable: boolean;
+  maxMessageLength: number;
+}
+
+/** One message of the project with the conversation above it; its author may edit it while
+ *  the tree is still being written. */
+export async function showMessage(projectId: string, messageId: string, userId: string): Promise<MessagePage> {
+  assertUuid(messageId, "message");
+  const [meta] = await prisma.$queryRaw<Array<{ project_id: string; deleted: boolean; review_result: string; consensus_rank: number | null; tree_state: string }>>`
+    SELECT m.project_id, m.deleted, m.review_result::text AS review_result, m.consensus_rank, t.state::text AS tree_state
+    FROM messages m JOIN message_trees t ON t.id = m.tree_id WHERE m.id = ${messageId}::uuid`;
+  if (!meta || meta.project_id !== projectId || meta.deleted) throw notFound("No such message in this project.");
+  const config = await projectConfig(projectId);
+  const path = (await pathRows(messageId)).map((r) => toView(r, userId, config.blindModelReplies));
+  const message = path[path.length - 1];
+  return {
+    conversation: path.slice(0, -1),
+    message: { ...message, deleted: meta.deleted, reviewResult: meta.review_result, consensusRank: meta.consensus_rank, treeState: meta.tree_state },
+    editable: message.mine && (meta.tree_state === "growing" || meta.tree_state === "initial_prompt_review"),
+    maxMessageLength: config.maxMessageLength,
+  };
+}

@@ -1,0 +1,153 @@
+// Tree state changes in the database: row locks, enterState() persisted with its event, the
+// automatic moves (growth done, rankings done, scoring) and the prompt lottery.
+//
+// Lock order, everywhere: the tree row, then rows of that tree (messages, tasks), then the
+// project's growing-slot lock, then waiting trees with SKIP LOCKED. Nothing waits on a tree lock
+// while holding the growing-slot lock, so no cycle can form.
+import type { Prisma } from "~/generated/prisma/client.ts";
+import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
+import { TASK_TYPE_INFO, TASK_TYPES } from "~/domain/tasks/task-types.ts";
+import { drawLotteryWinners, freeGrowingSlots, type LotteryEntry } from "~/domain/trees/lottery.ts";
+import { enterState, TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine.ts";
+import { isReadyForScoring, nextStateAfterGrowth } from "~/domain/trees/transitions.ts";
+import { projectConfig } from "./config.server.ts";
+import { scoreTree } from "./consensus.server.ts";
+import { treeFacts } from "./snapshot.server.ts";
+import { NOW } from "./sql.server.ts";
+
+export type Tx = Prisma.TransactionClient;
+
+export interface LockedTree {
+  id: string;
+  projectId: string;
+  state: TreeState;
+  stateBeforeHalt: TreeState | null;
+  lang: string;
+}
+
+type TreeRow = { id: string; project_id: string; state: TreeState; state_before_halt: TreeState | null; lang: string };
+const toTree = (r: TreeRow): LockedTree => ({
+  id: r.id,
+  projectId: r.project_id,
+  state: r.state,
+  stateBeforeHalt: r.state_before_halt,
+  lang: r.lang,
+});
+
+/**
+ * Locks a tree row for the rest of the transaction. FOR NO KEY UPDATE rather than FOR UPDATE:
+ * inserts that reference the tree (tasks, messages, events) only take KEY SHARE and need not wait.
+ * With skipLocked, returns null instead of waiting when another transaction holds it.
+ */
+export async function lockTree(tx: Tx, treeId: string, opts: { skipLocked?: boolean } = {}): Promise<LockedTree | null> {
+  const rows = opts.skipLocked
+    ? await tx.$queryRaw<TreeRow[]>`
+        SELECT id, project_id, state::text AS state, state_before_halt::text AS state_before_halt, lang
+        FROM message_trees WHERE id = ${treeId}::uuid FOR NO KEY UPDATE SKIP LOCKED`
+    : await tx.$queryRaw<TreeRow[]>`
+        SELECT id, project_id, state::text AS state, state_before_halt::text AS state_before_halt, lang
+        FROM message_trees WHERE id = ${treeId}::uuid FOR NO KEY UPDATE`;
+  return rows.length ? toTree(rows[0]) : null;
+}
+
+/** Task types that a tree in this state still hands out and accepts. */
+const typesFor = (state: TreeState) => TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].treeState === state);
+
+/**
+ * Moves the tree with enterState() (which validates the move), records the event, and cancels
+ * open tasks the new state no longer accepts. A halt keeps them: they are valid again on resume
+ * if they have not expired.
+ */
+export async function transitionTree(
+  tx: Tx,
+  tree: LockedTree,
+  to: TreeState,
+  reason: string,
+  actorId: string | null = null,
+): Promise<void> {
+  const change = enterState(tree, to, reason, actorId);
+  await tx.$executeRaw`
+    UPDATE message_trees SET state = ${change.state}::"TreeState",
+      state_before_halt = ${change.stateBeforeHalt}::"TreeState", state_changed_at = ${NOW}, updated_at = ${NOW}
+    WHERE id = ${tree.id}::uuid`;
+  await tx.$executeRaw`
+    INSERT INTO tree_state_events (tree_id, from_state, to_state, reason, actor_id)
+    VALUES (${tree.id}::uuid, ${change.event.fromState}::"TreeState", ${change.event.toState}::"TreeState",
+            ${change.event.reason}, ${change.event.actorId}::uuid)`;
+  if (to !== "halted_by_moderator") {
+    const keep = typesFor(to);
+    await tx.$executeRaw`
+      UPDATE tasks SET state = 'cancelled'
+      WHERE tree_id = ${tree.id}::uuid AND state IN ('assigned', 'acknowledged')
+        AND NOT (type::text = ANY(${keep as string[]}::text[]))`;
+  }
+  const leftGrowing = tree.state === "growing";
+  tree.stateBeforeHalt = change.stateBeforeHalt;
+  tree.state = change.state;
+  if (leftGrowing && to !== "growing") await fillGrowingSlots(tx, tree.projectId, null);
+}
+
+/**
+ * Applies the moves that follow from the tree's facts, as many as apply: a grown tree goes to
+ * ranking, a ranked one to scoring, a scored one to export. Call after any change to the tree.
+ */
+export async function advanceTree(tx: Tx, tree: LockedTree, config: WorkflowConfig): Promise<void> {
+  for (let step = 0; step < 4; step++) {
+    const messages = (await treeFacts(tx, [tree.id], null)).facts.get(tree.id) ?? [];
+    if (tree.state === "growing") {
+      const { next, reason } = nextStateAfterGrowth(messages, config);
+      if (!next || !reason) return;
+      await transitionTree(tx, tree, next, reason);
+    } else if (tree.state === "ranking") {
+      if (!isReadyForScoring(messages, config)) return;
+      await transitionTree(tx, tree, "ready_for_scoring", TRANSITION_REASONS.rankingsComplete);
+    } else if (tree.state === "ready_for_scoring") {
+      const scored = await scoreTree(tx, tree.id, messages, config);
+      if (scored) await transitionTree(tx, tree, "ready_for_export", TRANSITION_REASONS.scored);
+      else await transitionTree(tx, tree, "scoring_failed", TRANSITION_REASONS.scoringFailed);
+      return;
+    } else {
+      return;
+    }
+  }
+}
+
+/** Serialises growing-slot decisions of one project for the rest of the transaction. */
+export async function lockGrowingSlots(tx: Tx, projectId: string): Promise<number> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`growing:${projectId}`}, 0))`;
+  const rows = await tx.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM message_trees WHERE project_id = ${projectId}::uuid AND state = 'growing'`;
+  return rows[0].n;
+}
+
+/**
+ * Starts waiting prompts while the project has free growing slots: by the prompt lottery, or
+ * oldest first when it is off. Waiting trees locked by someone else are left for next time.
+ */
+export async function fillGrowingSlots(tx: Tx, projectId: string, config: WorkflowConfig | null): Promise<void> {
+  const cfg = config ?? (await projectConfig(projectId, tx));
+  const growing = await lockGrowingSlots(tx, projectId);
+  const slots = freeGrowingSlots(growing, cfg);
+  if (slots === 0) return;
+  const waiting = await tx.$queryRaw<Array<{ id: string; author_user_id: string | null; created_at: Date; top: number }>>`
+    SELECT t.id, r.author_user_id, t.created_at,
+      (SELECT count(*)::int FROM messages x WHERE x.author_user_id = r.author_user_id
+         AND x.project_id = t.project_id AND x.consensus_rank = 0 AND NOT x.deleted) AS top
+    FROM message_trees t JOIN messages r ON r.tree_id = t.id AND r.parent_id IS NULL
+    WHERE t.project_id = ${projectId}::uuid AND t.state = 'prompt_lottery_waiting'
+    ORDER BY t.created_at LIMIT 500`;
+  const entries: LotteryEntry[] = waiting.map((w) => ({
+    treeId: w.id,
+    authorUserId: w.author_user_id,
+    createdAt: w.created_at,
+    authorTopRankedReplies: w.top,
+  }));
+  let started = 0;
+  for (const treeId of drawLotteryWinners(entries, entries.length, cfg)) {
+    if (started === slots) break;
+    const tree = await lockTree(tx, treeId, { skipLocked: true });
+    if (!tree || tree.state !== "prompt_lottery_waiting") continue;
+    await transitionTree(tx, tree, "growing", TRANSITION_REASONS.lotteryWon);
+    started++;
+  }
+}

@@ -1,0 +1,111 @@
+// Writing tasks (initial prompts and replies) and editing one's own message while its tree grows.
+import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
+import { projectConfig } from "./config.server.ts";
+import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
+import { createInitialPrompt, insertReply, lockReplyParent } from "./messages.server.ts";
+import { limitReplies } from "./rate-limits.server.ts";
+import { completeTask, ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { assertNotDuplicate, checkMessageText, textHash } from "./text.server.ts";
+import { inTransaction } from "./transaction.server.ts";
+import { lockTree } from "./tree-state.server.ts";
+import { NOW } from "./sql.server.ts";
+
+export interface WritingInput {
+  text: unknown;
+  /** Initial prompts only: the conversation's language (default: the project's first). */
+  lang?: string | null;
+}
+
+/** Submits an initial-prompt task: a new tree waiting for review of its prompt. */
+export async function submitPrompt(
+  projectId: string,
+  /** The task id, or the task already read with getOwnTask. */
+  taskId: TaskRef,
+  userId: string,
+  input: WritingInput,
+): Promise<{ treeId: string; messageId: string }> {
+  const config = await projectConfig(projectId);
+  const text = checkMessageText(input.text, config);
+  const lang = input.lang || config.languages[0];
+  if (!config.languages.includes(lang)) throw badInput(`This project collects ${config.languages.join(", ")}, not ${lang}.`);
+  const task = await ownTask(projectId, taskId, userId);
+  if (task.type !== "initial_prompt") throw badInput(`Task ${task.id} is not an initial prompt task.`);
+  await limitReplies(projectId, userId, "prompter", config);
+  const hash = textHash(text);
+  return withOpenTask(task, ["prompt"], {}, async (tx, t) => {
+    await assertNotDuplicate(tx, userId, hash, config);
+    const created = await createInitialPrompt(tx, { projectId, authorUserId: userId, text, textHash: hash, lang });
+    await completeTask(tx, t.id, created.messageId);
+    return created;
+  });
+}
+
+/**
+ * Submits a reply task: one reply per labeler per parent, the parent's reply limit checked under
+ * its row lock, the labeler's own duplicate text refused.
+ */
+export async function submitReply(
+  projectId: string,
+  /** The task id, or the task already read with getOwnTask. */
+  taskId: TaskRef,
+  userId: string,
+  input: WritingInput,
+): Promise<{ messageId: string }> {
+  const config = await projectConfig(projectId);
+  const text = checkMessageText(input.text, config);
+  const task = await ownTask(projectId, taskId, userId);
+  const role = TASK_TYPE_INFO[task.type].producesRole;
+  if (TASK_TYPE_INFO[task.type].kind !== "reply" || !role) throw badInput(`Task ${task.id} is not a reply task.`);
+  await limitReplies(projectId, userId, role, config);
+  const hash = textHash(text);
+  return withOpenTask(task, ["reply"], {}, async (tx, t) => {
+    const parent = await lockReplyParent(tx, t.messageId!, config);
+    if (!parent || parent.deleted || parent.reviewResult !== "accepted") {
+      throw conflict("The message you are replying to was removed.");
+    }
+    const [mine] = await tx.$queryRaw<Array<{ n: number }>>`
+      SELECT count(*)::int AS n FROM messages WHERE parent_id = ${parent.id}::uuid AND author_user_id = ${userId}::uuid`;
+    if (mine.n > 0) throw conflict("You already replied to this message.");
+    if (parent.room <= 0) throw conflict("This message already has all the replies it takes.");
+    await assertNotDuplicate(tx, userId, hash, config);
+    const messageId = await insertReply(tx, { parent, text, textHash: hash, authorUserId: userId });
+    await completeTask(tx, t.id, messageId);
+    return { messageId };
+  });
+}
+
+/**
+ * Replaces the text of the labeler's own message while its tree is still being written (prompt
+ * review or growing); the previous text goes to message_revisions.
+ */
+export async function editOwnMessage(
+  projectId: string,
+  messageId: string,
+  userId: string,
+  rawText: unknown,
+): Promise<void> {
+  assertUuid(messageId, "message");
+  const config = await projectConfig(projectId);
+  const text = checkMessageText(rawText, config);
+  const hash = textHash(text);
+  await inTransaction(async (tx) => {
+    const [msg] = await tx.$queryRaw<Array<{ tree_id: string; project_id: string; author_user_id: string | null }>>`
+      SELECT tree_id, project_id, author_user_id FROM messages WHERE id = ${messageId}::uuid`;
+    if (!msg || msg.project_id !== projectId) throw notFound("No such message in this project.");
+    if (msg.author_user_id !== userId) throw new LabelingError("forbidden", "Only the author can edit a message.");
+    const tree = await lockTree(tx, msg.tree_id);
+    if (!tree || (tree.state !== "growing" && tree.state !== "initial_prompt_review")) {
+      throw conflict("Messages can be edited only while their conversation is still growing.");
+    }
+    const [current] = await tx.$queryRaw<Array<{ text: string; deleted: boolean }>>`
+      SELECT text, deleted FROM messages WHERE id = ${messageId}::uuid FOR NO KEY UPDATE`;
+    if (current.deleted) throw conflict("This message was deleted by a moderator.");
+    if (current.text === text) return;
+    await assertNotDuplicate(tx, userId, hash, config, messageId);
+    await tx.$executeRaw`
+      INSERT INTO message_revisions (message_id, text, edited_by_id, created_at)
+      VALUES (${messageId}::uuid, ${current.text}, ${userId}::uuid, ${NOW})`;
+    await tx.$executeRaw`
+      UPDATE messages SET text = ${text}, text_hash = ${hash}, updated_at = ${NOW} WHERE id = ${messageId}::uuid`;
+  });
+}

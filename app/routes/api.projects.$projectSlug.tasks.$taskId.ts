@@ -1,0 +1,60 @@
+// JSON API: POST answers one task. Body by task kind: {"text"} for prompts and replies,
+// {"labels": {name: value}} for reviews, {"order": [[id], …]} or {"notRankable": true,
+// "report"?} for rankings; {"skip": true, "reason"?} lets the task go.
+import type { ActionFunctionArgs } from "@remix-run/node";
+import { z } from "zod";
+import { authorize } from "~/auth/guard.server.ts";
+import { access as accessOf } from "~/auth/permissions.ts";
+import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
+import { jsonFailure } from "~/models/labeling/http.server.ts";
+import { submitLabels } from "~/models/labeling/labels.server.ts";
+import { submitRanking } from "~/models/labeling/rankings.server.ts";
+import { getOwnTask, skipTask } from "~/models/labeling/tasks.server.ts";
+import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
+
+export const access = accessOf.project("label:project");
+
+const AnswerSchema = z.object({
+  skip: z.boolean().optional(),
+  reason: z.string().max(500).optional(),
+  text: z.unknown().optional(),
+  lang: z.string().max(40).nullish(),
+  labels: z.record(z.unknown()).optional(),
+  order: z.unknown().optional(),
+  notRankable: z.boolean().optional(),
+  report: z.string().nullish(),
+});
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { viewer, project } = await authorize(request, access, params);
+  let raw: unknown = null;
+  try {
+    raw = await request.json();
+  } catch {
+    raw = null;
+  }
+  const parsed = AnswerSchema.safeParse(raw);
+  if (!parsed.success) return Response.json({ error: "Send the answer as a JSON object.", code: "bad_input" }, { status: 400 });
+  const a = parsed.data;
+  const p = project!.id;
+  const taskId = params.taskId ?? "";
+  try {
+    if (a.skip) {
+      await skipTask(p, taskId, viewer.id, a.reason);
+      return Response.json({ ok: true, skipped: true });
+    }
+    const task = await getOwnTask(p, taskId, viewer.id);
+    switch (TASK_TYPE_INFO[task.type].kind) {
+      case "prompt":
+        return Response.json({ ok: true, ...(await submitPrompt(p, task, viewer.id, { text: a.text, lang: a.lang })) });
+      case "reply":
+        return Response.json({ ok: true, ...(await submitReply(p, task, viewer.id, { text: a.text })) });
+      case "label":
+        return Response.json({ ok: true, ...(await submitLabels(p, task, viewer.id, a.labels ?? {})) });
+      case "rank":
+        return Response.json({ ok: true, ...(await submitRanking(p, task, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report })) });
+    }
+  } catch (error) {
+    return jsonFailure(error);
+  }
+}

@@ -1,0 +1,40 @@
+// JSON API: POST draws the next task for the signed-in labeler and returns it, shown (so it is
+// acknowledged) with the conversation and, for rankings, the replies in their shuffled order.
+import type { ActionFunctionArgs } from "@remix-run/node";
+import { z } from "zod";
+import { authorize } from "~/auth/guard.server.ts";
+import { access as accessOf } from "~/auth/permissions.ts";
+import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
+import { jsonFailure } from "~/models/labeling/http.server.ts";
+import { describeTask } from "~/models/labeling/task-view.server.ts";
+import { requestTask } from "~/models/labeling/tasks.server.ts";
+
+export const access = accessOf.project("label:project");
+
+const RequestSchema = z.object({
+  type: z.enum(["random", ...TASK_TYPES]).default("random"),
+  lang: z.string().max(40).nullish(),
+});
+
+async function body(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { viewer, project } = await authorize(request, access, params);
+  const parsed = RequestSchema.safeParse(await body(request));
+  if (!parsed.success) return Response.json({ error: "Send JSON like {\"type\": \"random\"}.", code: "bad_input" }, { status: 400 });
+  try {
+    const task = await requestTask({ projectId: project!.id, userId: viewer.id, type: parsed.data.type, lang: parsed.data.lang, acknowledge: true });
+    if (!task) return Response.json({ error: "No task is available for you right now.", code: "no_task" }, { status: 404 });
+    return Response.json(await describeTask(task, viewer.id));
+  } catch (error) {
+    return jsonFailure(error);
+  }
+}

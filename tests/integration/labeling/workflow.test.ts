@@ -1,0 +1,77 @@
+// A tree's whole life through the services: prompt, review, replies, reviews, rankings, consensus.
+import { describe, expect, it } from "vitest";
+import { prisma } from "~/db.server.ts";
+import { requestTask } from "~/models/labeling/tasks.server.ts";
+import { submitPrompt } from "~/models/labeling/writing.server.ts";
+import { doTask, freshText, makeLabelers, makeProject, SPAM_LABELS, treeState } from "./fixtures.ts";
+
+describe("a tree from prompt to export", () => {
+  it("grows, gets ranked by three labelers and stores consensus ranks", async () => {
+    const project = await makeProject();
+    const [author, reviewer, writerA, writerB, r1, r2, r3] = await makeLabelers(project.id, 7);
+
+    const promptTask = await requestTask({ projectId: project.id, userId: author.id, type: "initial_prompt" });
+    expect(promptTask?.type).toBe("initial_prompt");
+    const { treeId, messageId: rootId } = await submitPrompt(project.id, promptTask!.id, author.id, { text: "  What is a **tree**?  " });
+    expect(await treeState(treeId)).toBe("initial_prompt_review");
+    const root = await prisma.message.findUniqueOrThrow({ where: { id: rootId } });
+    expect(root.text).toBe("What is a **tree**?");
+
+    // The author never reviews their own prompt.
+    expect(await requestTask({ projectId: project.id, userId: author.id, type: "label_initial_prompt" })).toBeNull();
+    await doTask(project.id, reviewer.id, "label_initial_prompt");
+    expect(await treeState(treeId)).toBe("growing");
+
+    const replyA = await doTask(project.id, writerA.id, "assistant_reply");
+    expect(replyA.messageId).toBe(rootId);
+    await doTask(project.id, writerB.id, "assistant_reply");
+    // Both reply places are taken: nobody else gets a reply task on this tree.
+    expect(await requestTask({ projectId: project.id, userId: r1.id, type: "assistant_reply" })).toBeNull();
+
+    await doTask(project.id, r1.id, "label_assistant_reply");
+    await doTask(project.id, r1.id, "label_assistant_reply");
+    expect(await treeState(treeId)).toBe("ranking");
+
+    const replies = await prisma.message.findMany({ where: { parentId: rootId }, orderBy: { createdAt: "asc" } });
+    const [first, second] = replies.map((m) => m.id);
+    // Two labelers prefer the first reply, one the second.
+    await doTask(project.id, r1.id, "rank_assistant_replies", { order: () => [[first], [second]] });
+    await doTask(project.id, r2.id, "rank_assistant_replies", { order: () => [[second], [first]] });
+    expect(await treeState(treeId)).toBe("ranking");
+    await doTask(project.id, r3.id, "rank_assistant_replies", { order: () => [[first], [second]] });
+    expect(await treeState(treeId)).toBe("ready_for_export");
+
+    const ranked = await prisma.message.findMany({ where: { parentId: rootId } });
+    expect(Object.fromEntries(ranked.map((m) => [m.id, m.consensusRank]))).toEqual({ [first]: 0, [second]: 1 });
+    const consensus = await prisma.siblingConsensus.findUniqueOrThrow({ where: { parentMessageId: rootId } });
+    expect(consensus.rankingCount).toBe(3);
+    const bt = consensus.btScores as Record<string, number>;
+    expect(bt[first]).toBeGreaterThan(bt[second]);
+    const conf = consensus.pairConfidence as Record<string, Record<string, number>>;
+    expect(conf[first][second]).toBeGreaterThan(0.5);
+    expect(await prisma.ranking.count({ where: { parentMessageId: rootId } })).toBe(3);
+
+    const events = await prisma.treeStateEvent.findMany({ where: { treeId }, orderBy: { id: "asc" } });
+    expect(events.map((e) => e.toState)).toEqual([
+      "initial_prompt_review",
+      "prompt_lottery_waiting",
+      "growing",
+      "ranking",
+      "ready_for_scoring",
+      "ready_for_export",
+    ]);
+    void writerA;
+    void writerB;
+  });
+
+  it("aborts the tree of a prompt its reviewers call spam", async () => {
+    const project = await makeProject();
+    const [author, reviewer] = await makeLabelers(project.id, 2);
+    const task = await requestTask({ projectId: project.id, userId: author.id, type: "initial_prompt" });
+    const { treeId } = await submitPrompt(project.id, task!.id, author.id, { text: freshText() });
+    await doTask(project.id, reviewer.id, "label_initial_prompt", { labels: SPAM_LABELS });
+    expect(await treeState(treeId)).toBe("aborted_low_grade");
+    const root = await prisma.message.findFirstOrThrow({ where: { treeId } });
+    expect(root.reviewResult).toBe("rejected");
+  });
+});
