@@ -8,7 +8,7 @@
 // The graph follows Hugging Face Optimum's decoder I/O: input_ids, attention_mask, position_ids,
 // past_key_values.{i}.key/.value → logits, present.{i}.key/.value.
 
-import { Graph, type Value } from "../onnx/graph";
+import { FLOAT32_MIN, Graph, type Value } from "../onnx/graph";
 import { float32, numel, type TensorData } from "../onnx/tensor";
 import { Rng } from "../sampling/rng";
 
@@ -164,7 +164,7 @@ export function buildGpt2Graph(c: Gpt2Config, weights: Gpt2Weights, opts: Gpt2Gr
     const padding = g.cast(g.unsqueeze(attentionMask, [1, 2]), "bool"); // [B, 1, 1, S]
     return g.and(causal, padding, { shape: [B, 1, T, S] }); // [B, 1, T, S]
   });
-  const masked = g.constF32([g.float32Min], true);
+  const masked = g.constF32([FLOAT32_MIN], true);
   const scale = g.constF32([1 / Math.sqrt(Dh)], true);
 
   const presents: Value[] = [];

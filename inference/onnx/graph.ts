@@ -51,7 +51,8 @@ export interface OutOpts {
   shape?: Dim[] | null;
 }
 
-const FLOAT32_MIN = -3.4028234663852886e38;
+/** The most negative float32: what masked attention scores are set to (as Hugging Face does). */
+export const FLOAT32_MIN = -3.4028234663852886e38;
 
 export class Graph {
   readonly nodes: GraphNode[] = [];
@@ -271,11 +272,6 @@ export class Graph {
   /** Trilu: keeps the lower (upper = false) or upper triangle, shifted by diagonal offset `k`. */
   trilu(x: Value, k: Value | null, upper: boolean, opts: OutOpts = {}): Value {
     return this.one("Trilu", k ? [x, k] : [x], { upper: attr.int(upper ? 1 : 0) }, x.dtype, x.shape, opts);
-  }
-
-  /** The most negative float32: what masked attention scores are set to (as Hugging Face does). */
-  get float32Min(): number {
-    return FLOAT32_MIN;
   }
 
   // ---- naming -------------------------------------------------------------------------------

@@ -27,7 +27,11 @@ export interface KvCache {
   capacity: number;
   /** Filled slots (the same for every row; padding slots are masked). */
   len: number;
+  /** The tensors fed as past_key_values: views [rows, heads, capacity, headDim] over `buffers`. */
   data: Float32Array[];
+  /** Allocations holding up to `maxCapacity` slots per row and head, so growing needs no new memory. */
+  buffers: Float32Array[];
+  maxCapacity: number;
   /** attention_mask of the next step: [rows, capacity + 1], the last column being the fed token. */
   attn: BigInt64Array;
 }
@@ -149,11 +153,13 @@ export class DecoderRunner {
     const { T } = prefill;
     const n = prefill.mask.length / T;
     const rows = n * repeats;
-    const capacity = this.strategy === "new-kv" ? T + Math.max(1, Math.min(this.chunk, reserve)) : T;
+    const newKv = this.strategy === "new-kv";
+    const capacity = newKv ? T + Math.max(1, Math.min(this.chunk, reserve)) : T;
+    const maxCapacity = newKv ? Math.max(capacity, T + reserve) : T;
     const blockIn = T * this.headDim;
     const blockOut = capacity * this.headDim;
-    const data = prefill.kv.map((src) => {
-      const dst = new Float32Array(rows * this.heads * blockOut);
+    const buffers = prefill.kv.map((src) => {
+      const dst = new Float32Array(rows * this.heads * maxCapacity * this.headDim);
       for (let r = 0; r < rows; r++) {
         const p = Math.floor(r / repeats);
         for (let h = 0; h < this.heads; h++) {
@@ -169,7 +175,8 @@ export class DecoderRunner {
       for (let t = 0; t < T; t++) attn[r * (capacity + 1) + t] = prefill.mask[p * T + t] ? 1n : 0n;
       attn[r * (capacity + 1) + capacity] = 1n;
     }
-    return { rows, capacity, len: T, data, attn };
+    const size = rows * this.heads * capacity * this.headDim;
+    return { rows, capacity, len: T, data: buffers.map((b) => b.subarray(0, size)), buffers, maxCapacity, attn };
   }
 
   /**
@@ -207,6 +214,7 @@ export class DecoderRunner {
     } else {
       // present.{i} [rows, heads, len + 1, Dh] becomes the next past.
       cache.data = this.kvNames.map((name) => out[name].data);
+      cache.buffers = cache.data;
       const w = capacity + 1;
       const attn = new BigInt64Array(rows * (w + 1));
       for (let r = 0; r < rows; r++) {
@@ -216,6 +224,7 @@ export class DecoderRunner {
       cache.attn = attn;
       cache.len++;
       cache.capacity = cache.len;
+      cache.maxCapacity = cache.len;
     }
     return out.logits.data;
   }
@@ -223,11 +232,12 @@ export class DecoderRunner {
   /** Keeps only the given rows (in that order). */
   compact(cache: KvCache, keep: number[]): void {
     const block = this.heads * cache.capacity * this.headDim;
-    cache.data = cache.data.map((src) => {
-      const dst = new Float32Array(keep.length * block);
+    cache.buffers = cache.data.map((src) => {
+      const dst = new Float32Array(keep.length * this.heads * cache.maxCapacity * this.headDim);
       keep.forEach((r, i) => dst.set(src.subarray(r * block, r * block + block), i * block));
       return dst;
     });
+    cache.data = cache.buffers.map((b) => b.subarray(0, keep.length * block));
     const w = cache.capacity + 1;
     const attn = new BigInt64Array(keep.length * w);
     keep.forEach((r, i) => attn.set(cache.attn.subarray(r * w, r * w + w), i * w));
@@ -243,16 +253,27 @@ export class DecoderRunner {
     return out;
   }
 
+  /** Spreads each (row, head) block to a larger capacity, in place when the buffers have room. */
   private grow(cache: KvCache, capacity: number): void {
     const { rows, len } = cache;
     const Dh = this.headDim;
-    cache.data = cache.data.map((src) => {
-      const dst = new Float32Array(rows * this.heads * capacity * Dh);
-      for (let rh = 0; rh < rows * this.heads; rh++) {
-        dst.set(src.subarray(rh * cache.capacity * Dh, (rh * cache.capacity + len) * Dh), rh * capacity * Dh);
+    const n = rows * this.heads;
+    const oldStride = cache.capacity * Dh;
+    const newStride = capacity * Dh;
+    if (capacity > cache.maxCapacity) {
+      cache.buffers = cache.data.map((src) => {
+        const dst = new Float32Array(n * newStride);
+        for (let rh = 0; rh < n; rh++) dst.set(src.subarray(rh * oldStride, rh * oldStride + len * Dh), rh * newStride);
+        return dst;
+      });
+      cache.maxCapacity = capacity;
+    } else {
+      // Last block first: every block moves to a higher offset, so none is overwritten before it moves.
+      for (const buf of cache.buffers) {
+        for (let rh = n - 1; rh > 0; rh--) buf.copyWithin(rh * newStride, rh * oldStride, rh * oldStride + len * Dh);
       }
-      return dst;
-    });
+    }
+    cache.data = cache.buffers.map((b) => b.subarray(0, n * newStride));
     const wOld = cache.capacity + 1;
     const wNew = capacity + 1;
     const attn = new BigInt64Array(rows * wNew);

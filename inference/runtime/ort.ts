@@ -16,6 +16,12 @@ export interface SessionOptions {
   intraOpThreads?: number;
   /** Providers to try in order; default ["cuda", "cpu"]. */
   providers?: Provider[];
+  /**
+   * Let onnxruntime's worker threads spin-wait between runs (onnxruntime's default). Off by default
+   * here: sampling runs between runs on the same cores, and spinning threads slow it (and the runs,
+   * when other processes share the machine) about twofold on 2 cores.
+   */
+  spinning?: boolean;
   /** Called with one line saying which provider runs the model (default: console.info). */
   log?: (line: string) => void;
 }
@@ -37,6 +43,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     interOpNumThreads: 1,
     enableCpuMemArena: true,
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    extra: { session: { intra_op: { allow_spinning: opts.spinning ? "1" : "0" } } },
   };
   for (const provider of providers) {
     if (provider === "cuda" && !cudaProviderInstalled()) {

@@ -19,12 +19,12 @@ if (!outDir) {
   console.error("usage: build-demo-model.ts <outDir> [--layers 4 --d-model 256 --heads 4 --context 512 --seed 1]");
   process.exit(2);
 }
-const int = (name: keyof typeof values): number | undefined => {
+const int = (name: keyof typeof values, min = 1): number | undefined => {
   const v = values[name];
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) {
-    console.error(`--${name} must be a non-negative integer, got ${v}`);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} must be an integer >= ${min}, got ${v}`);
     process.exit(2);
   }
   return n;
@@ -36,7 +36,7 @@ const result = await buildDemoModel(outDir, {
   dModel: int("d-model"),
   heads: int("heads"),
   context: int("context"),
-  seed: int("seed"),
+  seed: int("seed", 0),
 });
 const c = result.config;
 console.log(

@@ -35,7 +35,12 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-describe.each(["auto", "present"] as const)("KV cache (%s strategy)", (cacheStrategy) => {
+// Room reserved for 8 tokens: the cache grows in place; for 3: it has to reallocate.
+describe.each([
+  ["auto", 8],
+  ["auto", 3],
+  ["present", 8],
+] as const)("KV cache (%s strategy, %i reserved)", (cacheStrategy, reserve) => {
   it("matches full recomputation to 1e-5 at every step", async () => {
     const tiny = writeTinyModel({ seed: 11 });
     const lm = await loadCausalLM(tiny.dir, { intraOpThreads: 1, cacheStrategy, cacheChunk: 2, log: () => {} });
@@ -54,7 +59,7 @@ describe.each(["auto", "present"] as const)("KV cache (%s strategy)", (cacheStra
       prompts.forEach((_, i) => expect(maxDiff(last.logits.subarray(i * V, (i + 1) * V), unpadded[i])).toBeLessThan(1e-5));
 
       // Two completions per prompt; row r continues prompt floor(r / 2) (odd rows shifted by one token).
-      const cache = lm.runner.makeCache(prefill, 2, 8);
+      const cache = lm.runner.makeCache(prefill, 2, reserve);
       let rows = prompts.map((_, i) => [2 * i, 2 * i + 1]).flat();
       const seqs = rows.map((r) => [...prompts[Math.floor(r / 2)]]);
       for (let step = 0; step < continuation[0].length; step++) {
