@@ -9,6 +9,7 @@ import { usePolling } from "~/components/use-polling.ts";
 import { prisma } from "~/db.server.ts";
 import { PlaygroundInputSchema } from "~/domain/sampling/playground.ts";
 import { getPlaygroundGeneration, startPlaygroundGeneration } from "~/models/playground.server.ts";
+import { formNumber, samplingParamsFromForm } from "~/utils/form.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.global("use:playground");
@@ -29,19 +30,11 @@ export async function action({ request }: ActionFunctionArgs) {
   const form = await request.formData();
   const roles = form.getAll("role").map(String);
   const texts = form.getAll("text").map(String);
-  const num = (name: string) => (form.get(name) === "" || form.get(name) === null ? undefined : Number(form.get(name)));
   const parsed = PlaygroundInputSchema.safeParse({
     conversation: texts.map((text, i) => ({ role: roles[i], text })),
-    k: num("k"),
-    seed: num("seed"),
-    params: {
-      temperature: num("temperature"),
-      topK: num("topK"),
-      topP: num("topP"),
-      repetitionPenalty: num("repetitionPenalty"),
-      maxNewTokens: num("maxNewTokens"),
-      stop: String(form.get("stop") ?? "").split("|").filter(Boolean),
-    },
+    k: formNumber(form, "k"),
+    seed: formNumber(form, "seed"),
+    params: samplingParamsFromForm(form),
   });
   if (!parsed.success) return badRequest({ error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
   const modelId = String(form.get("modelId") ?? "");

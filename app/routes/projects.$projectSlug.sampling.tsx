@@ -7,6 +7,7 @@ import { usePolling } from "~/components/use-polling.ts";
 import { prisma } from "~/db.server.ts";
 import { defaultSamplingConfig, parseSamplingConfig } from "~/domain/sampling/config.ts";
 import { createSamplingRun, recentSamplingRuns, SamplingError, updateSamplingConfig } from "~/models/sampling.server.ts";
+import { formNumber, samplingParamsFromForm } from "~/utils/form.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.project("manage:project");
@@ -30,7 +31,6 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const form = await request.formData();
-  const num = (k: string) => Number(form.get(k));
   try {
     if (form.get("intent") === "sample") {
       await createSamplingRun({ projectId: project!.id, createdById: viewer.id });
@@ -39,15 +39,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
     if (form.get("intent") === "config") {
       await updateSamplingConfig(project!.id, {
         enabled: form.get("enabled") === "on",
-        modelRepliesPerParent: num("modelRepliesPerParent"),
-        maxParentsPerRun: num("maxParentsPerRun"),
-        params: {
-          temperature: num("temperature"),
-          topK: num("topK"),
-          topP: num("topP"),
-          repetitionPenalty: num("repetitionPenalty"),
-          maxNewTokens: num("maxNewTokens"),
-        },
+        modelRepliesPerParent: formNumber(form, "modelRepliesPerParent"),
+        maxParentsPerRun: formNumber(form, "maxParentsPerRun"),
+        params: samplingParamsFromForm(form),
       });
       return { error: null, saved: true };
     }
