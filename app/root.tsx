@@ -35,6 +35,7 @@ function Header() {
         {viewer && <NavLink to="/" end>Home</NavLink>}
         {viewer?.role === "admin" && (
           <>
+            <NavLink to="/admin/projects">Projects</NavLink>
             <NavLink to="/admin/users">Users</NavLink>
             <NavLink to="/admin/models">Models</NavLink>
             <NavLink to="/admin/playground">Playground</NavLink>

@@ -193,6 +193,37 @@ program
     }
   });
 
+for (const [name, what] of [["set-workflow", "workflow config"], ["set-label-schema", "label schema"]] as const) {
+  program
+    .command(name)
+    .description(`replace a project's ${what} with a JSON file (validated)`)
+    .requiredOption("--project <slug>")
+    .requiredOption("--file <json>")
+    .action(async (o: { project: string; file: string }) => {
+      const { updateLabelSchema, updateWorkflowConfig } = await import("~/models/labeling/admin.server.ts");
+      const update = name === "set-workflow" ? updateWorkflowConfig : updateLabelSchema;
+      await update((await projectBySlug(o.project)).id, fs.readFileSync(o.file, "utf8"));
+      console.log(`${what} of ${o.project} updated`);
+    });
+}
+
+for (const name of ["halt-tree", "resume-tree", "abort-tree", "delete-message", "restore-message"] as const) {
+  const target = name.endsWith("tree") ? "tree" : "message";
+  program
+    .command(name)
+    .description(`moderation: ${name.replace("-", " ")} (recorded with the moderator's name)`)
+    .requiredOption("--project <slug>")
+    .requiredOption(`--${target} <id>`)
+    .requiredOption("--by <email>", "the moderator")
+    .option("--reason <text>", "", "")
+    .action(async (o: { project: string; tree?: string; message?: string; by: string; reason: string }) => {
+      const m = await import("~/models/labeling/moderation.server.ts");
+      const run = { "halt-tree": m.haltTree, "resume-tree": m.resumeTree, "abort-tree": m.abortTreeByModerator, "delete-message": m.deleteMessage, "restore-message": m.restoreMessage }[name];
+      await run((await projectBySlug(o.project)).id, (o.tree ?? o.message)!, (await userByEmail(o.by)).id, o.reason);
+      console.log(`${name}: done`);
+    });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -3,12 +3,13 @@ import { Form, Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf, hasProjectPermission } from "~/auth/permissions.ts";
-import { TaskTypePicker } from "~/components/labeling/task-type-picker.tsx";
+import { TaskTypePicker, taskTypeName } from "~/components/labeling/task-type-picker.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { LEADERBOARD_PERIODS } from "~/domain/leaderboard/score.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { leaderboard, myContributions, openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { projectProgress } from "~/models/labeling/admin.server.ts";
+import { expireTasks } from "~/models/labeling/tasks.server.ts";
 
 export const access = accessOf.project("view:project");
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.project.name ?? "Project"} · RLHF Studio` }];
@@ -20,6 +21,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const p = project!;
   const period = PeriodSchema.parse(new URL(request.url).searchParams.get("period"));
+  await expireTasks(p.id); // expired tasks already free their places; this records it
   const [open, mine, board, progress, config] = await Promise.all([
     openTaskCounts(p.id, viewer.id),
     myContributions(p.id, viewer.id),
@@ -77,7 +79,7 @@ export default function ProjectHome() {
             <tbody>
               {Object.entries(open.needed).map(([type, n]) => (
                 <tr key={type}>
-                  <td>{type.replaceAll("_", " ")}</td>
+                  <td>{taskTypeName(type)}</td>
                   <td>{n}</td>
                   <td>{open.available[type as keyof typeof open.available]}</td>
                 </tr>

@@ -183,4 +183,9 @@ it("runs a tree from prompt to consensus in the browser", async () => {
   expect(await page.textContent(`[data-message-id="${good}"] [data-testid="consensus-rank"]`)).toBe("consensus rank 1");
   expect(await page.textContent(`[data-message-id="${weak}"] [data-testid="consensus-rank"]`)).toBe("consensus rank 2");
   await screenshot(page, "labeling-tree-consensus");
+
+  // The project page: open tasks, contributions, the leaderboard.
+  await page.goto(`${server.url}/projects/${slug}?period=all_time`);
+  await expect.poll(() => page.textContent('[data-testid="leaderboard"]')).toContain("writer1");
+  await screenshot(page, "labeling-dashboard");
 });

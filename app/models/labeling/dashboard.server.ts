@@ -35,7 +35,7 @@ export async function openTaskCounts(projectId: string, userId: string): Promise
     SELECT id, state::text AS state FROM message_trees
     WHERE project_id = ${projectId}::uuid AND state IN ('initial_prompt_review', 'growing', 'ranking')
     ORDER BY state_changed_at LIMIT ${DASHBOARD_TREES}`;
-  const [{ facts, user }, counts] = await Promise.all([
+  const [read, counts] = await Promise.all([
     treeFacts(
       prisma,
       trees.map((t) => t.id),
@@ -43,7 +43,8 @@ export async function openTaskCounts(projectId: string, userId: string): Promise
     ),
     promptCounts(prisma, projectId),
   ]);
-  const snapshot = { trees: toSnapshots(trees, facts), ...counts };
+  const snapshot = { trees: toSnapshots(read), ...counts };
+  const user = read.user;
   const zero = () => Object.fromEntries(CHOOSABLE_TASK_TYPES.map((t) => [t, 0])) as Record<TaskType, number>;
   const needed = zero();
   for (const c of computeNeeds(snapshot, { userId: "", tasks: [] }, config)) needed[c.type] += c.remaining;

@@ -7,7 +7,7 @@ import { reviewDecision, type ReviewLabels } from "~/domain/trees/review.ts";
 import { nextStateAfterPromptReview } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
 import { badInput, conflict } from "./errors.server.ts";
-import { completeTask, ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { advanceTree, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
 import { NOW } from "./sql.server.ts";
 
@@ -49,30 +49,40 @@ export async function submitLabels(
   }
 
   return withOpenTask(task, ["label"], {}, async (tx, t, tree) => {
-    const [msg] = await tx.$queryRaw<Array<{ id: string; parent_id: string | null; deleted: boolean; review_result: ReviewResult }>>`
-      SELECT id, parent_id, deleted, review_result::text AS review_result FROM messages
-      WHERE id = ${t.messageId}::uuid FOR NO KEY UPDATE`;
+    // One statement: lock the message, store the label, count it, close the task, and read
+    // every review of the message (a CTE's insert is visible only through its RETURNING; data-
+    // modifying CTEs run whether or not the outer query reads them).
+    const [msg] = await tx.$queryRaw<
+      Array<{ parent_id: string | null; deleted: boolean; review_result: ReviewResult; inserted: number; reviews: ReviewLabels[] }>
+    >`
+      WITH msg AS (
+        SELECT id, parent_id, deleted, review_result FROM messages WHERE id = ${t.messageId}::uuid FOR NO KEY UPDATE),
+      ins AS (
+        INSERT INTO labels (id, message_id, user_id, task_id, "values", full_form, created_at)
+        SELECT gen_random_uuid(), msg.id, ${userId}::uuid, ${t.id}::uuid, ${JSON.stringify(checked.values)}::jsonb, ${t.fullForm}, ${NOW}
+        FROM msg WHERE NOT msg.deleted AND msg.review_result = 'pending'
+        ON CONFLICT (message_id, user_id) DO NOTHING RETURNING "values"),
+      counted AS (
+        UPDATE messages SET review_count = review_count + 1 WHERE id = ${t.messageId}::uuid AND EXISTS (SELECT 1 FROM ins) RETURNING id),
+      done AS (
+        UPDATE tasks SET state = 'done', done_at = ${NOW}, acknowledged_at = COALESCE(acknowledged_at, ${NOW})
+        WHERE id = ${t.id}::uuid AND EXISTS (SELECT 1 FROM ins) RETURNING id)
+      SELECT msg.parent_id, msg.deleted, msg.review_result::text AS review_result,
+             (SELECT count(*) FROM ins)::int AS inserted,
+             (SELECT coalesce(json_agg(v), '[]'::json) FROM (
+                SELECT l."values" AS v FROM labels l WHERE l.message_id = msg.id UNION ALL SELECT "values" FROM ins) x) AS reviews
+      FROM msg`;
     if (msg.deleted) throw conflict("This message was deleted by a moderator.");
     if (msg.review_result !== "pending") throw conflict("This message's review is already complete.");
-    const inserted = await tx.$queryRaw<Array<{ id: string }>>`
-      INSERT INTO labels (id, message_id, user_id, task_id, "values", full_form, created_at)
-      VALUES (gen_random_uuid(), ${msg.id}::uuid, ${userId}::uuid, ${t.id}::uuid, ${JSON.stringify(checked.values)}::jsonb,
-              ${t.fullForm}, ${NOW})
-      ON CONFLICT (message_id, user_id) DO NOTHING RETURNING id`;
-    if (inserted.length === 0) throw conflict("You already labeled this message.");
-    const reviews = (
-      await tx.$queryRaw<Array<{ reviews: ReviewLabels[] }>>`
-        UPDATE messages SET review_count = review_count + 1 WHERE id = ${msg.id}::uuid RETURNING
-          (SELECT coalesce(json_agg(l."values"), '[]'::json) FROM labels l WHERE l.message_id = ${msg.id}::uuid) AS reviews`
-    )[0].reviews;
-    await completeTask(tx, t.id);
+    if (msg.inserted === 0) throw conflict("You already labeled this message.");
+    const reviews = msg.reviews;
 
     const isRoot = msg.parent_id === null;
     const required = isRoot ? config.reviewsPerPrompt : config.reviewsPerReply;
     const decision = reviewDecision(reviews, required, config.acceptanceThreshold);
     if (decision.result === "pending") return { reviewResult: decision.result };
     await tx.$executeRaw`
-      UPDATE messages SET review_result = ${decision.result}::"ReviewResult", updated_at = ${NOW} WHERE id = ${msg.id}::uuid`;
+      UPDATE messages SET review_result = ${decision.result}::"ReviewResult", updated_at = ${NOW} WHERE id = ${t.messageId}::uuid`;
     if (isRoot) {
       // With the lottery off an accepted prompt may take a free slot at once: count under the slot lock.
       const growingTrees =

@@ -6,7 +6,8 @@ import { scoreSiblingSet } from "./consensus.server.ts";
 import { badInput, conflict } from "./errors.server.ts";
 import { checkRankingOrder } from "./ranking-order.ts";
 import { treeFacts } from "./snapshot.server.ts";
-import { completeTask, ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { NOT_RANKABLE_REASON } from "./moderation.server.ts";
 import { advanceTree } from "./tree-state.server.ts";
 import { NOW } from "./sql.server.ts";
 
@@ -36,33 +37,46 @@ export async function submitRanking(
     if (!checked.ok) throw badInput(checked.message, { order: checked.message });
     order = checked.order;
   }
-  const report = (input.report ?? "").trim();
-  if (report.length > MAX_REPORT) throw badInput(`The report is longer than ${MAX_REPORT} characters.`, { report: "too long" });
+  const reportText = (input.report ?? "").trim();
+  if (reportText.length > MAX_REPORT) throw badInput(`The report is longer than ${MAX_REPORT} characters.`, { report: "too long" });
 
   return withOpenTask(task, ["rank"], {}, async (tx, t, tree) => {
     const parentId = t.messageId!;
-    const inserted = await tx.$queryRaw<Array<{ id: string }>>`
-      INSERT INTO rankings (id, parent_message_id, user_id, task_id, "order", not_rankable, created_at)
-      VALUES (gen_random_uuid(), ${parentId}::uuid, ${userId}::uuid, ${t.id}::uuid, ${JSON.stringify(order)}::jsonb,
-              ${!!input.notRankable}, ${NOW})
-      ON CONFLICT (parent_message_id, user_id) DO NOTHING RETURNING id`;
-    if (inserted.length === 0) throw conflict("You already ranked these replies.");
-    await tx.$executeRaw`
-      UPDATE messages SET ranking_count = ranking_count + 1 WHERE id = ANY(${t.siblingIds}::uuid[])`;
-    if (input.notRankable && report) {
-      await tx.$executeRaw`
+    const report = input.notRankable ? reportText : "";
+    // One statement: the raw ranking, the siblings' ranking counts, the optional report, the
+    // task closed; `least` is the fewest rankings any live, accepted sibling now has.
+    const [row] = await tx.$queryRaw<Array<{ inserted: number; least: number | null }>>`
+      WITH ins AS (
+        INSERT INTO rankings (id, parent_message_id, user_id, task_id, "order", not_rankable, created_at)
+        VALUES (gen_random_uuid(), ${parentId}::uuid, ${userId}::uuid, ${t.id}::uuid, ${JSON.stringify(order)}::jsonb,
+                ${!!input.notRankable}, ${NOW})
+        ON CONFLICT (parent_message_id, user_id) DO NOTHING RETURNING id),
+      counted AS (
+        UPDATE messages SET ranking_count = ranking_count + 1
+        WHERE id = ANY(${t.siblingIds}::uuid[]) AND EXISTS (SELECT 1 FROM ins)
+        RETURNING ranking_count, deleted, review_result),
+      reported AS (
         INSERT INTO reports (id, message_id, user_id, reason, text, created_at)
-        VALUES (gen_random_uuid(), ${parentId}::uuid, ${userId}::uuid, 'not_rankable', ${report}, ${NOW})
-        ON CONFLICT (message_id, user_id, reason) DO NOTHING`;
-    }
-    await completeTask(tx, t.id);
+        SELECT gen_random_uuid(), ${parentId}::uuid, ${userId}::uuid, ${NOT_RANKABLE_REASON}, ${report}, ${NOW}
+        WHERE ${report} <> '' AND EXISTS (SELECT 1 FROM ins)
+        ON CONFLICT (message_id, user_id, reason) DO NOTHING RETURNING id),
+      done AS (
+        UPDATE tasks SET state = 'done', done_at = ${NOW}, acknowledged_at = COALESCE(acknowledged_at, ${NOW})
+        WHERE id = ${t.id}::uuid AND EXISTS (SELECT 1 FROM ins) RETURNING id)
+      SELECT (SELECT count(*) FROM ins)::int AS inserted,
+             (SELECT min(ranking_count) FROM counted WHERE NOT deleted AND review_result = 'accepted')::int AS least`;
+    if (row.inserted === 0) throw conflict("You already ranked these replies.");
 
-    const messages = (await treeFacts(tx, [tree!.id], null)).facts.get(tree!.id) ?? [];
-    const set = siblingSets(messages, config).find((s) => s.parentId === parentId);
-    const setComplete = !!set && set.completedRankings >= config.rankingsPerSiblingSet;
-    if (setComplete) {
-      await scoreSiblingSet(tx, tree!.id, set.parentId, set.childIds);
-      await advanceTree(tx, tree!, config);
+    // The set may be complete: confirm on the tree's facts, then score it and move the tree on.
+    let setComplete = false;
+    if (row.least !== null && row.least >= config.rankingsPerSiblingSet) {
+      const messages = (await treeFacts(tx, [tree!.id], null)).facts.get(tree!.id) ?? [];
+      const set = siblingSets(messages, config).find((s) => s.parentId === parentId);
+      setComplete = !!set && set.completedRankings >= config.rankingsPerSiblingSet;
+      if (set && setComplete) {
+        await scoreSiblingSet(tx, tree!.id, set.parentId, set.childIds);
+        await advanceTree(tx, tree!, config);
+      }
     }
     return { setComplete };
   });

@@ -1,5 +1,6 @@
 // Cheap SQL snapshots of trees for the task rules: messages with their open-task counts, and
-// what one user already did or holds about each message, in one query.
+// what one user already did or holds about each message, in one query together with the choice
+// (or the lock) of the trees themselves.
 import { Prisma } from "~/generated/prisma/client.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import type { TreeSnapshot, UserContext, UserTaskRef } from "~/domain/tasks/needs.ts";
@@ -10,8 +11,12 @@ import type { Db } from "./config.server.ts";
 import { OPEN_TASK, sqlTypes } from "./sql.server.ts";
 
 type FactRow = {
-  id: string;
   tree_id: string;
+  tree_state: TreeState;
+  tree_project_id: string;
+  tree_state_before_halt: TreeState | null;
+  tree_lang: string;
+  id: string;
   parent_id: string | null;
   role: "prompter" | "assistant";
   depth: number;
@@ -28,7 +33,17 @@ type FactRow = {
   my_ranking: boolean;
 };
 
+export interface SnapshotTree {
+  id: string;
+  projectId: string;
+  state: TreeState;
+  stateBeforeHalt: TreeState | null;
+  lang: string;
+}
+
 export interface TreeFactsResult {
+  /** The trees read, in the order the source gave them. */
+  trees: SnapshotTree[];
   /** Tree id → its messages as the rules read them. */
   facts: Map<string, TreeMessageFacts[]>;
   /** The user's past and open work on these trees (empty without a user). */
@@ -36,16 +51,16 @@ export interface TreeFactsResult {
 }
 
 /**
- * Messages of the given trees with counts of open label / reply / rank tasks about each, and,
- * for `userId`, the tasks they did, skipped or hold, the messages they labeled and the parents
- * whose replies they ranked.
+ * Messages of the trees `source` selects (a SELECT of message_trees rows aliased "t"), with counts
+ * of open label / reply / rank tasks about each message and, for `userId`, the tasks they did,
+ * skipped or hold, the messages they labeled and the parents whose replies they ranked.
  */
-export async function treeFacts(db: Db, treeIds: readonly string[], userId: string | null): Promise<TreeFactsResult> {
-  const user: UserContext = { userId: userId ?? "", tasks: [], labeledMessageIds: [], rankedParentIds: [] };
-  const facts = new Map<string, TreeMessageFacts[]>();
-  if (treeIds.length === 0) return { facts, user };
+async function factsOf(db: Db, source: Prisma.Sql, userId: string | null): Promise<TreeFactsResult> {
   const rows = await db.$queryRaw<FactRow[]>`
-    SELECT m.id, m.tree_id, m.parent_id, m.role::text AS role, m.depth, m.author_user_id, m.deleted,
+    WITH trees AS (${source})
+    SELECT tr.id AS tree_id, tr.state::text AS tree_state, tr.project_id AS tree_project_id,
+           tr.state_before_halt::text AS tree_state_before_halt, tr.lang AS tree_lang,
+           m.id, m.parent_id, m.role::text AS role, m.depth, m.author_user_id, m.deleted,
            m.review_result::text AS review_result, m.review_count, m.ranking_count,
            COALESCE(o.open_label, 0)::int AS open_label, COALESCE(o.open_reply, 0)::int AS open_reply,
            COALESCE(o.open_rank, 0)::int AS open_rank, o.my_types,
@@ -53,7 +68,8 @@ export async function treeFacts(db: Db, treeIds: readonly string[], userId: stri
              SELECT 1 FROM labels l WHERE l.message_id = m.id AND l.user_id = ${userId}::uuid)) AS my_label,
            (${userId}::uuid IS NOT NULL AND EXISTS (
              SELECT 1 FROM rankings r WHERE r.parent_message_id = m.id AND r.user_id = ${userId}::uuid)) AS my_ranking
-    FROM messages m
+    FROM trees tr
+    JOIN messages m ON m.tree_id = tr.id
     LEFT JOIN LATERAL (
       SELECT count(*) FILTER (WHERE ${OPEN_TASK} AND k.type IN ${sqlTypes("label")}) AS open_label,
              count(*) FILTER (WHERE ${OPEN_TASK} AND k.type IN ${sqlTypes("reply")}) AS open_reply,
@@ -62,13 +78,23 @@ export async function treeFacts(db: Db, treeIds: readonly string[], userId: stri
                AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK}))) AS my_types
       FROM tasks k WHERE k.message_id = m.id
     ) o ON true
-    WHERE m.tree_id = ANY(${treeIds as string[]}::uuid[])
     ORDER BY m.depth, m.created_at`;
 
+  const trees = new Map<string, SnapshotTree>();
+  const facts = new Map<string, TreeMessageFacts[]>();
   const tasks: UserTaskRef[] = [];
   const labeled: string[] = [];
   const ranked: string[] = [];
   for (const r of rows) {
+    if (!trees.has(r.tree_id)) {
+      trees.set(r.tree_id, {
+        id: r.tree_id,
+        projectId: r.tree_project_id,
+        state: r.tree_state,
+        stateBeforeHalt: r.tree_state_before_halt,
+        lang: r.tree_lang,
+      });
+    }
     const list = facts.get(r.tree_id) ?? [];
     list.push({
       id: r.id,
@@ -89,7 +115,38 @@ export async function treeFacts(db: Db, treeIds: readonly string[], userId: stri
     if (r.my_label) labeled.push(r.id);
     if (r.my_ranking) ranked.push(r.id);
   }
-  return { facts, user: { userId: userId ?? "", tasks, labeledMessageIds: labeled, rankedParentIds: ranked } };
+  return {
+    trees: [...trees.values()],
+    facts,
+    user: { userId: userId ?? "", tasks, labeledMessageIds: labeled, rankedParentIds: ranked },
+  };
+}
+
+const TREE_COLUMNS = Prisma.sql`t.id, t.project_id, t.state, t.state_before_halt, t.lang`;
+
+/** Facts of the given trees. */
+export function treeFacts(db: Db, treeIds: readonly string[], userId: string | null): Promise<TreeFactsResult> {
+  return factsOf(db, Prisma.sql`SELECT ${TREE_COLUMNS} FROM message_trees t WHERE t.id = ANY(${treeIds as string[]}::uuid[])`, userId);
+}
+
+/**
+ * Locks one tree row (FOR NO KEY UPDATE: inserts referencing the tree only take KEY SHARE and
+ * need not wait), then reads its facts. Two statements on purpose: under READ COMMITTED a
+ * statement reads other tables as of its start, so facts read by the statement that waited for
+ * the lock could miss what the previous holder wrote. With skipLocked, a tree another
+ * transaction holds gives null instead of a wait.
+ */
+export async function lockTreeFacts(
+  db: Db,
+  treeId: string,
+  userId: string | null,
+  opts: { skipLocked?: boolean } = {},
+): Promise<(TreeFactsResult & { tree: SnapshotTree }) | null> {
+  const lock = opts.skipLocked ? Prisma.sql`FOR NO KEY UPDATE SKIP LOCKED` : Prisma.sql`FOR NO KEY UPDATE`;
+  const locked = await db.$queryRaw<Array<{ id: string }>>`SELECT id FROM message_trees WHERE id = ${treeId}::uuid ${lock}`;
+  if (locked.length === 0) return null;
+  const result = await treeFacts(db, [treeId], userId);
+  return result.trees.length ? { ...result, tree: result.trees[0] } : null;
 }
 
 export interface CandidateTreeQuery {
@@ -104,20 +161,20 @@ export interface CandidateTreeQuery {
 }
 
 /**
- * Ids and states of the trees worth a closer look for this user: growing trees (few: the
- * project caps them), and the oldest trees in review or ranking that plausibly still need this
- * user's work. The filter is a superset check; computeNeeds applies the exact rules.
+ * Facts of the trees worth a closer look for this user: growing trees (few: the project caps
+ * them), and the oldest trees in review or ranking that plausibly still need this user's work.
+ * The filter is a superset check; computeNeeds applies the exact rules.
  */
-export async function candidateTrees(db: Db, q: CandidateTreeQuery): Promise<Array<{ id: string; state: TreeState }>> {
+export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise<TreeFactsResult> {
   const lang = q.lang ? Prisma.sql`AND t.lang = ${q.lang}` : Prisma.empty;
   const parts: Prisma.Sql[] = [];
   if (q.states.has("growing")) {
-    parts.push(Prisma.sql`(SELECT t.id, 'growing' AS state FROM message_trees t
+    parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
       WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'growing' ${lang}
       ORDER BY t.state_changed_at LIMIT ${Math.max(q.perState, 50)})`);
   }
   if (q.states.has("initial_prompt_review")) {
-    parts.push(Prisma.sql`(SELECT t.id, 'initial_prompt_review' AS state FROM message_trees t
+    parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
       JOIN messages r ON r.tree_id = t.id AND r.parent_id IS NULL
       WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'initial_prompt_review' ${lang}
         AND NOT r.deleted AND r.review_result = 'pending'
@@ -131,7 +188,7 @@ export async function candidateTrees(db: Db, q: CandidateTreeQuery): Promise<Arr
   }
   if (q.states.has("ranking")) {
     const parentRole = q.config.rankPrompterReplies ? Prisma.empty : Prisma.sql`AND p.role = 'prompter'`;
-    parts.push(Prisma.sql`(SELECT t.id, 'ranking' AS state FROM message_trees t
+    parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
       WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'ranking' ${lang}
         AND EXISTS (
           SELECT 1 FROM messages p
@@ -149,8 +206,8 @@ export async function candidateTrees(db: Db, q: CandidateTreeQuery): Promise<Arr
               AND k.type IN ${sqlTypes("rank")} AND ${OPEN_TASK}) < ${q.config.rankingsPerSiblingSet})
       ORDER BY t.state_changed_at LIMIT ${q.perState})`);
   }
-  if (parts.length === 0) return [];
-  return db.$queryRaw<Array<{ id: string; state: TreeState }>>`${Prisma.join(parts, " UNION ALL ")}`;
+  if (parts.length === 0) return { trees: [], facts: new Map(), user: { userId: q.userId, tasks: [] } };
+  return factsOf(db, Prisma.join(parts, " UNION ALL "), q.userId);
 }
 
 /** Trees per state and initial-prompt tasks out, for how many new prompts the project takes. */
@@ -175,7 +232,7 @@ export async function promptCounts(
   return { treeCounts, openPromptTasks };
 }
 
-/** Snapshots of the given trees for computeNeeds. */
-export function toSnapshots(trees: ReadonlyArray<{ id: string; state: TreeState }>, facts: Map<string, TreeMessageFacts[]>): TreeSnapshot[] {
-  return trees.map((t) => ({ id: t.id, state: t.state, messages: facts.get(t.id) ?? [] }));
+/** Snapshots of the read trees for computeNeeds. */
+export function toSnapshots(result: Pick<TreeFactsResult, "trees" | "facts">): TreeSnapshot[] {
+  return result.trees.map((t) => ({ id: t.id, state: t.state, messages: result.facts.get(t.id) ?? [] }));
 }

@@ -13,9 +13,9 @@ import { TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
 import { limitTaskRequests } from "./rate-limits.server.ts";
-import { candidateTrees, promptCounts, toSnapshots, treeFacts } from "./snapshot.server.ts";
+import { candidateTreeFacts, lockTreeFacts, promptCounts, toSnapshots } from "./snapshot.server.ts";
 import { inTransaction } from "./transaction.server.ts";
-import { lockTree, transitionTree, type LockedTree, type Tx } from "./tree-state.server.ts";
+import { transitionTree, type LockedTree, type Tx } from "./tree-state.server.ts";
 import { NOW } from "./sql.server.ts";
 
 export type TaskState = "assigned" | "acknowledged" | "done" | "skipped" | "expired" | "cancelled";
@@ -94,7 +94,7 @@ export interface TaskRequest {
 }
 
 /** Trees per state the draw looks at: enough for variety, few enough to stay cheap. */
-const TREES_PER_STATE = 12;
+const TREES_PER_STATE = 6;
 /** Draws tried before giving up; a try fails when another labeler holds the tree or took the slot. */
 const DRAW_ATTEMPTS = 8;
 
@@ -126,28 +126,18 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
   await limitTaskRequests(req.projectId, req.userId, config);
   const rng = req.rng ?? defaultRng;
 
-  const wantPrompts = type === "initial_prompt" || (type === "random" && config.drawWeights.initialPrompt > 0);
-  const [trees, counts] = await Promise.all([
-    candidateTrees(prisma, {
-      projectId: req.projectId,
-      userId: req.userId,
-      lang,
-      states: statesFor(type, config),
-      perState: TREES_PER_STATE,
-      config,
-    }),
-    wantPrompts ? promptCounts(prisma, req.projectId) : null,
-  ]);
-  const { facts, user } = await treeFacts(
-    prisma,
-    trees.map((t) => t.id),
-    req.userId,
-  );
-  let candidates = computeNeeds(
-    { trees: toSnapshots(trees, facts), treeCounts: counts?.treeCounts ?? {}, openPromptTasks: counts?.openPromptTasks ?? 0 },
-    user,
+  const read = await candidateTreeFacts(prisma, {
+    projectId: req.projectId,
+    userId: req.userId,
+    lang,
+    states: statesFor(type, config),
+    perState: TREES_PER_STATE,
     config,
-  );
+  });
+  // Prompts are drawn rarely (OA weight 0.01): assume the project takes one, and count only when
+  // one is drawn (tryAssign counts under the prompt lock anyway).
+  const wantPrompts = type === "initial_prompt" || (type === "random" && config.drawWeights.initialPrompt > 0);
+  let candidates = computeNeeds({ trees: toSnapshots(read), treeCounts: {}, openPromptTasks: 0 }, read.user, config);
   if (!wantPrompts) candidates = candidates.filter((c) => c.type !== "initial_prompt");
 
   const assign = { projectId: req.projectId, userId: req.userId, config, rng, explicit: type !== "random", acknowledge: !!req.acknowledge, lang };
@@ -191,16 +181,11 @@ async function tryAssign(c: TaskCandidate, ctx: AssignContext, skipLocked: boole
       if (initialPromptsNeeded(await promptCounts(tx, ctx.projectId), ctx.config) <= 0) return "gone";
       return insertTask(tx, c, ctx);
     }
-    const tree = await lockTree(tx, c.treeId!, { skipLocked });
-    if (!tree) return "locked";
-    const { facts, user } = await treeFacts(tx, [tree.id], ctx.userId);
+    const locked = await lockTreeFacts(tx, c.treeId!, ctx.userId, { skipLocked });
+    if (!locked) return "locked";
     const fresh = computeNeeds(
-      {
-        trees: [{ id: tree.id, state: tree.state, messages: facts.get(tree.id) ?? [] }],
-        treeCounts: {},
-        openPromptTasks: Number.MAX_SAFE_INTEGER,
-      },
-      user,
+      { trees: toSnapshots(locked), treeCounts: {}, openPromptTasks: Number.MAX_SAFE_INTEGER },
+      locked.user,
       ctx.config,
     );
     const match = fresh.find((n) => n.type === c.type && n.messageId === c.messageId);
@@ -305,8 +290,7 @@ export async function withOpenTask<T>(
   if (!kinds.includes(TASK_TYPE_INFO[task.type].kind)) throw badInput(`Task ${task.id} is a ${words(task.type)} task.`);
   try {
     return await inTransaction(async (tx) => {
-      const tree = task.treeId ? await lockTree(tx, task.treeId) : null;
-      const locked = (await readTask(tx, task.id, true))!;
+      const { tree, task: locked } = await lockTreeAndTask(tx, task);
       assertOpen(locked);
       const state = TASK_TYPE_INFO[task.type].treeState;
       if (tree && tree.state !== state && !opts.anyTreeState) {
@@ -321,6 +305,23 @@ export async function withOpenTask<T>(
     }
     throw error;
   }
+}
+
+/**
+ * Locks the task's tree, then the task, in one statement: row locks are taken in FROM order, so
+ * the tree comes first as everywhere else (see tree-state.server.ts).
+ */
+async function lockTreeAndTask(tx: Tx, task: TaskRecord): Promise<{ tree: LockedTree | null; task: TaskRecord }> {
+  if (!task.treeId) return { tree: null, task: (await readTask(tx, task.id, true))! };
+  const [row] = await tx.$queryRaw<Array<TaskRow & { tree_state: TreeState; tree_state_before_halt: TreeState | null; tree_lang: string }>>`
+    SELECT k.id, k.project_id, k.type::text AS type, k.state::text AS state, k.assignee_id, k.tree_id, k.message_id,
+           k.sibling_ids::text[] AS sibling_ids, k.full_form, k.expires_at, k.acknowledged_at,
+           t.state::text AS tree_state, t.state_before_halt::text AS tree_state_before_halt, t.lang AS tree_lang
+    FROM message_trees t JOIN tasks k ON k.tree_id = t.id
+    WHERE t.id = ${task.treeId}::uuid AND k.id = ${task.id}::uuid
+    FOR NO KEY UPDATE OF t, k`;
+  const tree: LockedTree = { id: task.treeId, projectId: row.project_id, state: row.tree_state, stateBeforeHalt: row.tree_state_before_halt, lang: row.tree_lang };
+  return { tree, task: toTask(row) };
 }
 
 /** Marks the task done; `resultMessageId` is the message a writing task produced. */

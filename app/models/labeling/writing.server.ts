@@ -59,17 +59,14 @@ export async function submitReply(
   await limitReplies(projectId, userId, role, config);
   const hash = textHash(text);
   return withOpenTask(task, ["reply"], {}, async (tx, t) => {
-    const parent = await lockReplyParent(tx, t.messageId!, config);
+    const parent = await lockReplyParent(tx, t.messageId!, config, userId);
     if (!parent || parent.deleted || parent.reviewResult !== "accepted") {
       throw conflict("The message you are replying to was removed.");
     }
-    const [mine] = await tx.$queryRaw<Array<{ n: number }>>`
-      SELECT count(*)::int AS n FROM messages WHERE parent_id = ${parent.id}::uuid AND author_user_id = ${userId}::uuid`;
-    if (mine.n > 0) throw conflict("You already replied to this message.");
+    if (parent.repliedBy) throw conflict("You already replied to this message.");
     if (parent.room <= 0) throw conflict("This message already has all the replies it takes.");
     await assertNotDuplicate(tx, userId, hash, config);
-    const messageId = await insertReply(tx, { parent, text, textHash: hash, authorUserId: userId });
-    await completeTask(tx, t.id, messageId);
+    const messageId = await insertReply(tx, { parent, text, textHash: hash, authorUserId: userId, taskId: t.id });
     return { messageId };
   });
 }

@@ -1,0 +1,281 @@
+// Labeling benchmark (`npm run bench:labeling`). First pgbench (TPC-B, scale 10, 8 clients, 20 s)
+// on this Postgres server in a scratch database, for a yardstick of what the machine does. Then
+// the production build of the app on a free port with a fresh database, a bench project (default
+// workflow and draw weights, rate limits lifted) and enough trees, and 64 simulated labelers over
+// HTTP for 30 s, each looping: request a task (JSON API) → submit an answer. A submit counts when
+// the server acknowledged it (200); latency percentiles are over submits. While it runs,
+// pg_stat_activity is sampled to show where the database connections spend their time.
+// Options: --labelers N, --seconds S, --pgbench-seconds S, --profile (writes a CPU profile of the
+// web server and prints its top functions). The last line printed is one JSON object.
+import { execFile } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { databaseName, ensureDatabase, migrateDeploy, withAdminClient, withDatabase } from "../../scripts/lib/database.ts";
+import { childEnv, freePort, startProcess, waitFor } from "../helpers/server.ts";
+import { seedBench } from "./labeling/seed.ts";
+import { summarizeProfile } from "./labeling/profile.ts";
+
+const run = promisify(execFile);
+const { values: opts } = parseArgs({
+  options: {
+    labelers: { type: "string", default: "64" },
+    seconds: { type: "string", default: "30" },
+    "pgbench-seconds": { type: "string", default: "20" },
+    profile: { type: "boolean", default: false },
+  },
+});
+const LABELERS = Number(opts.labelers);
+const SECONDS = Number(opts.seconds);
+const log = (msg: string) => console.log(`[bench:labeling] ${msg}`);
+
+const base = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const suffix = crypto.randomBytes(4).toString("hex");
+
+function pgArgs(url: string): string[] {
+  const u = new URL(url);
+  return ["-h", u.hostname, "-p", u.port || "5432", "-U", decodeURIComponent(u.username || "postgres")];
+}
+
+async function dropDatabase(url: string) {
+  await withAdminClient(base, (c) => c.query(`DROP DATABASE IF EXISTS "${databaseName(url)}" WITH (FORCE)`));
+}
+
+// ─── 1. pgbench ─────────────────────────────────────────────────────────────
+
+async function pgbench(): Promise<number> {
+  const url = withDatabase(base, `rlhf_bench_pgbench_${suffix}`);
+  await ensureDatabase(url);
+  try {
+    log("pgbench -i -s 10");
+    await run("pgbench", [...pgArgs(url), "-i", "-s", "10", "-q", databaseName(url)], { maxBuffer: 1 << 24 });
+    log(`pgbench -c 8 -j 2 -T ${opts["pgbench-seconds"]} -M prepared`);
+    const { stdout } = await run("pgbench", [...pgArgs(url), "-c", "8", "-j", "2", "-T", String(opts["pgbench-seconds"]), "-M", "prepared", databaseName(url)], {
+      maxBuffer: 1 << 24,
+    });
+    const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1]);
+    if (!Number.isFinite(tps)) throw new Error(`could not read pgbench's tps from:\n${stdout}`);
+    log(`pgbench: ${tps.toFixed(0)} tps`);
+    return tps;
+  } finally {
+    await dropDatabase(url);
+  }
+}
+
+// ─── 2. The app under load ──────────────────────────────────────────────────
+
+interface Labeler {
+  id: string;
+  cookie: string;
+}
+
+type TaskView = {
+  task: { id: string; type: string };
+  siblings: Array<{ id: string }>;
+  labels: Array<{ name: string; kind: string; required: boolean }>;
+};
+
+function answerFor(view: TaskView, n: number): unknown {
+  const type = view.task.type;
+  if (type === "initial_prompt" || type === "assistant_reply" || type === "prompter_reply") {
+    return { text: `Bench ${type} ${n} ${crypto.randomBytes(8).toString("hex")}: a reply with a few words in it.` };
+  }
+  if (type.startsWith("label_")) {
+    const labels: Record<string, number> = {};
+    for (const l of view.labels) labels[l.name] = l.name === "quality" ? 0.75 : 0;
+    return { labels };
+  }
+  return { order: view.siblings.map((s) => [s.id]) };
+}
+
+/** CPU per trivial query through the app's Prisma client and through plain pg, measured here. */
+async function queryCostProbe(dbUrl: string): Promise<{ prismaMs: number; pgMs: number }> {
+  const { createPrismaClient } = await import("~/db.server.ts");
+  const prisma = createPrismaClient(dbUrl);
+  const pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
+  const measure = async (fn: () => Promise<unknown>) => {
+    for (let i = 0; i < 50; i++) await fn();
+    const before = process.cpuUsage();
+    for (let i = 0; i < 500; i++) await fn();
+    const used = process.cpuUsage(before);
+    return round((used.user + used.system) / 1000 / 500, 3);
+  };
+  try {
+    return { prismaMs: await measure(() => prisma.$queryRaw`SELECT 1`), pgMs: await measure(() => pool.query("SELECT 1")) };
+  } finally {
+    await prisma.$disconnect();
+    await pool.end();
+  }
+}
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN);
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function appBench(pgbenchTps: number) {
+  const dbUrl = withDatabase(base, `rlhf_bench_labeling_${suffix}`);
+  await ensureDatabase(dbUrl);
+  const server: { stop?: () => Promise<number | null>; output?: () => string } = {};
+  const profileDir = path.resolve("test-output", `bench-profile-${suffix}`);
+  try {
+    log("migrating a fresh database");
+    await migrateDeploy(dbUrl);
+    process.env.DATABASE_URL = dbUrl;
+    process.env.SESSION_SECRET ??= crypto.randomBytes(24).toString("hex");
+    const { hashPassword } = await import("~/auth/password.server.ts");
+    const seed = await seedBench(
+      dbUrl,
+      { labelers: LABELERS, rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600 },
+      await hashPassword(crypto.randomBytes(12).toString("hex")),
+    );
+    log(`seeded ${JSON.stringify(seed.trees)} trees, ${LABELERS} labelers`);
+    const { createSession } = await import("~/auth/session.server.ts");
+    const probe = await queryCostProbe(dbUrl);
+    log(`one SELECT 1 costs this process ${probe.prismaMs} ms of CPU through Prisma's $queryRaw, ${probe.pgMs} ms through pg`);
+    const labelers: Labeler[] = [];
+    for (const id of seed.labelerIds) labelers.push({ id, cookie: (await createSession(id, "bench")).split(";")[0] });
+
+    if (!fs.existsSync("build/server/index.js")) {
+      log("building the app");
+      await run("npx", ["remix", "vite:build"], { env: childEnv({ NODE_ENV: "production" }), maxBuffer: 1 << 26 });
+    }
+    const port = await freePort();
+    const args = opts.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+    const proc = startProcess(
+      [...args, "--import", "tsx", "server.ts", "build/server/index.js"],
+      childEnv({ PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: dbUrl, SESSION_SECRET: process.env.SESSION_SECRET! }),
+    );
+    Object.assign(server, proc);
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${url}/health`)).status < 500, "the web server", 60_000);
+
+    const api = `${url}/api/projects/${seed.slug}/tasks`;
+    const post = (target: string, cookie: string, body: unknown) =>
+      fetch(target, { method: "POST", headers: { Cookie: cookie, "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body) });
+
+    // Warm-up: each labeler once, so connection pools and JIT are not measured.
+    await Promise.all(labelers.slice(0, 8).map(async (l) => (await post(api, l.cookie, { type: "random" })).text()));
+
+    const submitMs: number[] = [];
+    const requestMs: number[] = [];
+    const byType: Record<string, number> = {};
+    const statuses: Record<string, number> = {};
+    let requests = 0;
+    let noTask = 0;
+    const activity: Record<string, number> = {};
+    let activitySamples = 0;
+    const monitor = new pg.Client({ connectionString: dbUrl });
+    await monitor.connect();
+    let running = true;
+    const sampler = (async () => {
+      while (running) {
+        const { rows } = await monitor.query<{ what: string; n: number }>(
+          `SELECT CASE WHEN state = 'active' AND wait_event_type IS NOT NULL THEN 'waiting: ' || wait_event_type || '/' || wait_event
+                       ELSE coalesce(state, 'unknown') END AS what, count(*)::int AS n
+           FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1`,
+        );
+        for (const r of rows) activity[r.what] = (activity[r.what] ?? 0) + r.n;
+        activitySamples++;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+
+    log(`${LABELERS} labelers for ${SECONDS} s`);
+    const started = performance.now();
+    const deadline = started + SECONDS * 1000;
+    await Promise.all(
+      labelers.map(async (l, i) => {
+        let n = 0;
+        while (performance.now() < deadline) {
+          const t0 = performance.now();
+          const res = await post(api, l.cookie, { type: "random" });
+          requests++;
+          requestMs.push(performance.now() - t0);
+          if (res.status === 404) {
+            noTask++;
+            await res.text();
+            await new Promise((r) => setTimeout(r, 50));
+            continue;
+          }
+          if (res.status !== 200) {
+            statuses[`request ${res.status}`] = (statuses[`request ${res.status}`] ?? 0) + 1;
+            await res.text();
+            continue;
+          }
+          const view = (await res.json()) as TaskView;
+          const t1 = performance.now();
+          const answer = await post(`${api}/${view.task.id}`, l.cookie, answerFor(view, i * 1_000_000 + n++));
+          const ms = performance.now() - t1;
+          await answer.text();
+          if (performance.now() > deadline && answer.status === 200) break; // finished after the bell: not counted
+          if (answer.status === 200) {
+            submitMs.push(ms);
+            byType[view.task.type] = (byType[view.task.type] ?? 0) + 1;
+          } else statuses[`submit ${answer.status}`] = (statuses[`submit ${answer.status}`] ?? 0) + 1;
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    running = false;
+    await sampler;
+
+    const { rows: treeRows } = await monitor.query<{ state: string; n: number }>("SELECT state::text, count(*)::int AS n FROM message_trees GROUP BY 1");
+    await monitor.end();
+    const after = Object.fromEntries(treeRows.map((r) => [r.state, r.n]));
+
+    await proc.stop();
+    server.stop = undefined;
+    if (process.env.BENCH_SERVER_LOG) console.log(proc.output().slice(0, 4000));
+    submitMs.sort((a, b) => a - b);
+    requestMs.sort((a, b) => a - b);
+    const submitsPerS = submitMs.length / elapsed;
+    log(`trees after the run: ${JSON.stringify(after)}`);
+    log(`submits by type: ${JSON.stringify(byType)}; other answers: ${JSON.stringify(statuses)}; no task: ${noTask}`);
+    log(
+      `task requests: ${round(requests / elapsed)}/s, p50 ${round(percentile(requestMs, 0.5))} ms, p99 ${round(percentile(requestMs, 0.99))} ms`,
+    );
+    const share = Object.entries(activity)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${round(v / activitySamples)}`)
+      .join(", ");
+    log(`database connections on average: ${share}`);
+    if (opts.profile) {
+      // One profile per thread; the main thread's is the largest (the other is tsx's loader).
+      const file = fs
+        .readdirSync(profileDir)
+        .filter((f) => f.endsWith(".cpuprofile"))
+        .map((f) => path.join(profileDir, f))
+        .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+      if (file) for (const line of summarizeProfile(file)) log(`profile: ${line}`);
+    }
+    return {
+      bench: "labeling",
+      submits_per_s: round(submitsPerS),
+      p50_ms: round(percentile(submitMs, 0.5)),
+      p99_ms: round(percentile(submitMs, 0.99)),
+      pgbench_tps: round(pgbenchTps),
+      ratio: round(submitsPerS / pgbenchTps, 3),
+      labelers: LABELERS,
+      seconds: round(elapsed),
+      submits: submitMs.length,
+      task_requests_per_s: round(requests / elapsed),
+      task_request_p50_ms: round(percentile(requestMs, 0.5)),
+      task_request_p99_ms: round(percentile(requestMs, 0.99)),
+      prisma_select1_cpu_ms: probe.prismaMs,
+      pg_select1_cpu_ms: probe.pgMs,
+    };
+  } catch (error) {
+    if (server.output) console.error(server.output());
+    throw error;
+  } finally {
+    await server.stop?.();
+    await dropDatabase(dbUrl);
+  }
+}
+
+const tps = await pgbench();
+const result = await appBench(tps);
+console.log(JSON.stringify(result));
+process.exit(0);
