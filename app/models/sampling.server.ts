@@ -164,7 +164,10 @@ export async function insertModelReplies(opts: {
       inserted++;
       room--;
     }
-    if (inserted > 0) await advanceTree(tx, tree, config);
+    if (inserted > 0) {
+      await tx.$executeRaw`UPDATE messages SET children_count = children_count + ${inserted}::int WHERE id = ${parent.id}::uuid`;
+      await advanceTree(tx, tree, config);
+    }
     return { inserted, duplicates, roomLeft: room };
   });
 }

@@ -121,6 +121,7 @@ describe("sampling worker", () => {
         expect(r.text.trim().length).toBeGreaterThan(0);
       }
       expect(new Set(replies.map((r) => r.textHash)).size).toBe(replies.length);
+      expect((await prisma.message.findUniqueOrThrow({ where: { id: root.id } })).childrenCount).toBe(replies.length);
       expect(m.completionsInserted + m.shortfall).toBe(6);
     }
     const count = await prisma.message.count({ where: { projectId: project.id, synthetic: true } });
