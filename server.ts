@@ -1,5 +1,5 @@
 // Production web server: serves the Remix build and static assets. Unlike remix-serve it
-// shuts down promptly on SIGTERM: stop accepting, drain, then close Redis and Postgres.
+// shuts down promptly on SIGTERM: stop accepting, drain, then close Redis and the Postgres clients.
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
@@ -14,7 +14,8 @@ const buildPath = path.resolve(process.argv[2] ?? "build/server/index.js");
 const build = (await import(pathToFileURL(buildPath).href)) as ServerBuild;
 const app = express();
 app.disable("x-powered-by");
-app.use(compression());
+// Compressing the small JSON answers of the labeling API costs more CPU than it saves bytes.
+app.use(compression({ filter: (req, res) => !req.path.startsWith("/api/") && compression.filter(req, res) }));
 app.use("/assets", express.static("build/client/assets", { immutable: true, maxAge: "1y" }));
 app.use(express.static("build/client", { maxAge: "1h" }));
 app.all("*", createRequestHandler({ build, mode: "production" }));
@@ -31,8 +32,12 @@ async function shutdown(signal: string) {
   setTimeout(() => server.closeAllConnections(), 3_000).unref();
   await new Promise<void>((resolve) => server.once("close", () => resolve()));
   // The app's shared clients live on globalThis (see app/db.server.ts, app/redis.server.ts).
-  const g = globalThis as { prisma?: { $disconnect(): Promise<void> }; redis?: { quit(): Promise<unknown> } };
-  await Promise.allSettled([g.prisma?.$disconnect(), g.redis?.quit()]);
+  const g = globalThis as {
+    prisma?: { $disconnect(): Promise<void> };
+    pgPool?: { end(): Promise<void> };
+    redis?: { quit(): Promise<unknown> };
+  };
+  await Promise.allSettled([g.prisma?.$disconnect(), g.pgPool?.end(), g.redis?.quit()]);
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));

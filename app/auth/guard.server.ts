@@ -2,7 +2,7 @@
 // (redirect to sign-in for pages, 401/403 JSON otherwise) so loaders stay linear.
 import { json, redirect } from "@remix-run/node";
 import type { Params } from "@remix-run/react";
-import { prisma } from "~/db.server.ts";
+import { pgPool, preparedName } from "~/db.server.ts";
 import type { Access, GlobalRole, ProjectRole } from "./permissions.ts";
 import { hasGlobalPermission, hasProjectPermission } from "./permissions.ts";
 import { readSessionId, sessionCookie } from "./session.server.ts";
@@ -19,17 +19,46 @@ export type ProjectContext = { id: string; slug: string; name: string; role: Pro
 
 export type Authorized = { viewer: Viewer; project: ProjectContext | null };
 
-/** The signed-in user, or null. Expired sessions and disabled accounts count as signed out. */
-export async function getViewer(request: Request): Promise<Viewer | null> {
+type ViewerRow = {
+  expires_at: Date;
+  id: string;
+  email: string;
+  display_name: string;
+  role: GlobalRole;
+  disabled: boolean;
+  project_id: string | null;
+  project_slug: string | null;
+  project_name: string | null;
+  member_role: ProjectRole | null;
+};
+
+// Every request runs this lookup, so it is one statement on the plain pg pool (see
+// docs/decisions/0005-hot-path-sql.md). Nothing is cached: a disabled user or a removed member
+// loses access on the next request. With a slug it also reads the project and the viewer's role.
+const VIEWER_SQL = `
+  SELECT s.expires_at, u.id, u.email, u.display_name, u.role::text AS role, u.disabled,
+         p.id AS project_id, p.slug AS project_slug, p.name AS project_name, pm.role::text AS member_role
+  FROM sessions s
+  JOIN users u ON u.id = s.user_id
+  LEFT JOIN projects p ON p.slug = $2
+  LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = u.id
+  WHERE s.id = $1`;
+const VIEWER_STATEMENT = preparedName(VIEWER_SQL);
+
+/** The session's user (expired sessions and disabled accounts count as signed out) and, with a
+ *  slug, the project and the user's role in it. */
+async function lookupViewer(request: Request, slug: string | null): Promise<{ viewer: Viewer; row: ViewerRow } | null> {
   const sessionId = await readSessionId(request);
   if (!sessionId) return null;
-  const session = await prisma.session.findUnique({
-    where: { id: sessionId },
-    select: { expiresAt: true, user: { select: { id: true, email: true, displayName: true, role: true, disabled: true } } },
-  });
-  if (!session || session.expiresAt <= new Date() || session.user.disabled) return null;
-  const { id, email, displayName, role } = session.user;
-  return { id, email, displayName, role, sessionId };
+  const { rows } = await pgPool.query<ViewerRow>({ name: VIEWER_STATEMENT, text: VIEWER_SQL, values: [sessionId, slug] });
+  const row = rows[0];
+  if (!row || row.expires_at <= new Date() || row.disabled) return null;
+  return { viewer: { id: row.id, email: row.email, displayName: row.display_name, role: row.role, sessionId }, row };
+}
+
+/** The signed-in user, or null. Expired sessions and disabled accounts count as signed out. */
+export async function getViewer(request: Request): Promise<Viewer | null> {
+  return (await lookupViewer(request, null))?.viewer ?? null;
 }
 
 function wantsHtml(request: Request): boolean {
@@ -53,8 +82,10 @@ export function forbidden(message = "You do not have permission to do this."): n
 /** Checks `access` for this request; returns the viewer (and the project, for project routes). */
 export async function authorize(request: Request, access: Access, params: Params = {}): Promise<Authorized> {
   if (access.kind === "public") throw new Error("authorize() is for non-public routes; use getViewer()");
-  const viewer = await getViewer(request);
-  if (!viewer) return signedOut(request);
+  const slug = access.kind === "project" ? (params[access.param] ?? null) : null;
+  const found = await lookupViewer(request, slug);
+  if (!found) return signedOut(request);
+  const { viewer, row } = found;
 
   if (access.kind === "signed-in") return { viewer, project: null };
   if (access.kind === "global") {
@@ -62,17 +93,12 @@ export async function authorize(request: Request, access: Access, params: Params
     return { viewer, project: null };
   }
 
-  const slug = params[access.param];
   if (!slug) forbidden("No project given.");
-  const project = await prisma.project.findUnique({
-    where: { slug },
-    select: { id: true, slug: true, name: true, members: { where: { userId: viewer.id }, select: { role: true } } },
-  });
-  const role = project?.members[0]?.role ?? null;
+  const role = row.member_role;
   // Non-members get the same 403 whether or not the project exists: slugs are not probed.
-  if (!project || !hasProjectPermission(viewer.role, role, access.permission)) {
-    if (project || viewer.role !== "admin") forbidden("You do not have this role in the project.");
+  if (!row.project_id || !hasProjectPermission(viewer.role, role, access.permission)) {
+    if (row.project_id || viewer.role !== "admin") forbidden("You do not have this role in the project.");
     throw json({ error: "No such project." }, { status: 404 });
   }
-  return { viewer, project: { id: project.id, slug: project.slug, name: project.name, role } };
+  return { viewer, project: { id: row.project_id, slug: row.project_slug!, name: row.project_name!, role } };
 }

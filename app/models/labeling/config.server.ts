@@ -1,10 +1,10 @@
 // A project's parsed workflow config, cached per process. Edits through the admin service
 // invalidate the cache at once; edits made by another process show within CONFIG_TTL_MS.
-import { prisma } from "~/db.server.ts";
 import { parseWorkflowConfig, type WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { LabelingError, notFound } from "./errors.server.ts";
+import { db as pool, type SqlDb } from "./transaction.server.ts";
 
-export type Db = Pick<typeof prisma, "$queryRaw">;
+export type Db = Pick<SqlDb, "$queryRaw">;
 
 /** Every task request and submission reads the config: re-reading the row each time would be a
  *  query per call for a value that changes a few times in a project's life. */
@@ -13,7 +13,7 @@ const CONFIG_TTL_MS = 2_000;
 const cache = new Map<string, { readAt: number; updatedAt: number; config: WorkflowConfig }>();
 
 /** The project's workflow config. */
-export async function projectConfig(projectId: string, db: Db = prisma): Promise<WorkflowConfig> {
+export async function projectConfig(projectId: string, db: Db = pool): Promise<WorkflowConfig> {
   const hit = cache.get(projectId);
   if (hit && Date.now() - hit.readAt < CONFIG_TTL_MS) return hit.config;
   const rows = await db.$queryRaw<{ updated_at: Date; workflow_config: unknown }[]>`

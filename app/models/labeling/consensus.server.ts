@@ -1,12 +1,10 @@
 // Consensus of sibling sets in the database: raw rankings in, sibling_consensus rows and
 // per-reply consensus_rank out. The maths is app/domain/consensus.
-import type { Prisma } from "~/generated/prisma/client.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { summarizeSiblingSet, type SiblingConsensusSummary, type SiblingRanking } from "~/domain/consensus/sibling-set.ts";
 import { siblingSets, type TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
 import { NOW } from "./sql.server.ts";
-
-type Tx = Prisma.TransactionClient;
+import type { Tx } from "./transaction.server.ts";
 
 async function setRankings(tx: Tx, parentId: string): Promise<SiblingRanking[]> {
   const rows = await tx.$queryRaw<Array<{ user_id: string; order: string[][]; not_rankable: boolean }>>`

@@ -174,16 +174,20 @@ export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise
       ORDER BY t.state_changed_at LIMIT ${Math.max(q.perState, 50)})`);
   }
   if (q.states.has("initial_prompt_review")) {
+    // Walk the trees oldest first and test each one's prompt (OFFSET 0 keeps the EXISTS a per-tree
+    // subplan): as a join, the planner read every pending prompt of the project on each request.
     parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
-      JOIN messages r ON r.tree_id = t.id AND r.parent_id IS NULL
       WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'initial_prompt_review' ${lang}
-        AND NOT r.deleted AND r.review_result = 'pending'
-        AND r.author_user_id IS DISTINCT FROM ${q.userId}::uuid
-        AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.message_id = r.id AND l.user_id = ${q.userId}::uuid)
-        AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = r.id AND k.assignee_id = ${q.userId}::uuid
-          AND k.type = 'label_initial_prompt' AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))
-        AND r.review_count + (SELECT count(*) FROM tasks k WHERE k.message_id = r.id
-          AND k.type = 'label_initial_prompt' AND ${OPEN_TASK}) < ${q.config.reviewsPerPrompt}
+        AND EXISTS (
+          SELECT 1 FROM messages r
+          WHERE r.tree_id = t.id AND r.parent_id IS NULL AND NOT r.deleted AND r.review_result = 'pending'
+            AND r.author_user_id IS DISTINCT FROM ${q.userId}::uuid
+            AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.message_id = r.id AND l.user_id = ${q.userId}::uuid)
+            AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = r.id AND k.assignee_id = ${q.userId}::uuid
+              AND k.type = 'label_initial_prompt' AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))
+            AND r.review_count + (SELECT count(*) FROM tasks k WHERE k.message_id = r.id
+              AND k.type = 'label_initial_prompt' AND ${OPEN_TASK}) < ${q.config.reviewsPerPrompt}
+          OFFSET 0)
       ORDER BY t.state_changed_at LIMIT ${q.perState})`);
   }
   if (q.states.has("ranking")) {

@@ -1,6 +1,5 @@
 // What a labeler sees for one task: the conversation so far, the replies to rank, the labels to
 // give, and the rules the form enforces.
-import { prisma } from "~/db.server.ts";
 import type { LabelDefinition, LabelTarget } from "~/domain/projects/workflow.ts";
 import { labelsForForm } from "~/domain/tasks/label-form.ts";
 import { TASK_TYPE_INFO, type TaskType } from "~/domain/tasks/task-types.ts";
@@ -8,6 +7,7 @@ import type { MessageRole } from "~/domain/trees/enums.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, notFound } from "./errors.server.ts";
 import { acknowledgeTask, type TaskRecord } from "./tasks.server.ts";
+import { db } from "./transaction.server.ts";
 
 export interface MessageView {
   id: string;
@@ -55,7 +55,7 @@ type Row = {
 
 /** The messages from the root down to `messageId`, root first. */
 function pathRows(messageId: string): Promise<Row[]> {
-  return prisma.$queryRaw<Row[]>`
+  return db.$queryRaw<Row[]>`
     WITH RECURSIVE path AS (
       SELECT id, parent_id, role, text, depth, author_user_id, synthetic, model_name, created_at
       FROM messages WHERE id = ${messageId}::uuid
@@ -89,7 +89,7 @@ export async function describeTask(task: TaskRecord, userId: string): Promise<Ta
   const view = (r: Row) => toView(r, userId, config.blindModelReplies);
   const siblingIds = info.kind === "rank" ? task.siblingIds : [];
   const rows = task.messageId
-    ? await prisma.$queryRaw<Array<Row & { part: "path" | "sibling" }>>`
+    ? await db.$queryRaw<Array<Row & { part: "path" | "sibling" }>>`
         WITH RECURSIVE path AS (
           SELECT id, parent_id, role, text, depth, author_user_id, synthetic, model_name, created_at
           FROM messages WHERE id = ${task.messageId}::uuid
@@ -134,7 +134,7 @@ export interface MessagePage {
  *  the tree is still being written. */
 export async function showMessage(projectId: string, messageId: string, userId: string): Promise<MessagePage> {
   assertUuid(messageId, "message");
-  const [meta] = await prisma.$queryRaw<Array<{ project_id: string; deleted: boolean; review_result: string; consensus_rank: number | null; tree_state: string }>>`
+  const [meta] = await db.$queryRaw<Array<{ project_id: string; deleted: boolean; review_result: string; consensus_rank: number | null; tree_state: string }>>`
     SELECT m.project_id, m.deleted, m.review_result::text AS review_result, m.consensus_rank, t.state::text AS tree_state
     FROM messages m JOIN message_trees t ON t.id = m.tree_id WHERE m.id = ${messageId}::uuid`;
   if (!meta || meta.project_id !== projectId || meta.deleted) throw notFound("No such message in this project.");

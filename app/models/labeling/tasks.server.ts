@@ -1,7 +1,6 @@
 // Handing out tasks: the weighted draw over what the project needs, slot locks, acknowledge on
 // show, skip and expiry; and the guard every submission goes through.
 import crypto from "node:crypto";
-import { prisma } from "~/db.server.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { drawTask } from "~/domain/tasks/draw.ts";
 import { chooseLabelForm } from "~/domain/tasks/label-form.ts";
@@ -14,8 +13,8 @@ import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
 import { limitTaskRequests } from "./rate-limits.server.ts";
 import { candidateTreeFacts, lockTreeFacts, promptCounts, toSnapshots } from "./snapshot.server.ts";
-import { inTransaction } from "./transaction.server.ts";
-import { transitionTree, type LockedTree, type Tx } from "./tree-state.server.ts";
+import { db, inTransaction, type SqlDb, type Tx } from "./transaction.server.ts";
+import { transitionTree, type LockedTree } from "./tree-state.server.ts";
 import { NOW } from "./sql.server.ts";
 
 export type TaskState = "assigned" | "acknowledged" | "done" | "skipped" | "expired" | "cancelled";
@@ -64,7 +63,7 @@ const toTask = (r: TaskRow): TaskRecord => ({
   acknowledgedAt: r.acknowledged_at,
 });
 
-async function readTask(db: Tx | typeof prisma, taskId: string, forUpdate = false): Promise<TaskRecord | null> {
+async function readTask(db: SqlDb, taskId: string, forUpdate = false): Promise<TaskRecord | null> {
   const rows = forUpdate
     ? await db.$queryRaw<TaskRow[]>`
         SELECT id, project_id, type::text AS type, state::text AS state, assignee_id, tree_id, message_id,
@@ -126,7 +125,7 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
   await limitTaskRequests(req.projectId, req.userId, config);
   const rng = req.rng ?? defaultRng;
 
-  const read = await candidateTreeFacts(prisma, {
+  const read = await candidateTreeFacts(db, {
     projectId: req.projectId,
     userId: req.userId,
     lang,
@@ -224,7 +223,7 @@ async function insertTask(tx: Tx, c: TaskCandidate, ctx: AssignContext): Promise
 /** The labeler's own task in this project; a 404 for unknown ids, a 403 for someone else's. */
 export async function getOwnTask(projectId: string, taskId: string, userId: string): Promise<TaskRecord> {
   assertUuid(taskId, "task");
-  const task = await readTask(prisma, taskId);
+  const task = await readTask(db, taskId);
   if (!task || task.projectId !== projectId) throw notFound("No such task in this project.");
   if (task.assigneeId !== userId) throw new LabelingError("forbidden", "This task belongs to another labeler.");
   return task;
@@ -240,7 +239,7 @@ export async function ownTask(projectId: string, ref: TaskRef, userId: string): 
 }
 
 async function markExpired(taskId: string): Promise<void> {
-  await prisma.$executeRaw`
+  await db.$executeRaw`
     UPDATE tasks SET state = 'expired' WHERE id = ${taskId}::uuid AND state IN ('assigned', 'acknowledged')`;
 }
 
@@ -267,7 +266,7 @@ export async function acknowledgeTask(projectId: string, taskId: string, userId:
     throw error;
   }
   if (task.state === "assigned") {
-    await prisma.$executeRaw`
+    await db.$executeRaw`
       UPDATE tasks SET state = 'acknowledged', acknowledged_at = ${NOW} WHERE id = ${taskId}::uuid AND state = 'assigned'`;
     return { ...task, state: "acknowledged", acknowledgedAt: new Date() };
   }
@@ -362,7 +361,7 @@ export async function skipTask(projectId: string, taskId: string, userId: string
 
 /** Marks open tasks past their expiry as expired (they already stopped holding slots). */
 export async function expireTasks(projectId: string): Promise<number> {
-  return prisma.$executeRaw`
+  return db.$executeRaw`
     UPDATE tasks SET state = 'expired'
     WHERE id IN (SELECT id FROM tasks WHERE project_id = ${projectId}::uuid AND state IN ('assigned', 'acknowledged')
                    AND expires_at <= ${NOW} FOR UPDATE SKIP LOCKED)`;

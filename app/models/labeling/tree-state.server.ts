@@ -4,7 +4,6 @@
 // Lock order, everywhere: the tree row, then rows of that tree (messages, tasks), then the
 // project's growing-slot lock, then waiting trees with SKIP LOCKED. Nothing waits on a tree lock
 // while holding the growing-slot lock, so no cycle can form.
-import type { Prisma } from "~/generated/prisma/client.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { TASK_TYPE_INFO, TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { drawLotteryWinners, freeGrowingSlots, type LotteryEntry } from "~/domain/trees/lottery.ts";
@@ -14,8 +13,9 @@ import { projectConfig } from "./config.server.ts";
 import { scoreTree } from "./consensus.server.ts";
 import { treeFacts } from "./snapshot.server.ts";
 import { NOW } from "./sql.server.ts";
+import type { Tx } from "./transaction.server.ts";
 
-export type Tx = Prisma.TransactionClient;
+export type { Tx };
 
 export interface LockedTree {
   id: string;
