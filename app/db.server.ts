@@ -30,7 +30,7 @@ const rowTypes = {
 
 export function createPgPool(databaseUrl = env().DATABASE_URL): pg.Pool {
   // Sized like Prisma's pool: with two cores, more connections only queue work in Postgres.
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types: rowTypes, connectionTimeoutMillis: 15_000 });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types: rowTypes, connectionTimeoutMillis: 15_000, allowExitOnIdle: true });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on("error", (error) => console.error("pg pool: idle client error", error.message));
   return pool;

@@ -1,7 +1,7 @@
 // Worker entrypoint: connects to Redis and Postgres, registers a BullMQ worker per queue,
 // keeps a heartbeat, and on SIGTERM/SIGINT closes workers, then Redis, then Prisma.
 import { env } from "~/env.server.ts";
-import { prisma } from "~/db.server.ts";
+import { pgPool, prisma } from "~/db.server.ts";
 import { createRedis } from "~/redis.server.ts";
 import type { QueueKey } from "~/jobs/queues.ts";
 import { createQueueWorker, type JobDeps } from "./harness.ts";
@@ -39,7 +39,7 @@ async function shutdown(signal: string) {
   await disposeModels();
   await stopHeartbeat();
   await connection.quit();
-  await prisma.$disconnect();
+  await Promise.all([prisma.$disconnect(), pgPool.end()]);
   console.log("workers stopped");
   process.exit(0);
 }
