@@ -224,6 +224,114 @@ for (const name of ["halt-tree", "resume-tree", "abort-tree", "delete-message", 
     });
 }
 
+program
+  .command("export")
+  .description("export a dataset snapshot (format list: docs/datasets.md); --wait prints where its files are")
+  .requiredOption("--project <slug>")
+  .requiredOption("--format <format>", "e.g. sft_messages, pairwise_trl, kway, oasst_trees")
+  .option("--filters <json>", 'filters as JSON, e.g. \'{"languages":["en"],"minRankings":3}\'')
+  .option("--options <json>", 'format options as JSON, e.g. \'{"margin":"bt_score"}\'')
+  .option("--seed <seed>", "split seed")
+  .option("--validation-ratio <r>", "share of trees in the validation file", Number)
+  .option("--parquet", "write Parquet instead of JSONL")
+  .option("--gzip", "gzip the JSONL files")
+  .option("--retention-days <n>", "delete the files after this many days", Number)
+  .option("--by <email>", "the user recorded as its creator")
+  .option("--wait", "wait for the export to finish")
+  .action(async (o: { project: string; format: string; filters?: string; options?: string; seed?: string; validationRatio?: number; parquet?: boolean; gzip?: boolean; retentionDays?: number; by?: string; wait?: boolean }) => {
+    const { createExport, exportDir } = await import("~/models/datasets/exports.server.ts");
+    const row = await createExport({
+      projectId: (await projectBySlug(o.project)).id,
+      createdById: o.by ? (await userByEmail(o.by)).id : null,
+      request: {
+        format: o.format,
+        filters: o.filters ? JSON.parse(o.filters) : undefined,
+        options: o.options ? JSON.parse(o.options) : undefined,
+        split: { seed: o.seed, validationRatio: o.validationRatio },
+        output: { fileType: o.parquet ? "parquet" : "jsonl", gzip: o.gzip ?? false },
+        retentionDays: o.retentionDays,
+      },
+    });
+    console.log(`export ${row.id} queued`);
+    while (o.wait) {
+      const done = await prisma.datasetExport.findUniqueOrThrow({ where: { id: row.id } });
+      if (done.status === "succeeded") {
+        console.log(`succeeded: ${JSON.stringify(done.rowCounts)}\n${exportDir(row.id)}`);
+        break;
+      }
+      if (done.status === "failed" || done.status === "cancelled") {
+        console.error(`${done.status}: ${done.error ?? ""}`);
+        process.exitCode = 1;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  });
+
+program
+  .command("import")
+  .description("import a file on this machine into a project (oasst, hh, trl_preference, prompts)")
+  .requiredOption("--project <slug>")
+  .requiredOption("--file <path>")
+  .requiredOption("--format <format>", "oasst | hh | trl_preference | prompts")
+  .option("--mode <mode>", "reject_file (nothing written if a line is bad) | skip_bad_lines", "reject_file")
+  .option("--by <email>", "the user recorded as its creator")
+  .option("--wait", "wait for the import to finish and print its report")
+  .action(async (o: { project: string; file: string; format: string; mode: string; by?: string; wait?: boolean }) => {
+    const { createImport } = await import("~/models/datasets/imports.server.ts");
+    const row = await createImport({
+      projectId: (await projectBySlug(o.project)).id,
+      createdById: o.by ? (await userByEmail(o.by)).id : null,
+      request: { format: o.format, mode: o.mode },
+      sourcePath: o.file,
+    });
+    console.log(`import ${row.id} queued`);
+    while (o.wait) {
+      const done = await prisma.datasetImport.findUniqueOrThrow({ where: { id: row.id } });
+      if (done.status === "succeeded" || done.status === "failed") {
+        const r = done.report as { items?: number; badLines?: number; created?: Record<string, number>; alreadyPresent?: number; errors?: { line: number; reason: string }[] };
+        const c = r.created ?? {};
+        console.log(
+          `${done.status}: ${r.items ?? 0} items, ${r.badLines ?? 0} bad lines, created ${c.trees ?? 0} trees, ${c.messages ?? 0} messages, ${c.pairs ?? 0} pairs, ${c.prompts ?? 0} prompts, ${r.alreadyPresent ?? 0} already present`,
+        );
+        for (const e of r.errors ?? []) console.log(`  line ${e.line}: ${e.reason}`);
+        if (done.status === "failed") {
+          console.error(done.error ?? "");
+          process.exitCode = 1;
+        }
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  });
+
+program
+  .command("list-exports")
+  .description("list a project's exports")
+  .requiredOption("--project <slug>")
+  .action(async (o: { project: string }) => {
+    const { listExports, exportDir } = await import("~/models/datasets/exports.server.ts");
+    for (const e of await listExports((await projectBySlug(o.project)).id))
+      console.log(`${e.id}\t${e.format}\t${e.status}\t${JSON.stringify(e.rowCounts)}\t${e.createdAt.toISOString()}\t${e.status === "succeeded" ? exportDir(e.id) : e.error ?? ""}`);
+  });
+
+program
+  .command("delete-export")
+  .description("delete an export's files (the row stays for lineage); --expired purges those past retention")
+  .requiredOption("--project <slug>")
+  .option("--id <exportId>")
+  .option("--expired", "delete every export past its retention date")
+  .action(async (o: { project: string; id?: string; expired?: boolean }) => {
+    const { deleteExport, purgeExpiredExports } = await import("~/models/datasets/exports.server.ts");
+    const project = await projectBySlug(o.project);
+    if (o.id) {
+      await deleteExport(project.id, o.id);
+      console.log(`export ${o.id} deleted`);
+    }
+    if (o.expired) console.log(`${await purgeExpiredExports()} expired export(s) deleted`);
+    if (!o.id && !o.expired) throw new Error("give --id or --expired");
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

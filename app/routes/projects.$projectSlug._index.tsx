@@ -56,6 +56,9 @@ export default function ProjectHome() {
         <nav className="subnav">
           {canModerate && <Link to={`${base}/trees`}>Trees</Link>}
           {canModerate && <Link to={`${base}/moderation`}>Moderation</Link>}
+          {canManage && <Link to={`${base}/sampling`}>Model replies</Link>}
+          {canManage && <Link to={`${base}/datasets`}>Datasets</Link>}
+          {canManage && <Link to={`${base}/imports`}>Imports</Link>}
           {canManage && <Link to={`${base}/settings`}>Settings</Link>}
         </nav>
       </div>

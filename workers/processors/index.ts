@@ -1,10 +1,14 @@
 // The processor of each queue this worker process serves.
 import type { QueueKey } from "~/jobs/queues.ts";
 import type { Processor } from "../harness.ts";
+import { exportDataset } from "./export.ts";
+import { importDataset } from "./import.ts";
 import { playground } from "./playground.ts";
 import { sampling } from "./sampling.ts";
 
 export const PROCESSORS: { [K in QueueKey]?: Processor<K> } = {
   sampling,
   playground,
+  export: exportDataset,
+  import: importDataset,
 };

@@ -1,0 +1,199 @@
+// Writers for one split's export file: JSONL (optionally gzip) or Parquet, each hashing exactly
+// the bytes it puts on disk, so the manifest's sha256 can be checked against the file.
+import { once } from "node:events";
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import type { DatasetSplit } from "~/domain/datasets/split.ts";
+import type { HashThread } from "./hash-thread.server.ts";
+import { JsonLinesEncoder } from "./json-lines.ts";
+import { columnValue, parquetSchema, type Columns } from "./parquet-columns.ts";
+
+export interface ExportFile {
+  name: string;
+  split: DatasetSplit;
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface SplitWriter {
+  /** Adds one row; `inspect`, when given, receives the row's JSON text as written (or as its JSON form). */
+  add(row: unknown, inspect?: (json: string) => void): Promise<void>;
+  finish(): Promise<ExportFile>;
+  /** Closes the file without finishing it (the directory is thrown away). */
+  abort(): void;
+}
+
+/**
+ * Appends to a file and hashes what it writes. A chunk is written by libuv's thread pool and
+ * then hashed on the hash thread while the next one is encoded; one chunk at a time, in order.
+ */
+class HashedFile {
+  private readonly fd: number;
+  private readonly hashId: number;
+  private inFlight: Promise<void> = Promise.resolve();
+  private failed: Error | null = null;
+  bytes = 0;
+  constructor(
+    readonly filePath: string,
+    private readonly hasher: HashThread,
+  ) {
+    this.fd = fs.openSync(filePath, "wx");
+    this.hashId = hasher.open();
+  }
+  /**
+   * Queues the chunk. `owned`: its ArrayBuffer is the caller's alone and may travel to the hash
+   * thread; `done` receives it back once written and hashed (it may then be reused).
+   */
+  async write(chunk: Uint8Array, owned: boolean, done?: (chunk: Buffer) => void): Promise<void> {
+    await this.inFlight;
+    if (this.failed) throw this.failed;
+    this.bytes += chunk.length;
+    this.inFlight = writeAll(this.fd, chunk)
+      .then(() => this.hasher.update(this.hashId, chunk, owned))
+      .then(done)
+      .catch((error: Error) => {
+        this.failed = error;
+      });
+  }
+  async close(): Promise<string> {
+    await this.inFlight;
+    fs.closeSync(this.fd);
+    if (this.failed) throw this.failed;
+    return this.hasher.digest(this.hashId);
+  }
+  abort(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+function writeAll(fd: number, chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const next = (offset: number) =>
+      fs.write(fd, chunk, offset, chunk.length - offset, null, (error, written) => {
+        if (error) reject(error);
+        else if (offset + written < chunk.length) next(offset + written);
+        else resolve();
+      });
+    next(0);
+  });
+}
+
+const JSONL_CHUNK = 1 << 20;
+
+export function openJsonl(dir: string, split: DatasetSplit, options: { gzip: boolean }, hasher: HashThread): SplitWriter {
+  const name = `${split}.jsonl${options.gzip ? ".gz" : ""}`;
+  const file = new HashedFile(path.join(dir, name), hasher);
+  const gzip = options.gzip ? zlib.createGzip({ level: 6 }) : null;
+  // Compressed output is written in order as it comes; the file's own queue keeps it ordered.
+  let gzipWrites: Promise<void> = Promise.resolve();
+  gzip?.on("data", (chunk: Buffer) => {
+    gzipWrites = gzipWrites.then(() => file.write(chunk, false));
+  });
+  const encoder = new JsonLinesEncoder(JSONL_CHUNK + (JSONL_CHUNK >> 2));
+  let rows = 0;
+  const flush = async () => {
+    if (encoder.size === 0) return;
+    const chunk = encoder.take();
+    if (gzip) {
+      if (!gzip.write(chunk, () => encoder.recycle(chunk))) await once(gzip, "drain");
+      await gzipWrites;
+    } else await file.write(chunk, true, (back) => encoder.recycle(back));
+  };
+  return {
+    async add(row, inspect) {
+      const start = encoder.line(row);
+      if (inspect) inspect(encoder.textFrom(start));
+      rows += 1;
+      if (encoder.size >= JSONL_CHUNK) await flush();
+    },
+    async finish() {
+      await flush();
+      if (gzip) {
+        const ended = once(gzip, "end");
+        gzip.end();
+        await ended;
+        await gzipWrites;
+      }
+      const sha256 = await file.close();
+      return { name, split, rows, bytes: file.bytes, sha256 };
+    },
+    abort() {
+      gzip?.destroy();
+      file.abort();
+    },
+  };
+}
+
+/** ByteWriter that moves each finished row group to the file (a copy: its buffer is reused). */
+class FileByteWriter extends ByteWriter {
+  pending: Promise<void> = Promise.resolve();
+  constructor(private readonly file: HashedFile) {
+    super(1 << 20);
+  }
+  flush(): void {
+    const chunk = new Uint8Array(this.buffer.slice(0, this.index));
+    this.index = 0;
+    this.pending = this.pending.then(() => this.file.write(chunk, true));
+  }
+  finish(): void {
+    this.flush();
+  }
+}
+
+/** Rows per row group: small enough to keep memory flat, large enough for good compression. */
+const PARQUET_GROUP_ROWS = 2_000;
+
+export function openParquet(dir: string, split: DatasetSplit, columns: Columns, metadata: Record<string, string>, hasher: HashThread): SplitWriter {
+  const name = `${split}.parquet`;
+  const file = new HashedFile(path.join(dir, name), hasher);
+  const bytes = new FileByteWriter(file);
+  const writer = new ParquetWriter({
+    writer: bytes,
+    schema: parquetSchema(columns),
+    kvMetadata: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+    createdBy: "rlhf-studio",
+  });
+  const names = Object.keys(columns);
+  let group: unknown[][] = names.map(() => []);
+  let groupRows = 0;
+  let rows = 0;
+  const writeGroup = () => {
+    if (groupRows === 0) return;
+    writer.write({
+      columnData: names.map((columnName, i) => ({ name: columnName, data: group[i] })),
+      rowGroupSize: groupRows,
+    });
+    group = names.map(() => []);
+    groupRows = 0;
+  };
+  return {
+    async add(row, inspect) {
+      if (inspect) inspect(JSON.stringify(row));
+      const record = row as Record<string, unknown>;
+      names.forEach((columnName, i) => group[i].push(columnValue(columns[columnName], record[columnName])));
+      groupRows += 1;
+      rows += 1;
+      if (groupRows >= PARQUET_GROUP_ROWS) {
+        writeGroup();
+        await bytes.pending;
+      }
+    },
+    async finish() {
+      writeGroup();
+      writer.finish();
+      await bytes.pending;
+      const sha256 = await file.close();
+      return { name, split, rows, bytes: file.bytes, sha256 };
+    },
+    abort() {
+      file.abort();
+    },
+  };
+}

@@ -1,0 +1,309 @@
+// Writes imported items into a project, one batch per transaction. Idempotent: Open-Assistant
+// messages keep their ids, other messages are keyed by a hash of their conversation prefix
+// (messages.import_key), pairs by a hash of their content, so writing a batch again creates nothing.
+import crypto from "node:crypto";
+import { rankedPairs } from "~/domain/consensus/ranked-pairs.ts";
+import type { ImportedTurn } from "~/domain/datasets/import-lines.ts";
+import { oaTreeToMessageRows } from "~/domain/datasets/oasst-import.ts";
+import type { OaMessageTree } from "~/domain/datasets/oasst-schema.ts";
+import type { ImportedPreference } from "~/domain/datasets/preference-import.ts";
+import type { ImportedPrompt } from "~/domain/datasets/prompt-import.ts";
+import { treeCreatedEvent } from "~/domain/trees/state-machine.ts";
+import type { TreeState } from "~/domain/trees/enums.ts";
+import type { Prisma, PrismaClient } from "~/generated/prisma/client.ts";
+import { textHash } from "~/models/labeling/text.server.ts";
+
+type Db = PrismaClient | Prisma.TransactionClient;
+
+export interface ImportTarget {
+  importId: string;
+  projectId: string;
+  createdById: string | null;
+  /** Language of messages whose source gives none (the project's first language). */
+  lang: string;
+  now: Date;
+}
+
+export interface WriteCounts {
+  trees: number;
+  messages: number;
+  pairs: number;
+  prompts: number;
+  alreadyPresent: number;
+}
+
+export const noCounts = (): WriteCounts => ({ trees: 0, messages: 0, pairs: 0, prompts: 0, alreadyPresent: 0 });
+
+const TX_OPTIONS = { timeout: 120_000, maxWait: 30_000 };
+const REVIEW = (value: boolean | null) => (value === true ? "accepted" : value === false ? "rejected" : "pending") as "accepted" | "rejected" | "pending";
+
+function ids(tree: OaMessageTree): string[] {
+  const out: string[] = [];
+  const visit = (n: OaMessageTree["prompt"]) => {
+    out.push(n.message_id);
+    n.replies.forEach(visit);
+  };
+  visit(tree.prompt);
+  return out;
+}
+
+/**
+ * Why trees cannot go into this project (index → reason): their tree id or a message id is
+ * already used by another project or another tree. Open-Assistant ids are kept, so the same data
+ * can live in one project only.
+ */
+export async function oaConflicts(db: Db, projectId: string, trees: readonly OaMessageTree[]): Promise<Map<number, string>> {
+  const treeIds = trees.map((t) => t.message_tree_id);
+  const messageIds = trees.flatMap(ids);
+  const [existingTrees, existingMessages] = await Promise.all([
+    db.$queryRaw<{ id: string; project_id: string }[]>`
+      SELECT id::text, project_id::text FROM message_trees WHERE id = ANY(${treeIds}::uuid[])`,
+    db.$queryRaw<{ id: string; tree_id: string; project_id: string }[]>`
+      SELECT id::text, tree_id::text, project_id::text FROM messages WHERE id = ANY(${messageIds}::uuid[])`,
+  ]);
+  const treeProject = new Map(existingTrees.map((t) => [t.id, t.project_id]));
+  const messageHome = new Map(existingMessages.map((m) => [m.id, m]));
+  const out = new Map<number, string>();
+  trees.forEach((tree, i) => {
+    const owner = treeProject.get(tree.message_tree_id);
+    if (owner !== undefined && owner !== projectId) {
+      out.set(i, `tree ${tree.message_tree_id} was already imported into another project`);
+      return;
+    }
+    for (const id of ids(tree)) {
+      const home = messageHome.get(id);
+      if (home && (home.project_id !== projectId || home.tree_id !== tree.message_tree_id)) {
+        out.set(i, `message ${id} already exists in ${home.project_id === projectId ? "another tree" : "another project"}`);
+        return;
+      }
+    }
+  });
+  return out;
+}
+
+async function treeEvents(tx: Prisma.TransactionClient, target: ImportTarget, created: { id: string; state: TreeState }[]): Promise<void> {
+  if (created.length === 0) return;
+  await tx.treeStateEvent.createMany({
+    data: created.map(({ id, state }) => {
+      const e = treeCreatedEvent(id, state, `import ${target.importId}`, target.createdById);
+      return { treeId: e.treeId, fromState: e.fromState, toState: e.toState, reason: e.reason, actorId: e.actorId };
+    }),
+  });
+}
+
+/** children_count of the parents of new messages, counted again. */
+async function recountChildren(tx: Prisma.TransactionClient, parentIds: Iterable<string>): Promise<void> {
+  const parents = [...new Set(parentIds)];
+  if (parents.length === 0) return;
+  await tx.$executeRaw`
+    UPDATE messages p SET children_count = (SELECT count(*)::int FROM messages c WHERE c.parent_id = p.id)
+    WHERE p.id = ANY(${parents}::uuid[])`;
+}
+
+/** Open-Assistant trees (already checked with oaConflicts); returns what was new. */
+export async function writeOaTrees(db: PrismaClient, target: ImportTarget, trees: readonly OaMessageTree[]): Promise<WriteCounts> {
+  const counts = noCounts();
+  if (trees.length === 0) return counts;
+  await db.$transaction(async (tx) => {
+    const conflicts = await oaConflicts(tx, target.projectId, trees);
+    if (conflicts.size > 0) throw new Error([...conflicts.values()][0]);
+    const rows = trees.flatMap((t) => oaTreeToMessageRows(t));
+    const at = (date: string | null) => (date ? new Date(date) : target.now);
+    const createdTrees = await tx.messageTree.createManyAndReturn({
+      data: trees.map((t) => ({
+        id: t.message_tree_id,
+        projectId: target.projectId,
+        state: (t.tree_state ?? "ready_for_export") as TreeState,
+        lang: t.prompt.lang ?? target.lang,
+        origin: `import:${target.importId}`,
+        createdAt: at(t.prompt.created_date),
+        stateChangedAt: target.now,
+      })),
+      skipDuplicates: true,
+      select: { id: true, state: true },
+    });
+    await treeEvents(tx, target, createdTrees);
+    const created = await tx.message.createManyAndReturn({
+      data: rows.map((m) => ({
+        id: m.message_id,
+        treeId: m.message_tree_id,
+        projectId: target.projectId,
+        parentId: m.parent_id,
+        depth: m.depth,
+        role: m.role,
+        text: m.text,
+        lang: m.lang ?? target.lang,
+        externalAuthor: m.user_id,
+        synthetic: m.synthetic ?? false,
+        modelName: m.model_name,
+        deleted: m.deleted ?? false,
+        reviewCount: m.review_count ?? 0,
+        reviewResult: REVIEW(m.review_result),
+        consensusRank: m.rank,
+        textHash: textHash(m.text),
+        importKey: `oasst:${m.message_id}`,
+        createdAt: at(m.created_date),
+      })),
+      skipDuplicates: true,
+      select: { id: true },
+    });
+    const isNew = new Set(created.map((m) => m.id));
+    const fresh = rows.filter((m) => isNew.has(m.message_id));
+    const emojis = fresh.flatMap((m) => Object.entries(m.emojis ?? {}).map(([emoji, count]) => ({ messageId: m.message_id, emoji, count })));
+    if (emojis.length > 0) await tx.importedEmojiCount.createMany({ data: emojis, skipDuplicates: true });
+    const labels = fresh.flatMap((m) =>
+      Object.entries(m.labels ?? {}).map(([name, v]) => ({ messageId: m.message_id, name, value: v.value, count: v.count })),
+    );
+    if (labels.length > 0) await tx.importedLabelValue.createMany({ data: labels, skipDuplicates: true });
+    await recountChildren(tx, fresh.flatMap((m) => (m.parent_id ? [m.parent_id] : [])));
+    counts.trees = createdTrees.length;
+    counts.messages = created.length;
+    const newTreeIds = new Set(createdTrees.map((t) => t.id));
+    counts.alreadyPresent = trees.filter((t) => !newTreeIds.has(t.message_tree_id) && ids(t).every((id) => !isNew.has(id))).length;
+  }, TX_OPTIONS);
+  return counts;
+}
+
+interface PathSpec {
+  turns: readonly ImportedTurn[];
+  /** conversationKeys of the turns: keys[i] covers turns 0..i. */
+  keys: readonly string[];
+}
+
+/** Message ids of every turn of every path, creating what is missing (roots open new trees). */
+async function ensurePaths(
+  tx: Prisma.TransactionClient,
+  target: ImportTarget,
+  paths: readonly PathSpec[],
+  tree: { state: TreeState; review: "accepted" | "pending" },
+  counts: WriteCounts,
+): Promise<Map<string, string>> {
+  const importKey = (key: string) => `${target.projectId}:${key}`;
+  const allKeys = [...new Set(paths.flatMap((p) => p.keys))];
+  const existing = await tx.$queryRaw<{ id: string; import_key: string; tree_id: string }[]>`
+    SELECT id::text, import_key, tree_id::text FROM messages WHERE import_key = ANY(${allKeys.map(importKey)})`;
+  const idOf = new Map<string, { id: string; treeId: string }>();
+  for (const m of existing) idOf.set(m.import_key.slice(target.projectId.length + 1), { id: m.id, treeId: m.tree_id });
+
+  const newTrees: { id: string; state: TreeState }[] = [];
+  const newMessages: Prisma.MessageCreateManyInput[] = [];
+  for (const path of paths) {
+    path.turns.forEach((turn, i) => {
+      const key = path.keys[i];
+      if (idOf.has(key)) return;
+      const parent = i === 0 ? null : (idOf.get(path.keys[i - 1]) as { id: string; treeId: string });
+      const id = crypto.randomUUID();
+      const treeId = parent?.treeId ?? id;
+      if (!parent) newTrees.push({ id, state: tree.state });
+      newMessages.push({
+        id,
+        treeId,
+        projectId: target.projectId,
+        parentId: parent?.id ?? null,
+        depth: i,
+        role: turn.role,
+        text: turn.text,
+        lang: target.lang,
+        reviewResult: tree.review,
+        textHash: textHash(turn.text),
+        importKey: importKey(key),
+        createdAt: target.now,
+      });
+      idOf.set(key, { id, treeId });
+    });
+  }
+  if (newTrees.length > 0) {
+    await tx.messageTree.createMany({
+      data: newTrees.map((t) => ({
+        id: t.id,
+        projectId: target.projectId,
+        state: t.state,
+        lang: target.lang,
+        origin: `import:${target.importId}`,
+        createdAt: target.now,
+        stateChangedAt: target.now,
+      })),
+    });
+    await treeEvents(tx, target, newTrees);
+  }
+  if (newMessages.length > 0) {
+    await tx.message.createMany({ data: newMessages });
+    await recountChildren(tx, newMessages.flatMap((m) => (m.parentId ? [m.parentId] : [])));
+  }
+  counts.trees += newTrees.length;
+  counts.messages += newMessages.length;
+  return new Map([...idOf].map(([key, v]) => [key, v.id]));
+}
+
+/**
+ * Consensus ranks of the replies under each parent, from every imported pair there: each pair
+ * is a two-item ranking and ranked pairs (as for labelers' rankings) orders the siblings.
+ */
+async function rankFromPairs(tx: Prisma.TransactionClient, parentIds: readonly string[]): Promise<void> {
+  if (parentIds.length === 0) return;
+  const pairs = await tx.$queryRaw<{ parent_id: string; chosen_id: string; rejected_id: string }[]>`
+    SELECT parent_message_id::text AS parent_id, chosen_id::text, rejected_id::text
+    FROM imported_preferences WHERE parent_message_id = ANY(${[...parentIds]}::uuid[]) ORDER BY created_at, id`;
+  const byParent = new Map<string, [string, string][]>();
+  for (const p of pairs) byParent.set(p.parent_id, [...(byParent.get(p.parent_id) ?? []), [p.chosen_id, p.rejected_id]]);
+  const ids: string[] = [];
+  const ranks: number[] = [];
+  for (const sets of byParent.values()) {
+    const items = [...new Set(sets.flat())];
+    const result = rankedPairs(items, sets.map(([chosen, rejected]) => [[chosen], [rejected]]));
+    for (const [id, rank] of Object.entries(result.ranks)) {
+      ids.push(id);
+      ranks.push(rank);
+    }
+  }
+  await tx.$executeRaw`
+    UPDATE messages m SET consensus_rank = r.rank
+    FROM unnest(${ids}::uuid[], ${ranks}::int[]) AS r(id, rank) WHERE m.id = r.id`;
+}
+
+/** HH / TRL pairs: prompt path, both replies, and the pair; ranks of the replies follow. */
+export async function writePreferences(db: PrismaClient, target: ImportTarget, items: readonly ImportedPreference[]): Promise<WriteCounts> {
+  const counts = noCounts();
+  if (items.length === 0) return counts;
+  await db.$transaction(async (tx) => {
+    const paths = items.flatMap((p) => [
+      { turns: [...p.prompt, p.chosen], keys: [...p.prompt_keys, p.chosen_key] },
+      { turns: [...p.prompt, p.rejected], keys: [...p.prompt_keys, p.rejected_key] },
+    ]);
+    const idOf = await ensurePaths(tx, target, paths, { state: "ready_for_export", review: "pending" }, counts);
+    const created = await tx.importedPreference.createManyAndReturn({
+      data: items.map((p) => ({
+        projectId: target.projectId,
+        parentMessageId: idOf.get(p.prompt_keys[p.prompt_keys.length - 1]) as string,
+        chosenId: idOf.get(p.chosen_key) as string,
+        rejectedId: idOf.get(p.rejected_key) as string,
+        margin: p.margin,
+        importId: target.importId,
+        contentHash: p.content_hash,
+        createdAt: target.now,
+      })),
+      skipDuplicates: true,
+      select: { parentMessageId: true },
+    });
+    counts.pairs = created.length;
+    counts.alreadyPresent = items.length - created.length;
+    await rankFromPairs(tx, [...new Set(created.map((p) => p.parentMessageId))]);
+  }, TX_OPTIONS);
+  return counts;
+}
+
+/** Prompts: new trees wait in the prompt lottery, their turns accepted by the import. */
+export async function writePrompts(db: PrismaClient, target: ImportTarget, items: readonly ImportedPrompt[]): Promise<WriteCounts> {
+  const counts = noCounts();
+  if (items.length === 0) return counts;
+  await db.$transaction(async (tx) => {
+    // A prompt is new when its last turn's message is (its key covers the whole conversation).
+    const known = await tx.$queryRaw<{ import_key: string }[]>`
+      SELECT import_key FROM messages WHERE import_key = ANY(${items.map((p) => `${target.projectId}:${p.content_hash}`)})`;
+    const present = new Set(known.map((k) => k.import_key.slice(target.projectId.length + 1)));
+    await ensurePaths(tx, target, items.map((p) => ({ turns: p.turns, keys: p.turn_keys })), { state: "prompt_lottery_waiting", review: "accepted" }, counts);
+    counts.prompts = new Set(items.map((p) => p.content_hash).filter((h) => !present.has(h))).size;
+    counts.alreadyPresent = items.length - counts.prompts;
+  }, TX_OPTIONS);
+  return counts;
+}

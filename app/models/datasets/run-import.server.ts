@@ -1,0 +1,240 @@
+// The import job: a first pass reads the whole file and checks every line (and, for
+// Open-Assistant data, that its ids are free), a second pass writes the good items in batches,
+// one transaction each. In "reject_file" mode any bad line stops the job after the first pass,
+// so nothing is written. Lines are streamed: a file of any size is never held in memory
+// (except flat Open-Assistant message files, whose messages wait until their trees are complete).
+import crypto from "node:crypto";
+import fs from "node:fs";
+import readline from "node:readline";
+import { createOaImportReader, type OaImportOptions, type ParsedOaTree } from "~/domain/datasets/oasst-import.ts";
+import type { ImportLineError, LineResult } from "~/domain/datasets/import-lines.ts";
+import { parseHhPreferenceLine, parseTrlPreferenceLine, type ImportedPreference } from "~/domain/datasets/preference-import.ts";
+import { parsePromptLine, type ImportedPrompt } from "~/domain/datasets/prompt-import.ts";
+import type { OaMessageTree } from "~/domain/datasets/oasst-schema.ts";
+import { parseWorkflowConfig } from "~/domain/projects/workflow.ts";
+import type { Prisma, PrismaClient } from "~/generated/prisma/client.ts";
+import {
+  IMPORT_FORMAT_KEYS,
+  IMPORT_MODE_KEYS,
+  REPORTED_ERRORS,
+  type ImportFormat,
+  type ImportReport,
+  uploadedName,
+} from "./import-spec.ts";
+import { noCounts, oaConflicts, writeOaTrees, writePreferences, writePrompts, type ImportTarget, type WriteCounts } from "./import-store.server.ts";
+
+export interface ImportJobContext {
+  attempt: number;
+  progress(fraction: number): Promise<void>;
+}
+
+export interface ImportJobDeps {
+  prisma: PrismaClient;
+}
+
+/** A failure a retry cannot fix (bad request, missing file, a rejected file): give up at once. */
+export class PermanentImportError extends Error {
+  override name = "PermanentImportError";
+}
+
+const BATCH = { oasst: 100, hh: 500, trl_preference: 500, prompts: 500 } as const satisfies Record<ImportFormat, number>;
+const VALIDATE_SHARE = 0.4;
+const PROGRESS_INTERVAL_MS = 250;
+
+type Item = ParsedOaTree | ImportedPreference | ImportedPrompt;
+
+/** Reads a file line by line (numbered from 1), reporting how many bytes were read. */
+async function* fileLines(filePath: string, onBytes: (bytes: number, chunk: Buffer) => void): AsyncGenerator<[string, number]> {
+  const stream = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
+  stream.on("data", (chunk) => onBytes(stream.bytesRead, chunk as Buffer));
+  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) yield [line, ++n];
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+}
+
+/** One pass over the file: every line parsed, good items handed over in file order. */
+async function* parsedItems(
+  format: ImportFormat,
+  filePath: string,
+  options: OaImportOptions,
+  onLine: (result: LineResult<unknown> | { kind: "buffered"; line: number }) => void,
+  onBytes: (bytes: number, chunk: Buffer) => void,
+): AsyncGenerator<{ line: number; item: Item }> {
+  const reader = format === "oasst" ? createOaImportReader(options) : null;
+  for await (const [text, line] of fileLines(filePath, onBytes)) {
+    let result: LineResult<Item> | { kind: "buffered"; line: number; count: number };
+    if (reader) result = reader.push(text, line);
+    else if (format === "hh") result = parseHhPreferenceLine(text, line, options);
+    else if (format === "trl_preference") result = parseTrlPreferenceLine(text, line, options);
+    else result = parsePromptLine(text, line, { ...options, format: "auto" });
+    onLine(result);
+    if (result.kind === "item") yield { line, item: result.item };
+  }
+  if (reader) {
+    // Flat messages make trees only once the whole file is read.
+    const assembled = reader.finish();
+    if (assembled.errors.length > 0) onLine({ kind: "error", line: assembled.errors[0].line, errors: assembled.errors });
+    for (const tree of assembled.trees) yield { line: tree.lines[0], item: tree };
+  }
+}
+
+class ErrorLog {
+  readonly shown: ImportLineError[] = [];
+  private readonly lines = new Set<number>();
+  private counted = 0;
+  add(errors: readonly ImportLineError[]): void {
+    for (const e of errors) {
+      if (!this.lines.has(e.line)) {
+        this.counted += 1;
+        // Only the reported lines are remembered; beyond that they are counted.
+        if (this.lines.size < REPORTED_ERRORS) this.lines.add(e.line);
+      }
+      if (this.shown.length < REPORTED_ERRORS) this.shown.push(e);
+    }
+  }
+  get badLines(): number {
+    return this.counted;
+  }
+  get truncated(): boolean {
+    return this.counted > this.lines.size || this.shown.length >= REPORTED_ERRORS;
+  }
+}
+
+export async function runImport(importId: string, ctx: ImportJobContext, deps: ImportJobDeps): Promise<void> {
+  const { prisma } = deps;
+  const row = await prisma.datasetImport.findUnique({ where: { id: importId }, include: { project: { select: { workflowConfig: true } } } });
+  if (!row) throw new PermanentImportError(`No import ${importId}`);
+  const format = IMPORT_FORMAT_KEYS.find((f) => f === row.format);
+  const mode = IMPORT_MODE_KEYS.find((m) => m === row.mode);
+  if (!format || !mode) throw new PermanentImportError(`Unknown import format or mode: ${row.format} / ${row.mode}`);
+  const config = parseWorkflowConfig(row.project.workflowConfig);
+  if (!config.success) throw new PermanentImportError("The project's workflow config is invalid.");
+  if (!fs.existsSync(row.sourcePath)) throw new PermanentImportError(`The file ${row.sourcePath} is gone.`);
+  const stat = fs.statSync(row.sourcePath);
+  const options: OaImportOptions = { maxTextLength: config.config.maxMessageLength, allowedLangs: config.config.languages };
+  const target: ImportTarget = {
+    importId,
+    projectId: row.projectId,
+    createdById: row.createdById,
+    lang: config.config.languages[0],
+    now: new Date(),
+  };
+
+  const report: ImportReport = {
+    phase: "validating",
+    file: { name: uploadedName(row.sourcePath), bytes: stat.size, sha256: null },
+    lines: 0,
+    blank: 0,
+    items: 0,
+    badLines: 0,
+    errors: [],
+    errorsTruncated: false,
+    created: { trees: 0, messages: 0, pairs: 0, prompts: 0 },
+    alreadyPresent: 0,
+    sameFileAs: null,
+  };
+  const save = () =>
+    prisma.datasetImport.update({
+      where: { id: importId },
+      data: { report: report as unknown as Prisma.InputJsonValue, sourceSha256: report.file.sha256 },
+    });
+  let lastProgress = 0;
+  const progress = async (fraction: number) => {
+    if (Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
+    lastProgress = Date.now();
+    await ctx.progress(fraction);
+  };
+
+  // Pass 1: parse everything, check Open-Assistant ids against the database, hash the file.
+  const errors = new ErrorLog();
+  const hash = crypto.createHash("sha256");
+  let bytesRead = 0;
+  const countLine = (result: LineResult<unknown> | { kind: "buffered"; line: number }) => {
+    report.lines = Math.max(report.lines, result.line);
+    if (result.kind === "error") errors.add(result.errors);
+    else if (result.kind === "blank") report.blank += 1;
+  };
+  let pending: { line: number; item: Item }[] = [];
+  const checkConflicts = async (batch: { line: number; item: Item }[]) => {
+    if (format !== "oasst" || batch.length === 0) return batch;
+    const conflicts = await oaConflicts(prisma, row.projectId, batch.map((b) => (b.item as ParsedOaTree).tree));
+    for (const [i, reason] of conflicts) errors.add([{ line: batch[i].line, reason }]);
+    return batch.filter((_, i) => !conflicts.has(i));
+  };
+  for await (const entry of parsedItems(format, row.sourcePath, options, countLine, (bytes, chunk) => {
+    bytesRead = bytes;
+    hash.update(chunk);
+  })) {
+    pending.push(entry);
+    if (pending.length >= BATCH[format]) {
+      report.items += (await checkConflicts(pending)).length;
+      pending = [];
+      await progress((VALIDATE_SHARE * bytesRead) / Math.max(1, stat.size));
+    }
+  }
+  report.items += (await checkConflicts(pending)).length;
+  pending = [];
+  report.file.sha256 = hash.digest("hex");
+  report.badLines = errors.badLines;
+  report.errors = [...errors.shown].sort((a, b) => a.line - b.line);
+  report.errorsTruncated = errors.truncated;
+  const earlier = await prisma.datasetImport.findFirst({
+    where: { projectId: row.projectId, sourceSha256: report.file.sha256, status: "succeeded", id: { not: importId } },
+    orderBy: { createdAt: "asc" },
+    select: { id: true },
+  });
+  report.sameFileAs = earlier?.id ?? null;
+
+  if (mode === "reject_file" && report.badLines > 0) {
+    report.phase = "rejected";
+    await save();
+    throw new PermanentImportError(
+      `${report.badLines} bad line${report.badLines === 1 ? "" : "s"} (first: line ${report.errors[0]?.line}): the file was rejected and nothing was imported.`,
+    );
+  }
+
+  // Pass 2: the same lines again; good items are written in batches.
+  report.phase = "writing";
+  await save();
+  const now = fs.statSync(row.sourcePath);
+  if (now.size !== stat.size || now.mtimeMs !== stat.mtimeMs) throw new PermanentImportError("The file changed while it was being imported.");
+  const totals: WriteCounts = noCounts();
+  const add = (c: WriteCounts) => {
+    totals.trees += c.trees;
+    totals.messages += c.messages;
+    totals.pairs += c.pairs;
+    totals.prompts += c.prompts;
+    totals.alreadyPresent += c.alreadyPresent;
+  };
+  const write = async (batch: { line: number; item: Item }[]) => {
+    if (format === "oasst") {
+      const good = await checkConflictsQuietly(prisma, row.projectId, batch);
+      add(await writeOaTrees(prisma, target, good.map((b) => (b.item as ParsedOaTree).tree)));
+    } else if (format === "prompts") add(await writePrompts(prisma, target, batch.map((b) => b.item as ImportedPrompt)));
+    else add(await writePreferences(prisma, target, batch.map((b) => b.item as ImportedPreference)));
+  };
+  for await (const entry of parsedItems(format, row.sourcePath, options, () => undefined, (bytes) => (bytesRead = bytes))) {
+    pending.push(entry);
+    if (pending.length >= BATCH[format]) {
+      await write(pending);
+      pending = [];
+      await progress(VALIDATE_SHARE + ((1 - VALIDATE_SHARE) * bytesRead) / Math.max(1, stat.size));
+    }
+  }
+  await write(pending);
+  report.phase = "done";
+  report.created = { trees: totals.trees, messages: totals.messages, pairs: totals.pairs, prompts: totals.prompts };
+  report.alreadyPresent = totals.alreadyPresent;
+  await save();
+}
+
+/** Trees still free to import (a concurrent import may have taken some since the first pass). */
+async function checkConflictsQuietly(prisma: PrismaClient, projectId: string, batch: { line: number; item: Item }[]) {
+  const conflicts = await oaConflicts(prisma, projectId, batch.map((b) => (b.item as ParsedOaTree).tree as OaMessageTree));
+  return batch.filter((_, i) => !conflicts.has(i));
+}

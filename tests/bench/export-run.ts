@@ -1,0 +1,47 @@
+// One export through the real job path, in its own process so that its peak RSS is its own:
+// createExport (row + queue) → a BullMQ worker running the export processor → the row succeeds.
+// Prints one line "RESULT {json}", then deletes the export's files.
+// Usage: DATABASE_URL=… QUEUE_PREFIX=… DATA_DIR=… tsx tests/bench/export-run.ts <format> <projectId>
+import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
+import { closeQueues } from "~/jobs/enqueue.server.ts";
+import { createExport, deleteExport } from "~/models/datasets/exports.server.ts";
+import { createRedis } from "~/redis.server.ts";
+import { createQueueWorker } from "../../workers/harness.ts";
+import { exportDataset } from "../../workers/processors/export.ts";
+
+export const RESULT_PREFIX = "RESULT ";
+
+const [format, projectId] = process.argv.slice(2);
+const connection = createRedis({ forWorker: true });
+const worker = createQueueWorker("export", exportDataset, { prisma, dataDir: env().DATA_DIR, ortThreads: 1 }, { connection, prefix: env().QUEUE_PREFIX, maxAttempts: 1 });
+await worker.waitUntilReady();
+
+const finished = new Promise<void>((resolve, reject) => {
+  worker.on("completed", () => resolve());
+  worker.on("failed", (_job, error) => reject(error));
+});
+const started = performance.now();
+const row = await createExport({ projectId, createdById: null, request: { format } });
+await finished;
+const wallSeconds = (performance.now() - started) / 1000;
+const done = await prisma.datasetExport.findUniqueOrThrow({ where: { id: row.id } });
+const files = done.files as { bytes: number; rows: number }[];
+const manifest = done.manifest as { source: { messages: number; trees: number } };
+const result = {
+  format,
+  status: done.status,
+  wall_s: Number(wallSeconds.toFixed(3)),
+  messages: manifest.source.messages,
+  trees: manifest.source.trees,
+  rows_out: files.reduce((n, f) => n + f.rows, 0),
+  bytes_out: files.reduce((n, f) => n + f.bytes, 0),
+  peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+};
+await deleteExport(projectId, row.id);
+await worker.close();
+await connection.quit();
+await closeQueues();
+await (globalThis as { redis?: { quit(): Promise<unknown> } }).redis?.quit();
+await prisma.$disconnect();
+console.log(`${RESULT_PREFIX}${JSON.stringify(result)}`);

@@ -1,0 +1,139 @@
+// Export benchmark (`npm run bench:export`). For 1,000,000 and then 100,000 messages: seed a
+// scratch database (scripts/bench/seed-export-data.ts), read every message column with
+// `COPY … TO STDOUT` into a null sink in this process (the anchor), then run the SFT messages
+// export and the pairwise preferences export through the real job path, each in its own child
+// process (tests/bench/export-run.ts) so that its peak RSS is its own. Outputs and the scratch
+// databases are deleted afterwards. The last line printed is one JSON object:
+//   rows = source messages; rows_per_s = rows / the slower export's wall time;
+//   copy_rows_per_s = rows / the anchor's time (the faster of two reads); ratio = rows_per_s / copy_rows_per_s;
+//   peak_rss_mb / peak_rss_mb_100k = the larger of the two exports' peak RSS at each size.
+// Targets: ratio ≥ 0.5; peak RSS < 256 MB and within 10% of the 100k figure.
+// `--sizes 100000` runs other sizes (the first is reported as rows).
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { seedExportData } from "../../scripts/bench/seed-export-data.ts";
+import { ensureDatabase, migrateDeploy, withAdminClient, withDatabase } from "../../scripts/lib/database.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RESULT_PREFIX = "RESULT ";
+const FORMATS = ["sft_messages", "pairwise_trl"] as const;
+const { values } = parseArgs({ options: { sizes: { type: "string", default: "1000000,100000" } } });
+const sizes = (values.sizes as string).split(",").map(Number);
+const base = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const log = (msg: string) => console.log(`[bench:export] ${msg}`);
+
+interface ExportResult {
+  format: string;
+  status: string;
+  wall_s: number;
+  messages: number;
+  rows_out: number;
+  bytes_out: number;
+  peak_rss_mb: number;
+}
+
+/** The anchor: every column of every message, read by this process and thrown away. */
+async function copyAnchor(url: string): Promise<{ seconds: number; bytes: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ columns: string }>(
+      `SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) AS columns
+       FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'messages'`,
+    );
+    let bytes = 0;
+    const started = performance.now();
+    await pipeline(
+      client.query(copyTo(`COPY (SELECT ${rows[0].columns} FROM messages) TO STDOUT`)),
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          bytes += chunk.length;
+          done();
+        },
+      }),
+    );
+    return { seconds: (performance.now() - started) / 1000, bytes };
+  } finally {
+    await client.end();
+  }
+}
+
+function runExport(url: string, format: string, projectId: string, dataDir: string): Promise<ExportResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "export-run.ts"), format, projectId], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, DATABASE_URL: url, QUEUE_PREFIX: `bench-export-${crypto.randomBytes(4).toString("hex")}`, DATA_DIR: dataDir, NODE_ENV: "production" },
+    });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+      if (code !== 0 || !line) reject(new Error(`export-run ${format} exited with ${code}\n${stdout}`));
+      else resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as ExportResult);
+    });
+  });
+}
+
+async function measure(size: number) {
+  const name = `rlhf_bench_export_${size}`;
+  const url = withDatabase(base, name);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rlhf-bench-export-"));
+  await withAdminClient(base, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  try {
+    await ensureDatabase(url);
+    await migrateDeploy(url);
+    let t = performance.now();
+    const seeded = await seedExportData(url, { messages: size });
+    log(`${size.toLocaleString()} messages in ${seeded.trees.toLocaleString()} trees, ${seeded.sets.toLocaleString()} ranked sets, ${seeded.labels.toLocaleString()} labels, ${seeded.rankings.toLocaleString()} rankings: seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    t = performance.now();
+    const anchors = [await copyAnchor(url), await copyAnchor(url)];
+    const anchor = Math.min(...anchors.map((a) => a.seconds));
+    log(`COPY anchor: ${anchors.map((a) => `${a.seconds.toFixed(2)} s`).join(", ")} (${(anchors[0].bytes / 1e6).toFixed(0)} MB) → ${Math.round(size / anchor).toLocaleString()} rows/s`);
+    const exports: ExportResult[] = [];
+    for (const format of FORMATS) {
+      const result = await runExport(url, format, seeded.projectId, dataDir);
+      if (result.messages !== size) throw new Error(`${format} read ${result.messages} messages, expected ${size}`);
+      exports.push(result);
+      log(`${format}: ${result.wall_s.toFixed(2)} s, ${Math.round(size / result.wall_s).toLocaleString()} messages/s, ${result.rows_out.toLocaleString()} rows, ${(result.bytes_out / 1e6).toFixed(0)} MB, peak RSS ${result.peak_rss_mb} MB`);
+    }
+    return { size, anchor, exports };
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    await withAdminClient(base, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  }
+}
+
+const results = [];
+for (const size of sizes) results.push(await measure(size));
+const [main] = results;
+const small = results.find((r) => r.size === 100_000) ?? results[results.length - 1];
+const slowest = Math.max(...main.exports.map((e) => e.wall_s));
+const rowsPerS = main.size / slowest;
+const copyRowsPerS = main.size / main.anchor;
+const peak = Math.max(...main.exports.map((e) => e.peak_rss_mb));
+const peak100k = Math.max(...small.exports.map((e) => e.peak_rss_mb));
+log(`targets: ratio ≥ 0.5 (${(rowsPerS / copyRowsPerS).toFixed(2)}); peak RSS < 256 MB (${peak}) and within 10% of ${peak100k} MB (${(((peak - peak100k) / peak100k) * 100).toFixed(1)}%)`);
+console.log(
+  JSON.stringify({
+    bench: "export",
+    rows: main.size,
+    rows_per_s: Math.round(rowsPerS),
+    copy_rows_per_s: Math.round(copyRowsPerS),
+    ratio: Number((rowsPerS / copyRowsPerS).toFixed(3)),
+    peak_rss_mb: peak,
+    peak_rss_mb_100k: peak100k,
+    sft_s: main.exports.find((e) => e.format === "sft_messages")?.wall_s,
+    pairs_s: main.exports.find((e) => e.format === "pairwise_trl")?.wall_s,
+    copy_s: Number(main.anchor.toFixed(3)),
+  }),
+);
