@@ -1,23 +1,11 @@
 // The admin CLI as a user runs it, the start command's seeding (idempotent), and env errors.
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { seedDemo } from "~/models/seed.server.ts";
 import { migrateDeploy } from "../../scripts/lib/database.ts";
-import { childEnv } from "../helpers/server.ts";
+import { runCli } from "../helpers/cli.ts";
 
-const exec = promisify(execFile);
-
-async function cli(...args: string[]) {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ["--import", "tsx", "scripts/cli.ts", ...args], { env: childEnv() });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 describe("cli", () => {
   it("lists its commands", async () => {
@@ -51,11 +39,9 @@ describe("cli", () => {
   });
 
   it("stops with a message naming a malformed environment variable", async () => {
-    const res = await exec(process.execPath, ["--import", "tsx", "scripts/cli.ts", "list-users"], {
-      env: childEnv({ REDIS_URL: "http://nope" }),
-    }).catch((e) => e as { code: number; stderr: string });
-    expect((res as { code: number }).code).toBe(1);
-    expect((res as { stderr: string }).stderr).toMatch(/REDIS_URL: must be a redis:\/\/ URL/);
+    const res = await runCli(["list-users"], { REDIS_URL: "http://nope" });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/REDIS_URL: must be a redis:\/\/ URL/);
   });
 });
 

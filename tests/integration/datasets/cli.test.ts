@@ -1,25 +1,13 @@
 // The dataset commands of the admin CLI, run as a user runs them, with real workers behind.
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { OASST_FIXTURES } from "../../helpers/fixtures.ts";
-import { childEnv } from "../../helpers/server.ts";
+import { runCli } from "../../helpers/cli.ts";
 import { closeAll, datasetProject, startWorkers } from "./harness.ts";
 
-const exec = promisify(execFile);
-
-async function cli(...args: string[]) {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ["--import", "tsx", "scripts/cli.ts", ...args], { env: childEnv() });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 beforeAll(async () => {
   startWorkers();
