@@ -24,4 +24,6 @@ export default defineConfig({
   server: { host: "127.0.0.1" },
   build: { target: "es2022" },
   ssr: { external: ["onnxruntime-node", "@node-rs/argon2"] },
+  // Native server-only packages: the dev dependency scan must not try to bundle them for the browser.
+  optimizeDeps: { exclude: ["onnxruntime-node", "@node-rs/argon2"] },
 });
