@@ -3,6 +3,7 @@ import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
+import { DisableUserButton } from "~/components/disable-user-button.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { prisma } from "~/db.server.ts";
 import { isSignupOpen, setSignupOpen } from "~/models/settings.server.ts";
@@ -100,12 +101,7 @@ export default function AdminUsers() {
               <td>{u.disabled ? <span className="badge bad">disabled</span> : <span className="badge ok">active</span>}</td>
               <td className="muted">{u.lastLoginAt ? new Date(u.lastLoginAt).toLocaleString() : "never"}</td>
               <td>
-                <Form method="post">
-                  <input type="hidden" name="intent" value="set-disabled" />
-                  <input type="hidden" name="userId" value={u.id} />
-                  <input type="hidden" name="disabled" value={u.disabled ? "false" : "true"} />
-                  <button type="submit" className={u.disabled ? "secondary" : "danger"}>{u.disabled ? "Enable" : "Disable"}</button>
-                </Form>
+                <DisableUserButton userId={u.id} disabled={u.disabled} />
               </td>
             </tr>
           ))}

@@ -3,6 +3,7 @@ import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
+import { DisableUserButton } from "~/components/disable-user-button.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { actionFailure } from "~/models/labeling/http.server.ts";
 import { mostFlaggedUsers, openReports, resolveReport, setLabelerDisabled } from "~/models/labeling/moderation.server.ts";
@@ -93,12 +94,7 @@ export default function Moderation() {
                   <td>{u.flagged_messages}</td>
                   <td>{u.messages}</td>
                   <td>
-                    <Form method="post">
-                      <input type="hidden" name="intent" value="set-disabled" />
-                      <input type="hidden" name="userId" value={u.user_id} />
-                      <input type="hidden" name="disabled" value={u.disabled ? "false" : "true"} />
-                      <button type="submit" className={u.disabled ? "secondary" : "danger"}>{u.disabled ? "Enable" : "Disable"}</button>
-                    </Form>
+                    <DisableUserButton userId={u.user_id} disabled={u.disabled} />
                   </td>
                 </tr>
               ))}
