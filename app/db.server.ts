@@ -36,10 +36,19 @@ export function createPgPool(databaseUrl = env().DATABASE_URL): pg.Pool {
   return pool;
 }
 
+// Statement texts are a small fixed set (values are parameters), so every query after the first
+// of its kind finds its name here instead of hashing the text again.
+const preparedNames = new Map<string, string>();
+
 /** A name for a hot statement, so each pooled connection parses and plans it once (pg prepares
  *  named statements per connection); the same text always gets the same name. */
 export function preparedName(text: string): string {
-  return `q_${crypto.createHash("sha1").update(text).digest("base64url")}`;
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    name = `q_${crypto.createHash("sha1").update(text).digest("base64url")}`;
+    preparedNames.set(text, name);
+  }
+  return name;
 }
 
 // Vite's dev server re-imports modules on change: keep one client of each kind per process.

@@ -1,11 +1,10 @@
 // `npm start`: migrate, seed the demo, build the web app if needed, then run the web server
 // and the workers together until Ctrl+C / SIGTERM. Safe to run again: it changes nothing twice.
 // `--web-only` leaves the workers to another process (docker-compose runs them separately).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
 import { env } from "~/env.server.ts";
+import { buildIfStale } from "./lib/build.ts";
 import { ensureDatabase, migrateDeploy } from "./lib/database.ts";
 
 const config = env();
@@ -25,26 +24,6 @@ async function checkServices() {
   } catch (error) {
     throw new Error(`Postgres is not reachable at ${config.DATABASE_URL}: ${(error as Error).message}`);
   }
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-function buildIfStale() {
-  const server = "build/server/index.js";
-  const stale = !fs.existsSync(server) || newestMtime("app") > fs.statSync(server).mtimeMs;
-  if (!stale) return;
-  console.log("building the web app…");
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST"))) as NodeJS.ProcessEnv;
-  const result = spawnSync(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "vite:build"], { stdio: "inherit", env });
-  if (result.status !== 0) throw new Error("web build failed");
 }
 
 async function main() {

@@ -1,21 +1,33 @@
 // Fixed-window rate limits kept in Postgres: one atomic upsert per hit, so limits hold
 // across every web process without extra infrastructure.
-import { prisma } from "~/db.server.ts";
+import { pgPool, preparedName } from "~/db.server.ts";
 
 export type RateLimit = { count: number; windowSeconds: number };
 export type RateLimitResult = { allowed: boolean; remaining: number; retryAfterSeconds: number };
 
+// Every task request and reply counts a hit, so it runs on the plain pg pool (see
+// docs/decisions/0005-hot-path-sql.md). The pool reads window_start as UTC, like Prisma did.
+const HIT_SQL = `
+  INSERT INTO rate_limit_buckets (key, window_start, count)
+  VALUES ($1, now(), 1)
+  ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN rate_limit_buckets.window_start < now() - make_interval(secs => $2)
+                 THEN 1 ELSE rate_limit_buckets.count + 1 END,
+    window_start = CASE WHEN rate_limit_buckets.window_start < now() - make_interval(secs => $2)
+                 THEN now() ELSE rate_limit_buckets.window_start END
+  RETURNING count, window_start`;
+const HIT_STATEMENT = preparedName(HIT_SQL);
+
+const RESET_SQL = "DELETE FROM rate_limit_buckets WHERE key = $1";
+const RESET_STATEMENT = preparedName(RESET_SQL);
+
 /** Counts one hit on `key` and says whether it is within `limit`. */
 export async function hitRateLimit(key: string, limit: RateLimit): Promise<RateLimitResult> {
-  const rows = await prisma.$queryRaw<{ count: number; window_start: Date }[]>`
-    INSERT INTO rate_limit_buckets (key, window_start, count)
-    VALUES (${key}, now(), 1)
-    ON CONFLICT (key) DO UPDATE SET
-      count = CASE WHEN rate_limit_buckets.window_start < now() - make_interval(secs => ${limit.windowSeconds})
-                   THEN 1 ELSE rate_limit_buckets.count + 1 END,
-      window_start = CASE WHEN rate_limit_buckets.window_start < now() - make_interval(secs => ${limit.windowSeconds})
-                   THEN now() ELSE rate_limit_buckets.window_start END
-    RETURNING count, window_start`;
+  const { rows } = await pgPool.query<{ count: number; window_start: Date }>({
+    name: HIT_STATEMENT,
+    text: HIT_SQL,
+    values: [key, limit.windowSeconds],
+  });
   const { count, window_start } = rows[0];
   const retryAfterSeconds = Math.max(
     1,
@@ -25,5 +37,5 @@ export async function hitRateLimit(key: string, limit: RateLimit): Promise<RateL
 }
 
 export async function resetRateLimit(key: string): Promise<void> {
-  await prisma.rateLimitBucket.deleteMany({ where: { key } });
+  await pgPool.query({ name: RESET_STATEMENT, text: RESET_SQL, values: [key] });
 }

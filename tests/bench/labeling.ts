@@ -6,18 +6,22 @@
 // the server acknowledged it (200); latency percentiles are over submits. While it runs,
 // pg_stat_activity is sampled to show where the database connections spend their time.
 // Options: --labelers N, --seconds S, --pgbench-seconds S, --profile (writes a CPU profile of the
-// web server and prints its top functions). The last line printed is one JSON object.
+// web server and prints its top functions), --statements (prints the statements Postgres spent
+// its time on; needs pg_stat_statements in shared_preload_libraries). The last line printed is
+// one JSON object. --keep-database leaves the app's database for a look afterwards.
 import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { databaseName, ensureDatabase, migrateDeploy, withAdminClient, withDatabase } from "../../scripts/lib/database.ts";
+import { buildIfStale } from "../../scripts/lib/build.ts";
 import { childEnv, freePort, startProcess, waitFor } from "../helpers/server.ts";
 import { seedBench } from "./labeling/seed.ts";
-import { summarizeProfile } from "./labeling/profile.ts";
+import { summarizeProfile } from "./profile.ts";
 
 const run = promisify(execFile);
 const { values: opts } = parseArgs({
@@ -26,6 +30,8 @@ const { values: opts } = parseArgs({
     seconds: { type: "string", default: "30" },
     "pgbench-seconds": { type: "string", default: "20" },
     profile: { type: "boolean", default: false },
+    statements: { type: "boolean", default: false },
+    "keep-database": { type: "boolean", default: false },
   },
 });
 const LABELERS = Number(opts.labelers);
@@ -111,6 +117,31 @@ async function queryCostProbe(dbUrl: string): Promise<{ prismaMs: number; pgMs: 
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; null where /proc is missing. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds of every Postgres process (backends, WAL writer, checkpointer…). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!fs.readFileSync(`/proc/${entry}/comm`, "utf8").startsWith("postgres")) continue;
+    } catch {
+      continue;
+    }
+    total += processCpuSeconds(Number(entry)) ?? 0;
+  }
+  return total;
+}
+
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -127,7 +158,7 @@ async function appBench(pgbenchTps: number) {
     const { hashPassword } = await import("~/auth/password.server.ts");
     const seed = await seedBench(
       dbUrl,
-      { labelers: LABELERS, rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600 },
+      { labelers: LABELERS, rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600, finishedTrees: 1000 },
       await hashPassword(crypto.randomBytes(12).toString("hex")),
     );
     log(`seeded ${JSON.stringify(seed.trees)} trees, ${LABELERS} labelers`);
@@ -137,10 +168,7 @@ async function appBench(pgbenchTps: number) {
     const labelers: Labeler[] = [];
     for (const id of seed.labelerIds) labelers.push({ id, cookie: (await createSession(id, "bench")).split(";")[0] });
 
-    if (!fs.existsSync("build/server/index.js")) {
-      log("building the app");
-      await run("npx", ["remix", "vite:build"], { env: childEnv({ NODE_ENV: "production" }), maxBuffer: 1 << 26 });
-    }
+    buildIfStale();
     const port = await freePort();
     const args = opts.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
     const proc = startProcess(
@@ -182,7 +210,13 @@ async function appBench(pgbenchTps: number) {
       }
     })();
 
+    if (opts.statements) {
+      await monitor.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+      await monitor.query("SELECT pg_stat_statements_reset()");
+    }
     log(`${LABELERS} labelers for ${SECONDS} s`);
+    // Postgres processes that end during the run (none should) would drop out of the sum.
+    const cpuBefore = { web: processCpuSeconds(proc.child.pid!), client: process.cpuUsage(), postgres: postgresCpuSeconds() };
     const started = performance.now();
     const deadline = started + SECONDS * 1000;
     await Promise.all(
@@ -218,9 +252,24 @@ async function appBench(pgbenchTps: number) {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    const clientCpu = process.cpuUsage(cpuBefore.client);
+    const cpu = {
+      web: (processCpuSeconds(proc.child.pid!) ?? NaN) - (cpuBefore.web ?? NaN),
+      client: (clientCpu.user + clientCpu.system) / 1e6,
+      postgres: postgresCpuSeconds() - cpuBefore.postgres,
+    };
     running = false;
     await sampler;
 
+    if (opts.statements) {
+      const { rows } = await monitor.query<{ ms: number; plan_ms: number; calls: number; query: string }>(
+        `SELECT round(total_exec_time)::int AS ms, round(total_plan_time)::int AS plan_ms, calls::int,
+                left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+         ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
+      );
+      for (const r of rows) log(`statement: ${r.ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls: ${r.query}`);
+    }
     const { rows: treeRows } = await monitor.query<{ state: string; n: number }>("SELECT state::text, count(*)::int AS n FROM message_trees GROUP BY 1");
     await monitor.end();
     const after = Object.fromEntries(treeRows.map((r) => [r.state, r.n]));
@@ -241,6 +290,11 @@ async function appBench(pgbenchTps: number) {
       .map(([k, v]) => `${k} ${round(v / activitySamples)}`)
       .join(", ");
     log(`database connections on average: ${share}`);
+    const perSubmit = (seconds: number) => round((1000 * seconds) / Math.max(1, submitMs.length), 2);
+    log(
+      `CPU per acknowledged submit (task request included): web server ${perSubmit(cpu.web)} ms, Postgres ${perSubmit(cpu.postgres)} ms, ` +
+        `this load generator ${perSubmit(cpu.client)} ms; the machine has ${os.availableParallelism()} cores for ${round(elapsed)} s`,
+    );
     if (opts.profile) {
       // One profile per thread; the main thread's is the largest (the other is tsx's loader).
       const file = fs
@@ -263,6 +317,9 @@ async function appBench(pgbenchTps: number) {
       task_requests_per_s: round(requests / elapsed),
       task_request_p50_ms: round(percentile(requestMs, 0.5)),
       task_request_p99_ms: round(percentile(requestMs, 0.99)),
+      web_cpu_ms_per_submit: perSubmit(cpu.web),
+      postgres_cpu_ms_per_submit: perSubmit(cpu.postgres),
+      client_cpu_ms_per_submit: perSubmit(cpu.client),
       prisma_select1_cpu_ms: probe.prismaMs,
       pg_select1_cpu_ms: probe.pgMs,
     };
@@ -271,7 +328,8 @@ async function appBench(pgbenchTps: number) {
     throw error;
   } finally {
     await server.stop?.();
-    await dropDatabase(dbUrl);
+    if (opts["keep-database"]) log(`database kept: ${dbUrl}`);
+    else await dropDatabase(dbUrl);
   }
 }
 

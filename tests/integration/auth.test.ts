@@ -1,5 +1,7 @@
+import crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
+import { hitRateLimit, resetRateLimit } from "~/auth/rate-limit.server.ts";
 import { sessionCookie } from "~/auth/session.server.ts";
 import { setSignupOpen } from "~/models/settings.server.ts";
 import { createInvite } from "~/models/user.server.ts";
@@ -102,6 +104,48 @@ describe("sign-in", () => {
     await prisma.user.update({ where: { id: user.id }, data: { disabled: true } });
     const res = await call(() => login.action(args(makeRequest("/login", { form: { email: "off@example.com", password } }))));
     expect(res.status).toBe(403);
+  });
+});
+
+describe("rate limits", () => {
+  const limit = { count: 2, windowSeconds: 60 };
+
+  it("counts hits in a window and refuses those past the limit", async () => {
+    const key = `test:${crypto.randomUUID()}`;
+    const first = await hitRateLimit(key, limit);
+    expect(first).toMatchObject({ allowed: true, remaining: 1 });
+    expect(await hitRateLimit(key, limit)).toMatchObject({ allowed: true, remaining: 0 });
+    const third = await hitRateLimit(key, limit);
+    expect(third).toMatchObject({ allowed: false, remaining: 0 });
+    expect(third.retryAfterSeconds).toBeGreaterThanOrEqual(59);
+    expect(third.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect((await prisma.rateLimitBucket.findUniqueOrThrow({ where: { key } })).count).toBe(3);
+  });
+
+  it("reads the window start as UTC whatever the process's time zone", async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = "America/New_York";
+    try {
+      const r = await hitRateLimit(`test:${crypto.randomUUID()}`, limit);
+      expect(r.retryAfterSeconds).toBeGreaterThanOrEqual(59);
+      expect(r.retryAfterSeconds).toBeLessThanOrEqual(60);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
+  it("starts a new window once the old one is over, and forgets a key on reset", async () => {
+    const key = `test:${crypto.randomUUID()}`;
+    for (let i = 0; i < 3; i++) await hitRateLimit(key, limit);
+    await prisma.$executeRaw`UPDATE rate_limit_buckets SET window_start = window_start - interval '61 seconds' WHERE key = ${key}`;
+    expect(await hitRateLimit(key, limit)).toMatchObject({ allowed: true, remaining: 1 });
+
+    await hitRateLimit(key, limit);
+    expect((await hitRateLimit(key, limit)).allowed).toBe(false);
+    await resetRateLimit(key);
+    expect(await prisma.rateLimitBucket.findUnique({ where: { key } })).toBeNull();
+    expect(await hitRateLimit(key, limit)).toMatchObject({ allowed: true, remaining: 1 });
   });
 });
 

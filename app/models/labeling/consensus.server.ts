@@ -28,9 +28,11 @@ async function storeSetConsensus(
     ON CONFLICT (parent_message_id) DO UPDATE SET ranks = EXCLUDED.ranks, bt_scores = EXCLUDED.bt_scores,
       pair_confidence = EXCLUDED.pair_confidence, kendall_tau = EXCLUDED.kendall_tau,
       ranking_count = EXCLUDED.ranking_count, computed_at = EXCLUDED.computed_at`;
+  // By parent as well as by id: Postgres assumes an array parameter holds ten ids, so by id
+  // alone the generic plan looked dearer than a custom one and every execution was planned anew.
   await tx.$executeRaw`
     UPDATE messages m SET consensus_rank = (${ranks}::jsonb ->> m.id::text)::int, updated_at = ${NOW}
-    WHERE m.id = ANY(${siblingIds as string[]}::uuid[])`;
+    WHERE m.parent_id = ${parentId}::uuid AND m.id = ANY(${siblingIds as string[]}::uuid[])`;
 }
 
 /** Computes and stores the consensus of the replies to `parentId` (an upsert: safe to repeat). */

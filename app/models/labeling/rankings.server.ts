@@ -44,7 +44,9 @@ export async function submitRanking(
     const parentId = t.messageId!;
     const report = input.notRankable ? reportText : "";
     // One statement: the raw ranking, the siblings' ranking counts, the optional report, the
-    // task closed; `least` is the fewest rankings any live, accepted sibling now has.
+    // task closed; `least` is the fewest rankings any live, accepted sibling now has. Siblings
+    // are looked up under their parent: Postgres assumes an array parameter holds ten ids, so
+    // by id alone it planned every execution anew.
     const [row] = await tx.$queryRaw<Array<{ inserted: number; least: number | null }>>`
       WITH ins AS (
         INSERT INTO rankings (id, parent_message_id, user_id, task_id, "order", not_rankable, created_at)
@@ -53,7 +55,7 @@ export async function submitRanking(
         ON CONFLICT (parent_message_id, user_id) DO NOTHING RETURNING id),
       counted AS (
         UPDATE messages SET ranking_count = ranking_count + 1
-        WHERE id = ANY(${t.siblingIds}::uuid[]) AND EXISTS (SELECT 1 FROM ins)
+        WHERE parent_id = ${parentId}::uuid AND id = ANY(${t.siblingIds}::uuid[]) AND EXISTS (SELECT 1 FROM ins)
         RETURNING ranking_count, deleted, review_result),
       reported AS (
         INSERT INTO reports (id, message_id, user_id, reason, text, created_at)

@@ -8,7 +8,7 @@ import { isTaskType } from "~/domain/tasks/task-types.ts";
 import type { TreeState } from "~/domain/trees/enums.ts";
 import type { TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
 import type { Db } from "./config.server.ts";
-import { OPEN_TASK, sqlTypes } from "./sql.server.ts";
+import { OPEN_TASK, sqlInt, sqlTypes } from "./sql.server.ts";
 
 type FactRow = {
   tree_id: string;
@@ -53,9 +53,27 @@ export interface TreeFactsResult {
 /**
  * Messages of the trees `source` selects (a SELECT of message_trees rows aliased "t"), with counts
  * of open label / reply / rank tasks about each message and, for `userId`, the tasks they did,
- * skipped or hold, the messages they labeled and the parents whose replies they ranked.
+ * skipped or hold, the messages in review they labeled and, in trees in ranking, the parents
+ * whose replies they ranked.
  */
 async function factsOf(db: Db, source: Prisma.Sql, userId: string | null): Promise<TreeFactsResult> {
+  // A variant per case rather than `$user IS NOT NULL AND …`: a generic plan cannot fold that
+  // test, which kept its estimate above the custom plans' and the statement planned anew each time.
+  const myTypes = userId
+    ? Prisma.sql`array_agg(k.type::text) FILTER (WHERE k.assignee_id = ${userId}::uuid
+        AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))`
+    : Prisma.sql`NULL::text[]`;
+  // Labels matter only on messages in review and rankings only in trees in ranking: the rules
+  // look at no others. OFFSET 0 keeps each EXISTS a probe of the unique index; hashed instead,
+  // it scanned the whole table on every draw.
+  const myLabel = userId
+    ? Prisma.sql`m.review_result = 'pending' AND EXISTS (
+        SELECT 1 FROM labels l WHERE l.message_id = m.id AND l.user_id = ${userId}::uuid OFFSET 0)`
+    : Prisma.sql`false`;
+  const myRanking = userId
+    ? Prisma.sql`tr.state = 'ranking' AND EXISTS (
+        SELECT 1 FROM rankings r WHERE r.parent_message_id = m.id AND r.user_id = ${userId}::uuid OFFSET 0)`
+    : Prisma.sql`false`;
   const rows = await db.$queryRaw<FactRow[]>`
     WITH trees AS (${source})
     SELECT tr.id AS tree_id, tr.state::text AS tree_state, tr.project_id AS tree_project_id,
@@ -64,18 +82,14 @@ async function factsOf(db: Db, source: Prisma.Sql, userId: string | null): Promi
            m.review_result::text AS review_result, m.review_count, m.ranking_count,
            COALESCE(o.open_label, 0)::int AS open_label, COALESCE(o.open_reply, 0)::int AS open_reply,
            COALESCE(o.open_rank, 0)::int AS open_rank, o.my_types,
-           (${userId}::uuid IS NOT NULL AND EXISTS (
-             SELECT 1 FROM labels l WHERE l.message_id = m.id AND l.user_id = ${userId}::uuid)) AS my_label,
-           (${userId}::uuid IS NOT NULL AND EXISTS (
-             SELECT 1 FROM rankings r WHERE r.parent_message_id = m.id AND r.user_id = ${userId}::uuid)) AS my_ranking
+           ${myLabel} AS my_label, ${myRanking} AS my_ranking
     FROM trees tr
     JOIN messages m ON m.tree_id = tr.id
     LEFT JOIN LATERAL (
       SELECT count(*) FILTER (WHERE ${OPEN_TASK} AND k.type IN ${sqlTypes("label")}) AS open_label,
              count(*) FILTER (WHERE ${OPEN_TASK} AND k.type IN ${sqlTypes("reply")}) AS open_reply,
              count(*) FILTER (WHERE ${OPEN_TASK} AND k.type IN ${sqlTypes("rank")}) AS open_rank,
-             array_agg(k.type::text) FILTER (WHERE k.assignee_id = ${userId}::uuid
-               AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK}))) AS my_types
+             ${myTypes} AS my_types
       FROM tasks k WHERE k.message_id = m.id
     ) o ON true
     ORDER BY m.depth, m.created_at`;
@@ -126,7 +140,10 @@ const TREE_COLUMNS = Prisma.sql`t.id, t.project_id, t.state, t.state_before_halt
 
 /** Facts of the given trees. */
 export function treeFacts(db: Db, treeIds: readonly string[], userId: string | null): Promise<TreeFactsResult> {
-  return factsOf(db, Prisma.sql`SELECT ${TREE_COLUMNS} FROM message_trees t WHERE t.id = ANY(${treeIds as string[]}::uuid[])`, userId);
+  // One tree (the hot paths) by equality: a generic plan assumes an array holds ten.
+  const match =
+    treeIds.length === 1 ? Prisma.sql`t.id = ${treeIds[0]}::uuid` : Prisma.sql`t.id = ANY(${treeIds as string[]}::uuid[])`;
+  return factsOf(db, Prisma.sql`SELECT ${TREE_COLUMNS} FROM message_trees t WHERE ${match}`, userId);
 }
 
 /**
@@ -171,7 +188,7 @@ export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise
   if (q.states.has("growing")) {
     parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
       WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'growing' ${lang}
-      ORDER BY t.state_changed_at LIMIT ${Math.max(q.perState, 50)})`);
+      ORDER BY t.state_changed_at LIMIT ${sqlInt(Math.max(q.perState, 50))})`);
   }
   if (q.states.has("initial_prompt_review")) {
     // Walk the trees oldest first and test each one's prompt (OFFSET 0 keeps the EXISTS a per-tree
@@ -186,9 +203,9 @@ export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise
             AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = r.id AND k.assignee_id = ${q.userId}::uuid
               AND k.type = 'label_initial_prompt' AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))
             AND r.review_count + (SELECT count(*) FROM tasks k WHERE k.message_id = r.id
-              AND k.type = 'label_initial_prompt' AND ${OPEN_TASK}) < ${q.config.reviewsPerPrompt}
+              AND k.type = 'label_initial_prompt' AND ${OPEN_TASK}) < ${sqlInt(q.config.reviewsPerPrompt)}
           OFFSET 0)
-      ORDER BY t.state_changed_at LIMIT ${q.perState})`);
+      ORDER BY t.state_changed_at LIMIT ${sqlInt(q.perState)})`);
   }
   if (q.states.has("ranking")) {
     const parentRole = q.config.rankPrompterReplies ? Prisma.empty : Prisma.sql`AND p.role = 'prompter'`;
@@ -207,8 +224,8 @@ export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise
             AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = p.id AND k.assignee_id = ${q.userId}::uuid
               AND k.type IN ${sqlTypes("rank")} AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))
             AND s.least + (SELECT count(*) FROM tasks k WHERE k.message_id = p.id
-              AND k.type IN ${sqlTypes("rank")} AND ${OPEN_TASK}) < ${q.config.rankingsPerSiblingSet})
-      ORDER BY t.state_changed_at LIMIT ${q.perState})`);
+              AND k.type IN ${sqlTypes("rank")} AND ${OPEN_TASK}) < ${sqlInt(q.config.rankingsPerSiblingSet)})
+      ORDER BY t.state_changed_at LIMIT ${sqlInt(q.perState)})`);
   }
   if (parts.length === 0) return { trees: [], facts: new Map(), user: { userId: q.userId, tasks: [] } };
   return factsOf(db, Prisma.join(parts, " UNION ALL "), q.userId);

@@ -12,3 +12,11 @@ export const OPEN_TASK = Prisma.sql`k.state IN ('assigned', 'acknowledged') AND 
 /** SQL list of the task types of one kind, e.g. ('label_initial_prompt', …). */
 export const sqlTypes = (kind: "label" | "reply" | "rank") =>
   Prisma.raw(`(${TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === kind).map((t) => `'${t}'`).join(", ")})`);
+
+/** A server-side integer (a code constant or a validated config value) as a literal in the SQL
+ *  text: a generic plan sees literals but not parameters, so with a parameter here its estimate
+ *  came out worse than the custom plans' and Postgres kept planning anew. Never for user input. */
+export function sqlInt(n: number): Prisma.Sql {
+  if (!Number.isSafeInteger(n)) throw new Error(`Not an integer for SQL: ${n}`);
+  return Prisma.raw(String(n));
+}

@@ -4,6 +4,7 @@ import type { LabelDefinition, LabelTarget } from "~/domain/projects/workflow.ts
 import { labelsForForm } from "~/domain/tasks/label-form.ts";
 import { TASK_TYPE_INFO, type TaskType } from "~/domain/tasks/task-types.ts";
 import type { MessageRole } from "~/domain/trees/enums.ts";
+import { Prisma } from "~/generated/prisma/client.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, notFound } from "./errors.server.ts";
 import { acknowledgeTask, type TaskRecord } from "./tasks.server.ts";
@@ -88,6 +89,14 @@ export async function describeTask(task: TaskRecord, userId: string): Promise<Ta
   const info = TASK_TYPE_INFO[task.type];
   const view = (r: Row) => toView(r, userId, config.blindModelReplies);
   const siblingIds = info.kind === "rank" ? task.siblingIds : [];
+  // The ranked replies are children of the task's message. Looked up under it (and only for
+  // ranking tasks) the statement keeps a generic plan: Postgres assumes an array parameter holds
+  // ten ids, so by id alone it planned every execution anew.
+  const siblings = siblingIds.length
+    ? Prisma.sql`UNION ALL
+        SELECT 'sibling', id, role::text, text, depth, author_user_id, synthetic, model_name, created_at
+        FROM messages WHERE parent_id = ${task.messageId}::uuid AND id = ANY(${siblingIds}::uuid[])`
+    : Prisma.empty;
   const rows = task.messageId
     ? await db.$queryRaw<Array<Row & { part: "path" | "sibling" }>>`
         WITH RECURSIVE path AS (
@@ -97,9 +106,7 @@ export async function describeTask(task: TaskRecord, userId: string): Promise<Ta
           SELECT m.id, m.parent_id, m.role, m.text, m.depth, m.author_user_id, m.synthetic, m.model_name, m.created_at
           FROM messages m JOIN path p ON m.id = p.parent_id)
         SELECT 'path' AS part, id, role::text AS role, text, depth, author_user_id, synthetic, model_name, created_at FROM path
-        UNION ALL
-        SELECT 'sibling', id, role::text, text, depth, author_user_id, synthetic, model_name, created_at
-        FROM messages WHERE id = ANY(${siblingIds}::uuid[])`
+        ${siblings}`
     : [];
   const conversation = rows.filter((r) => r.part === "path").sort((a, b) => a.depth - b.depth);
   const byId = new Map(rows.filter((r) => r.part === "sibling").map((r) => [r.id, r]));

@@ -129,13 +129,22 @@ export async function fillGrowingSlots(tx: Tx, projectId: string, config: Workfl
   const growing = await lockGrowingSlots(tx, projectId);
   const slots = freeGrowingSlots(growing, cfg);
   if (slots === 0) return;
+  // Top-ranked replies are counted once per author, not once per waiting prompt: prolific authors
+  // have hundreds of prompts waiting, and this runs under the project's growing lock.
   const waiting = await tx.$queryRaw<Array<{ id: string; author_user_id: string | null; created_at: Date; top: number }>>`
-    SELECT t.id, r.author_user_id, t.created_at,
-      (SELECT count(*)::int FROM messages x WHERE x.author_user_id = r.author_user_id
-         AND x.project_id = t.project_id AND x.consensus_rank = 0 AND NOT x.deleted) AS top
-    FROM message_trees t JOIN messages r ON r.tree_id = t.id AND r.parent_id IS NULL
-    WHERE t.project_id = ${projectId}::uuid AND t.state = 'prompt_lottery_waiting'
-    ORDER BY t.created_at LIMIT 500`;
+    WITH waiting AS (
+      SELECT t.id, r.author_user_id, t.created_at
+      FROM message_trees t JOIN messages r ON r.tree_id = t.id AND r.parent_id IS NULL
+      WHERE t.project_id = ${projectId}::uuid AND t.state = 'prompt_lottery_waiting'
+      ORDER BY t.created_at LIMIT 500),
+    tops AS (
+      SELECT x.author_user_id, count(*)::int AS top FROM messages x
+      WHERE x.author_user_id IN (SELECT author_user_id FROM waiting)
+        AND x.project_id = ${projectId}::uuid AND x.consensus_rank = 0 AND NOT x.deleted
+      GROUP BY x.author_user_id)
+    SELECT w.id, w.author_user_id, w.created_at, COALESCE(tops.top, 0) AS top
+    FROM waiting w LEFT JOIN tops ON tops.author_user_id = w.author_user_id
+    ORDER BY w.created_at`;
   const entries: LotteryEntry[] = waiting.map((w) => ({
     treeId: w.id,
     authorUserId: w.author_user_id,

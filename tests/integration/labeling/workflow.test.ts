@@ -1,9 +1,10 @@
 // A tree's whole life through the services: prompt, review, replies, reviews, rankings, consensus.
 import { describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
+import { openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { requestTask } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt } from "~/models/labeling/writing.server.ts";
-import { doTask, freshText, makeLabelers, makeProject, SPAM_LABELS, treeState } from "./fixtures.ts";
+import { answerTask, doTask, freshText, GOOD_LABELS, makeLabelers, makeProject, SPAM_LABELS, treeState } from "./fixtures.ts";
 
 describe("a tree from prompt to export", () => {
   it("grows, gets ranked by three labelers and stores consensus ranks", async () => {
@@ -73,5 +74,33 @@ describe("a tree from prompt to export", () => {
     expect(await treeState(treeId)).toBe("aborted_low_grade");
     const root = await prisma.message.findFirstOrThrow({ where: { treeId } });
     expect(root.reviewResult).toBe("rejected");
+  });
+});
+
+describe("work done outside a task", () => {
+  it("keeps a labeler from being offered a reply they labeled or a set they ranked", async () => {
+    const project = await makeProject();
+    const [author, reviewer, writerA, writerB, outside, other] = await makeLabelers(project.id, 6);
+    const promptTask = await requestTask({ projectId: project.id, userId: author.id, type: "initial_prompt" });
+    const { treeId, messageId: rootId } = await submitPrompt(project.id, promptTask!.id, author.id, { text: freshText("prompt") });
+    await doTask(project.id, reviewer.id, "label_initial_prompt");
+    await doTask(project.id, writerA.id, "assistant_reply");
+    const reply = await prisma.message.findFirstOrThrow({ where: { parentId: rootId } });
+
+    await prisma.label.create({ data: { messageId: reply.id, userId: outside.id, values: GOOD_LABELS } });
+    expect(await requestTask({ projectId: project.id, userId: outside.id, type: "label_assistant_reply" })).toBeNull();
+    const review = await requestTask({ projectId: project.id, userId: other.id, type: "label_assistant_reply" });
+    expect(review?.messageId).toBe(reply.id);
+    await answerTask(project.id, other.id, review!);
+
+    await doTask(project.id, writerB.id, "assistant_reply");
+    await doTask(project.id, other.id, "label_assistant_reply");
+    expect(await treeState(treeId)).toBe("ranking");
+
+    const replies = await prisma.message.findMany({ where: { parentId: rootId }, select: { id: true } });
+    await prisma.ranking.create({ data: { parentMessageId: rootId, userId: outside.id, order: replies.map((r) => [r.id]) } });
+    expect((await openTaskCounts(project.id, outside.id)).available.rank_assistant_replies).toBe(0);
+    expect((await openTaskCounts(project.id, reviewer.id)).available.rank_assistant_replies).toBe(1);
+    expect(await requestTask({ projectId: project.id, userId: outside.id, type: "rank_assistant_replies" })).toBeNull();
   });
 });
