@@ -8,7 +8,8 @@
 //   copy_rows_per_s = rows / the anchor's time (the faster of two reads); ratio = rows_per_s / copy_rows_per_s;
 //   peak_rss_mb / peak_rss_mb_100k = the larger of the two exports' peak RSS at each size.
 // Targets: ratio ≥ 0.5; peak RSS < 256 MB and within 10% of the 100k figure.
-// `--sizes 100000` runs other sizes (the first is reported as rows).
+// `--sizes 100000` runs other sizes (the first is reported as rows); `--profile` writes a CPU
+// profile of each export process and prints where its time went.
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -21,12 +22,13 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { seedExportData } from "../../scripts/bench/seed-export-data.ts";
+import { summarizeProfile } from "./profile.ts";
 import { ensureDatabase, migrateDeploy, withAdminClient, withDatabase } from "../../scripts/lib/database.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULT_PREFIX = "RESULT ";
 const FORMATS = ["sft_messages", "pairwise_trl"] as const;
-const { values } = parseArgs({ options: { sizes: { type: "string", default: "1000000,100000" } } });
+const { values } = parseArgs({ options: { sizes: { type: "string", default: "1000000,100000" }, profile: { type: "boolean", default: false } } });
 const sizes = (values.sizes as string).split(",").map(Number);
 const base = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const log = (msg: string) => console.log(`[bench:export] ${msg}`);
@@ -67,9 +69,20 @@ async function copyAnchor(url: string): Promise<{ seconds: number; bytes: number
   }
 }
 
+function printProfile(dir: string, format: string) {
+  const file = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => path.join(dir, f))
+    .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+  if (file) for (const line of summarizeProfile(file)) log(`profile ${format}: ${line}`);
+}
+
 function runExport(url: string, format: string, projectId: string, dataDir: string): Promise<ExportResult> {
+  const profileDir = path.resolve("test-output", `bench-export-profile-${format}-${crypto.randomBytes(4).toString("hex")}`);
+  const profile = values.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "export-run.ts"), format, projectId], {
+    const child = spawn(process.execPath, [...profile, "--import", "tsx", path.join(here, "export-run.ts"), format, projectId], {
       stdio: ["ignore", "pipe", "inherit"],
       env: { ...process.env, DATABASE_URL: url, QUEUE_PREFIX: `bench-export-${crypto.randomBytes(4).toString("hex")}`, DATA_DIR: dataDir, NODE_ENV: "production" },
     });
@@ -78,6 +91,7 @@ function runExport(url: string, format: string, projectId: string, dataDir: stri
     child.on("error", reject);
     child.on("exit", (code) => {
       const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+      if (values.profile && fs.existsSync(profileDir)) printProfile(profileDir, format);
       if (code !== 0 || !line) reject(new Error(`export-run ${format} exited with ${code}\n${stdout}`));
       else resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as ExportResult);
     });

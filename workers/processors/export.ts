@@ -1,7 +1,8 @@
 // Export jobs: app/models/datasets/run-export.server.ts does the work; this adapts it to the harness.
 import { UnrecoverableError } from "bullmq";
 import { env } from "~/env.server.ts";
-import { PermanentExportError, runExport } from "~/models/datasets/run-export.server.ts";
+import { PermanentExportError } from "~/models/datasets/errors.server.ts";
+import { runExport } from "~/models/datasets/run-export.server.ts";
 import type { Processor } from "../harness.ts";
 
 export const exportDataset: Processor<"export"> = async ({ exportId }, ctx, deps) => {

@@ -8,3 +8,8 @@ export class DatasetError extends Error {
     super(message);
   }
 }
+
+/** A failure a retry cannot fix (bad stored request, a row its consumer would refuse): the export job gives up at once. */
+export class PermanentExportError extends Error {
+  override name = "PermanentExportError";
+}

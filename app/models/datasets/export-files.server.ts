@@ -19,8 +19,11 @@ export interface ExportFile {
 }
 
 export interface SplitWriter {
-  /** Adds one row; `inspect`, when given, receives the row's JSON text as written (or as its JSON form). */
-  add(row: unknown, inspect?: (json: string) => void): Promise<void>;
+  /**
+   * Adds one row; `inspect`, when given, receives the row's JSON text as written (or as its JSON
+   * form). Returns a promise only when the row filled a chunk that is being written: await it.
+   */
+  add(row: unknown, inspect?: (json: string) => void): Promise<void> | undefined;
   finish(): Promise<ExportFile>;
   /** Closes the file without finishing it (the directory is thrown away). */
   abort(): void;
@@ -107,11 +110,11 @@ export function openJsonl(dir: string, split: DatasetSplit, options: { gzip: boo
     } else await file.write(chunk, true, (back) => encoder.recycle(back));
   };
   return {
-    async add(row, inspect) {
+    add(row, inspect) {
       const start = encoder.line(row);
       if (inspect) inspect(encoder.textFrom(start));
       rows += 1;
-      if (encoder.size >= JSONL_CHUNK) await flush();
+      return encoder.size >= JSONL_CHUNK ? flush() : undefined;
     },
     async finish() {
       await flush();
@@ -174,16 +177,15 @@ export function openParquet(dir: string, split: DatasetSplit, columns: Columns, 
     groupRows = 0;
   };
   return {
-    async add(row, inspect) {
+    add(row, inspect) {
       if (inspect) inspect(JSON.stringify(row));
       const record = row as Record<string, unknown>;
       names.forEach((columnName, i) => group[i].push(columnValue(columns[columnName], record[columnName])));
       groupRows += 1;
       rows += 1;
-      if (groupRows >= PARQUET_GROUP_ROWS) {
-        writeGroup();
-        await bytes.pending;
-      }
+      if (groupRows < PARQUET_GROUP_ROWS) return undefined;
+      writeGroup();
+      return bytes.pending;
     },
     async finish() {
       writeGroup();

@@ -121,12 +121,14 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
   return {
     count: `SELECT count(*)::int AS trees FROM message_trees t WHERE ${trees}`,
     // Trees in id order from the primary key, each tree's messages from the tree_id index: rows
-    // stream at once, with no sort of the whole table (each tree is put in order here).
+    // stream at once, with no sort of the whole table (each tree is put in order here). OFFSET 0
+    // keeps every LATERAL a per-tree index lookup: joined, the side streams hashed whole tables
+    // before their first row.
     messages: `SELECT t.id::text, m.id::text, m.parent_id::text, m.role::text, m.text, m.lang, m.created_at::text,
         ${detail("m.author_user_id::text", "text")}, ${detail("m.model_version_id::text", "text")}, ${detail("m.external_author", "text")},
         m.synthetic, m.model_name, m.deleted, ${detail("m.review_count", "int4")}, m.review_result::text, m.consensus_rank,
         ${detail("m.sampling_params::text", "text")}, ${detail("m.seed::text", "text")}, t.state::text, t.lang, m.depth
-      FROM message_trees t CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.tree_id = t.id) m
+      FROM message_trees t CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.tree_id = t.id OFFSET 0) m
       WHERE ${trees}
       ORDER BY t.id`,
     // Not-rankable votes are counted here so formats that need no per-labeler rankings skip reading them.
@@ -134,7 +136,7 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
       ? `SELECT t.id::text, c.parent_message_id::text, ${needs.btScores ? "c.bt_scores::text" : "NULL::text"}, c.kendall_tau::text,
           c.ranking_count, c.computed_at::text,
           (SELECT count(*) FROM rankings r WHERE r.parent_message_id = c.parent_message_id AND r.not_rankable)::int4
-        FROM message_trees t CROSS JOIN LATERAL (SELECT * FROM sibling_consensus c WHERE c.tree_id = t.id) c
+        FROM message_trees t CROSS JOIN LATERAL (SELECT * FROM sibling_consensus c WHERE c.tree_id = t.id OFFSET 0) c
         WHERE ${trees}
         ORDER BY t.id`
       : null,
@@ -142,7 +144,7 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
       ? `SELECT t.id::text, r.parent_message_id::text, r.user_id::text, r."order"::text, r.not_rankable, r.created_at::text
         FROM message_trees t CROSS JOIN LATERAL (
           SELECT r.* FROM messages p JOIN rankings r ON r.parent_message_id = p.id
-          WHERE p.tree_id = t.id${byLabelers("r.user_id")}) r
+          WHERE p.tree_id = t.id${byLabelers("r.user_id")} OFFSET 0) r
         WHERE ${trees}
         ORDER BY t.id`
       : null,
@@ -160,7 +162,7 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
           SELECT v.message_id, NULL, v.name, coalesce(v.value::text, 'NULL') || ' ' || v.count::text
           FROM messages m JOIN imported_label_values v ON v.message_id = m.id
           WHERE m.tree_id = t.id`
-          }) x
+          } OFFSET 0) x
         WHERE ${trees}
         ORDER BY t.id`
       : null,
@@ -173,7 +175,7 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
           UNION ALL
           SELECT i.message_id, i.emoji, i.count
           FROM messages m JOIN imported_emoji_counts i ON i.message_id = m.id
-          WHERE m.tree_id = t.id) x
+          WHERE m.tree_id = t.id OFFSET 0) x
         WHERE ${trees}
         ORDER BY t.id`
       : null,
@@ -187,24 +189,27 @@ class SideStream {
   private done = false;
   constructor(private readonly source: AsyncGenerator<CopyRow[]>) {}
 
-  private async current(): Promise<CopyRow | null> {
+  /** Loads the next batch; false at the end of the stream. */
+  private async refill(): Promise<boolean> {
     while (this.index >= this.batch.length) {
-      if (this.done) return null;
+      if (this.done) return false;
       const next = await this.source.next();
       if (next.done) {
         this.done = true;
-        return null;
+        return false;
       }
       this.batch = next.value;
       this.index = 0;
     }
-    return this.batch[this.index];
+    return true;
   }
 
   /** The rows of `treeId`; rows of trees before it (none: both sides share the filter) are skipped. */
   async take(treeId: string): Promise<CopyRow[]> {
     const rows: CopyRow[] = [];
-    for (let row = await this.current(); row !== null; row = await this.current()) {
+    // Awaits only when a batch runs out: most trees' rows sit in the batch already.
+    while (this.index < this.batch.length || (await this.refill())) {
+      const row = this.batch[this.index];
       const id = row[0] as string;
       if (id > treeId) break;
       if (id === treeId) rows.push(row);

@@ -12,7 +12,7 @@ export type CopyColumn = "text" | "bool" | "int4";
 const SIGNATURE_LENGTH = 11; // "PGCOPY\n\xff\r\n\0"
 const HEADER_FIXED = SIGNATURE_LENGTH + 8; // + flags int32 + header extension length int32
 
-const ROWS_PER_BATCH = 32;
+const ROWS_PER_BATCH = 128;
 const STRADDLE_BYTES = 1 << 16;
 
 /** Where the row whose fields start at `p` ends, or -1 when the buffer holds only part of it. */
@@ -26,7 +26,10 @@ function rowEnd(buf: Buffer, p: number, fields: number): number {
   return p;
 }
 
-function decodeRow(buf: Buffer, p: number, columns: readonly CopyColumn[]): CopyRow {
+/** Buffer's own UTF-8 decoder: toString() would check its arguments and look up the encoding per field. */
+type Utf8Buffer = Buffer & { utf8Slice(start: number, end: number): string };
+
+function decodeRow(buf: Utf8Buffer, p: number, columns: readonly CopyColumn[]): CopyRow {
   const row: CopyRow = new Array(columns.length);
   for (let i = 0; i < columns.length; i++) {
     const length = buf.readInt32BE(p);
@@ -36,7 +39,7 @@ function decodeRow(buf: Buffer, p: number, columns: readonly CopyColumn[]): Copy
       continue;
     }
     const column = columns[i];
-    row[i] = column === "text" ? buf.toString("utf8", p, p + length) : column === "bool" ? buf[p] !== 0 : buf.readInt32BE(p);
+    row[i] = column === "text" ? buf.utf8Slice(p, p + length) : column === "bool" ? buf[p] !== 0 : buf.readInt32BE(p);
     p += length;
   }
   return row;
@@ -62,7 +65,7 @@ export async function* copyRows(client: pg.Client, query: string, columns: reado
       if (fields !== columns.length) throw new Error(`COPY row has ${fields} columns, expected ${columns.length}`);
       const end = rowEnd(buf, pos + 2, fields);
       if (end < 0) break;
-      rows.push(decodeRow(buf, pos + 2, columns));
+      rows.push(decodeRow(buf as Utf8Buffer, pos + 2, columns));
       pos = end;
       if (rows.length === ROWS_PER_BATCH) {
         yield rows;

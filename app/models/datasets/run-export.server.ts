@@ -8,6 +8,7 @@ import { DATASET_SCHEMA_VERSION } from "~/domain/datasets/canonical.ts";
 import { checkExportLine } from "~/domain/datasets/consumer-schemas.ts";
 import { splitForTree, type DatasetSplit } from "~/domain/datasets/split.ts";
 import type { Prisma, PrismaClient } from "~/generated/prisma/client.ts";
+import { PermanentExportError } from "./errors.server.ts";
 import { openJsonl, openParquet, type ExportFile, type SplitWriter } from "./export-files.server.ts";
 import { lineFormatOf, needsOf, treeRows, writesMargin, type RowContext } from "./export-formats.server.ts";
 import { openExportSource } from "./export-source.server.ts";
@@ -27,10 +28,6 @@ export interface ExportJobDeps {
   databaseUrl: string;
 }
 
-/** A failure a retry cannot fix (bad stored request, a row its consumer would refuse): give up at once. */
-export class PermanentExportError extends Error {
-  override name = "PermanentExportError";
-}
 
 /**
  * Lines checked against the consumer's schema: all of the first ones, then one in CHECK_EVERY.
@@ -126,14 +123,17 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
       const writer = writers.get(split) as SplitWriter;
       for (const value of treeRows(format, tree, context)) {
         lines += 1;
-        if (lines <= CHECK_FIRST || lines % CHECK_EVERY === 0) {
-          // Checked as a consumer reads it: the JSON text written, parsed back.
-          await writer.add(value, (json) => {
-            const check = checkExportLine(lineFormat, JSON.parse(json));
-            if (!check.ok) throw new PermanentExportError(`row ${lines} (tree ${tree.id}) does not match the ${lineFormat} schema: ${check.issues.slice(0, 3).join("; ")}`);
-            checked += 1;
-          });
-        } else await writer.add(value);
+        // Checked as a consumer reads it: the JSON text written, parsed back.
+        const inspect =
+          lines <= CHECK_FIRST || lines % CHECK_EVERY === 0
+            ? (json: string) => {
+                const check = checkExportLine(lineFormat, JSON.parse(json));
+                if (!check.ok) throw new PermanentExportError(`row ${lines} (tree ${tree.id}) does not match the ${lineFormat} schema: ${check.issues.slice(0, 3).join("; ")}`);
+                checked += 1;
+              }
+            : undefined;
+        const writing = writer.add(value, inspect);
+        if (writing) await writing;
       }
       // Reported at each whole percent of the trees: at most a hundred updates, whatever the size.
       const percent = Math.floor((100 * trees) / Math.max(1, source.treeCount));
