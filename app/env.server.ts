@@ -31,6 +31,8 @@ const EnvSchema = z.object({
   /// Where model directories, exports and training checkpoints live.
   DATA_DIR: z.string().default("./data"),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().max(64).default(1),
+  /// How long a job stays with a worker that stopped answering (killed, frozen) before another takes it over.
+  JOB_LOCK_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
   ORT_INTRA_OP_THREADS: z.coerce.number().int().positive().max(256).default(2),
   /// How often workers look for trees that want model replies (0 turns automatic sampling off).
   SAMPLING_SCHEDULE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),

@@ -87,15 +87,18 @@ export function createQueueWorker<K extends QueueKey>(
   key: K,
   processor: Processor<K>,
   deps: JobDeps,
-  opts: { connection: Redis; prefix: string; concurrency?: number; maxAttempts?: number },
+  opts: { connection: Redis; prefix: string; concurrency?: number; maxAttempts?: number; lockSeconds?: number },
 ): Worker {
   const maxAttempts = opts.maxAttempts ?? 3;
+  const lockDuration = (opts.lockSeconds ?? 60) * 1000;
   return new Worker(QUEUES[key].name, (job) => runTrackedJob(key, job, processor, deps, maxAttempts), {
     connection: opts.connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency ?? 1,
-    // A job whose worker died is picked up again after the lock expires.
-    lockDuration: 60_000,
+    // A job whose worker died is picked up again after the lock expires, by whichever worker
+    // checks for stalled jobs next.
+    lockDuration,
+    stalledInterval: Math.min(30_000, lockDuration / 2),
     maxStalledCount: 2,
   });
 }

@@ -20,6 +20,7 @@ const workers = keys.map((key) => {
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
+    lockSeconds: config.JOB_LOCK_SECONDS,
   });
   worker.on("failed", (job, error) => console.error(`[${key}] job ${job?.id} failed: ${error.message}`));
   worker.on("completed", (job) => console.log(`[${key}] job ${job.id} done`));

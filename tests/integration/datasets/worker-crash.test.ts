@@ -1,0 +1,110 @@
+// Worker processes killed (SIGKILL) in the middle of a job: another worker process takes the
+// job over once its lock expires. An export's attempt leaves only its temporary directory and
+// the export ends complete, byte for byte what an uninterrupted run writes; an import ends with
+// every item once.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
+import { closeQueues } from "~/jobs/enqueue.server.ts";
+import { createExport, exportDir, exportsRoot } from "~/models/datasets/exports.server.ts";
+import { createImport } from "~/models/datasets/imports.server.ts";
+import type { ExportFile } from "~/models/datasets/export-files.server.ts";
+import { seedExportData } from "../../../scripts/bench/seed-export-data.ts";
+import { startWorkers, waitFor } from "../../helpers/server.ts";
+
+// A job whose worker stops answering is taken over after two seconds instead of a minute.
+const WORKER_ENV = { JOB_LOCK_SECONDS: "2", SAMPLING_SCHEDULE_SECONDS: "0" };
+const REQUEST = { format: "pairwise_trl", output: { gzip: true }, split: { seed: "crash", validationRatio: 0.2 } };
+
+let projectId = "";
+const running: Array<ReturnType<typeof startWorkers>> = [];
+
+beforeAll(async () => {
+  // Enough messages for the export to take a few seconds: time to kill it halfway.
+  projectId = (await seedExportData(env().DATABASE_URL, { messages: 60_000 })).projectId;
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(running.map((w) => w.stop()));
+  await closeQueues();
+});
+
+const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+const entries = (exportId: string) => (fs.existsSync(exportsRoot()) ? fs.readdirSync(exportsRoot()).filter((e) => e.startsWith(exportId)) : []);
+
+async function finished(exportId: string) {
+  await waitFor(async () => (await prisma.datasetExport.findUniqueOrThrow({ where: { id: exportId } })).status === "succeeded", "the export to succeed", 90_000);
+  return prisma.datasetExport.findUniqueOrThrow({ where: { id: exportId } });
+}
+
+it("resumes an export whose worker was killed, without a partial or duplicate file", async () => {
+  const first = startWorkers(WORKER_ENV);
+  running.push(first);
+  const row = await createExport({ projectId, createdById: null, request: REQUEST });
+  await waitFor(async () => (await prisma.datasetExport.findUniqueOrThrow({ where: { id: row.id } })).progress >= 0.1, "the export to be under way", 60_000);
+  first.child.kill("SIGKILL");
+  await first.stop();
+
+  // What the killed attempt left cannot pass for a finished export.
+  const interrupted = await prisma.datasetExport.findUniqueOrThrow({ where: { id: row.id } });
+  expect(interrupted.status).toBe("running");
+  expect(interrupted.manifest).toBeNull();
+  expect(entries(row.id)).toEqual([`${row.id}.tmp-1`]);
+
+  const second = startWorkers(WORKER_ENV);
+  running.push(second);
+  const done = await finished(row.id);
+  expect(done.attempts).toBe(2);
+  expect(entries(row.id)).toEqual([row.id]);
+  const files = done.files as unknown as ExportFile[];
+  expect(files.map((f) => f.name).sort()).toEqual(["train.jsonl.gz", "validation.jsonl.gz"]);
+  for (const f of files) {
+    const file = path.join(exportDir(row.id), f.name);
+    expect(sha256(file)).toBe(f.sha256);
+    const lines = zlib.gunzipSync(fs.readFileSync(file)).toString("utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(f.rows);
+    // Each pair once: a resumed export appends nothing twice.
+    expect(new Set(lines).size).toBe(lines.length);
+  }
+
+  // The same request run without interruption writes the same bytes.
+  const clean = await finished((await createExport({ projectId, createdById: null, request: REQUEST })).id);
+  expect((clean.files as unknown as ExportFile[]).map((f) => f.sha256)).toEqual(files.map((f) => f.sha256));
+}, 180_000);
+
+it("resumes an import whose worker was killed, creating each prompt once", async () => {
+  const { id: target } = await prisma.project.create({ data: { slug: "crash-import", name: "Crash import", workflowConfig: {} } });
+  const prompts = Array.from({ length: 12_000 }, (_, i) => `Prompt number ${i}: explain ${crypto.randomBytes(6).toString("hex")} in a few words.`);
+  const file = path.join(env().DATA_DIR, "crash-prompts.txt");
+  fs.mkdirSync(env().DATA_DIR, { recursive: true });
+  fs.writeFileSync(file, `${prompts.join("\n")}\n`);
+  const request = { format: "prompts", mode: "reject_file" };
+  const trees = () => prisma.messageTree.count({ where: { projectId: target } });
+
+  const first = startWorkers(WORKER_ENV);
+  running.push(first);
+  const row = await createImport({ projectId: target, createdById: null, request, sourcePath: file });
+  // Past validation (the first part of the progress), while prompts are being written.
+  await waitFor(async () => (await trees()) > 0, "the import to write prompts", 60_000);
+  first.child.kill("SIGKILL");
+  await first.stop();
+  const written = await trees();
+  expect(written).toBeGreaterThan(0);
+  expect(written).toBeLessThan(prompts.length);
+
+  const second = startWorkers(WORKER_ENV);
+  running.push(second);
+  await waitFor(async () => (await prisma.datasetImport.findUniqueOrThrow({ where: { id: row.id } })).status === "succeeded", "the import to succeed", 90_000);
+  expect(await trees()).toBe(prompts.length);
+  const texts = await prisma.message.findMany({ where: { projectId: target, parentId: null }, select: { text: true } });
+  expect(new Set(texts.map((m) => m.text))).toEqual(new Set(prompts));
+
+  // The same file again adds nothing.
+  const again = await createImport({ projectId: target, createdById: null, request, sourcePath: file });
+  await waitFor(async () => (await prisma.datasetImport.findUniqueOrThrow({ where: { id: again.id } })).status === "succeeded", "the second import", 90_000);
+  expect(await trees()).toBe(prompts.length);
+}, 180_000);
