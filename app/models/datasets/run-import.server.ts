@@ -5,7 +5,6 @@
 // (except flat Open-Assistant message files, whose messages wait until their trees are complete).
 import crypto from "node:crypto";
 import fs from "node:fs";
-import readline from "node:readline";
 import { createOaImportReader, type OaImportOptions, type ParsedOaTree } from "~/domain/datasets/oasst-import.ts";
 import type { ImportLineError, LineResult } from "~/domain/datasets/import-lines.ts";
 import { parseHhPreferenceLine, parseTrlPreferenceLine, type ImportedPreference } from "~/domain/datasets/preference-import.ts";
@@ -43,16 +42,60 @@ const PROGRESS_INTERVAL_MS = 250;
 
 type Item = ParsedOaTree | ImportedPreference | ImportedPrompt;
 
-/** Reads a file line by line (numbered from 1), reporting how many bytes were read. */
-async function* fileLines(filePath: string, onBytes: (bytes: number, chunk: Buffer) => void): AsyncGenerator<[string, number]> {
+/**
+ * Longest line read: Open-Assistant's largest trees are a few hundred kilobytes on one line. A
+ * longer line (a binary file, a file without line breaks) is skipped without being held.
+ */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads a file line by line (numbered from 1; "\r\n" ends a line too), reporting how many
+ * bytes were read. A line over `maxBytes` comes as null, whatever its length: memory stays
+ * bounded by one line.
+ */
+export async function* fileLines(
+  filePath: string,
+  onBytes: (bytes: number, chunk: Buffer) => void,
+  maxBytes = MAX_LINE_BYTES,
+): AsyncGenerator<[string | null, number]> {
   const stream = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
-  stream.on("data", (chunk) => onBytes(stream.bytesRead, chunk as Buffer));
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  let parts: Buffer[] = [];
+  let held = 0;
+  let overlong = false;
   let n = 0;
+  const text = (last: Buffer): string | null => {
+    if (overlong || held + last.length > maxBytes) return null;
+    const bytes = parts.length ? Buffer.concat([...parts, last]) : last;
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    return bytes.toString("utf8", 0, end);
+  };
   try {
-    for await (const line of lines) yield [line, ++n];
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      onBytes(stream.bytesRead, chunk);
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a, start); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+        yield [text(chunk.subarray(start, nl)), ++n];
+        parts = [];
+        held = 0;
+        overlong = false;
+        start = nl + 1;
+      }
+      if (start < chunk.length && !overlong) {
+        const rest = chunk.subarray(start);
+        if (held + rest.length > maxBytes) {
+          // From here to the next line break is thrown away as it is read.
+          overlong = true;
+          parts = [];
+          held = 0;
+        } else {
+          // A copy: the stream may reuse the chunk's memory.
+          parts.push(Buffer.from(rest));
+          held += rest.length;
+        }
+      }
+    }
+    if (held > 0 || overlong) yield [text(Buffer.alloc(0)), ++n];
   } finally {
-    lines.close();
     stream.destroy();
   }
 }
@@ -68,7 +111,8 @@ async function* parsedItems(
   const reader = format === "oasst" ? createOaImportReader(options) : null;
   for await (const [text, line] of fileLines(filePath, onBytes)) {
     let result: LineResult<Item> | { kind: "buffered"; line: number; count: number };
-    if (reader) result = reader.push(text, line);
+    if (text === null) result = { kind: "error", line, errors: [{ line, reason: `the line is longer than ${MAX_LINE_BYTES / 1024 ** 2} MB` }] };
+    else if (reader) result = reader.push(text, line);
     else if (format === "hh") result = parseHhPreferenceLine(text, line, options);
     else if (format === "trl_preference") result = parseTrlPreferenceLine(text, line, options);
     else result = parsePromptLine(text, line, { ...options, format: "auto" });

@@ -3,6 +3,7 @@
 // idempotency, and uploads streamed to disk.
 import fs from "node:fs";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
@@ -149,6 +150,35 @@ describe("preference and prompt files", () => {
     const pair = await prisma.importedPreference.findFirst({ where: { projectId: project.id, margin: { not: null } } });
     expect(pair?.margin).toBe(1.5);
   });
+
+  it("a 2 GB file that is one line is refused line by line, in bounded memory, without blocking the thread", async () => {
+    const project = await datasetProject("huge");
+    fs.mkdirSync(dir(), { recursive: true });
+    const p = path.join(dir(), "huge.jsonl");
+    // Three good prompts, then 2 GB without a line break (a sparse file: no disk used), then one more.
+    const head = '"Prompt one?"\n"Prompt two?"\n"Prompt three?"\n';
+    const size = 2 * 1024 ** 3;
+    fs.writeFileSync(p, head);
+    fs.truncateSync(p, size);
+    fs.appendFileSync(p, '\n"Prompt four?"\n');
+    const delay = monitorEventLoopDelay({ resolution: 20 });
+    delay.enable();
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
+    const row = await importFile(project.id, p, { format: "prompts", mode: "reject_file" });
+    clearInterval(sampler);
+    delay.disable();
+    expect(row.status).toBe("failed");
+    expect(row.error).toMatch(/1 bad line \(first: line 4\)/);
+    expect(report(row)).toMatchObject({ lines: 5, badLines: 1, errors: [{ line: 4, reason: "the line is longer than 64 MB" }] });
+    expect(await prisma.messageTree.count({ where: { projectId: project.id } })).toBe(0);
+    // One line is never held whole: memory grows by far less than the file.
+    expect(rssPeak - rssBefore).toBeLessThan(256 * 1024 ** 2);
+    // The import shares this thread with the tests (as a worker shares its own): it never stalls it.
+    expect(delay.max / 1e6).toBeLessThan(1_000);
+    fs.rmSync(p);
+  }, 120_000);
 
   it("a prompt list lands in the lottery, once", async () => {
     const project = await datasetProject("prompts");
