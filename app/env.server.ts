@@ -34,6 +34,8 @@ const EnvSchema = z.object({
   /// How long a job stays with a worker that stopped answering (killed, frozen) before another takes it over.
   JOB_LOCK_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
   ORT_INTRA_OP_THREADS: z.coerce.number().int().positive().max(256).default(2),
+  /// How often workers delete the files of exports past their retention (0: only when an export starts).
+  RETENTION_SWEEP_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
   /// How often workers look for trees that want model replies (0 turns automatic sampling off).
   SAMPLING_SCHEDULE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
 });

@@ -8,6 +8,7 @@ import { createQueueWorker, type JobDeps } from "./harness.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { disposeModels } from "./model-cache.ts";
 import { PROCESSORS } from "./processors/index.ts";
+import { startRetentionSweep } from "./retention.ts";
 import { startSamplingScheduler } from "./sampling-scheduler.ts";
 
 const config = env();
@@ -28,6 +29,7 @@ const workers = keys.map((key) => {
 });
 const stopHeartbeat = startHeartbeat(connection, config.QUEUE_PREFIX, keys);
 const stopScheduler = keys.includes("sampling") ? startSamplingScheduler(config.SAMPLING_SCHEDULE_SECONDS) : async () => {};
+const stopRetention = keys.includes("export") ? startRetentionSweep(config.RETENTION_SWEEP_SECONDS) : async () => {};
 console.log(`workers ready: ${keys.join(", ") || "(no queues)"}`);
 
 let stopping = false;
@@ -35,7 +37,7 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`workers: ${signal} received, finishing current jobs…`);
-  await stopScheduler();
+  await Promise.all([stopScheduler(), stopRetention()]);
   await Promise.all(workers.map((w) => w.close()));
   await disposeModels();
   await stopHeartbeat();

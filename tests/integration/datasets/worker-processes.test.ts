@@ -1,7 +1,7 @@
-// Worker processes killed (SIGKILL) in the middle of a job: another worker process takes the
-// job over once its lock expires. An export's attempt leaves only its temporary directory and
-// the export ends complete, byte for byte what an uninterrupted run writes; an import ends with
-// every item once.
+// Dataset jobs in real worker processes. Killed (SIGKILL) in the middle of a job, another worker
+// process takes the job over once its lock expires: an export's attempt leaves only its temporary
+// directory and the export ends complete, byte for byte what an uninterrupted run writes; an
+// import ends with every item once. Exports past their retention are swept on a timer.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -108,3 +108,13 @@ it("resumes an import whose worker was killed, creating each prompt once", async
   await waitFor(async () => (await prisma.datasetImport.findUniqueOrThrow({ where: { id: again.id } })).status === "succeeded", "the second import", 90_000);
   expect(await trees()).toBe(prompts.length);
 }, 180_000);
+
+it("sweeps exports past their retention without waiting for the next export", async () => {
+  const workers = startWorkers({ ...WORKER_ENV, RETENTION_SWEEP_SECONDS: "1" });
+  running.push(workers);
+  const row = await finished((await createExport({ projectId, createdById: null, request: { format: "prompts_text", split: { validationRatio: 0 } } })).id);
+  expect(entries(row.id)).toEqual([row.id]);
+  await prisma.datasetExport.update({ where: { id: row.id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
+  await waitFor(async () => (await prisma.datasetExport.findUniqueOrThrow({ where: { id: row.id } })).deletedAt !== null, "the sweep", 30_000);
+  expect(entries(row.id)).toEqual([]);
+}, 120_000);
