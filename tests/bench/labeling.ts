@@ -12,6 +12,7 @@
 import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -117,6 +118,42 @@ async function queryCostProbe(dbUrl: string): Promise<{ prismaMs: number; pgMs: 
   }
 }
 
+/** One answer read whole: status and body text (the body is parsed only where it is used). */
+interface Answer {
+  status: number;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+/**
+ * POSTs JSON over a keep-alive agent with node:http. The load generator shares the machine with
+ * the server it measures: fetch (undici over WHATWG streams) cost it about twice the CPU.
+ */
+function postJson(agent: http.Agent, target: string, cookie: string, body: unknown): Promise<Answer> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      target,
+      {
+        method: "POST",
+        agent,
+        headers: { Cookie: cookie, "Content-Type": "application/json", Accept: "application/json", "Content-Length": Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({ status: res.statusCode ?? 0, text: async () => text, json: async () => JSON.parse(text) });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc; null where /proc is missing. */
 function processCpuSeconds(pid: number): number | null {
   try {
@@ -180,8 +217,8 @@ async function appBench(pgbenchTps: number) {
     await waitFor(async () => (await fetch(`${url}/health`)).status < 500, "the web server", 60_000);
 
     const api = `${url}/api/projects/${seed.slug}/tasks`;
-    const post = (target: string, cookie: string, body: unknown) =>
-      fetch(target, { method: "POST", headers: { Cookie: cookie, "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body) });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: LABELERS });
+    const post = (target: string, cookie: string, body: unknown) => postJson(agent, target, cookie, body);
 
     // Warm-up: each labeler once, so connection pools and JIT are not measured.
     await Promise.all(labelers.slice(0, 8).map(async (l) => (await post(api, l.cookie, { type: "random" })).text()));
@@ -274,6 +311,7 @@ async function appBench(pgbenchTps: number) {
     await monitor.end();
     const after = Object.fromEntries(treeRows.map((r) => [r.state, r.n]));
 
+    agent.destroy();
     await proc.stop();
     server.stop = undefined;
     if (process.env.BENCH_SERVER_LOG) console.log(proc.output().slice(0, 4000));
