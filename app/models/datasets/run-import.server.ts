@@ -29,7 +29,15 @@ export interface ImportJobContext {
 
 export interface ImportJobDeps {
   prisma: PrismaClient;
+  /** Messages a flat Open-Assistant file may hold (tests make it small). */
+  maxFlatMessages?: number;
 }
+
+/**
+ * Flat Open-Assistant message files become trees only once every message is read, so they are
+ * held in memory: about 2 KB a message. Open-Assistant's own full exports hold under 300,000.
+ */
+export const MAX_FLAT_MESSAGES = 500_000;
 
 /** A failure a retry cannot fix (bad request, missing file, a rejected file): give up at once. */
 export class PermanentImportError extends Error {
@@ -107,8 +115,10 @@ async function* parsedItems(
   options: OaImportOptions,
   onLine: (result: LineResult<unknown> | { kind: "buffered"; line: number }) => void,
   onBytes: (bytes: number, chunk: Buffer) => void,
+  maxFlatMessages = MAX_FLAT_MESSAGES,
 ): AsyncGenerator<{ line: number; item: Item }> {
   const reader = format === "oasst" ? createOaImportReader(options) : null;
+  let held = 0;
   for await (const [text, line] of fileLines(filePath, onBytes)) {
     let result: LineResult<Item> | { kind: "buffered"; line: number; count: number };
     if (text === null) result = { kind: "error", line, errors: [{ line, reason: `the line is longer than ${MAX_LINE_BYTES / 1024 ** 2} MB` }] };
@@ -118,6 +128,11 @@ async function* parsedItems(
     else result = parsePromptLine(text, line, { ...options, format: "auto" });
     onLine(result);
     if (result.kind === "item") yield { line, item: result.item };
+    else if (result.kind === "buffered" && (held += result.count) > maxFlatMessages) {
+      throw new PermanentImportError(
+        `The file holds more than ${maxFlatMessages.toLocaleString("en")} flat messages (line ${line}), more than are assembled into trees in memory: import the export's tree file (one tree per line) instead, or split this one by message_tree_id.`,
+      );
+    }
   }
   if (reader) {
     // Flat messages make trees only once the whole file is read.
@@ -210,10 +225,11 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
     for (const [i, reason] of conflicts) errors.add([{ line: batch[i].line, reason }]);
     return batch.filter((_, i) => !conflicts.has(i));
   };
-  for await (const entry of parsedItems(format, row.sourcePath, options, countLine, (bytes, chunk) => {
+  const onBytes = (bytes: number, chunk: Buffer) => {
     bytesRead = bytes;
     hash.update(chunk);
-  })) {
+  };
+  for await (const entry of parsedItems(format, row.sourcePath, options, countLine, onBytes, deps.maxFlatMessages)) {
     pending.push(entry);
     if (pending.length >= BATCH[format]) {
       report.items += (await checkConflicts(pending)).length;
@@ -262,7 +278,7 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
     } else if (format === "prompts") add(await writePrompts(prisma, target, batch.map((b) => b.item as ImportedPrompt)));
     else add(await writePreferences(prisma, target, batch.map((b) => b.item as ImportedPreference)));
   };
-  for await (const entry of parsedItems(format, row.sourcePath, options, () => undefined, (bytes) => (bytesRead = bytes))) {
+  for await (const entry of parsedItems(format, row.sourcePath, options, () => undefined, (bytes) => (bytesRead = bytes), deps.maxFlatMessages)) {
     pending.push(entry);
     if (pending.length >= BATCH[format]) {
       await write(pending);

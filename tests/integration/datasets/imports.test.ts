@@ -9,6 +9,7 @@ import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import type { ImportReport } from "~/models/datasets/import-spec.ts";
 import { receiveUpload } from "~/models/datasets/imports.server.ts";
+import { PermanentImportError, runImport } from "~/models/datasets/run-import.server.ts";
 import * as importsRoute from "~/routes/projects.$projectSlug.imports.tsx";
 import { OASST_FIXTURES } from "../../helpers/fixtures.ts";
 import { addToProject, call, createTestUser } from "../../helpers/users.ts";
@@ -115,6 +116,23 @@ describe("bad lines", () => {
     expect(reasons).toMatch(/6: tree .* already imported into another project/);
     expect(r).toMatchObject({ badLines: 4, created: { trees: 1, messages: 2 } });
     expect(await prisma.message.count({ where: { projectId: project.id } })).toBe(2);
+  });
+
+  it("a flat message file too large to assemble in memory is refused whole, naming the way out", async () => {
+    const project = await datasetProject("flat-large");
+    const lines = Array.from({ length: 20 }, (_, t) => [
+      { message_id: id(5000 + 3 * t), parent_id: null, text: `Question ${t}?`, role: "prompter", lang: "en" },
+      { message_id: id(5001 + 3 * t), parent_id: id(5000 + 3 * t), text: `Answer ${t}.`, role: "assistant", lang: "en" },
+      { message_id: id(5002 + 3 * t), parent_id: id(5000 + 3 * t), text: `Another answer ${t}.`, role: "assistant", lang: "en" },
+    ]).flat();
+    // A row without a queued job: this test runs the import itself, with a small ceiling.
+    const row = await prisma.datasetImport.create({
+      data: { projectId: project.id, format: "oasst", mode: "skip_bad_lines", sourcePath: file("flat-large.jsonl", lines) },
+    });
+    const run = runImport(row.id, { attempt: 1, progress: async () => undefined }, { prisma, maxFlatMessages: 40 });
+    await expect(run).rejects.toBeInstanceOf(PermanentImportError);
+    await expect(run).rejects.toThrow(/more than 40 flat messages \(line 41\).*tree file/);
+    expect(await prisma.message.count({ where: { projectId: project.id } })).toBe(0);
   });
 });
 
