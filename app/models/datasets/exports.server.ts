@@ -145,7 +145,21 @@ export async function purgeExpiredExports(db: PrismaClient = prisma, dataDir = e
     WHERE expires_at < now() AND deleted_at IS NULL AND status <> 'running'
     RETURNING id::text`;
   for (const { id } of expired) removeExportFiles(id, dataDir);
+  await removeLeftoverFiles(db, dataDir);
   return expired.length;
+}
+
+const EXPORT_DIR_NAME = /^([0-9a-f-]{36})(?:\.tmp-\d+)?$/;
+
+/** Files of exports already marked deleted: a process that died between the commit and the removal leaves them. */
+async function removeLeftoverFiles(db: PrismaClient, dataDir: string): Promise<void> {
+  const root = exportsRoot(dataDir);
+  if (!fs.existsSync(root)) return;
+  const ids = [...new Set(fs.readdirSync(root).flatMap((name) => EXPORT_DIR_NAME.exec(name)?.[1] ?? []))];
+  if (ids.length === 0) return;
+  const deleted = await db.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM dataset_exports WHERE id = ANY(${ids}::uuid[]) AND deleted_at IS NOT NULL`;
+  for (const { id } of deleted) removeExportFiles(id, dataDir);
 }
 
 export interface DownloadableFile {

@@ -299,4 +299,15 @@ describe("downloads, deletion and lineage", () => {
     expect(fs.existsSync(exportDir(row.id))).toBe(false);
     await expect(deleteExport(projectId, row.id)).rejects.toMatchObject({ status: 404 });
   });
+
+  it("a sweep removes files a crash left behind after their row was marked deleted", async () => {
+    const kept = await runExportJob(projectId, { format: "prompts_text", split: { validationRatio: 0 } });
+    const orphan = await runExportJob(projectId, { format: "prompts_text", split: { validationRatio: 0 } });
+    // What a process killed between the UPDATE's commit and the removal leaves behind.
+    await prisma.datasetExport.update({ where: { id: orphan.id }, data: { deletedAt: new Date() } });
+    fs.mkdirSync(`${exportDir(orphan.id)}.tmp-3`);
+    await purgeExpiredExports();
+    expect(fs.readdirSync(exportsRoot()).filter((name) => name.startsWith(orphan.id))).toEqual([]);
+    expect(fs.existsSync(path.join(exportDir(kept.id), "manifest.json"))).toBe(true);
+  });
 });
