@@ -22,9 +22,11 @@ const finished = new Promise<void>((resolve, reject) => {
   worker.on("failed", (_job, error) => reject(error));
 });
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const row = await createExport({ projectId, createdById: null, request: { format } });
 await finished;
 const wallSeconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
 const done = await prisma.datasetExport.findUniqueOrThrow({ where: { id: row.id } });
 const files = done.files as { bytes: number; rows: number }[];
 const manifest = done.manifest as { source: { messages: number; trees: number } };
@@ -37,6 +39,8 @@ const result = {
   rows_out: files.reduce((n, f) => n + f.rows, 0),
   bytes_out: files.reduce((n, f) => n + f.bytes, 0),
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  // This process's CPU (its threads included) during the export; Postgres's is not in it.
+  cpu_s: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
 };
 await deleteExport(projectId, row.id);
 await worker.close();

@@ -9,7 +9,8 @@
 //   peak_rss_mb / peak_rss_mb_100k = the larger of the two exports' peak RSS at each size.
 // Targets: ratio ≥ 0.5; peak RSS < 256 MB and within 10% of the 100k figure.
 // `--sizes 100000` runs other sizes (the first is reported as rows); `--profile` writes a CPU
-// profile of each export process and prints where its time went.
+// profile of each export process and prints where its time went; `--keep-database` leaves the
+// seeded databases in place (their URLs are printed) for a closer look.
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -28,7 +29,9 @@ import { ensureDatabase, migrateDeploy, withAdminClient, withDatabase } from "..
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULT_PREFIX = "RESULT ";
 const FORMATS = ["sft_messages", "pairwise_trl"] as const;
-const { values } = parseArgs({ options: { sizes: { type: "string", default: "1000000,100000" }, profile: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: { sizes: { type: "string", default: "1000000,100000" }, profile: { type: "boolean", default: false }, "keep-database": { type: "boolean", default: false } },
+});
 const sizes = (values.sizes as string).split(",").map(Number);
 const base = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const log = (msg: string) => console.log(`[bench:export] ${msg}`);
@@ -41,6 +44,7 @@ interface ExportResult {
   rows_out: number;
   bytes_out: number;
   peak_rss_mb: number;
+  cpu_s: number;
 }
 
 /** The anchor: every column of every message, read by this process and thrown away. */
@@ -118,12 +122,13 @@ async function measure(size: number) {
       const result = await runExport(url, format, seeded.projectId, dataDir);
       if (result.messages !== size) throw new Error(`${format} read ${result.messages} messages, expected ${size}`);
       exports.push(result);
-      log(`${format}: ${result.wall_s.toFixed(2)} s, ${Math.round(size / result.wall_s).toLocaleString()} messages/s, ${result.rows_out.toLocaleString()} rows, ${(result.bytes_out / 1e6).toFixed(0)} MB, peak RSS ${result.peak_rss_mb} MB`);
+      log(`${format}: ${result.wall_s.toFixed(2)} s, ${Math.round(size / result.wall_s).toLocaleString()} messages/s, ${result.rows_out.toLocaleString()} rows, ${(result.bytes_out / 1e6).toFixed(0)} MB, exporter CPU ${result.cpu_s.toFixed(2)} s, peak RSS ${result.peak_rss_mb} MB`);
     }
     return { size, anchor, exports };
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
-    await withAdminClient(base, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    if (values["keep-database"]) log(`kept ${url}`);
+    else await withAdminClient(base, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
   }
 }
 

@@ -2,8 +2,13 @@
 // is length-prefixed UTF-8 with no escaping, so rows cost Postgres and Node less than the text
 // format (or JSON) would. Each column is declared: text-typed (cast other types with ::text),
 // boolean, or int4 (read from their binary form without making a string).
+//
+// The protocol is read straight off the connection's socket: each CopyData message is one row,
+// decoded where it lies in the socket's read. A general copy stream would first gather the
+// messages' payloads into a new buffer (one copy of everything and a Buffer object per row),
+// which cost the exporter more CPU than decoding the rows.
+import type { Duplex } from "node:stream";
 import type pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
 
 export type CopyValue = string | number | boolean | null;
 export type CopyRow = CopyValue[];
@@ -11,25 +16,204 @@ export type CopyColumn = "text" | "bool" | "int4";
 
 const SIGNATURE_LENGTH = 11; // "PGCOPY\n\xff\r\n\0"
 const HEADER_FIXED = SIGNATURE_LENGTH + 8; // + flags int32 + header extension length int32
-
 const ROWS_PER_BATCH = 128;
-const STRADDLE_BYTES = 1 << 16;
 
-/** Where the row whose fields start at `p` ends, or -1 when the buffer holds only part of it. */
-function rowEnd(buf: Buffer, p: number, fields: number): number {
-  for (let i = 0; i < fields; i++) {
-    if (p + 4 > buf.length) return -1;
-    const length = buf.readInt32BE(p);
-    p += 4 + Math.max(0, length);
-    if (p > buf.length) return -1;
-  }
-  return p;
-}
+// Backend message types (https://www.postgresql.org/docs/current/protocol-message-formats.html).
+const COPY_DATA = 0x64; // 'd'
+const COPY_DONE = 0x63; // 'c'
+const ERROR_RESPONSE = 0x45; // 'E'
+const MESSAGE_HEADER = 5; // type byte + int32 length (which counts itself)
 
 /** Buffer's own UTF-8 decoder: toString() would check its arguments and look up the encoding per field. */
 type Utf8Buffer = Buffer & { utf8Slice(start: number, end: number): string };
 
-function decodeRow(buf: Utf8Buffer, p: number, columns: readonly CopyColumn[]): CopyRow {
+interface PgConnection {
+  stream: Duplex;
+  query(text: string): void;
+}
+
+/**
+ * A query the pg client runs in its queue like any other: while it is active it owns the socket,
+ * and once the copy is done (or Postgres reports an error) it hands the rest of the bytes back to
+ * the client's own parser, which then sees CommandComplete/ErrorResponse and ReadyForQuery.
+ */
+class CopyOut {
+  rows: CopyRow[] = [];
+  /** False once the consumer stopped: the rest is read and dropped so the connection stays usable. */
+  decode = true;
+  /** True once the bytes after the copy went back to the client. */
+  detached = false;
+  private headerRead = false;
+  private trailerRead = false;
+  /** The socket read being parsed, and where. */
+  private chunk: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  // A message split across socket reads: its parts so far, their length, and its whole length (0 until known).
+  private parts: Buffer[] = [];
+  private have = 0;
+  private total = 0;
+
+  private socket: Duplex | null = null;
+  private clientHandler: ((chunk: Buffer) => void) | null = null;
+  private wake: (() => void) | null = null;
+  private failure: Error | null = null;
+  private closed = false;
+  private resolveFinished: () => void = () => {};
+  private readonly finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
+
+  constructor(
+    private readonly text: string,
+    private readonly columns: readonly CopyColumn[],
+  ) {}
+
+  // The pg client's side: submit() when the query's turn comes, then its messages' callbacks.
+  submit(connection: PgConnection): void {
+    const socket = connection.stream;
+    const handlers = socket.listeners("data") as ((chunk: Buffer) => void)[];
+    if (handlers.length !== 1) throw new Error(`expected the pg client's one data listener, found ${handlers.length}`);
+    this.socket = socket;
+    this.clientHandler = handlers[0];
+    socket.removeListener("data", this.clientHandler);
+    socket.pause();
+    socket.on("readable", this.onReadable);
+    socket.once("close", this.onClose);
+    connection.query(this.text);
+  }
+  handleError(error: Error): void {
+    // The client lets go of a query at its error: no ReadyForQuery comes for it.
+    this.failure = error;
+    this.resolveFinished();
+    this.wakeUp();
+  }
+  handleCommandComplete(): void {}
+  handleReadyForQuery(): void {
+    this.resolveFinished();
+  }
+
+  private readonly onReadable = () => this.wakeUp();
+  private readonly onClose = () => {
+    this.closed = true;
+    this.wakeUp();
+  };
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  /** The next bytes from the socket; waits for them. */
+  private async read(): Promise<Buffer> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const chunk = (this.socket as Duplex).read() as Buffer | null;
+      if (chunk !== null) return chunk;
+      if (this.closed) throw new Error("the database connection closed during COPY");
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** Gives `rest` (the bytes after CopyDone, or an ErrorResponse onwards) to the client's parser. */
+  private detach(rest: Buffer): void {
+    this.detached = true;
+    const socket = this.socket as Duplex;
+    const handler = this.clientHandler as (chunk: Buffer) => void;
+    socket.removeListener("readable", this.onReadable);
+    socket.removeListener("close", this.onClose);
+    socket.on("data", handler);
+    if (rest.length > 0) handler(rest);
+    // With the readable listener gone the socket is still paused: flow again once this read is handled.
+    process.nextTick(() => socket.resume());
+  }
+
+  /** Acts on the message at buf[pos, end); `rest` is what follows it. Returns false when the copy is over. */
+  private message(buf: Buffer, pos: number, end: number, rest: Buffer): boolean {
+    const type = buf[pos];
+    if (type === COPY_DATA) {
+      let p = pos + MESSAGE_HEADER;
+      if (!this.headerRead) {
+        if (end - p < HEADER_FIXED || buf.toString("latin1", p, p + 6) !== "PGCOPY") throw new Error("COPY data does not start with the binary header");
+        p += HEADER_FIXED + buf.readInt32BE(p + SIGNATURE_LENGTH + 4);
+        this.headerRead = true;
+      }
+      // One row per message (the first one also carries the header, the last the trailer).
+      if (p < end) {
+        const fields = buf.readInt16BE(p);
+        if (fields === -1) this.trailerRead = true;
+        else if (!this.decode) return true;
+        else if (fields !== this.columns.length) throw new Error(`COPY row has ${fields} columns, expected ${this.columns.length}`);
+        else this.rows.push(decodeTuple(buf as Utf8Buffer, p + 2, this.columns));
+      }
+      return true;
+    }
+    if (type === COPY_DONE) {
+      this.detach(rest);
+      return false;
+    }
+    if (type === ERROR_RESPONSE) {
+      this.detach(Buffer.concat([buf.subarray(pos, end), rest]));
+      return false;
+    }
+    // CopyOutResponse, notices and parameter changes need nothing here.
+    return true;
+  }
+
+  /** Adds the start of `chunk` to the split message; returns what of `chunk` is left. */
+  private gather(chunk: Buffer): Buffer {
+    if (this.total === 0) {
+      const head = chunk.subarray(0, MESSAGE_HEADER - this.have);
+      this.parts.push(head);
+      this.have += head.length;
+      chunk = chunk.subarray(head.length);
+      if (this.have < MESSAGE_HEADER) return chunk;
+      const joined = Buffer.concat(this.parts, this.have);
+      this.parts = [joined];
+      this.total = 1 + joined.readInt32BE(1);
+    }
+    const body = chunk.subarray(0, this.total - this.have);
+    this.parts.push(body);
+    this.have += body.length;
+    return chunk.subarray(body.length);
+  }
+
+  /** Parses until ROWS_PER_BATCH rows are decoded or the copy ends; false once it has ended. */
+  async fill(): Promise<boolean> {
+    while (!this.detached) {
+      if (this.pos >= this.chunk.length) {
+        this.chunk = await this.read();
+        this.pos = 0;
+        if (this.have > 0) {
+          this.chunk = this.gather(this.chunk);
+          if (this.have < this.total || this.total === 0) continue;
+          const whole = Buffer.concat(this.parts, this.have);
+          this.parts = [];
+          this.have = this.total = 0;
+          if (!this.message(whole, 0, whole.length, this.chunk)) break;
+        }
+      }
+      const chunk = this.chunk;
+      while (chunk.length - this.pos >= MESSAGE_HEADER) {
+        const pos = this.pos;
+        const end = pos + 1 + chunk.readInt32BE(pos + 1);
+        if (end > chunk.length) break;
+        this.pos = end;
+        if (!this.message(chunk, pos, end, chunk.subarray(end))) break;
+        if (this.rows.length === ROWS_PER_BATCH) return true;
+      }
+      if (!this.detached && this.pos < chunk.length) {
+        this.gather(chunk.subarray(this.pos));
+        this.pos = chunk.length;
+      }
+      if (this.rows.length > 0) return true;
+    }
+    // Settled by ReadyForQuery, or by the error the client hands over after an ErrorResponse.
+    await this.finished;
+    if (this.failure) throw this.failure;
+    if (!this.trailerRead) throw new Error("COPY stream ended before its trailer");
+    return false;
+  }
+}
+
+function decodeTuple(buf: Utf8Buffer, p: number, columns: readonly CopyColumn[]): CopyRow {
   const row: CopyRow = new Array(columns.length);
   for (let i = 0; i < columns.length; i++) {
     const length = buf.readInt32BE(p);
@@ -45,68 +229,34 @@ function decodeRow(buf: Utf8Buffer, p: number, columns: readonly CopyColumn[]): 
   return row;
 }
 
-/** Yields rows in small batches, so consumers await once per batch, not once per row. */
+/**
+ * Yields rows in small batches, so consumers await once per batch, not once per row. Rows are
+ * decoded as the consumer asks: a socket read can hold megabytes, and strings made long before
+ * they are used outlive young-generation collections.
+ */
 export async function* copyRows(client: pg.Client, query: string, columns: readonly CopyColumn[]): AsyncGenerator<CopyRow[]> {
-  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`));
-  let rest: Buffer | null = null;
-  let headerRead = false;
-  let finished = false;
-  // Rows are decoded a few at a time as the consumer asks: a socket read can hold megabytes,
-  // and strings made long before they are used outlive young-generation collections.
-  let rows: CopyRow[] = [];
-  /** Decodes complete rows of `buf` from `pos`; returns where the first incomplete one starts. */
-  const parse = function* (buf: Buffer, pos: number, limit: number): Generator<CopyRow[], number> {
-    while (pos + 2 <= buf.length && pos < limit) {
-      const fields = buf.readInt16BE(pos);
-      if (fields === -1) {
-        finished = true;
-        return pos + 2;
-      }
-      if (fields !== columns.length) throw new Error(`COPY row has ${fields} columns, expected ${columns.length}`);
-      const end = rowEnd(buf, pos + 2, fields);
-      if (end < 0) break;
-      rows.push(decodeRow(buf as Utf8Buffer, pos + 2, columns));
-      pos = end;
-      if (rows.length === ROWS_PER_BATCH) {
-        yield rows;
-        rows = [];
-      }
-    }
-    return pos;
-  };
+  const copy = new CopyOut(`COPY (${query}) TO STDOUT (FORMAT binary)`, columns);
+  void client.query(copy as unknown as pg.Submittable);
+  let ended = false;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let buf: Buffer = chunk;
-      let pos = 0;
-      if (rest) {
-        // Finish the row split across reads from a small join, rather than copying the whole read.
-        const joined = Buffer.concat([rest, chunk.subarray(0, Math.min(chunk.length, STRADDLE_BYTES))]);
-        const end: number = headerRead ? yield* parse(joined, 0, 1) : 0;
-        if (end > rest.length) {
-          pos = end - rest.length;
-          rest = null;
-        } else {
-          buf = Buffer.concat([rest, chunk]);
-          rest = null;
-        }
-      }
-      if (!headerRead) {
-        if (buf.length < HEADER_FIXED || buf.length < HEADER_FIXED + buf.readInt32BE(SIGNATURE_LENGTH + 4)) {
-          rest = buf;
-          continue;
-        }
-        pos = HEADER_FIXED + buf.readInt32BE(SIGNATURE_LENGTH + 4);
-        headerRead = true;
-      }
-      if (!finished) pos = yield* parse(buf, pos, buf.length);
-      rest = !finished && pos < buf.length ? buf.subarray(pos) : null;
-      if (rows.length > 0) {
+    for (;;) {
+      const more = await copy.fill();
+      if (copy.rows.length > 0) {
+        const rows = copy.rows;
+        copy.rows = [];
         yield rows;
-        rows = [];
       }
+      if (!more) break;
     }
-    if (!finished) throw new Error("COPY stream ended before its trailer");
+    ended = true;
   } finally {
-    if (!stream.destroyed) stream.destroy();
+    if (!ended && !copy.detached) {
+      // The consumer stopped early: read the rest without decoding it, so the connection can go on or close.
+      copy.decode = false;
+      copy.rows = [];
+      void (async () => {
+        while (await copy.fill());
+      })().catch(() => undefined);
+    }
   }
 }
