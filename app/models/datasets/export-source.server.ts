@@ -131,11 +131,10 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
       FROM message_trees t CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.tree_id = t.id OFFSET 0) m
       WHERE ${trees}
       ORDER BY t.id`,
-    // Not-rankable votes are counted here so formats that need no per-labeler rankings skip reading them.
+    // Not-rankable votes are counted with the consensus, so formats that need no per-labeler rankings skip reading them.
     consensus: needs.consensus
       ? `SELECT t.id::text, c.parent_message_id::text, ${needs.btScores ? "c.bt_scores::text" : "NULL::text"}, c.kendall_tau::text,
-          c.ranking_count, c.computed_at::text,
-          (SELECT count(*) FROM rankings r WHERE r.parent_message_id = c.parent_message_id AND r.not_rankable)::int4
+          c.ranking_count, c.computed_at::text, c.not_rankable_count
         FROM message_trees t CROSS JOIN LATERAL (SELECT * FROM sibling_consensus c WHERE c.tree_id = t.id OFFSET 0) c
         WHERE ${trees}
         ORDER BY t.id`

@@ -18,16 +18,17 @@ async function storeSetConsensus(
   parentId: string,
   siblingIds: readonly string[],
   summary: SiblingConsensusSummary,
-  rankingCount: number,
+  rankings: readonly SiblingRanking[],
 ): Promise<void> {
   const ranks = JSON.stringify(summary.ranks);
   await tx.$executeRaw`
-    INSERT INTO sibling_consensus (parent_message_id, tree_id, ranks, bt_scores, pair_confidence, kendall_tau, ranking_count, computed_at)
+    INSERT INTO sibling_consensus (parent_message_id, tree_id, ranks, bt_scores, pair_confidence, kendall_tau, ranking_count, not_rankable_count, computed_at)
     VALUES (${parentId}::uuid, ${treeId}::uuid, ${ranks}::jsonb, ${JSON.stringify(summary.btScores)}::jsonb,
-            ${JSON.stringify(summary.pairConfidence)}::jsonb, ${summary.kendallTau}, ${rankingCount}, ${NOW})
+            ${JSON.stringify(summary.pairConfidence)}::jsonb, ${summary.kendallTau}, ${rankings.length},
+            ${rankings.filter((r) => r.notRankable).length}, ${NOW})
     ON CONFLICT (parent_message_id) DO UPDATE SET ranks = EXCLUDED.ranks, bt_scores = EXCLUDED.bt_scores,
       pair_confidence = EXCLUDED.pair_confidence, kendall_tau = EXCLUDED.kendall_tau,
-      ranking_count = EXCLUDED.ranking_count, computed_at = EXCLUDED.computed_at`;
+      ranking_count = EXCLUDED.ranking_count, not_rankable_count = EXCLUDED.not_rankable_count, computed_at = EXCLUDED.computed_at`;
   // By parent as well as by id: Postgres assumes an array parameter holds ten ids, so by id
   // alone the generic plan looked dearer than a custom one and every execution was planned anew.
   await tx.$executeRaw`
@@ -44,7 +45,7 @@ export async function scoreSiblingSet(
 ): Promise<SiblingConsensusSummary> {
   const rankings = await setRankings(tx, parentId);
   const summary = summarizeSiblingSet(siblingIds, rankings);
-  await storeSetConsensus(tx, treeId, parentId, siblingIds, summary, rankings.length);
+  await storeSetConsensus(tx, treeId, parentId, siblingIds, summary, rankings);
   return summary;
 }
 
@@ -59,16 +60,16 @@ export async function scoreTree(
   messages: readonly TreeMessageFacts[],
   config: WorkflowConfig,
 ): Promise<boolean> {
-  const results: Array<{ parentId: string; childIds: string[]; summary: SiblingConsensusSummary; count: number }> = [];
+  const results: Array<{ parentId: string; childIds: string[]; summary: SiblingConsensusSummary; rankings: SiblingRanking[] }> = [];
   for (const set of siblingSets(messages, config)) {
     const rankings = await setRankings(tx, set.parentId);
     try {
-      results.push({ parentId: set.parentId, childIds: set.childIds, summary: summarizeSiblingSet(set.childIds, rankings), count: rankings.length });
+      results.push({ parentId: set.parentId, childIds: set.childIds, summary: summarizeSiblingSet(set.childIds, rankings), rankings });
     } catch (error) {
       console.error(`scoring tree ${treeId} failed: ${(error as Error).message}`);
       return false;
     }
   }
-  for (const r of results) await storeSetConsensus(tx, treeId, r.parentId, r.childIds, r.summary, r.count);
+  for (const r of results) await storeSetConsensus(tx, treeId, r.parentId, r.childIds, r.summary, r.rankings);
   return true;
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { requestTask } from "~/models/labeling/tasks.server.ts";
+import { submitRanking } from "~/models/labeling/rankings.server.ts";
 import { submitPrompt } from "~/models/labeling/writing.server.ts";
 import { answerTask, doTask, freshText, GOOD_LABELS, makeLabelers, makeProject, SPAM_LABELS, treeState } from "./fixtures.ts";
 
@@ -63,6 +64,25 @@ describe("a tree from prompt to export", () => {
     ]);
     void writerA;
     void writerB;
+  });
+
+  it("counts not-rankable votes with the consensus they are part of", async () => {
+    const project = await makeProject();
+    const [author, reviewer, writerA, writerB, r1, r2, r3] = await makeLabelers(project.id, 7);
+    const promptTask = await requestTask({ projectId: project.id, userId: author.id, type: "initial_prompt" });
+    const { treeId, messageId: rootId } = await submitPrompt(project.id, promptTask!.id, author.id, { text: freshText("prompt") });
+    await doTask(project.id, reviewer.id, "label_initial_prompt");
+    await doTask(project.id, writerA.id, "assistant_reply");
+    await doTask(project.id, writerB.id, "assistant_reply");
+    await doTask(project.id, r1.id, "label_assistant_reply");
+    await doTask(project.id, r1.id, "label_assistant_reply");
+    await doTask(project.id, r1.id, "rank_assistant_replies");
+    const task = await requestTask({ projectId: project.id, userId: r2.id, type: "rank_assistant_replies" });
+    await submitRanking(project.id, task!.id, r2.id, { notRankable: true });
+    await doTask(project.id, r3.id, "rank_assistant_replies");
+    expect(await treeState(treeId)).toBe("ready_for_export");
+    const consensus = await prisma.siblingConsensus.findUniqueOrThrow({ where: { parentMessageId: rootId } });
+    expect([consensus.rankingCount, consensus.notRankableCount]).toEqual([3, 1]);
   });
 
   it("aborts the tree of a prompt its reviewers call spam", async () => {
