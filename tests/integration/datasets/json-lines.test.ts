@@ -46,6 +46,30 @@ describe("JsonLinesEncoder", () => {
     expect(encodeAll(values, 1 << 20)).toBe(values.map((v) => `${JSON.stringify(v)}\n`).join(""));
   });
 
+  it("finds a character to escape at any place and alignment in the string", () => {
+    // Every escaped character, at each place of strings of 1 to 40 characters, among ASCII and
+    // multi-byte neighbours, written at every offset into the buffer (the scan reads 4 bytes at a time).
+    const escaped = ['"', "\\", "\u0000", "\n", "\u001f", "\t"];
+    const fillers = ["a", "é", "数", "😀", "~", "\u007f"];
+    const values: unknown[] = [];
+    for (let length = 1; length <= 40; length++) {
+      for (let at = 0; at < length; at++) {
+        const filler = fillers[(length + at) % fillers.length];
+        const chars = Array.from({ length }, () => filler);
+        chars[at] = escaped[(length * 7 + at) % escaped.length];
+        values.push(chars.join(""));
+      }
+      values.push(fillers[length % fillers.length].repeat(length));
+    }
+    // Lines of 2, 3 and 5 bytes first start the strings at each offset modulo 4.
+    for (const before of [[], [0], [""], [0, ""]]) {
+      const encoder = new JsonLinesEncoder(1 << 16);
+      const all = [...before, ...values];
+      for (const value of all) encoder.line(value);
+      expect(encoder.take().toString("utf8")).toBe(all.map((v) => `${JSON.stringify(v)}\n`).join(""));
+    }
+  });
+
   it("refuses values JSON cannot write", () => {
     const encoder = new JsonLinesEncoder();
     expect(() => encoder.line(undefined)).toThrow(TypeError);

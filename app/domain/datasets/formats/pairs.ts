@@ -39,40 +39,41 @@ export function notRankableShare(record: RankedSetRecord): number {
   return record.ranking_count === 0 ? 0 : record.not_rankable_count / record.ranking_count;
 }
 
+// Module-level helpers rather than closures: this runs for every ranked set of an export.
+const rankOf = (c: RankedCompletion) => c.consensus_rank as number;
+
+/** Whether the (winner, loser) pair is one `selection` emits; `groupRanks` lists the sets' ranks, best first. */
+function selected(selection: PairSelection, groupRanks: readonly number[], w: RankedCompletion, l: RankedCompletion): boolean {
+  const winner = rankOf(w);
+  const loser = rankOf(l);
+  if (winner >= loser) return false; // ties and reversed order
+  switch (selection) {
+    case "all":
+      return true;
+    case "adjacent":
+      return groupRanks[groupRanks.indexOf(winner) + 1] === loser;
+    case "best_vs_rest":
+      return winner === groupRanks[0];
+    case "best_vs_worst":
+      return winner === groupRanks[0] && loser === groupRanks[groupRanks.length - 1];
+  }
+}
+
 export function preferencePairs(record: RankedSetRecord, options: PairOptions = {}): PreferencePair[] {
   const selection = options.selection ?? "all";
   const maxShare = options.maxNotRankableShare ?? 0.5;
   if (notRankableShare(record) > maxShare) return [];
 
   const ranked = rankedCompletions(record);
-  const rankOf = (c: RankedCompletion) => c.consensus_rank as number;
   const groupRanks = [...new Set(ranked.map(rankOf))];
-  const best = groupRanks[0];
-  const worst = groupRanks[groupRanks.length - 1];
-  const nextRank = new Map(groupRanks.map((r, i) => [r, groupRanks[i + 1]]));
-
-  const keep = (w: RankedCompletion, l: RankedCompletion): boolean => {
-    if (rankOf(w) >= rankOf(l)) return false; // ties and reversed order
-    switch (selection) {
-      case "all":
-        return true;
-      case "adjacent":
-        return nextRank.get(rankOf(w)) === rankOf(l);
-      case "best_vs_rest":
-        return rankOf(w) === best;
-      case "best_vs_worst":
-        return rankOf(w) === best && rankOf(l) === worst;
-    }
-  };
-
-  const confidence = new Map(
-    (record.consensus.confidence?.pairs ?? []).map((p) => [`${p.winner_id} ${p.loser_id}`, p.value]),
-  );
+  const confidencePairs = record.consensus.confidence?.pairs ?? [];
   const pairs: PreferencePair[] = [];
   for (let i = 0; i < ranked.length; i++) {
     for (let j = i + 1; j < ranked.length; j++) {
-      const [w, l] = [ranked[i], ranked[j]];
-      if (!keep(w, l)) continue;
+      const w = ranked[i];
+      const l = ranked[j];
+      if (!selected(selection, groupRanks, w, l)) continue;
+      const confidence = confidencePairs.find((p) => p.winner_id === w.message_id && p.loser_id === l.message_id);
       pairs.push({
         set_id: record.id,
         tree_id: record.tree_id,
@@ -83,7 +84,7 @@ export function preferencePairs(record: RankedSetRecord, options: PairOptions = 
         ranked_count: ranked.length,
         rank_gap: rankOf(l) - rankOf(w),
         bt_gap: w.bt_score !== undefined && l.bt_score !== undefined ? w.bt_score - l.bt_score : null,
-        confidence: confidence.get(`${w.message_id} ${l.message_id}`) ?? null,
+        confidence: confidence?.value ?? null,
       });
     }
   }
