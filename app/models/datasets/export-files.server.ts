@@ -30,13 +30,19 @@ export interface SplitWriter {
 }
 
 /**
- * Appends to a file and hashes what it writes. A chunk is written by libuv's thread pool and
- * then hashed on the hash thread while the next one is encoded; one chunk at a time, in order.
+ * Appends to a file and hashes what it writes. Chunks are written in order by libuv's thread
+ * pool, each then hashed on the hash thread, while the next ones are encoded: the caller waits
+ * only when IN_FLIGHT chunks are still on their way (on two cores, waiting for each chunk before
+ * the next one kept the encoding thread idle a fifth of the time).
  */
+const IN_FLIGHT = 4;
+
 class HashedFile {
   private readonly fd: number;
   private readonly hashId: number;
-  private inFlight: Promise<void> = Promise.resolve();
+  /** The last chunk's write, and each unfinished chunk's write-then-hash, oldest first. */
+  private written: Promise<void> = Promise.resolve();
+  private readonly inFlight: Promise<void>[] = [];
   private failed: Error | null = null;
   bytes = 0;
   constructor(
@@ -51,18 +57,25 @@ class HashedFile {
    * thread; `done` receives it back once written and hashed (it may then be reused).
    */
   async write(chunk: Uint8Array, owned: boolean, done?: (chunk: Buffer) => void): Promise<void> {
-    await this.inFlight;
     if (this.failed) throw this.failed;
     this.bytes += chunk.length;
-    this.inFlight = writeAll(this.fd, chunk)
-      .then(() => this.hasher.update(this.hashId, chunk, owned))
-      .then(done)
-      .catch((error: Error) => {
-        this.failed = error;
-      });
+    const fail = (error: Error) => {
+      this.failed ??= error;
+    };
+    // Hashing moves the buffer to the hash thread, so it starts once the chunk is written; the
+    // thread takes chunks in the order they were posted, which is the order of the writes.
+    this.written = this.written.then(() => (this.failed ? undefined : writeAll(this.fd, chunk)));
+    this.inFlight.push(
+      this.written
+        .then(() => (this.failed ? undefined : this.hasher.update(this.hashId, chunk, owned)))
+        .then((back) => back && done?.(back))
+        .catch(fail),
+    );
+    while (this.inFlight.length > IN_FLIGHT) await this.inFlight.shift();
+    if (this.failed) throw this.failed;
   }
   async close(): Promise<string> {
-    await this.inFlight;
+    await Promise.all(this.inFlight.splice(0));
     fs.closeSync(this.fd);
     if (this.failed) throw this.failed;
     return this.hasher.digest(this.hashId);

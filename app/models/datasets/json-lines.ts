@@ -8,6 +8,8 @@
 /** Long strings remembered, by identity, with where their JSON sits in the pending bytes. */
 const RECENT = 8;
 const RECENT_MIN_LENGTH = 64;
+/** Buffers kept for reuse: as many as the file writer keeps chunks in flight, and one more. */
+const SPARE_BUFFERS = 5;
 
 /**
  * Whether buf[from, to) holds a byte JSON escapes (a control character, '"' or '\\'), four
@@ -103,7 +105,7 @@ export class JsonLinesEncoder {
 
   /** Gives back a chunk from take() once its bytes are no longer needed. */
   recycle(chunk: Buffer): void {
-    if (chunk.byteOffset === 0 && chunk.buffer.byteLength === this.capacity && this.spare.length < 2) {
+    if (chunk.byteOffset === 0 && chunk.buffer.byteLength === this.capacity && this.spare.length < SPARE_BUFFERS) {
       this.spare.push(Buffer.from(chunk.buffer, 0, this.capacity));
     }
   }
