@@ -6,7 +6,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import type { DatasetSplit } from "~/domain/datasets/split.ts";
-import type { HashThread } from "./hash-thread.server.ts";
+import type { FileThread } from "./file-thread.server.ts";
 import { JsonLinesEncoder } from "./json-lines.ts";
 import { columnValue, parquetSchema, type Columns } from "./parquet-columns.ts";
 
@@ -30,46 +30,39 @@ export interface SplitWriter {
 }
 
 /**
- * Appends to a file and hashes what it writes. Chunks are written in order by libuv's thread
- * pool, each then hashed on the hash thread, while the next ones are encoded: the caller waits
- * only when IN_FLIGHT chunks are still on their way (on two cores, waiting for each chunk before
- * the next one kept the encoding thread idle a fifth of the time).
+ * Appends to a file and hashes what it writes, on the file thread, while the next chunks are
+ * encoded: the caller waits only when IN_FLIGHT chunks are still on their way.
  */
 const IN_FLIGHT = 4;
 
 class HashedFile {
   private readonly fd: number;
   private readonly hashId: number;
-  /** The last chunk's write, and each unfinished chunk's write-then-hash, oldest first. */
-  private written: Promise<void> = Promise.resolve();
+  /** Each unfinished chunk, oldest first. */
   private readonly inFlight: Promise<void>[] = [];
   private failed: Error | null = null;
   bytes = 0;
   constructor(
     readonly filePath: string,
-    private readonly hasher: HashThread,
+    private readonly thread: FileThread,
   ) {
     this.fd = fs.openSync(filePath, "wx");
-    this.hashId = hasher.open();
+    this.hashId = thread.open();
   }
   /**
-   * Queues the chunk. `owned`: its ArrayBuffer is the caller's alone and may travel to the hash
+   * Queues the chunk. `owned`: its ArrayBuffer is the caller's alone and may travel to the file
    * thread; `done` receives it back once written and hashed (it may then be reused).
    */
   async write(chunk: Uint8Array, owned: boolean, done?: (chunk: Buffer) => void): Promise<void> {
     if (this.failed) throw this.failed;
     this.bytes += chunk.length;
-    const fail = (error: Error) => {
-      this.failed ??= error;
-    };
-    // Hashing moves the buffer to the hash thread, so it starts once the chunk is written; the
-    // thread takes chunks in the order they were posted, which is the order of the writes.
-    this.written = this.written.then(() => (this.failed ? undefined : writeAll(this.fd, chunk)));
     this.inFlight.push(
-      this.written
-        .then(() => (this.failed ? undefined : this.hasher.update(this.hashId, chunk, owned)))
-        .then((back) => back && done?.(back))
-        .catch(fail),
+      this.thread.write(this.fd, this.hashId, chunk, owned).then(
+        (back) => done?.(back),
+        (error: Error) => {
+          this.failed ??= error;
+        },
+      ),
     );
     while (this.inFlight.length > IN_FLIGHT) await this.inFlight.shift();
     if (this.failed) throw this.failed;
@@ -78,34 +71,26 @@ class HashedFile {
     await Promise.all(this.inFlight.splice(0));
     fs.closeSync(this.fd);
     if (this.failed) throw this.failed;
-    return this.hasher.digest(this.hashId);
+    return this.thread.digest(this.hashId);
   }
+  /** Closes the file once the chunks on their way are written: a number closed too early could be reused by another file. */
   abort(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      /* already closed */
-    }
+    this.failed ??= new Error("the export was aborted");
+    void Promise.all(this.inFlight.splice(0)).then(() => {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+    });
   }
-}
-
-function writeAll(fd: number, chunk: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const next = (offset: number) =>
-      fs.write(fd, chunk, offset, chunk.length - offset, null, (error, written) => {
-        if (error) reject(error);
-        else if (offset + written < chunk.length) next(offset + written);
-        else resolve();
-      });
-    next(0);
-  });
 }
 
 const JSONL_CHUNK = 1 << 20;
 
-export function openJsonl(dir: string, split: DatasetSplit, options: { gzip: boolean }, hasher: HashThread): SplitWriter {
+export function openJsonl(dir: string, split: DatasetSplit, options: { gzip: boolean }, thread: FileThread): SplitWriter {
   const name = `${split}.jsonl${options.gzip ? ".gz" : ""}`;
-  const file = new HashedFile(path.join(dir, name), hasher);
+  const file = new HashedFile(path.join(dir, name), thread);
   const gzip = options.gzip ? zlib.createGzip({ level: 6 }) : null;
   // Compressed output is written in order as it comes; the file's own queue keeps it ordered.
   let gzipWrites: Promise<void> = Promise.resolve();
@@ -166,9 +151,9 @@ class FileByteWriter extends ByteWriter {
 /** Rows per row group: small enough to keep memory flat, large enough for good compression. */
 const PARQUET_GROUP_ROWS = 2_000;
 
-export function openParquet(dir: string, split: DatasetSplit, columns: Columns, metadata: Record<string, string>, hasher: HashThread): SplitWriter {
+export function openParquet(dir: string, split: DatasetSplit, columns: Columns, metadata: Record<string, string>, thread: FileThread): SplitWriter {
   const name = `${split}.parquet`;
-  const file = new HashedFile(path.join(dir, name), hasher);
+  const file = new HashedFile(path.join(dir, name), thread);
   const bytes = new FileByteWriter(file);
   const writer = new ParquetWriter({
     writer: bytes,

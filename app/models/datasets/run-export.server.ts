@@ -12,7 +12,7 @@ import { PermanentExportError } from "./errors.server.ts";
 import { openJsonl, openParquet, type ExportFile, type SplitWriter } from "./export-files.server.ts";
 import { lineFormatOf, needsOf, treeRows, writesMargin, type RowContext } from "./export-formats.server.ts";
 import { openExportSource } from "./export-source.server.ts";
-import { HashThread } from "./hash-thread.server.ts";
+import { FileThread } from "./file-thread.server.ts";
 import { exportDir, purgeExpiredExports, removeExportFiles, storedSpec } from "./exports.server.ts";
 import { columnsFor } from "./parquet-columns.ts";
 
@@ -83,7 +83,7 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
   if (config.split.validationRatio > 0) splits.push("validation");
   const writers = new Map<DatasetSplit, SplitWriter>();
   const source = await openExportSource(deps.databaseUrl, row.projectId, filters, needsOf(format, filters, config.options));
-  const hasher = new HashThread();
+  const fileThread = new FileThread();
   try {
     fs.mkdirSync(tmpDir, { recursive: true });
     for (const split of splits) {
@@ -94,8 +94,8 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
               "rlhf_studio.export_id": exportId,
               "rlhf_studio.format": format,
               "rlhf_studio.line_format": lineFormat,
-            }, hasher)
-          : openJsonl(tmpDir, split, { gzip: config.output.gzip }, hasher),
+            }, fileThread)
+          : openJsonl(tmpDir, split, { gzip: config.output.gzip }, fileThread),
       );
     }
     const models = await deps.prisma.modelVersion.findMany({ select: { id: true, name: true } });
@@ -200,6 +200,6 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
     fs.rmSync(tmpDir, { recursive: true, force: true });
     throw error;
   } finally {
-    await Promise.all([source.close(), hasher.close()]);
+    await Promise.all([source.close(), fileThread.close()]);
   }
 }

@@ -1,18 +1,29 @@
-// SHA-256 of export files on a worker thread, so hashing a gigabyte does not hold up the thread
-// that encodes rows. Chunks cross by transfer and come back the same way (nothing copied, nothing
-// left for either garbage collector); the worker is plain JavaScript with no module loader.
+// Export files are written and hashed (SHA-256) on a worker thread, so that a gigabyte of output
+// does not hold up the thread that encodes rows. Each chunk crosses by transfer, is appended to
+// its file and added to the file's hash, and comes back the same way (nothing copied, nothing
+// left for either garbage collector). One thread takes the chunks in the order they were sent,
+// which is what keeps every file and its hash in order. The worker is plain JavaScript with no
+// module loader.
 import { Worker } from "node:worker_threads";
 
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const crypto = require("node:crypto");
+const fs = require("node:fs");
 const hashes = new Map();
 parentPort.on("message", (m) => {
-  if (m.type === "update") {
-    let hash = hashes.get(m.file);
-    if (!hash) hashes.set(m.file, (hash = crypto.createHash("sha256")));
-    hash.update(new Uint8Array(m.buffer, m.offset, m.length));
-    parentPort.postMessage({ id: m.id, buffer: m.buffer }, [m.buffer]);
+  if (m.type === "write") {
+    const bytes = new Uint8Array(m.buffer, m.offset, m.length);
+    let error = null;
+    try {
+      for (let done = 0; done < bytes.length; ) done += fs.writeSync(m.fd, bytes, done, bytes.length - done);
+      let hash = hashes.get(m.file);
+      if (!hash) hashes.set(m.file, (hash = crypto.createHash("sha256")));
+      hash.update(bytes);
+    } catch (e) {
+      error = e.message;
+    }
+    parentPort.postMessage({ id: m.id, buffer: m.buffer, error }, [m.buffer]);
   } else {
     const hash = hashes.get(m.file) ?? crypto.createHash("sha256");
     hashes.delete(m.file);
@@ -21,9 +32,9 @@ parentPort.on("message", (m) => {
 });
 `;
 
-type Reply = { id: number; buffer?: ArrayBuffer; hex?: string };
+type Reply = { id: number; buffer?: ArrayBuffer; hex?: string; error?: string | null };
 
-export class HashThread {
+export class FileThread {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
   private readonly waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (error: Error) => void }>();
   private nextId = 0;
@@ -36,7 +47,7 @@ export class HashThread {
       this.waiting.delete(reply.id);
     });
     this.worker.on("error", (error) => this.fail(error));
-    this.worker.on("exit", (code) => this.fail(new Error(`the hashing thread stopped (exit ${code})`)));
+    this.worker.on("exit", (code) => this.fail(new Error(`the export file thread stopped (exit ${code})`)));
   }
 
   private fail(error: Error): void {
@@ -54,21 +65,22 @@ export class HashThread {
     });
   }
 
-  /** A new, empty hash. */
+  /** A new, empty hash for a file. */
   open(): number {
     return this.nextFile++;
   }
 
   /**
-   * Adds the chunk to the file's hash, in call order. With `owned`, the chunk's whole ArrayBuffer
-   * belongs to the caller and is moved to the thread and back: the returned Buffer views it again.
-   * Otherwise the bytes are copied first.
+   * Appends the chunk to the open file `fd` and adds it to hash `file`, after every chunk sent
+   * before it. With `owned`, the chunk's whole ArrayBuffer belongs to the caller and is moved to
+   * the thread and back: the returned Buffer views it again. Otherwise the bytes are copied first.
    */
-  async update(file: number, chunk: Uint8Array, owned: boolean): Promise<Buffer> {
+  async write(fd: number, file: number, chunk: Uint8Array, owned: boolean): Promise<Buffer> {
     const movable = owned && chunk.buffer instanceof ArrayBuffer;
     const buffer = movable ? (chunk.buffer as ArrayBuffer) : new Uint8Array(chunk).buffer;
     const offset = movable ? chunk.byteOffset : 0;
-    const reply = await this.ask({ type: "update", file, buffer, offset, length: chunk.length }, [buffer]);
+    const reply = await this.ask({ type: "write", fd, file, buffer, offset, length: chunk.length }, [buffer]);
+    if (reply.error) throw new Error(`writing the export file failed: ${reply.error}`);
     return Buffer.from(reply.buffer as ArrayBuffer);
   }
 
