@@ -49,7 +49,7 @@ describe("JsonLinesEncoder", () => {
   it("finds a character to escape at any place and alignment in the string", () => {
     // Every escaped character, at each place of strings of 1 to 40 characters, among ASCII and
     // multi-byte neighbours, written at every offset into the buffer (the scan reads 4 bytes at a time).
-    const escaped = ['"', "\\", "\u0000", "\n", "\u001f", "\t"];
+    const escaped = ['"', "\\", "\u0000", "\n", "\u001f", "\t", "\b", "\f", "\r", "\u0001"];
     const fillers = ["a", "é", "数", "😀", "~", "\u007f"];
     const values: unknown[] = [];
     for (let length = 1; length <= 40; length++) {
@@ -57,6 +57,9 @@ describe("JsonLinesEncoder", () => {
         const filler = fillers[(length + at) % fillers.length];
         const chars = Array.from({ length }, () => filler);
         chars[at] = escaped[(length * 7 + at) % escaped.length];
+        values.push(chars.join(""));
+        // And a second one further on: escapes are moved into place from the back.
+        chars[(at * 5 + 3) % length] = escaped[at % escaped.length];
         values.push(chars.join(""));
       }
       values.push(fillers[length % fillers.length].repeat(length));
