@@ -17,6 +17,10 @@ export type CopyColumn = "text" | "bool" | "int4";
 const SIGNATURE_LENGTH = 11; // "PGCOPY\n\xff\r\n\0"
 const HEADER_FIXED = SIGNATURE_LENGTH + 8; // + flags int32 + header extension length int32
 const ROWS_PER_BATCH = 128;
+// Column kinds, as numbers for the decoding loop.
+const TEXT = 0;
+const BOOL = 1;
+const INT4 = 2;
 
 // Backend message types (https://www.postgresql.org/docs/current/protocol-message-formats.html).
 const COPY_DATA = 0x64; // 'd'
@@ -61,10 +65,15 @@ class CopyOut {
   private resolveFinished: () => void = () => {};
   private readonly finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
 
+  /** Each column's kind: TEXT, BOOL or INT4. */
+  private readonly kinds: Int8Array;
+
   constructor(
     private readonly text: string,
-    private readonly columns: readonly CopyColumn[],
-  ) {}
+    columns: readonly CopyColumn[],
+  ) {
+    this.kinds = Int8Array.from(columns, (c) => (c === "text" ? TEXT : c === "bool" ? BOOL : INT4));
+  }
 
   // The pg client's side: submit() when the query's turn comes, then its messages' callbacks.
   submit(connection: PgConnection): void {
@@ -140,8 +149,8 @@ class CopyOut {
         const fields = buf.readInt16BE(p);
         if (fields === -1) this.trailerRead = true;
         else if (!this.decode) return true;
-        else if (fields !== this.columns.length) throw new Error(`COPY row has ${fields} columns, expected ${this.columns.length}`);
-        else this.rows.push(decodeTuple(buf as Utf8Buffer, p + 2, this.columns));
+        else if (fields !== this.kinds.length) throw new Error(`COPY row has ${fields} columns, expected ${this.kinds.length}`);
+        else this.rows.push(decodeTuple(buf as Utf8Buffer, p + 2, this.kinds));
       }
       return true;
     }
@@ -213,17 +222,20 @@ class CopyOut {
   }
 }
 
-function decodeTuple(buf: Utf8Buffer, p: number, columns: readonly CopyColumn[]): CopyRow {
-  const row: CopyRow = new Array(columns.length);
-  for (let i = 0; i < columns.length; i++) {
-    const length = buf.readInt32BE(p);
+/** Big-endian int32 at p (by hand: Buffer's readInt32BE checks its argument on every call). */
+const int32 = (buf: Buffer, p: number) => (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
+
+function decodeTuple(buf: Utf8Buffer, p: number, kinds: Int8Array): CopyRow {
+  const row: CopyRow = new Array(kinds.length);
+  for (let i = 0; i < kinds.length; i++) {
+    const length = int32(buf, p);
     p += 4;
     if (length === -1) {
       row[i] = null;
       continue;
     }
-    const column = columns[i];
-    row[i] = column === "text" ? buf.utf8Slice(p, p + length) : column === "bool" ? buf[p] !== 0 : buf.readInt32BE(p);
+    const kind = kinds[i];
+    row[i] = kind === TEXT ? buf.utf8Slice(p, p + length) : kind === BOOL ? buf[p] !== 0 : int32(buf, p);
     p += length;
   }
   return row;
