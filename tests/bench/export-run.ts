@@ -41,6 +41,7 @@ const result = {
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   // This process's CPU (its threads included) during the export; Postgres's is not in it.
   cpu_s: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
+  cpu_system_s: Number((cpu.system / 1e6).toFixed(3)),
 };
 await deleteExport(projectId, row.id);
 await worker.close();
