@@ -12,24 +12,25 @@ const RECENT_MIN_LENGTH = 64;
 const SPARE_BUFFERS = 5;
 
 /**
- * Whether buf[from, to) holds a byte JSON escapes (a control character, '"' or '\\'), four
- * bytes at a time: written first and checked after, most strings need no escaping and cost one
- * UTF-8 write and this scan, twice as fast as a regular expression over the string. `words` views
- * the same memory from byte `shift` on. The tests are the classic "has a zero / smaller byte" word
- * tricks; they tell exactly whether such a byte exists (only which one is unreliable).
+ * Where in buf[from, to) the first byte JSON escapes (a control character, '"' or '\\') may be:
+ * the start of the first 4-byte word holding one, or -1 when there is none. Read four bytes at a
+ * time: written first and checked after, most strings need no escaping and cost one UTF-8 write
+ * and this scan, twice as fast as a regular expression over the string. `words` views the same
+ * memory from byte `shift` on. The tests are the classic "has a zero / smaller byte" word tricks;
+ * they tell exactly whether a word holds such a byte (only which one is unreliable).
  */
-function hasEscapedByte(buf: Buffer, words: Uint32Array, shift: number, from: number, to: number): boolean {
+function firstEscapedWord(buf: Buffer, words: Uint32Array, shift: number, from: number, to: number): number {
   const first = from + ((shift - from) & 3);
   const last = to - ((to - shift) & 3);
-  if (first >= last) return hasEscapedByteIn(buf, from, to);
-  if (hasEscapedByteIn(buf, from, first) || hasEscapedByteIn(buf, last, to)) return true;
+  if (first >= last) return hasEscapedByteIn(buf, from, to) ? from : -1;
+  if (hasEscapedByteIn(buf, from, first)) return from;
   for (let k = (first - shift) >> 2, end = (last - shift) >> 2; k < end; k++) {
     const w = words[k];
     const quote = w ^ 0x22222222;
     const backslash = w ^ 0x5c5c5c5c;
-    if ((((w - 0x20202020) & ~w) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash)) & 0x80808080) return true;
+    if ((((w - 0x20202020) & ~w) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash)) & 0x80808080) return shift + 4 * k;
   }
-  return false;
+  return hasEscapedByteIn(buf, last, to) ? last : -1;
 }
 
 function hasEscapedByteIn(buf: Buffer, from: number, to: number): boolean {
@@ -145,17 +146,23 @@ export class JsonLinesEncoder {
     this.ensure(s.length * 6 + 2);
     const start = this.pos;
     this.buf[this.pos++] = 0x22;
+    let from = 0;
     if (s.isWellFormed()) {
       const end = this.pos + this.buf.utf8Write(s, this.pos);
-      if (!hasEscapedByte(this.buf, this.words, this.shift, this.pos, end)) {
+      const escaped = firstEscapedWord(this.buf, this.words, this.shift, this.pos, end);
+      if (escaped < 0) {
         this.pos = end;
         this.buf[this.pos++] = 0x22;
         if (long) this.remember(s, start);
         return;
       }
+      // ASCII text (a byte per character): the clean bytes before that word stay where they are.
+      if (end - this.pos === s.length) {
+        from = escaped - this.pos;
+        this.pos = escaped;
+      }
     }
-    SPECIAL.lastIndex = 0;
-    let from = 0;
+    SPECIAL.lastIndex = from;
     for (let match = SPECIAL.exec(s); match !== null; match = SPECIAL.exec(s)) {
       const at = match.index;
       const c = s.charCodeAt(at);
