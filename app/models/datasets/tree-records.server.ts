@@ -208,15 +208,26 @@ export function oaTreeOf(
   return { message_tree_id: (root as OaMessageNode).message_id, tree_state: tree.state, prompt: root as OaMessageNode };
 }
 
-/** Path from the root to each kept message, as conversation turns (memoised per tree). */
-export function conversationPaths(kept: readonly MessageRow[]): Map<string, ConversationTurn[]> {
-  const paths = new Map<string, ConversationTurn[]>();
-  for (const m of kept) {
-    const turn: ConversationTurn = { message_id: m.id, role: m.role, text: m.text };
-    const parent = m.parentId === null ? null : paths.get(m.parentId);
-    paths.set(m.id, parent ? [...parent, turn] : [turn]);
+/**
+ * Paths from the root to kept messages, as conversation turns. Each is built when first asked
+ * for and shared with its descendants' paths; most messages (the leaves) are never asked for.
+ */
+export class ConversationPaths {
+  private readonly byId = new Map<string, MessageRow>();
+  private readonly paths = new Map<string, ConversationTurn[]>();
+  constructor(kept: readonly MessageRow[]) {
+    for (const m of kept) this.byId.set(m.id, m);
   }
-  return paths;
+  /** The path to a kept message (its ancestors are kept too: see keptMessages). */
+  of(id: string): ConversationTurn[] {
+    const known = this.paths.get(id);
+    if (known) return known;
+    const m = this.byId.get(id) as MessageRow;
+    const turn: ConversationTurn = { message_id: m.id, role: m.role, text: m.text };
+    const path = m.parentId === null ? [turn] : [...this.of(m.parentId), turn];
+    this.paths.set(id, path);
+    return path;
+  }
 }
 
 export interface RankedSetContext {
@@ -289,7 +300,7 @@ export function rankedSetsOf(
   consensus: Map<string, SetConsensus>,
   context: RankedSetContext,
 ): RankedSetRecord[] {
-  const paths = conversationPaths(kept);
+  const paths = new ConversationPaths(kept);
   // Messages whose whole path (themselves included) is usable; only those open a set or complete one.
   const onUsablePath = new Set<string>();
   const children = new Map<string, MessageRow[]>();
@@ -306,7 +317,7 @@ export function rankedSetsOf(
     const set = consensus.get(parent.id);
     const siblings = children.get(parent.id);
     if (!set || !siblings) continue;
-    const conversation = paths.get(parent.id) as ConversationTurn[];
+    const conversation = paths.of(parent.id);
     const siblingIds = new Set(siblings.map((s) => s.id));
     const stored = new Map([...set.ranks].filter(([id]) => siblingIds.has(id)));
     if (stored.size < 2) continue;
@@ -369,7 +380,7 @@ export function rankedSetsOf(
 
 /** Conversations that end with a usable prompter message (every turn usable), for prompt-only sets. */
 export function promptPaths(kept: readonly MessageRow[]): ConversationTurn[][] {
-  const paths = conversationPaths(kept);
+  const paths = new ConversationPaths(kept);
   const bad = new Set<string>();
   const out: ConversationTurn[][] = [];
   for (const m of kept) {
@@ -377,7 +388,7 @@ export function promptPaths(kept: readonly MessageRow[]): ConversationTurn[][] {
       bad.add(m.id);
       continue;
     }
-    if (m.role === "prompter") out.push(paths.get(m.id) as ConversationTurn[]);
+    if (m.role === "prompter") out.push(paths.of(m.id));
   }
   return out;
 }
