@@ -28,6 +28,9 @@ const COPY_DONE = 0x63; // 'c'
 const ERROR_RESPONSE = 0x45; // 'E'
 const MESSAGE_HEADER = 5; // type byte + int32 length (which counts itself)
 
+/** Big-endian int32 at p (by hand: Buffer's readInt32BE checks its argument on every call). */
+const int32 = (buf: Buffer, p: number) => (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
+
 /** Buffer's own UTF-8 decoder: toString() would check its arguments and look up the encoding per field. */
 type Utf8Buffer = Buffer & { utf8Slice(start: number, end: number): string };
 
@@ -134,8 +137,11 @@ class CopyOut {
     process.nextTick(() => socket.resume());
   }
 
-  /** Acts on the message at buf[pos, end); `rest` is what follows it. Returns false when the copy is over. */
-  private message(buf: Buffer, pos: number, end: number, rest: Buffer): boolean {
+  /**
+   * Acts on the message at buf[pos, end); what follows it is next[from…] (made into a Buffer only
+   * when the copy ends). Returns false when the copy is over.
+   */
+  private message(buf: Buffer, pos: number, end: number, next: Buffer, from: number): boolean {
     const type = buf[pos];
     if (type === COPY_DATA) {
       let p = pos + MESSAGE_HEADER;
@@ -146,7 +152,7 @@ class CopyOut {
       }
       // One row per message (the first one also carries the header, the last the trailer).
       if (p < end) {
-        const fields = buf.readInt16BE(p);
+        const fields = ((buf[p] << 24) | (buf[p + 1] << 16)) >> 16;
         if (fields === -1) this.trailerRead = true;
         else if (!this.decode) return true;
         else if (fields !== this.kinds.length) throw new Error(`COPY row has ${fields} columns, expected ${this.kinds.length}`);
@@ -155,11 +161,11 @@ class CopyOut {
       return true;
     }
     if (type === COPY_DONE) {
-      this.detach(rest);
+      this.detach(next.subarray(from));
       return false;
     }
     if (type === ERROR_RESPONSE) {
-      this.detach(Buffer.concat([buf.subarray(pos, end), rest]));
+      this.detach(Buffer.concat([buf.subarray(pos, end), next.subarray(from)]));
       return false;
     }
     // CopyOutResponse, notices and parameter changes need nothing here.
@@ -196,16 +202,16 @@ class CopyOut {
           const whole = Buffer.concat(this.parts, this.have);
           this.parts = [];
           this.have = this.total = 0;
-          if (!this.message(whole, 0, whole.length, this.chunk)) break;
+          if (!this.message(whole, 0, whole.length, this.chunk, 0)) break;
         }
       }
       const chunk = this.chunk;
       while (chunk.length - this.pos >= MESSAGE_HEADER) {
         const pos = this.pos;
-        const end = pos + 1 + chunk.readInt32BE(pos + 1);
+        const end = pos + 1 + int32(chunk, pos + 1);
         if (end > chunk.length) break;
         this.pos = end;
-        if (!this.message(chunk, pos, end, chunk.subarray(end))) break;
+        if (!this.message(chunk, pos, end, chunk, end)) break;
         if (this.rows.length === ROWS_PER_BATCH) return true;
       }
       if (!this.detached && this.pos < chunk.length) {
@@ -221,9 +227,6 @@ class CopyOut {
     return false;
   }
 }
-
-/** Big-endian int32 at p (by hand: Buffer's readInt32BE checks its argument on every call). */
-const int32 = (buf: Buffer, p: number) => (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
 
 function decodeTuple(buf: Utf8Buffer, p: number, kinds: Int8Array): CopyRow {
   const row: CopyRow = new Array(kinds.length);
