@@ -8,7 +8,7 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { seededRng, type Rng } from "~/domain/tasks/rng.ts";
+import { seededRng, shuffled, type Rng } from "~/domain/tasks/rng.ts";
 
 export interface SeedOptions {
   messages: number;
@@ -125,15 +125,6 @@ function growTree(rng: Rng, target: number): Node[] {
     }
   }
   return nodes;
-}
-
-function shuffled<T>(items: readonly T[], rng: Rng): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
 
 /** Inserts the data into an empty, migrated database. Foreign keys and triggers are skipped while loading. */

@@ -1,4 +1,4 @@
-// Random numbers for task draws and the prompt lottery: Math.random by default, seeded in tests.
+// Random numbers for task draws, the prompt lottery and shuffled sibling order: Math.random by default, seeded in tests.
 
 /** Returns a float in [0, 1). */
 export type Rng = () => number;
@@ -34,4 +34,14 @@ export function weightedIndex(weights: readonly number[], rng: Rng): number {
 
 export function pickOne<T>(items: readonly T[], rng: Rng): T | undefined {
   return items.length ? items[Math.floor(rng() * items.length)] : undefined;
+}
+
+/** A copy of `items` in random order (Fisher–Yates). */
+export function shuffled<T>(items: readonly T[], rng: Rng): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }

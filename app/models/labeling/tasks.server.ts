@@ -5,7 +5,7 @@ import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { drawTask } from "~/domain/tasks/draw.ts";
 import { chooseLabelForm } from "~/domain/tasks/label-form.ts";
 import { computeNeeds, initialPromptsNeeded, type TaskCandidate } from "~/domain/tasks/needs.ts";
-import { defaultRng, type Rng } from "~/domain/tasks/rng.ts";
+import { defaultRng, shuffled, type Rng } from "~/domain/tasks/rng.ts";
 import { TASK_TYPE_INFO, type TaskKind, type TaskType } from "~/domain/tasks/task-types.ts";
 import { autoModerationActions } from "~/domain/trees/moderation.ts";
 import { TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine.ts";
@@ -190,15 +190,6 @@ async function tryAssign(c: TaskCandidate, ctx: AssignContext, skipLocked: boole
     const match = fresh.find((n) => n.type === c.type && n.messageId === c.messageId);
     return match ? insertTask(tx, match, ctx) : "gone";
   });
-}
-
-function shuffled<T>(items: readonly T[], rng: Rng): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
 
 async function insertTask(tx: Tx, c: TaskCandidate, ctx: AssignContext): Promise<TaskRecord> {
