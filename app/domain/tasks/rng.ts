@@ -1,4 +1,5 @@
-// Random numbers for task draws, the prompt lottery and shuffled sibling order: Math.random by default, seeded in tests.
+// Random numbers for task draws, the prompt lottery and the order siblings are shown in:
+// Math.random by default, seeded in tests.
 
 /** Returns a float in [0, 1). */
 export type Rng = () => number;
