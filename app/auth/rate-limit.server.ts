@@ -29,9 +29,11 @@ export async function hitRateLimit(key: string, limit: RateLimit): Promise<RateL
     values: [key, limit.windowSeconds],
   });
   const { count, window_start } = rows[0];
-  const retryAfterSeconds = Math.max(
-    1,
-    Math.ceil((window_start.getTime() + limit.windowSeconds * 1000 - Date.now()) / 1000),
+  // Clamped to the window: window_start is now() rounded to the millisecond, which can be a
+  // fraction of a millisecond ahead of this process's clock.
+  const retryAfterSeconds = Math.min(
+    limit.windowSeconds,
+    Math.max(1, Math.ceil((window_start.getTime() + limit.windowSeconds * 1000 - Date.now()) / 1000)),
   );
   return { allowed: count <= limit.count, remaining: Math.max(0, limit.count - count), retryAfterSeconds };
 }
