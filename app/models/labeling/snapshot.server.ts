@@ -59,10 +59,6 @@ export interface TreeFactsResult {
 async function factsOf(db: Db, source: Prisma.Sql, userId: string | null): Promise<TreeFactsResult> {
   // A variant per case rather than `$user IS NOT NULL AND …`: a generic plan cannot fold that
   // test, which kept its estimate above the custom plans' and the statement planned anew each time.
-  const myTypes = userId
-    ? Prisma.sql`array_agg(k.type::text) FILTER (WHERE k.assignee_id = ${userId}::uuid
-        AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))`
-    : Prisma.sql`NULL::text[]`;
   // Labels matter only on messages in review and rankings only in trees in ranking: the rules
   // look at no others. OFFSET 0 keeps each EXISTS a probe of the unique index; hashed instead,
   // it scanned the whole table on every draw.
@@ -74,24 +70,42 @@ async function factsOf(db: Db, source: Prisma.Sql, userId: string | null): Promi
     ? Prisma.sql`tr.state = 'ranking' AND EXISTS (
         SELECT 1 FROM rankings r WHERE r.parent_message_id = m.id AND r.user_id = ${userId}::uuid OFFSET 0)`
     : Prisma.sql`false`;
+  // Tasks are read per tree from the (tree_id, state, assignee_id) index, whose entries answer
+  // both questions without visiting the rows of the tree's finished tasks: the open ones (by
+  // state), and the user's own (by assignee). A variant per case rather than `$user IS NOT NULL
+  // AND …`: a generic plan cannot fold that test, which kept its estimate above the custom
+  // plans' and the statement planned anew each time.
+  const mine = userId
+    ? Prisma.sql`, mine AS (
+        SELECT k.message_id, array_agg(k.type::text) AS my_types
+        FROM trees tr JOIN tasks k ON k.tree_id = tr.id
+        WHERE k.assignee_id = ${userId}::uuid AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK}))
+        GROUP BY k.message_id)`
+    : Prisma.empty;
+  const myTypes = userId ? Prisma.sql`y.my_types` : Prisma.sql`NULL::text[]`;
+  const joinMine = userId ? Prisma.sql`LEFT JOIN mine y ON y.message_id = m.id` : Prisma.empty;
   const rows = await db.$queryRaw<FactRow[]>`
-    WITH trees AS (${source})
+    WITH trees AS (${source}),
+    open AS (
+      SELECT k.message_id,
+             count(*) FILTER (WHERE k.type IN ${sqlTypes("label")}) AS open_label,
+             count(*) FILTER (WHERE k.type IN ${sqlTypes("reply")}) AS open_reply,
+             count(*) FILTER (WHERE k.type IN ${sqlTypes("rank")}) AS open_rank
+      FROM trees tr JOIN tasks k ON k.tree_id = tr.id
+      WHERE ${OPEN_TASK}
+      GROUP BY k.message_id)
+    ${mine}
     SELECT tr.id AS tree_id, tr.state::text AS tree_state, tr.project_id AS tree_project_id,
            tr.state_before_halt::text AS tree_state_before_halt, tr.lang AS tree_lang,
            m.id, m.parent_id, m.role::text AS role, m.depth, m.author_user_id, m.deleted,
            m.review_result::text AS review_result, m.review_count, m.ranking_count,
            COALESCE(o.open_label, 0)::int AS open_label, COALESCE(o.open_reply, 0)::int AS open_reply,
-           COALESCE(o.open_rank, 0)::int AS open_rank, o.my_types,
+           COALESCE(o.open_rank, 0)::int AS open_rank, ${myTypes} AS my_types,
            ${myLabel} AS my_label, ${myRanking} AS my_ranking
     FROM trees tr
     JOIN messages m ON m.tree_id = tr.id
-    LEFT JOIN LATERAL (
-      SELECT count(*) FILTER (WHERE ${OPEN_TASK} AND k.type IN ${sqlTypes("label")}) AS open_label,
-             count(*) FILTER (WHERE ${OPEN_TASK} AND k.type IN ${sqlTypes("reply")}) AS open_reply,
-             count(*) FILTER (WHERE ${OPEN_TASK} AND k.type IN ${sqlTypes("rank")}) AS open_rank,
-             ${myTypes} AS my_types
-      FROM tasks k WHERE k.message_id = m.id
-    ) o ON true
+    LEFT JOIN open o ON o.message_id = m.id
+    ${joinMine}
     ORDER BY m.depth, m.created_at`;
 
   const trees = new Map<string, SnapshotTree>();
