@@ -2,6 +2,7 @@
 // reviews, raw rankings, consensus and state history.
 import { prisma } from "~/db.server.ts";
 import { TREE_STATES, type TreeState } from "~/domain/trees/enums.ts";
+import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, notFound } from "./errors.server.ts";
 
 export const TREES_PAGE_SIZE = 50;
@@ -65,6 +66,11 @@ export async function treeDetail(projectId: string, treeId: string) {
       select: { id: true, fromState: true, toState: true, reason: true, createdAt: true, actor: { select: { displayName: true } } },
     }),
   ]);
+  // Each message's labels in the order of the project's label schema; names the schema no longer
+  // has (or imported ones) after them, by name.
+  const schema = (await projectConfig(projectId)).labelSchema.map((d) => d.name);
+  const place = (name: string) => (schema.includes(name) ? schema.indexOf(name) : schema.length);
+  labels.sort((a, b) => place(a.name) - place(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const labelMeans = new Map<string, Record<string, { mean: number; n: number }>>();
   for (const l of labels) {
     const m = labelMeans.get(l.message_id) ?? {};

@@ -109,6 +109,13 @@ describe("agreement and the tree browser", () => {
     expect(detail.sets[0].ranks).toEqual({ [best]: 0, [worst]: 1 });
     expect(detail.sets[0].rankings).toHaveLength(3);
     expect(detail.messages.find((m) => m.id === best)?.labels.spam).toEqual({ mean: 0, n: 1 });
+    // Every message lists its labels in the order of the project's label schema.
+    const schema = (await projectConfig(project.id)).labelSchema.map((d) => d.name);
+    for (const m of detail.messages) {
+      const names = Object.keys(m.labels);
+      expect(names).toEqual(schema.filter((n) => names.includes(n)));
+    }
+    expect(detail.messages.filter((m) => Object.keys(m.labels).length > 1).length).toBeGreaterThan(0);
     expect(detail.events.at(-1)?.toState).toBe("ready_for_export");
   });
 });
