@@ -137,7 +137,7 @@ export default function ProjectSettings() {
       </Form>
       <Form method="post" className="card stack" key={`l-${labelSchemaJson}`}>
         <h2>Label schema</h2>
-        <p className="muted small">Each label: name, kind (flag, yesno, likert), description, required, simpleForm, appliesTo. "spam" is required.</p>
+        <p className="muted small">Each label: name, optional title (what labelers see), kind (flag, yesno, likert), description, required, simpleForm, appliesTo. "spam" is required.</p>
         <Errors result={result} intent="labels" />
         <input type="hidden" name="intent" value="labels" />
         <textarea name="json" defaultValue={labelSchemaJson} rows={24} spellCheck={false} className="code" aria-label="Label schema JSON" />

@@ -1,6 +1,6 @@
 // Widgets for the labels of a label task, from the project's label schema: flags as checkboxes,
 // yes/no questions as radio pairs, Likert scales as five radios. Field names are "label.<name>".
-import type { LabelDefinition } from "~/domain/projects/workflow.ts";
+import { labelTitle, type LabelDefinition } from "~/domain/projects/workflow.ts";
 
 export const LABEL_FIELD_PREFIX = "label.";
 
@@ -12,7 +12,7 @@ function Flag({ def }: { def: LabelDefinition }) {
     <label className="label-field flag">
       {/* An unticked flag is an answer too: 0. The checkbox, when ticked, comes last and wins. */}
       <input type="hidden" name={name} value="0" />
-      <input type="checkbox" name={name} value="1" /> <span className="label-name">{def.name.replaceAll("_", " ")}</span>
+      <input type="checkbox" name={name} value="1" /> <span className="label-name">{labelTitle(def)}</span>
       <span className="muted small"> — {def.description}</span>
     </label>
   );
@@ -23,7 +23,7 @@ function YesNo({ def }: { def: LabelDefinition }) {
   return (
     <fieldset className="label-field">
       <legend>
-        <span className="label-name">{def.name.replaceAll("_", " ")}</span>
+        <span className="label-name">{labelTitle(def)}</span>
         {def.required && <span className="error"> *</span>} <span className="muted small">{def.description}</span>
       </legend>
       <label className="inline"><input type="radio" name={name} value="1" required={def.required} /> Yes</label>
@@ -37,7 +37,7 @@ function Likert({ def }: { def: LabelDefinition }) {
   return (
     <fieldset className="label-field">
       <legend>
-        <span className="label-name">{def.name.replaceAll("_", " ")}</span>
+        <span className="label-name">{labelTitle(def)}</span>
         {def.required && <span className="error"> *</span>} <span className="muted small">{def.description}</span>
       </legend>
       <div className="likert">

@@ -18,6 +18,8 @@ export const LIKERT_POINTS = 5;
 export const LabelDefinitionSchema = z.object({
   /** Stored key of the label's value, e.g. "spam". */
   name: z.string().regex(/^[a-z_]+$/, "label names use only a-z and _"),
+  /** What labelers see; the name with spaces for underscores when left out. */
+  title: z.string().trim().min(1).max(60).optional(),
   kind: z.enum(LABEL_KINDS),
   /** A labeler must give this label on every form (OA: spam). */
   required: z.boolean().default(false),
@@ -41,9 +43,10 @@ export function defaultLabelSchema(): LabelDefinition[] {
     name: string,
     kind: LabelKind,
     description: string,
-    extra: Partial<Pick<LabelDefinition, "required" | "simpleForm" | "appliesTo">> = {}
+    extra: Partial<Pick<LabelDefinition, "title" | "required" | "simpleForm" | "appliesTo">> = {}
   ): LabelDefinition => ({
     name,
+    ...(extra.title ? { title: extra.title } : {}),
     kind,
     description,
     required: extra.required ?? false,
@@ -61,7 +64,7 @@ export function defaultLabelSchema(): LabelDefinition[] {
     d("lang_mismatch", "flag", "Written in a different language than the conversation.", {
       simpleForm: true,
     }),
-    d("pii", "flag", "Contains personal identifiable information."),
+    d("pii", "flag", "Contains personal identifiable information.", { title: "PII" }),
     d("not_appropriate", "flag", "Inappropriate for a customer-facing assistant."),
     d("hate_speech", "flag", "Hateful or discriminating content."),
     d("sexual_content", "flag", "Sexual content."),
@@ -76,6 +79,13 @@ export function defaultLabelSchema(): LabelDefinition[] {
     d("creativity", "likert", "How creative, from ordinary to creative."),
     d("violence", "likert", "How much violence it contains or encourages, from none to a lot."),
   ];
+}
+
+/** The label's name as labelers read it. */
+export function labelTitle(def: Pick<LabelDefinition, "name" | "title">): string {
+  if (def.title) return def.title;
+  const words = def.name.replaceAll("_", " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 export const LabelSchemaSchema = z

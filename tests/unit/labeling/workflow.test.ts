@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   defaultLabelSchema,
   defaultWorkflowConfig,
+  labelTitle,
   labelValueGrid,
   parseWorkflowConfig,
   validateLabels,
@@ -129,6 +130,16 @@ describe("workflow config validation errors", () => {
 
     const kind = [...defaultLabelSchema(), { name: "extra", kind: "stars", description: "x" }];
     expect(errorsOf({ labelSchema: kind })[0].path).toBe(`labelSchema.${kind.length - 1}.kind`);
+  });
+
+  it("shows labels by their title, or by their name in words", () => {
+    const withTitle = [...defaultLabelSchema(), { name: "cites_sources", title: "Cites its sources", kind: "flag", description: "x" }];
+    const parsed = parseWorkflowConfig({ labelSchema: withTitle });
+    if (!parsed.success) throw new Error("expected a valid config");
+    expect(parsed.config.labelSchema.map(labelTitle).slice(0, 4)).toEqual(["Spam", "Fails task", "Lang mismatch", "PII"]);
+    expect(labelTitle(parsed.config.labelSchema.at(-1)!)).toBe("Cites its sources");
+    const blank = [...defaultLabelSchema(), { name: "extra", title: "  ", kind: "flag", description: "x" }];
+    expect(errorsOf({ labelSchema: blank })[0].path).toBe(`labelSchema.${blank.length - 1}.title`);
   });
 });
 
