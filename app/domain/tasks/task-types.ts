@@ -47,22 +47,22 @@ export const TASK_TYPE_INFO: Record<TaskType, TaskTypeInfo> = {
   initial_prompt: {
     kind: "prompt", group: "initialPrompt", treeState: null, target: "none", targetRole: null,
     producesRole: "prompter", labelTarget: null, generated: true,
-    description: "Write a new initial prompt; it starts a tree in initial_prompt_review.",
+    description: "Write a message that starts a new conversation; other labelers review it before anyone replies.",
   },
   assistant_reply: {
     kind: "reply", group: "reply", treeState: "growing", target: "parent", targetRole: "prompter",
     producesRole: "assistant", labelTarget: null, generated: true,
-    description: "Reply as the assistant to a prompter message.",
+    description: "Reply as the assistant to the user's last message.",
   },
   prompter_reply: {
     kind: "reply", group: "reply", treeState: "growing", target: "parent", targetRole: "assistant",
     producesRole: "prompter", labelTarget: null, generated: true,
-    description: "Reply as the user to an assistant message.",
+    description: "Reply as the user to the assistant's last message.",
   },
   label_initial_prompt: {
     kind: "label", group: "labelPrompt", treeState: "initial_prompt_review", target: "message",
     targetRole: "prompter", producesRole: null, labelTarget: "initial_prompt", generated: true,
-    description: "Review and label an initial prompt.",
+    description: "Review and label the first message of a conversation.",
   },
   label_assistant_reply: {
     kind: "label", group: "labelReply", treeState: "growing", target: "message", targetRole: "assistant",
@@ -72,22 +72,22 @@ export const TASK_TYPE_INFO: Record<TaskType, TaskTypeInfo> = {
   label_prompter_reply: {
     kind: "label", group: "labelReply", treeState: "growing", target: "message", targetRole: "prompter",
     producesRole: null, labelTarget: "prompter_reply", generated: true,
-    description: "Review and label a prompter reply.",
+    description: "Review and label a user reply.",
   },
   rank_initial_prompts: {
     kind: "rank", group: "ranking", treeState: null, target: "siblings", targetRole: null,
     producesRole: "prompter", labelTarget: null, generated: false,
-    description: "Rank initial prompts against each other.",
+    description: "Rank first messages of conversations against each other.",
   },
   rank_assistant_replies: {
     kind: "rank", group: "ranking", treeState: "ranking", target: "siblings", targetRole: "prompter",
     producesRole: "assistant", labelTarget: null, generated: true,
-    description: "Rank the assistant replies to one prompter message.",
+    description: "Rank the assistant replies to one user message.",
   },
   rank_prompter_replies: {
     kind: "rank", group: "ranking", treeState: "ranking", target: "siblings", targetRole: "assistant",
     producesRole: "prompter", labelTarget: null, generated: true,
-    description: "Rank the prompter replies to one assistant message.",
+    description: "Rank the user replies to one assistant message.",
   },
 };
 

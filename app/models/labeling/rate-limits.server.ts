@@ -25,5 +25,6 @@ export function limitTaskRequests(projectId: string, userId: string, config: Wor
 /** Initial prompts count as prompter messages. */
 export function limitReplies(projectId: string, userId: string, role: MessageRole, config: WorkflowConfig): Promise<void> {
   const limit = config.rateLimits.replies[role];
-  return enforce(`labeling:${role}:${projectId}:${userId}`, limit, `${role} messages`);
+  // Labelers know the prompter as the user (the roles' names stay those of Open-Assistant's data).
+  return enforce(`labeling:${role}:${projectId}:${userId}`, limit, `${role === "prompter" ? "user" : "assistant"} messages`);
 }

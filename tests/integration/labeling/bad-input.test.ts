@@ -270,7 +270,7 @@ describe("rate limits", () => {
     const a = await requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" });
     const b = await requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" });
     await submitPrompt(p.id, a!.id, u.id, { text: freshText() });
-    await refused(submitPrompt(p.id, b!.id, u.id, { text: freshText() }), 429, /Too many prompter messages: at most 1 per 1 min/);
+    await refused(submitPrompt(p.id, b!.id, u.id, { text: freshText() }), 429, /Too many user messages: at most 1 per 1 min/);
     expect(await prisma.message.count({ where: { projectId: p.id } })).toBe(1);
   });
 });
