@@ -43,6 +43,12 @@ export async function action({ request, params }: ActionFunctionArgs) {
       await skipTask(p, taskId, viewer.id, a.reason);
       return Response.json({ ok: true, skipped: true });
     }
+    // Labels and rankings read and check the task under its lock, in their own transaction. A
+    // text needs the task's kind first (prompt or reply, and the reply's role for its rate limit).
+    if (a.labels !== undefined) return Response.json({ ok: true, ...(await submitLabels(p, taskId, viewer.id, a.labels)) });
+    if (a.order !== undefined || a.notRankable !== undefined) {
+      return Response.json({ ok: true, ...(await submitRanking(p, taskId, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report })) });
+    }
     const task = await getOwnTask(p, taskId, viewer.id);
     switch (TASK_TYPE_INFO[task.type].kind) {
       case "prompt":

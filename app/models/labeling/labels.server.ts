@@ -7,7 +7,7 @@ import { reviewDecision, type ReviewLabels } from "~/domain/trees/review.ts";
 import { nextStateAfterPromptReview } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
 import { badInput, conflict } from "./errors.server.ts";
-import { ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { advanceTree, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
 import { NOW } from "./sql.server.ts";
 
@@ -37,18 +37,17 @@ export async function submitLabels(
   rawValues: Record<string, unknown>,
 ): Promise<{ reviewResult: ReviewResult }> {
   const config = await projectConfig(projectId);
-  const task = await ownTask(projectId, taskId, userId);
-  const target = TASK_TYPE_INFO[task.type].labelTarget;
-  if (!target) throw badInput(`Task ${task.id} is not a label task.`);
-  const checked = validateLabels(config.labelSchema, parseLabelValues(rawValues), { target });
-  if (!checked.ok) {
-    throw badInput(
-      `Some labels are not valid: ${checked.errors.map((e) => `${e.label} (${e.message})`).join(", ")}.`,
-      Object.fromEntries(checked.errors.map((e) => [e.label, e.message])),
-    );
-  }
+  const values = parseLabelValues(rawValues);
 
-  return withOpenTask(task, ["label"], {}, async (tx, t, tree) => {
+  return withOpenTask(taskId, { projectId, userId }, ["label"], {}, async (tx, t, tree) => {
+    // Checked under the task's lock: which labels apply depends on the task, read only there.
+    const checked = validateLabels(config.labelSchema, values, { target: TASK_TYPE_INFO[t.type].labelTarget! });
+    if (!checked.ok) {
+      throw badInput(
+        `Some labels are not valid: ${checked.errors.map((e) => `${e.label} (${e.message})`).join(", ")}.`,
+        Object.fromEntries(checked.errors.map((e) => [e.label, e.message])),
+      );
+    }
     // One statement: lock the message, store the label, count it, close the task, and read
     // every review of the message (a CTE's insert is visible only through its RETURNING; data-
     // modifying CTEs run whether or not the outer query reads them).

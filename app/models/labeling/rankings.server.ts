@@ -6,7 +6,7 @@ import { scoreSiblingSet } from "./consensus.server.ts";
 import { badInput, conflict } from "./errors.server.ts";
 import { checkRankingOrder } from "./ranking-order.ts";
 import { treeFacts } from "./snapshot.server.ts";
-import { ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { NOT_RANKABLE_REASON } from "./moderation.server.ts";
 import { advanceTree } from "./tree-state.server.ts";
 import { NOW } from "./sql.server.ts";
@@ -30,17 +30,17 @@ export async function submitRanking(
   input: RankingInput,
 ): Promise<{ setComplete: boolean }> {
   const config = await projectConfig(projectId);
-  const task = await ownTask(projectId, taskId, userId);
-  let order: string[][] = [];
-  if (!input.notRankable) {
-    const checked = checkRankingOrder(input.order, task.siblingIds, config.tiesAllowed);
-    if (!checked.ok) throw badInput(checked.message, { order: checked.message });
-    order = checked.order;
-  }
   const reportText = (input.report ?? "").trim();
   if (reportText.length > MAX_REPORT) throw badInput(`The report is longer than ${MAX_REPORT} characters.`, { report: "too long" });
 
-  return withOpenTask(task, ["rank"], {}, async (tx, t, tree) => {
+  return withOpenTask(taskId, { projectId, userId }, ["rank"], {}, async (tx, t, tree) => {
+    // Checked under the task's lock against the siblings the task showed, read only there.
+    let order: string[][] = [];
+    if (!input.notRankable) {
+      const checked = checkRankingOrder(input.order, t.siblingIds, config.tiesAllowed);
+      if (!checked.ok) throw badInput(checked.message, { order: checked.message });
+      order = checked.order;
+    }
     const parentId = t.messageId!;
     const report = input.notRankable ? reportText : "";
     // One statement: the raw ranking, the siblings' ranking counts, the optional report, the

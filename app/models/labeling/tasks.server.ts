@@ -77,6 +77,7 @@ async function readTask(db: SqlDb, taskId: string, forUpdate = false): Promise<T
 }
 
 const words = (s: string) => s.replaceAll("_", " ");
+const withArticle = (phrase: string) => `${/^[aeiou]/.test(phrase) ? "an" : "a"} ${phrase}`;
 
 // ─── Next task ──────────────────────────────────────────────────────────────
 
@@ -264,33 +265,44 @@ export async function acknowledgeTask(projectId: string, taskId: string, userId:
   return task;
 }
 
+/** The project and labeler a submitted task must belong to. */
+export interface TaskOwner {
+  projectId: string;
+  userId: string;
+}
+
 /**
  * Runs a submission in one transaction with the task's tree locked, then the task row: the task
- * (from getOwnTask) must be of the right kind, open, unexpired, and its tree still in the state
- * the task belongs to. Any error rolls everything back. `fn` must use only `tx`: a query on the
- * global client while holding the tree lock could wait for a pooled connection forever.
+ * must be this labeler's in this project, of the right kind, open, unexpired, and its tree still
+ * in the state the task belongs to. The task is read only under its lock, so a task id from a
+ * request needs no read before the transaction. Any error rolls everything back. `fn` must use
+ * only `tx`: a query on the global client while holding the tree lock could wait for a pooled
+ * connection forever.
  */
 export async function withOpenTask<T>(
-  task: TaskRecord,
+  ref: TaskRef,
+  owner: TaskOwner,
   kinds: readonly TaskKind[],
   /** anyTreeState: a labeler may always let go of a task (skip), whatever the tree's state. */
   opts: { anyTreeState?: boolean },
   fn: (tx: Tx, task: TaskRecord, tree: LockedTree | null) => Promise<T>,
 ): Promise<T> {
-  if (!kinds.includes(TASK_TYPE_INFO[task.type].kind)) throw badInput(`Task ${task.id} is a ${words(task.type)} task.`);
+  const taskId = typeof ref === "string" ? ref : ref.id;
+  assertUuid(taskId, "task");
   try {
     return await inTransaction(async (tx) => {
-      const { tree, task: locked } = await lockTreeAndTask(tx, task);
-      assertOpen(locked);
-      const state = TASK_TYPE_INFO[task.type].treeState;
-      if (tree && tree.state !== state && !opts.anyTreeState) {
+      const { tree, task } = await lockOwnTask(tx, taskId, owner);
+      const kind = TASK_TYPE_INFO[task.type].kind;
+      if (!kinds.includes(kind)) throw badInput(`Task ${task.id} is ${withArticle(words(task.type))} task, not a ${kinds.join(" or ")} task.`);
+      assertOpen(task);
+      if (tree && tree.state !== TASK_TYPE_INFO[task.type].treeState && !opts.anyTreeState) {
         throw conflict(`The conversation moved on (it is ${words(tree.state)} now); this task can no longer be submitted.`);
       }
-      return fn(tx, locked, tree);
+      return fn(tx, task, tree);
     });
   } catch (error) {
     if (error instanceof TaskExpired) {
-      await markExpired(task.id);
+      await markExpired(taskId);
       throw expiredError();
     }
     throw error;
@@ -298,20 +310,26 @@ export async function withOpenTask<T>(
 }
 
 /**
- * Locks the task's tree, then the task, in one statement: row locks are taken in FROM order, so
- * the tree comes first as everywhere else (see tree-state.server.ts).
+ * Locks the task's tree, then the task, in one statement: row locks are taken in the order the
+ * locking clause names them, so the tree comes first as everywhere else (see
+ * tree-state.server.ts). A task without a tree (an initial prompt) is locked alone. A 404 for
+ * unknown ids and tasks of other projects, a 403 for someone else's task.
  */
-async function lockTreeAndTask(tx: Tx, task: TaskRecord): Promise<{ tree: LockedTree | null; task: TaskRecord }> {
-  if (!task.treeId) return { tree: null, task: (await readTask(tx, task.id, true))! };
+async function lockOwnTask(tx: Tx, taskId: string, owner: TaskOwner): Promise<{ tree: LockedTree | null; task: TaskRecord }> {
   const [row] = await tx.$queryRaw<Array<TaskRow & { tree_state: TreeState; tree_state_before_halt: TreeState | null; tree_lang: string }>>`
     SELECT k.id, k.project_id, k.type::text AS type, k.state::text AS state, k.assignee_id, k.tree_id, k.message_id,
            k.sibling_ids::text[] AS sibling_ids, k.full_form, k.expires_at, k.acknowledged_at,
            t.state::text AS tree_state, t.state_before_halt::text AS tree_state_before_halt, t.lang AS tree_lang
     FROM message_trees t JOIN tasks k ON k.tree_id = t.id
-    WHERE t.id = ${task.treeId}::uuid AND k.id = ${task.id}::uuid
+    WHERE k.id = ${taskId}::uuid
     FOR NO KEY UPDATE OF t, k`;
-  const tree: LockedTree = { id: task.treeId, projectId: row.project_id, state: row.tree_state, stateBeforeHalt: row.tree_state_before_halt, lang: row.tree_lang };
-  return { tree, task: toTask(row) };
+  const task = row ? toTask(row) : await readTask(tx, taskId, true);
+  if (!task || task.projectId !== owner.projectId) throw notFound("No such task in this project.");
+  if (task.assigneeId !== owner.userId) throw new LabelingError("forbidden", "This task belongs to another labeler.");
+  const tree: LockedTree | null = row
+    ? { id: row.tree_id!, projectId: row.project_id, state: row.tree_state, stateBeforeHalt: row.tree_state_before_halt, lang: row.tree_lang }
+    : null;
+  return { tree, task };
 }
 
 /** Marks the task done; `resultMessageId` is the message a writing task produced. */
@@ -328,9 +346,8 @@ export async function completeTask(tx: Tx, taskId: string, resultMessageId: stri
  */
 export async function skipTask(projectId: string, taskId: string, userId: string, reason = ""): Promise<void> {
   const config = await projectConfig(projectId);
-  const own = await getOwnTask(projectId, taskId, userId);
   const kinds = ["prompt", "reply", "label", "rank"] as const;
-  await withOpenTask(own, kinds, { anyTreeState: true }, async (tx, task, tree) => {
+  await withOpenTask(taskId, { projectId, userId }, kinds, { anyTreeState: true }, async (tx, task, tree) => {
     await tx.$executeRaw`
       UPDATE tasks SET state = 'skipped', skipped_at = ${NOW}, skip_reason = ${reason.slice(0, 500) || null}
       WHERE id = ${task.id}::uuid`;

@@ -32,7 +32,7 @@ export async function submitPrompt(
   if (task.type !== "initial_prompt") throw badInput(`Task ${task.id} is not an initial prompt task.`);
   await limitReplies(projectId, userId, "prompter", config);
   const hash = textHash(text);
-  return withOpenTask(task, ["prompt"], {}, async (tx, t) => {
+  return withOpenTask(task, { projectId, userId }, ["prompt"], {}, async (tx, t) => {
     await assertNotDuplicate(tx, userId, hash, config);
     const created = await createInitialPrompt(tx, { projectId, authorUserId: userId, text, textHash: hash, lang });
     await completeTask(tx, t.id, created.messageId);
@@ -58,7 +58,7 @@ export async function submitReply(
   if (TASK_TYPE_INFO[task.type].kind !== "reply" || !role) throw badInput(`Task ${task.id} is not a reply task.`);
   await limitReplies(projectId, userId, role, config);
   const hash = textHash(text);
-  return withOpenTask(task, ["reply"], {}, async (tx, t) => {
+  return withOpenTask(task, { projectId, userId }, ["reply"], {}, async (tx, t) => {
     const parent = await lockReplyParent(tx, t.messageId!, config, userId);
     if (!parent || parent.deleted || parent.reviewResult !== "accepted") {
       throw conflict("The message you are replying to was removed.");

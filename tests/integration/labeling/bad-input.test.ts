@@ -92,7 +92,7 @@ describe("forged and foreign tasks", () => {
   it("refuses the wrong kind of submission with 400", async () => {
     const task = await rankTask(6);
     const before = await stored();
-    await refused(submitLabels(project.id, task.id, users[6].id, GOOD_LABELS), 400, /not a label task/);
+    await refused(submitLabels(project.id, task.id, users[6].id, GOOD_LABELS), 400, /is a rank assistant replies task, not a label task/);
     await refused(submitReply(project.id, task.id, users[6].id, { text: "hi" }), 400, /not a reply task/);
     expect(await stored()).toEqual(before);
     await skipTask(project.id, task.id, users[6].id);

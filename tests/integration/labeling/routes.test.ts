@@ -55,6 +55,17 @@ describe("JSON API", () => {
     expect(tooLong).toMatchObject({ status: 400, body: { code: "bad_input" } });
     const garbage = await call(() => apiTask.action({ request: jsonRequest(path, labeler.cookie, "{oops"), params, context: {} }));
     expect(garbage.status).toBe(400);
+    // Labels and rankings are checked against the task under its lock: the wrong kind, someone
+    // else's task and an unknown id are refused there, before anything is written.
+    const labels = await call(() => apiTask.action({ request: jsonRequest(path, labeler.cookie, { labels: { spam: 0 } }), params, context: {} }));
+    expect(labels).toMatchObject({ status: 400, body: { code: "bad_input", error: expect.stringMatching(/is an initial prompt task, not a label task/) } });
+    const foreignRanking = await call(() => apiTask.action({ request: jsonRequest(path, other.cookie, { notRankable: true }), params, context: {} }));
+    expect(foreignRanking.status).toBe(403);
+    const unknown = crypto.randomUUID();
+    const unknownLabels = await call(() =>
+      apiTask.action({ request: jsonRequest(`/api/projects/${slug}/tasks/${unknown}`, labeler.cookie, { labels: { spam: 0 } }), params: { projectSlug: slug, taskId: unknown }, context: {} }),
+    );
+    expect(unknownLabels.status).toBe(404);
 
     const ok = await call(() => apiTask.action({ request: jsonRequest(path, labeler.cookie, { text: "What is a monad?" }), params, context: {} }));
     expect(ok.status).toBe(200);
