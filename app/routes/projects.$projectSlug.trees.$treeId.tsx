@@ -86,7 +86,7 @@ function MessageNode({ m, byParent, base, sets }: { m: Msg; byParent: Map<string
         </Collapsible>
         {Object.keys(m.labels).length > 0 && (
           <p className="muted small">
-            {Object.entries(m.labels).map(([k, v]) => `${k} ${v.mean.toFixed(2)}`).join(" · ")}
+            {Object.values(m.labels).map((v) => `${v.title} ${v.mean.toFixed(2)}`).join(" · ")}
           </p>
         )}
       </div>

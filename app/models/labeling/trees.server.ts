@@ -1,6 +1,7 @@
 // The tree browser for managers and moderators: trees by state, and one tree in full with its
 // reviews, raw rankings, consensus and state history.
 import { prisma } from "~/db.server.ts";
+import { labelTitle } from "~/domain/projects/workflow.ts";
 import { TREE_STATES, type TreeState } from "~/domain/trees/enums.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, notFound } from "./errors.server.ts";
@@ -68,13 +69,16 @@ export async function treeDetail(projectId: string, treeId: string) {
   ]);
   // Each message's labels in the order of the project's label schema; names the schema no longer
   // has (or imported ones) after them, by name.
-  const schema = (await projectConfig(projectId)).labelSchema.map((d) => d.name);
+  const labelSchema = (await projectConfig(projectId)).labelSchema;
+  const schema = labelSchema.map((d) => d.name);
   const place = (name: string) => (schema.includes(name) ? schema.indexOf(name) : schema.length);
   labels.sort((a, b) => place(a.name) - place(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const labelMeans = new Map<string, Record<string, { mean: number; n: number }>>();
+  // What labelers see; a name the schema no longer has stays as it is.
+  const titles = new Map(labelSchema.map((d) => [d.name, labelTitle(d)]));
+  const labelMeans = new Map<string, Record<string, { title: string; mean: number; n: number }>>();
   for (const l of labels) {
     const m = labelMeans.get(l.message_id) ?? {};
-    m[l.name] = { mean: l.mean, n: l.n };
+    m[l.name] = { title: titles.get(l.name) ?? l.name, mean: l.mean, n: l.n };
     labelMeans.set(l.message_id, m);
   }
   return {
