@@ -156,7 +156,7 @@ export default function TreePage() {
         <ol>
           {detail.events.map((e) => (
             <li key={e.id}>
-              {e.fromState ? `${e.fromState} → ` : ""}{e.toState} <span className="muted small">({e.reason}{e.actor ? `, ${e.actor.displayName}` : ""}, {new Date(e.createdAt).toLocaleString()})</span>
+              {e.fromState ? `${e.fromState.replaceAll("_", " ")} → ` : ""}{e.toState.replaceAll("_", " ")} <span className="muted small">({e.reason.replaceAll("_", " ")}{e.actor ? `, ${e.actor.displayName}` : ""}, {new Date(e.createdAt).toLocaleString()})</span>
             </li>
           ))}
         </ol>
