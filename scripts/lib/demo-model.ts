@@ -1,8 +1,9 @@
 // The built-in demo policy: built here (no downloads), registered once, active in the demo project.
+import fs from "node:fs";
 import path from "node:path";
 import { buildDemoModel } from "../../inference/demo-model.ts";
 import { prisma } from "~/db.server.ts";
-import { registerModel, setActivePolicy } from "~/models/model-registry.server.ts";
+import { registerModel, setActivePolicy, validateModelDirectory } from "~/models/model-registry.server.ts";
 
 export const DEMO_MODEL_NAME = "demo-policy";
 
@@ -12,6 +13,14 @@ export async function ensureDemoModel(dataDir: string, projectSlug: string): Pro
   let model = await prisma.modelVersion.findUnique({ where: { name: DEMO_MODEL_NAME } });
   const created = !model;
   model ??= await registerModel({ name: DEMO_MODEL_NAME, kind: "policy", path: dir });
+  if (model.path !== dir && !fs.existsSync(model.path)) {
+    // The checkout (or DATA_DIR) moved since it was registered: point the row at the files just
+    // built, which are the same files (same sha256) in their new place.
+    const recorded = (model.files as { sha256?: string }).sha256;
+    if ((await validateModelDirectory(dir)).sha256 === recorded) {
+      model = await prisma.modelVersion.update({ where: { id: model.id }, data: { path: dir } });
+    }
+  }
   const project = await prisma.project.findUnique({ where: { slug: projectSlug } });
   if (project && !project.activePolicyId) {
     await setActivePolicy(project.id, model.id);

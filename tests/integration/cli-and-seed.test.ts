@@ -1,8 +1,12 @@
 // The admin CLI as a user runs it, the start command's seeding (idempotent), and env errors.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { seedDemo } from "~/models/seed.server.ts";
 import { migrateDeploy } from "../../scripts/lib/database.ts";
+import { DEMO_MODEL_NAME, ensureDemoModel } from "../../scripts/lib/demo-model.ts";
 import { runCli } from "../helpers/cli.ts";
 
 const cli = (...args: string[]) => runCli(args);
@@ -61,5 +65,22 @@ describe("start command preparation", () => {
     const second = await seedDemo({ admin: "other", labeler: "other" });
     expect(second.accounts.every((a) => !a.created)).toBe(true);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it("keeps the demo model usable when the data directory moves, and never re-points a model whose files are still there", async () => {
+    const [a, b, c] = ["a", "b", "c"].map((n) => fs.mkdtempSync(path.join(os.tmpdir(), `rlhf-demo-model-${n}-`)));
+    const pathOf = async () => (await prisma.modelVersion.findUniqueOrThrow({ where: { name: DEMO_MODEL_NAME } })).path;
+    try {
+      expect((await ensureDemoModel(a, "no-such-project")).created).toBe(true);
+      expect(await pathOf()).toBe(path.join(a, "models", DEMO_MODEL_NAME));
+      fs.rmSync(a, { recursive: true, force: true });
+      expect((await ensureDemoModel(b, "no-such-project")).created).toBe(false);
+      expect(await pathOf()).toBe(path.join(b, "models", DEMO_MODEL_NAME));
+      await ensureDemoModel(c, "no-such-project");
+      expect(await pathOf()).toBe(path.join(b, "models", DEMO_MODEL_NAME));
+      expect(await prisma.modelVersion.count({ where: { name: DEMO_MODEL_NAME } })).toBe(1);
+    } finally {
+      for (const dir of [a, b, c]) fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
