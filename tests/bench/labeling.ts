@@ -9,6 +9,10 @@
 // web server and prints its top functions), --statements (prints the statements Postgres spent
 // its time on; needs pg_stat_statements in shared_preload_libraries). The last line printed is
 // one JSON object. --keep-database leaves the app's database for a look afterwards.
+// After the labeling run, the same labelers run a floor for --floor-seconds: each cycle is two
+// task requests the API rejects (400) right after signing the labeler in and reading the body.
+// That is the least any request of the JSON API costs on this stack (Remix, the session lookup,
+// Node's HTTP), so floor_ratio is the most the labeling loop could reach on this machine.
 import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -30,6 +34,7 @@ const { values: opts } = parseArgs({
     labelers: { type: "string", default: "64" },
     seconds: { type: "string", default: "30" },
     "pgbench-seconds": { type: "string", default: "20" },
+    "floor-seconds": { type: "string", default: "10" },
     profile: { type: "boolean", default: false },
     statements: { type: "boolean", default: false },
     "keep-database": { type: "boolean", default: false },
@@ -179,6 +184,61 @@ function postgresCpuSeconds(): number {
   return total;
 }
 
+/** CPU seconds used since the call by the web server, this process and Postgres. */
+function cpuMeter(webPid: number): () => { web: number; client: number; postgres: number } {
+  const before = { web: processCpuSeconds(webPid), client: process.cpuUsage(), postgres: postgresCpuSeconds() };
+  return () => {
+    const client = process.cpuUsage(before.client);
+    return {
+      web: (processCpuSeconds(webPid) ?? NaN) - (before.web ?? NaN),
+      client: (client.user + client.system) / 1e6,
+      // Postgres processes that end during the run (none should) would drop out of the sum.
+      postgres: postgresCpuSeconds() - before.postgres,
+    };
+  };
+}
+
+/**
+ * The floor: every labeler loops over two requests that the API signs in, reads and rejects with
+ * 400, so each cycle pays what every request pays (HTTP, Remix's routing, the session lookup) and
+ * nothing of the labeling work.
+ */
+async function floorRun(labelers: Labeler[], reject: (cookie: string) => Promise<Answer>, webPid: number) {
+  const seconds = Number(opts["floor-seconds"]);
+  log(`floor: ${labelers.length} labelers for ${seconds} s`);
+  const latencies: number[] = [];
+  const cpuUsed = cpuMeter(webPid);
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const expect400 = async (cookie: string) => {
+    const answer = await reject(cookie);
+    await answer.text();
+    if (answer.status !== 400) throw new Error(`the floor's request got ${answer.status}, not 400`);
+  };
+  await Promise.all(
+    labelers.map(async (l) => {
+      while (performance.now() < deadline) {
+        await expect400(l.cookie);
+        const t = performance.now();
+        await expect400(l.cookie);
+        if (performance.now() <= deadline) latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = cpuUsed();
+  latencies.sort((a, b) => a - b);
+  const perCycle = (s: number) => round((1000 * s) / Math.max(1, latencies.length), 2);
+  return {
+    cyclesPerS: round(latencies.length / elapsed),
+    p50Ms: round(percentile(latencies, 0.5)),
+    p99Ms: round(percentile(latencies, 0.99)),
+    webMs: perCycle(cpu.web),
+    postgresMs: perCycle(cpu.postgres),
+    clientMs: perCycle(cpu.client),
+  };
+}
+
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -252,8 +312,7 @@ async function appBench(pgbenchTps: number) {
       await monitor.query("SELECT pg_stat_statements_reset()");
     }
     log(`${LABELERS} labelers for ${SECONDS} s`);
-    // Postgres processes that end during the run (none should) would drop out of the sum.
-    const cpuBefore = { web: processCpuSeconds(proc.child.pid!), client: process.cpuUsage(), postgres: postgresCpuSeconds() };
+    const cpuUsed = cpuMeter(proc.child.pid!);
     const started = performance.now();
     const deadline = started + SECONDS * 1000;
     await Promise.all(
@@ -289,12 +348,7 @@ async function appBench(pgbenchTps: number) {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
-    const clientCpu = process.cpuUsage(cpuBefore.client);
-    const cpu = {
-      web: (processCpuSeconds(proc.child.pid!) ?? NaN) - (cpuBefore.web ?? NaN),
-      client: (clientCpu.user + clientCpu.system) / 1e6,
-      postgres: postgresCpuSeconds() - cpuBefore.postgres,
-    };
+    const cpu = cpuUsed();
     running = false;
     await sampler;
 
@@ -310,6 +364,7 @@ async function appBench(pgbenchTps: number) {
     const { rows: treeRows } = await monitor.query<{ state: string; n: number }>("SELECT state::text, count(*)::int AS n FROM message_trees GROUP BY 1");
     await monitor.end();
     const after = Object.fromEntries(treeRows.map((r) => [r.state, r.n]));
+    const floor = await floorRun(labelers, (cookie) => post(api, cookie, { type: "no_such_task" }), proc.child.pid!);
 
     agent.destroy();
     await proc.stop();
@@ -332,6 +387,10 @@ async function appBench(pgbenchTps: number) {
     log(
       `CPU per acknowledged submit (task request included): web server ${perSubmit(cpu.web)} ms, Postgres ${perSubmit(cpu.postgres)} ms, ` +
         `this load generator ${perSubmit(cpu.client)} ms; the machine has ${os.availableParallelism()} cores for ${round(elapsed)} s`,
+    );
+    log(
+      `floor (two task requests rejected with 400 per cycle): ${floor.cyclesPerS} cycles/s, p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms; ` +
+        `CPU per cycle: web server ${floor.webMs} ms, Postgres ${floor.postgresMs} ms, this load generator ${floor.clientMs} ms`,
     );
     if (opts.profile) {
       // One profile per thread; the main thread's is the largest (the other is tsx's loader).
@@ -358,6 +417,9 @@ async function appBench(pgbenchTps: number) {
       web_cpu_ms_per_submit: perSubmit(cpu.web),
       postgres_cpu_ms_per_submit: perSubmit(cpu.postgres),
       client_cpu_ms_per_submit: perSubmit(cpu.client),
+      floor_cycles_per_s: floor.cyclesPerS,
+      floor_p99_ms: floor.p99Ms,
+      floor_ratio: round(floor.cyclesPerS / pgbenchTps, 3),
       prisma_select1_cpu_ms: probe.prismaMs,
       pg_select1_cpu_ms: probe.pgMs,
     };
