@@ -6,19 +6,11 @@ import { access as accessOf } from "~/auth/permissions.ts";
 import { Collapsible } from "~/components/labeling/collapsible.tsx";
 import { SafeMarkdown } from "~/components/labeling/markdown.tsx";
 import { RouteError } from "~/components/route-error.tsx";
+import { excerpt } from "~/domain/text/excerpt.ts";
 import { actionFailure, loaderFailure } from "~/models/labeling/http.server.ts";
 import { abortTreeByModerator, deleteMessage, haltTree, restoreMessage, resumeTree } from "~/models/labeling/moderation.server.ts";
 import { treeDetail } from "~/models/labeling/trees.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
-
-/** The start of a message on one line, cut at a word, for a table cell. */
-function excerpt(text: string, max: number): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  if (line.length <= max) return line;
-  const cut = line.slice(0, max);
-  const space = cut.lastIndexOf(" ");
-  return `${(space > max / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
-}
 
 export const access = accessOf.project("moderate:project");
 export const meta: MetaFunction = () => [{ title: "Tree · RLHF Studio" }];
@@ -98,7 +90,7 @@ function MessageNode({ m, byParent, base, sets }: { m: Msg; byParent: Map<string
             <tbody>
               {Object.entries(set.ranks).sort((a, b) => a[1] - b[1]).map(([id, rank], i, all) => (
                 <tr key={id}>
-                  <td>{excerpt(kids.find((k) => k.id === id)?.text ?? id, 60)}</td>
+                  <td data-testid="consensus-reply">{excerpt(kids.find((k) => k.id === id)?.text ?? id, 60)}</td>
                   <td>{rank + 1}</td>
                   <td>{set.btScores[id]?.toFixed(3)}</td>
                   <td>{all[i + 1] ? set.pairConfidence[id]?.[all[i + 1][0]]?.toFixed(2) : "—"}</td>
@@ -112,7 +104,7 @@ function MessageNode({ m, byParent, base, sets }: { m: Msg; byParent: Map<string
               {set.rankings.map((r, i) => (
                 <li key={i}>
                   {r.labeler}:{" "}
-                  {r.notRankable ? <em>not rankable</em> : r.order.map((g) => g.map((id) => (kids.find((k) => k.id === id)?.text ?? id).slice(0, 24)).join(" = ")).join("  >  ")}
+                  {r.notRankable ? <em>not rankable</em> : r.order.map((g) => g.map((id) => excerpt(kids.find((k) => k.id === id)?.text ?? id, 24)).join(" = ")).join("  >  ")}
                 </li>
               ))}
             </ul>

@@ -182,6 +182,11 @@ it("runs a tree from prompt to consensus in the browser", async () => {
   expect(await page.textContent('[data-testid="tree-state"]')).toBe("ready for export");
   expect(await page.textContent(`[data-message-id="${good}"] [data-testid="consensus-rank"]`)).toBe("consensus rank 1");
   expect(await page.textContent(`[data-message-id="${weak}"] [data-testid="consensus-rank"]`)).toBe("consensus rank 2");
+  // The consensus table names each reply by its start as the reader sees it, without markdown marks.
+  expect(await page.locator('[data-testid="consensus-reply"]').allTextContents()).toEqual([
+    "Recursion is when something is defined using itself, like a…",
+    "It is a loop.",
+  ]);
   await screenshot(page, "labeling-tree-consensus");
 
   // The project page: open tasks, contributions, the leaderboard.

@@ -4,6 +4,7 @@ import { prisma } from "~/db.server.ts";
 import { setUserDisabled } from "~/models/user.server.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { autoModerationActions } from "~/domain/trees/moderation.ts";
+import { excerpt } from "~/domain/text/excerpt.ts";
 import { IllegalTransitionError, isTerminalState, TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
@@ -120,14 +121,15 @@ export async function resolveReport(projectId: string, reportId: string, actorId
 }
 
 export async function openReports(projectId: string, limit = 100) {
-  return prisma.$queryRaw<
+  const rows = await prisma.$queryRaw<
     Array<{ id: string; message_id: string; tree_id: string; reason: string; text: string; created_at: Date; reporter: string; excerpt: string; deleted: boolean }>
   >`
     SELECT r.id, r.message_id, m.tree_id, r.reason, r.text, r.created_at, u.display_name AS reporter,
-           left(m.text, 160) AS excerpt, m.deleted
+           left(m.text, 600) AS excerpt, m.deleted
     FROM reports r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id
     WHERE m.project_id = ${projectId}::uuid AND r.resolved_at IS NULL
     ORDER BY r.created_at DESC LIMIT ${limit}`;
+  return rows.map((r) => ({ ...r, excerpt: excerpt(r.excerpt, 120) }));
 }
 
 // ─── Trees and messages ─────────────────────────────────────────────────────

@@ -10,6 +10,7 @@ import {
   haltTree,
   messageHistory,
   mostFlaggedUsers,
+  openReports,
   reportMessage,
   restoreMessage,
   resumeTree,
@@ -57,6 +58,18 @@ describe("automatic moderation", () => {
 
     const flagged = await mostFlaggedUsers(project.id);
     expect(flagged[0]).toMatchObject({ user_id: users[2].id, flags: 2, flagged_messages: 1 });
+  });
+
+  it("lists open reports with the reported message's start as readers see it", async () => {
+    const { project, users, rootId } = await growingTree();
+    const longReply = `**Bold** start with a [link](https://example.com) and \`code\`, then ${"many words ".repeat(30)}`;
+    await prisma.message.update({ where: { id: rootId }, data: { text: longReply } });
+    await reportMessage(project.id, rootId, users[3].id, { reason: "offensive", text: "rude" });
+    const [report] = await openReports(project.id);
+    expect(report.message_id).toBe(rootId);
+    expect(report.excerpt.startsWith("Bold start with a link and code, then many words")).toBe(true);
+    expect(report.excerpt).toMatch(/ (many|words)…$/);
+    expect(report.excerpt.length).toBeLessThanOrEqual(121);
   });
 
   it("aborts the tree of a red-flagged prompt", async () => {
