@@ -71,8 +71,9 @@ export default function ProjectDatasets() {
   const base = `/projects/${project.slug}`;
   return (
     <div className="stack">
+      <p><Link to={base}>← {project.name}</Link></p>
       <div className="title-row">
-        <h1>{project.name}: datasets</h1>
+        <h1>Datasets</h1>
         <nav className="subnav">
           <Link to={`${base}/imports`}>Imports</Link>
         </nav>

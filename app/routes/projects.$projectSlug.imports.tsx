@@ -81,8 +81,9 @@ export default function ProjectImports() {
   usePolling(imports.some((i) => i.status === "queued" || i.status === "running"));
   return (
     <div className="stack">
+      <p><Link to={`/projects/${project.slug}`}>← {project.name}</Link></p>
       <div className="title-row">
-        <h1>{project.name}: imports</h1>
+        <h1>Imports</h1>
         <nav className="subnav">
           <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>
         </nav>

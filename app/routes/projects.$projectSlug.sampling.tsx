@@ -1,5 +1,5 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { RouteError } from "~/components/route-error.tsx";
@@ -58,7 +58,8 @@ export default function ProjectSampling() {
   usePolling(runs.some((r) => r.status === "queued" || r.status === "running"));
   return (
     <div className="stack">
-      <h1>{project.name}: model replies</h1>
+      <p><Link to={`/projects/${project.slug}`}>← {project.name}</Link></p>
+      <h1>Model replies</h1>
       <p className="muted">Active policy: <strong>{activePolicy ?? "none (set one under Models)"}</strong></p>
       {result?.error && <p className="notice error" role="alert">{result.error}</p>}
       {result?.saved && <p className="notice">Saved.</p>}
