@@ -99,15 +99,17 @@ export default function AdminModels() {
         <div className="card stack">
           <h2 style={{ marginTop: 0 }}>Active policy per project</h2>
           {projects.map((p) => (
-            <Form method="post" key={p.id} style={{ display: "flex", gap: ".5rem", alignItems: "center" }}>
+            <Form method="post" key={p.id}>
               <input type="hidden" name="intent" value="activate" />
               <input type="hidden" name="projectId" value={p.id} />
-              <span style={{ minWidth: "8rem" }}>{p.name}</span>
-              <select name="modelId" defaultValue={p.activePolicyId ?? ""}>
-                <option value="">none</option>
-                {policies.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
-              </select>
-              <button type="submit" className="secondary">Set</button>
+              <label htmlFor={`policy-${p.id}`}>{p.name}</label>
+              <div style={{ display: "flex", gap: ".5rem", alignItems: "center" }}>
+                <select id={`policy-${p.id}`} name="modelId" defaultValue={p.activePolicyId ?? ""}>
+                  <option value="">none</option>
+                  {policies.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+                </select>
+                <button type="submit" className="secondary">Set</button>
+              </div>
             </Form>
           ))}
         </div>

@@ -47,6 +47,9 @@ export default function TreeBrowser() {
           <tr><th>Prompt</th><th>State</th><th>Size</th><th>Scored sets</th><th>Changed</th></tr>
         </thead>
         <tbody>
+          {list.trees.length === 0 && (
+            <tr><td colSpan={5} className="muted">{state ? `No trees in ${state.replaceAll("_", " ")}.` : "No trees yet: they start with a prompt."}</td></tr>
+          )}
           {list.trees.map((t) => (
             <tr key={t.id}>
               <td><Link to={`${base}/trees/${t.id}`}>{t.prompt || "(no prompt)"}</Link></td>
@@ -70,7 +73,7 @@ export default function TreeBrowser() {
           <strong>{fmt(agreement.meanSetTau)}</strong> ({agreement.sets.length} sets)
         </p>
         <p className="muted small">
-          α per label: {Object.entries(agreement.labelAlpha).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ")}
+          α per label: {Object.entries(agreement.labelAlpha).map(([k, v]) => `${agreement.labelTitles[k] ?? k} ${fmt(v)}`).join(" · ")}
         </p>
         <table>
           <thead>

@@ -2,6 +2,7 @@
 // rankings and per label, and each labeler's agreement with the consensus.
 import { prisma } from "~/db.server.ts";
 import { alphaFromUnits, labelerAgreement, meanPairwiseTau, rankingAlpha, type LabelerRanking } from "~/domain/consensus/agreement.ts";
+import { labelTitle } from "~/domain/projects/workflow.ts";
 import { projectConfig } from "./config.server.ts";
 
 export interface ProjectAgreement {
@@ -9,6 +10,8 @@ export interface ProjectAgreement {
   rankingAlpha: number | null;
   /** Alpha per label name (interval for Likert scales, nominal for flags and yes/no). */
   labelAlpha: Record<string, number | null>;
+  /** What labelers see for each label of the schema, in the schema's order. */
+  labelTitles: Record<string, string>;
   /** Mean Kendall tau-b over sets with a defined tau. */
   meanSetTau: number | null;
   sets: Array<{ parentId: string; treeId: string; tau: number | null; rankings: number }>;
@@ -57,16 +60,19 @@ export async function projectAgreement(projectId: string): Promise<ProjectAgreem
   );
 
   const labelAlpha: Record<string, number | null> = {};
+  const labelTitles: Record<string, string> = {};
   const byMessage = new Map<string, Array<Record<string, number>>>();
   for (const l of labels) byMessage.set(l.message_id, [...(byMessage.get(l.message_id) ?? []), l.values]);
   for (const def of config.labelSchema) {
     const units = [...byMessage.values()].map((vs) => vs.flatMap((v) => (typeof v[def.name] === "number" ? [v[def.name]] : [])));
     labelAlpha[def.name] = alphaFromUnits(units, def.kind === "likert" ? "interval" : "nominal");
+    labelTitles[def.name] = labelTitle(def);
   }
 
   return {
     rankingAlpha: rankingAlpha([...bySet.values()]),
     labelAlpha,
+    labelTitles,
     meanSetTau: mean(sets.flatMap((s) => (s.tau === null ? [] : [s.tau]))),
     sets,
     labelers: [...rankingsBy.keys()]

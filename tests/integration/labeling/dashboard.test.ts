@@ -97,6 +97,9 @@ describe("agreement and the tree browser", () => {
     expect(a.rankingAlpha).not.toBeNull();
     expect(a.rankingAlpha!).toBeLessThan(0.5);
     expect(a.labelAlpha).toHaveProperty("spam");
+    // Titles as labelers see them, in the schema's order.
+    expect(Object.keys(a.labelTitles)).toEqual(Object.keys(a.labelAlpha));
+    expect(a.labelTitles).toMatchObject({ spam: "Spam", pii: "PII", fails_task: "Fails task" });
   });
 
   it("lists trees by state and shows one with consensus and raw rankings", async () => {
