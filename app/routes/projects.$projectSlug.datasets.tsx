@@ -59,7 +59,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
 
 const GROUP_TITLES = { sft: "Supervised fine-tuning", preferences: "Preferences", prompts: "Prompts", oasst: "Open-Assistant" } as const;
 
+/** A file's size for people: an empty file says so, a small one rounds up to 1 kB. */
 function megabytes(bytes: number): string {
+  if (bytes === 0) return "empty";
   return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} kB`;
 }
 
