@@ -1,7 +1,6 @@
 // Writers for one split's export file: JSONL (optionally gzip) or Parquet, each hashing exactly
 // the bytes it puts on disk, so the manifest's sha256 can be checked against the file.
 import { once } from "node:events";
-import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
@@ -36,19 +35,21 @@ export interface SplitWriter {
 const IN_FLIGHT = 4;
 
 class HashedFile {
-  private readonly fd: number;
-  private readonly hashId: number;
   /** Each unfinished chunk, oldest first. */
   private readonly inFlight: Promise<void>[] = [];
   private failed: Error | null = null;
   bytes = 0;
-  constructor(
-    readonly filePath: string,
+  private constructor(
     private readonly thread: FileThread,
-  ) {
-    this.fd = fs.openSync(filePath, "wx");
-    this.hashId = thread.open();
+    private readonly file: number,
+  ) {}
+
+  /** Creates the file; it must not exist yet. */
+  static async create(filePath: string, thread: FileThread): Promise<HashedFile> {
+    const { file } = await thread.open(filePath);
+    return new HashedFile(thread, file);
   }
+
   /**
    * Queues the chunk. `owned`: its ArrayBuffer is the caller's alone and may travel to the file
    * thread; `done` receives it back once written and hashed (it may then be reused).
@@ -57,7 +58,7 @@ class HashedFile {
     if (this.failed) throw this.failed;
     this.bytes += chunk.length;
     this.inFlight.push(
-      this.thread.write(this.fd, this.hashId, chunk, owned).then(
+      this.thread.write(this.file, chunk, owned).then(
         (back) => done?.(back),
         (error: Error) => {
           this.failed ??= error;
@@ -67,30 +68,33 @@ class HashedFile {
     while (this.inFlight.length > IN_FLIGHT) await this.inFlight.shift();
     if (this.failed) throw this.failed;
   }
+
+  /** Writes the rest, syncs and closes the file; its SHA-256. */
   async close(): Promise<string> {
     await Promise.all(this.inFlight.splice(0));
-    fs.closeSync(this.fd);
-    if (this.failed) throw this.failed;
-    return this.thread.digest(this.hashId);
+    if (this.failed) {
+      await this.thread.abort(this.file);
+      throw this.failed;
+    }
+    const { sha256, bytes } = await this.thread.finish(this.file);
+    if (bytes !== this.bytes) throw new Error(`the export file holds ${bytes} bytes, ${this.bytes} were sent`);
+    return sha256;
   }
-  /** Closes the file once the chunks on their way are written: a number closed too early could be reused by another file. */
+
+  /** Closes the file once the chunks on their way are written (the directory is thrown away). */
   abort(): void {
     this.failed ??= new Error("the export was aborted");
-    void Promise.all(this.inFlight.splice(0)).then(() => {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        /* already closed */
-      }
-    });
+    void Promise.all(this.inFlight.splice(0))
+      .then(() => this.thread.abort(this.file))
+      .catch(() => undefined);
   }
 }
 
 const JSONL_CHUNK = 1 << 20;
 
-export function openJsonl(dir: string, split: DatasetSplit, options: { gzip: boolean }, thread: FileThread): SplitWriter {
+export async function openJsonl(dir: string, split: DatasetSplit, options: { gzip: boolean }, thread: FileThread): Promise<SplitWriter> {
   const name = `${split}.jsonl${options.gzip ? ".gz" : ""}`;
-  const file = new HashedFile(path.join(dir, name), thread);
+  const file = await HashedFile.create(path.join(dir, name), thread);
   const gzip = options.gzip ? zlib.createGzip({ level: 6 }) : null;
   // Compressed output is written in order as it comes; the file's own queue keeps it ordered.
   let gzipWrites: Promise<void> = Promise.resolve();
@@ -151,9 +155,15 @@ class FileByteWriter extends ByteWriter {
 /** Rows per row group: small enough to keep memory flat, large enough for good compression. */
 const PARQUET_GROUP_ROWS = 2_000;
 
-export function openParquet(dir: string, split: DatasetSplit, columns: Columns, metadata: Record<string, string>, thread: FileThread): SplitWriter {
+export async function openParquet(
+  dir: string,
+  split: DatasetSplit,
+  columns: Columns,
+  metadata: Record<string, string>,
+  thread: FileThread,
+): Promise<SplitWriter> {
   const name = `${split}.parquet`;
-  const file = new HashedFile(path.join(dir, name), thread);
+  const file = await HashedFile.create(path.join(dir, name), thread);
   const bytes = new FileByteWriter(file);
   const writer = new ParquetWriter({
     writer: bytes,

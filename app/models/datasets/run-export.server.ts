@@ -58,6 +58,16 @@ export interface ExportManifest {
   completed_at: string;
 }
 
+/** fsync of a file or a directory (its entries). */
+function syncToDisk(target: string): void {
+  const fd = fs.openSync(target, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export async function runExport(exportId: string, ctx: ExportJobContext, deps: ExportJobDeps): Promise<void> {
   const row = await deps.prisma.datasetExport.findUnique({
     where: { id: exportId },
@@ -90,12 +100,12 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
       writers.set(
         split,
         config.output.fileType === "parquet"
-          ? openParquet(tmpDir, split, columnsFor(lineFormat, withMargin), {
+          ? await openParquet(tmpDir, split, columnsFor(lineFormat, withMargin), {
               "rlhf_studio.export_id": exportId,
               "rlhf_studio.format": format,
               "rlhf_studio.line_format": lineFormat,
             }, fileThread)
-          : openJsonl(tmpDir, split, { gzip: config.output.gzip }, fileThread),
+          : await openJsonl(tmpDir, split, { gzip: config.output.gzip }, fileThread),
       );
     }
     const models = await deps.prisma.modelVersion.findMany({ select: { id: true, name: true } });
@@ -179,7 +189,12 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
       created_at: row.createdAt.toISOString(),
       completed_at: new Date().toISOString(),
     };
-    fs.writeFileSync(path.join(tmpDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    const manifestPath = path.join(tmpDir, "manifest.json");
+    fs.writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    // The files were synced as they were finished; the manifest and the directory entries too,
+    // before the rename publishes them.
+    syncToDisk(manifestPath);
+    syncToDisk(tmpDir);
 
     const still = await deps.prisma.datasetExport.findUnique({ where: { id: exportId }, select: { deletedAt: true } });
     if (!still || still.deletedAt) {
@@ -187,6 +202,7 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
       return;
     }
     fs.renameSync(tmpDir, exportDir(exportId, deps.dataDir));
+    syncToDisk(path.dirname(tmpDir));
     await deps.prisma.datasetExport.update({
       where: { id: exportId },
       data: {
