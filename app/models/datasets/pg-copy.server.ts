@@ -1,7 +1,14 @@
 // Reads `COPY (query) TO STDOUT (FORMAT binary)` as rows of values. Binary COPY of text columns
 // is length-prefixed UTF-8 with no escaping, so rows cost Postgres and Node less than the text
-// format (or JSON) would. Each column is declared: text-typed (cast other types with ::text),
-// boolean, or int4 (read from their binary form without making a string).
+// format (or JSON) would. Each column is declared, and its SQL must give that type:
+// - "text": any text-typed value (cast other types with ::text);
+// - "bool", "int4", "float8": read from their binary form without making a string;
+// - "uuid": a uuid in its binary form (16 bytes, no uuid_out in Postgres), as the usual lowercase
+//   text; a value equal to the previous row's is the same string, made once (a tree id repeated
+//   on each of its messages);
+// - "timestamp": a timestamp in its binary form (no timestamp_out), as milliseconds since 1970;
+// - { enum: labels }: an int4 index into `labels` (see enumIndexSql), as the label: Postgres's
+//   enum output looks the label up in its catalog for every value.
 //
 // The protocol is read straight off the connection's socket: each CopyData message is one row,
 // decoded where it lies in the socket's read. A general copy stream would first gather the
@@ -12,7 +19,12 @@ import type pg from "pg";
 
 export type CopyValue = string | number | boolean | null;
 export type CopyRow = CopyValue[];
-export type CopyColumn = "text" | "bool" | "int4";
+export type CopyColumn = "text" | "bool" | "int4" | "float8" | "uuid" | "timestamp" | { enum: readonly string[] };
+
+/** SQL giving the position of an enum column's value in `labels` (declare it { enum: labels }). */
+export function enumIndexSql(column: string, labels: readonly string[]): string {
+  return `CASE ${column} ${labels.map((label, i) => `WHEN '${label.replaceAll("'", "''")}' THEN ${i}`).join(" ")} END`;
+}
 
 const SIGNATURE_LENGTH = 11; // "PGCOPY\n\xff\r\n\0"
 const HEADER_FIXED = SIGNATURE_LENGTH + 8; // + flags int32 + header extension length int32
@@ -21,6 +33,12 @@ const ROWS_PER_BATCH = 128;
 const TEXT = 0;
 const BOOL = 1;
 const INT4 = 2;
+const FLOAT8 = 3;
+const UUID = 4;
+const TIMESTAMP = 5;
+const ENUM = 6;
+/** Postgres timestamps count microseconds from 2000-01-01. */
+const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 
 // Backend message types (https://www.postgresql.org/docs/current/protocol-message-formats.html).
 const COPY_DATA = 0x64; // 'd'
@@ -31,8 +49,101 @@ const MESSAGE_HEADER = 5; // type byte + int32 length (which counts itself)
 /** Big-endian int32 at p (by hand: Buffer's readInt32BE checks its argument on every call). */
 const int32 = (buf: Buffer, p: number) => (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
 
-/** Buffer's own UTF-8 decoder: toString() would check its arguments and look up the encoding per field. */
-type Utf8Buffer = Buffer & { utf8Slice(start: number, end: number): string };
+/** Buffer's own decoders: toString() would check its arguments and look up the encoding per field. */
+type Utf8Buffer = Buffer & { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
+
+const HEX_DIGITS = new TextEncoder().encode("0123456789abcdef");
+/** Where each of a uuid's 16 bytes goes in its 36-character text. */
+const UUID_PLACES = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/** How a copy's columns are decoded, with what the uuid and enum columns need. */
+class RowDecoder {
+  readonly kinds: Int8Array;
+  private readonly labels: (readonly string[] | null)[];
+  /** Each uuid column's previous value: its bytes (4 words per column) and its text. */
+  private readonly lastUuid: Int32Array;
+  private readonly lastUuidText: (string | null)[];
+  private readonly uuidText = Buffer.from("00000000-0000-0000-0000-000000000000", "latin1") as Utf8Buffer;
+
+  constructor(columns: readonly CopyColumn[]) {
+    this.kinds = Int8Array.from(columns, (c) =>
+      typeof c === "object" ? ENUM : { text: TEXT, bool: BOOL, int4: INT4, float8: FLOAT8, uuid: UUID, timestamp: TIMESTAMP }[c],
+    );
+    this.labels = columns.map((c) => (typeof c === "object" ? c.enum : null));
+    this.lastUuid = new Int32Array(4 * columns.length);
+    this.lastUuidText = columns.map(() => null);
+  }
+
+  /** The row whose first field starts at p (after the field count). */
+  row(buf: Utf8Buffer, p: number): CopyRow {
+    const kinds = this.kinds;
+    const row: CopyRow = new Array(kinds.length);
+    for (let i = 0; i < kinds.length; i++) {
+      const length = int32(buf, p);
+      p += 4;
+      if (length === -1) {
+        row[i] = null;
+        continue;
+      }
+      switch (kinds[i]) {
+        case TEXT:
+          row[i] = buf.utf8Slice(p, p + length);
+          break;
+        case BOOL:
+          row[i] = buf[p] !== 0;
+          break;
+        case INT4:
+          row[i] = int32(buf, p);
+          break;
+        case FLOAT8:
+          row[i] = buf.readDoubleBE(p);
+          break;
+        case UUID:
+          row[i] = this.uuid(buf, p, i);
+          break;
+        case TIMESTAMP:
+          // int64 microseconds: exact in a double for any date a message can have.
+          row[i] = PG_EPOCH_MS + (int32(buf, p) * 4294967296 + (int32(buf, p + 4) >>> 0)) / 1000;
+          break;
+        default:
+          row[i] = this.enumLabel(int32(buf, p), i);
+      }
+      p += length;
+    }
+    return row;
+  }
+
+  private uuid(buf: Utf8Buffer, p: number, column: number): string {
+    const last = this.lastUuid;
+    const w = 4 * column;
+    const a = int32(buf, p);
+    const b = int32(buf, p + 4);
+    const c = int32(buf, p + 8);
+    const d = int32(buf, p + 12);
+    const known = this.lastUuidText[column];
+    if (known !== null && last[w] === a && last[w + 1] === b && last[w + 2] === c && last[w + 3] === d) return known;
+    const out = this.uuidText;
+    for (let k = 0; k < 16; k++) {
+      const v = buf[p + k];
+      const at = UUID_PLACES[k];
+      out[at] = HEX_DIGITS[v >> 4];
+      out[at + 1] = HEX_DIGITS[v & 15];
+    }
+    const text = out.latin1Slice(0, 36);
+    last[w] = a;
+    last[w + 1] = b;
+    last[w + 2] = c;
+    last[w + 3] = d;
+    this.lastUuidText[column] = text;
+    return text;
+  }
+
+  private enumLabel(index: number, column: number): string {
+    const label = (this.labels[column] as readonly string[])[index];
+    if (label === undefined) throw new Error(`COPY column ${column + 1} holds ${index}, not an index of its enum's labels`);
+    return label;
+  }
+}
 
 interface PgConnection {
   stream: Duplex;
@@ -68,14 +179,13 @@ class CopyOut {
   private resolveFinished: () => void = () => {};
   private readonly finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
 
-  /** Each column's kind: TEXT, BOOL or INT4. */
-  private readonly kinds: Int8Array;
+  private readonly decoder: RowDecoder;
 
   constructor(
     private readonly text: string,
     columns: readonly CopyColumn[],
   ) {
-    this.kinds = Int8Array.from(columns, (c) => (c === "text" ? TEXT : c === "bool" ? BOOL : INT4));
+    this.decoder = new RowDecoder(columns);
   }
 
   // The pg client's side: submit() when the query's turn comes, then its messages' callbacks.
@@ -155,8 +265,8 @@ class CopyOut {
         const fields = ((buf[p] << 24) | (buf[p + 1] << 16)) >> 16;
         if (fields === -1) this.trailerRead = true;
         else if (!this.decode) return true;
-        else if (fields !== this.kinds.length) throw new Error(`COPY row has ${fields} columns, expected ${this.kinds.length}`);
-        else this.rows.push(decodeTuple(buf as Utf8Buffer, p + 2, this.kinds));
+        else if (fields !== this.decoder.kinds.length) throw new Error(`COPY row has ${fields} columns, expected ${this.decoder.kinds.length}`);
+        else this.rows.push(this.decoder.row(buf as Utf8Buffer, p + 2));
       }
       return true;
     }
@@ -226,22 +336,6 @@ class CopyOut {
     if (!this.trailerRead) throw new Error("COPY stream ended before its trailer");
     return false;
   }
-}
-
-function decodeTuple(buf: Utf8Buffer, p: number, kinds: Int8Array): CopyRow {
-  const row: CopyRow = new Array(kinds.length);
-  for (let i = 0; i < kinds.length; i++) {
-    const length = int32(buf, p);
-    p += 4;
-    if (length === -1) {
-      row[i] = null;
-      continue;
-    }
-    const kind = kinds[i];
-    row[i] = kind === TEXT ? buf.utf8Slice(p, p + length) : kind === BOOL ? buf[p] !== 0 : int32(buf, p);
-    p += length;
-  }
-  return row;
 }
 
 /**

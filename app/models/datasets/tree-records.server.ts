@@ -68,8 +68,8 @@ export interface SetConsensus {
   rankingCount: number;
   notRankableCount: number;
   rankings: RankingRow[];
-  /** When it was computed (Postgres timestamp text), or null. */
-  computedAt: string | null;
+  /** When it was computed (milliseconds since 1970), or null. */
+  computedAt: number | null;
 }
 
 /** Sibling sets' consensus keyed by parent id, restricted to the kept children. */

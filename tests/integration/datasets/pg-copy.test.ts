@@ -3,7 +3,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { env } from "~/env.server.ts";
-import { copyRows, type CopyColumn, type CopyRow } from "~/models/datasets/pg-copy.server.ts";
+import { copyRows, enumIndexSql, type CopyColumn, type CopyRow } from "~/models/datasets/pg-copy.server.ts";
 
 let client: pg.Client;
 
@@ -28,6 +28,34 @@ describe("copyRows", () => {
     const expected = (await client.query<unknown[]>({ text: query, rowMode: "array" })).rows;
     const rows = await all(query, ["text", "text", "bool", "int4"]);
     expect(rows).toEqual(expected);
+  });
+
+  it("reads uuids, timestamps, doubles and enum positions from their binary forms", async () => {
+    // Runs of one uuid (the repeated value is remembered), nulls between them, timestamps on both
+    // sides of Postgres's 2000 epoch, and each value beside its text form to compare with.
+    const labels = ["growing", "it's ready", "halted"];
+    const query = `SELECT u, u::text, ts, to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), f, f::text, ${enumIndexSql("label", labels)}, label
+      FROM (SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE md5((i / 3)::text)::uuid END AS u,
+          timestamp '1969-07-20 20:17:40.5' + i * interval '19 days 1 hour 1.001 second' AS ts,
+          CASE WHEN i % 11 = 0 THEN NULL ELSE (i - 1500) / 7.0::float8 END AS f,
+          (ARRAY['growing', 'it''s ready', 'halted'])[1 + i % 3] AS label
+        FROM generate_series(1, 3000) i) v`;
+    const rows = await all(query, ["uuid", "text", "timestamp", "text", "float8", "text", { enum: labels }, "text"]);
+    expect(rows).toHaveLength(3000);
+    for (const [uuid, uuidText, ms, iso, float, floatText, label, labelText] of rows) {
+      expect(uuid).toBe(uuidText);
+      expect(new Date(ms as number).toISOString()).toBe(iso);
+      expect(float).toBe(floatText === null ? null : Number(floatText));
+      expect(label).toBe(labelText);
+    }
+    expect(new Set(rows.map((r) => r[0])).size).toBeGreaterThan(800);
+    expect(rows.filter((r) => r[0] === null)).toHaveLength(428);
+    expect(Math.min(...rows.map((r) => r[2] as number))).toBeLessThan(0);
+  });
+
+  it("refuses an enum position outside the declared labels", async () => {
+    await expect(all("SELECT 0 UNION ALL SELECT 3", [{ enum: ["a", "b"] }])).rejects.toThrow(/holds 3, not an index/);
+    expect((await client.query("SELECT 'still usable' AS s")).rows[0].s).toBe("still usable");
   });
 
   it("reassembles rows larger than a socket read, and rows split at every byte of their header", async () => {
