@@ -9,7 +9,7 @@
 // read much later, so passing it through the page cache only evicts what Postgres and the app
 // are using, and on these VMs growing the page cache by a gigabyte cost the exporting process
 // 0.4–4 s of kernel time against 0.1–0.2 s for direct writes. Direct writes need aligned memory,
-// offsets and lengths: chunks are gathered into a 4 MB staging buffer (WebAssembly memory, whose
+// offsets and lengths: chunks are gathered into a 1 MB staging buffer (WebAssembly memory, whose
 // base is page-aligned; an ArrayBuffer's is not), the last block is padded and the file cut back
 // to its length. Every file is fdatasync'ed before it is reported finished, so the directory
 // rename that publishes an export never publishes a file the disk does not hold.
@@ -22,7 +22,7 @@ const fs = require("node:fs");
 const { O_WRONLY, O_CREAT, O_EXCL, O_DIRECT } = fs.constants;
 const BLOCK = 4096;
 const PAGE = 65536; // WebAssembly page
-const STAGING = 64 * PAGE;
+const STAGING = 16 * PAGE; // 1 MB: as large as the chunks that arrive
 const files = new Map();
 const spareStaging = [];
 

@@ -46,7 +46,7 @@ describe("export file writer", () => {
       const file = await writer.finish();
       const bytes = fs.readFileSync(path.join(dir, file.name));
       // Several megabytes, not a multiple of the block size: several 1 MB chunks were on their
-      // way at once, and more than one 4 MB staging buffer was filled.
+      // way at once, and the 1 MB staging buffer was filled many times.
       expect(bytes.length).toBeGreaterThan(9 << 20);
       expect(bytes.length % 4096).not.toBe(0);
       expect(file).toMatchObject({ rows: rows.length, bytes: bytes.length });
