@@ -39,6 +39,12 @@ function skip(context: RowContext, reason: string): void {
   context.skipped.set(reason, (context.skipped.get(reason) ?? 0) + 1);
 }
 
+/** Adds a converter's row, or counts why it gave none. */
+function push(rows: unknown[], context: RowContext, row: unknown | null, whenNull: string | undefined): void {
+  if (row === null) skip(context, whenNull ?? "not representable");
+  else rows.push(row);
+}
+
 type FormatSpec =
   | { source: "sft"; line: ExportLineFormat; row: (path: SftPathRecord) => unknown | null; whenNull?: string }
   | { source: "pairs"; line: ExportLineFormat; row: (pair: PreferencePair, options: ExportOptions) => unknown | null; whenNull?: string; margin?: boolean }
@@ -126,10 +132,6 @@ export function treeRows(format: ExportFormat, tree: ExportTreeData, context: Ro
   if (kept.length === 0) return [];
   const consensus = setConsensus(tree, kept, context.filters);
   const rows: unknown[] = [];
-  const push = (row: unknown | null, whenNull: string | undefined) => {
-    if (row === null) skip(context, whenNull ?? "not representable");
-    else rows.push(row);
-  };
   switch (spec.source) {
     case "sft": {
       const oa = oaTreeOf(tree, kept, consensus, { full: false });
@@ -139,7 +141,7 @@ export function treeRows(format: ExportFormat, tree: ExportTreeData, context: Ro
           skip(context, `below top-${context.options.topK}`);
           continue;
         }
-        push(spec.row(path), spec.whenNull);
+        push(rows, context, spec.row(path), spec.whenNull);
       }
       return rows;
     }
@@ -149,7 +151,7 @@ export function treeRows(format: ExportFormat, tree: ExportTreeData, context: Ro
       for (const set of sets) {
         if (spec.source === "sets") {
           if (spec.line === "kway" && set.completions.some((c) => c.role !== "assistant")) skip(context, "ranks prompter replies");
-          else push(spec.row(set, context.options), spec.whenNull);
+          else push(rows, context, spec.row(set, context.options), spec.whenNull);
           continue;
         }
         const pairs = preferencePairs(set, { selection: context.options.pairSelection, maxNotRankableShare: context.options.maxNotRankableShare });
@@ -157,13 +159,13 @@ export function treeRows(format: ExportFormat, tree: ExportTreeData, context: Ro
         for (const pair of pairs) {
           const problem = pairProblem(pair, format, context.options);
           if (problem) skip(context, problem);
-          else push(spec.row(pair, context.options), spec.whenNull);
+          else push(rows, context, spec.row(pair, context.options), spec.whenNull);
         }
       }
       return rows;
     }
     case "prompts": {
-      for (const turns of promptPaths(kept)) push(spec.row(turns), spec.whenNull);
+      for (const turns of promptPaths(kept)) push(rows, context, spec.row(turns), spec.whenNull);
       return rows;
     }
     case "oasst": {

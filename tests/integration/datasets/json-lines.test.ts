@@ -12,6 +12,8 @@ const tricky = [
   "\u2028\u2029 separators",
   "a".repeat(200),
   `${"long text with a line\nbreak ".repeat(20)}end`,
+  // Longer than the encoder's first scratch area for escaping, with escapes all along.
+  `${'数据 "quoted"\n'.repeat(9000)}\u0002`,
 ];
 
 function encodeAll(values: unknown[], capacity = 64): string {
