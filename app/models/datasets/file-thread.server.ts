@@ -47,14 +47,17 @@ function writeAll(f, bytes, length) {
 
 /** Writes the staged bytes (length a multiple of BLOCK, or the padded tail); falls back to buffered writes if the filesystem refuses. */
 function writeStaged(f, length) {
+  const start = f.position;
   try {
     writeAll(f, f.staging, length);
   } catch (e) {
-    if (e.code !== "EINVAL" || f.position !== 0) throw e;
-    // Opened with O_DIRECT but refused at the first write: go on through the page cache.
+    if (e.code !== "EINVAL" || !f.direct) throw e;
+    // Opened with O_DIRECT but a write was refused (a device with blocks larger than the padding,
+    // say): write these bytes again from where they start, and the rest, through the page cache.
     fs.closeSync(f.fd);
     f.fd = fs.openSync(f.path, O_WRONLY, 0o644);
     f.direct = false;
+    f.position = start;
     writeAll(f, f.staging, length);
   }
   f.staged = 0;
