@@ -16,9 +16,9 @@ export const DEMO_VOCAB_SIZE = 8192;
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DEMO_TOKENIZER_ASSET = path.resolve(here, "../assets/tokenizer.json");
 
-/** The Open-Assistant fixtures: $OASST_FIXTURES, else shared/fixtures/oasst beside the repository. */
+/** The Open-Assistant sample the repository carries (tests/fixtures/oasst), or $OASST_FIXTURES. */
 export function demoCorpusDir(): string {
-  return process.env.OASST_FIXTURES ?? path.resolve(here, "../../../shared/fixtures/oasst");
+  return process.env.OASST_FIXTURES ?? path.resolve(here, "../../tests/fixtures/oasst");
 }
 
 export function trainDemoTokenizer(corpusDir = demoCorpusDir()): TokenizerJson {
