@@ -81,7 +81,7 @@ async function main() {
   console.log(`  demo project: ${demo.project}  (active policy: ${demoModel.name})`);
   for (const a of demo.accounts)
     console.log(`  ${a.role.padEnd(8)} ${a.email}  password: ${a.password}${a.created ? "" : " (as set when first created)"}`);
-  console.log(`\n  open http://${config.HOST}:${config.PORT}\n`);
+  console.log(`\n  open http://${config.HOST}:${config.PORT} and sign in as the labeler: the demo project offers every task type\n`);
 }
 
 main().catch((error) => {

@@ -1,6 +1,8 @@
-// The demo data the start command creates: a project with an admin and a labeler.
-// Idempotent: what exists is left as it is (passwords included).
+// The demo data the start command creates: a project with an admin and a labeler, and real
+// Open-Assistant trees in every working state. Idempotent: what exists is left as it is
+// (passwords included).
 import { prisma } from "~/db.server.ts";
+import { seedDemoTrees } from "./demo-trees.server.ts";
 import { createProject, setMember } from "./project.server.ts";
 import { signUp } from "./user.server.ts";
 
@@ -23,7 +25,10 @@ export async function seedDemo(passwords: { admin: string; labeler: string }): P
     slug: DEMO_PROJECT_SLUG,
     name: "Demo project",
     description: "Write prompts and replies, review and rank them.",
+    // Open-Assistant ranked user replies too; the demo shows every task type.
+    workflowConfig: { rankPrompterReplies: true },
   });
+  await seedDemoTrees(project.id);
   for (const [userId, role] of [[admin.user.id, "manager"], [labeler.user.id, "labeler"]] as const) {
     const member = await prisma.projectMember.findUnique({ where: { projectId_userId: { projectId: project.id, userId } } });
     if (!member) await setMember(project.id, userId, role);

@@ -96,6 +96,13 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function TaskPage() {
+  const { view } = useLoaderData<typeof loader>();
+  // One task, one component instance: the next task (after submit, skip, or back and forward)
+  // mounts a fresh form instead of inheriting the text, answers and order of the last one.
+  return <TaskForm key={view.task.id} />;
+}
+
+function TaskForm() {
   const { project, view } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
@@ -129,7 +136,7 @@ export default function TaskPage() {
 
       <Conversation messages={view.conversation} highlightLast={kind === "labels"} />
 
-      <Form method="post" className="card stack" id="task-form">
+      <Form method="post" className="card stack" id="task-form" autoComplete="off">
         <input type="hidden" name="intent" value={kind} />
         <input type="hidden" name="next" value={next} />
         {kind === "prompt" && (

@@ -22,6 +22,8 @@ export interface ImportTarget {
   /** Language of messages whose source gives none (the project's first language). */
   lang: string;
   now: Date;
+  /** What new trees record as their origin; "import:<importId>" when not given. */
+  origin?: string;
 }
 
 export interface WriteCounts {
@@ -115,7 +117,7 @@ export async function writeOaTrees(db: PrismaClient, target: ImportTarget, trees
         projectId: target.projectId,
         state: (t.tree_state ?? "ready_for_export") as TreeState,
         lang: t.prompt.lang ?? target.lang,
-        origin: `import:${target.importId}`,
+        origin: target.origin ?? `import:${target.importId}`,
         createdAt: at(t.prompt.created_date),
         stateChangedAt: target.now,
       })),
@@ -219,7 +221,7 @@ async function ensurePaths(
         projectId: target.projectId,
         state: t.state,
         lang: target.lang,
-        origin: `import:${target.importId}`,
+        origin: target.origin ?? `import:${target.importId}`,
         createdAt: target.now,
         stateChangedAt: target.now,
       })),
