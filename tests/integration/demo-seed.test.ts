@@ -34,11 +34,16 @@ it("seeds real trees in every working state and offers the demo labeler every ta
   const { available } = await openTaskCounts(project.id, labeler.id);
   for (const type of CHOOSABLE_TASK_TYPES) expect(available[type], type).toBeGreaterThan(0);
 
-  // The ranking the demo labeler is handed orders several real replies.
-  const task = await requestTask({ projectId: project.id, userId: labeler.id, type: "rank_assistant_replies" });
-  const view = await describeTask(task!, labeler.id);
-  expect(view.siblings.length).toBeGreaterThanOrEqual(3);
-  expect(view.siblings.every((s) => s.text.length > 0)).toBe(true);
+  // Rankings order real replies, several at a time.
+  const sizes: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const task = await requestTask({ projectId: project.id, userId: labeler.id, type: "rank_assistant_replies" });
+    const view = await describeTask(task!, labeler.id);
+    expect(view.siblings.every((s) => s.text.length > 0)).toBe(true);
+    sizes.push(view.siblings.length);
+  }
+  expect(Math.min(...sizes)).toBeGreaterThanOrEqual(2);
+  expect(Math.max(...sizes)).toBeGreaterThanOrEqual(3);
 
   // Finished trees are the file's trees as they were: texts, roles, ranks and shape.
   const file = fs.readFileSync(path.join(OASST_FIXTURES, "en_100_tree.jsonl"), "utf8").split("\n").filter(Boolean);
