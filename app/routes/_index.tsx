@@ -1,5 +1,5 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData } from "@remix-run/react";
+import { Form, Link, useLoaderData } from "@remix-run/react";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { RouteError } from "~/components/route-error.tsx";
@@ -34,6 +34,10 @@ export default function LabelerHome() {
               <p>
                 <span className="badge">{p.role ?? "admin"}</span> {p.trees} trees · {p.messages} messages
               </p>
+              <Form method="post" action={`/projects/${p.slug}/tasks`}>
+                <input type="hidden" name="type" value="random" />
+                <button type="submit" aria-label={`Start labeling in ${p.name}`}>Start labeling</button>
+              </Form>
             </div>
           ))}
         </div>

@@ -33,6 +33,10 @@ it("offers the demo labeler every task type at once", async () => {
   await page.click('button[type="submit"]');
   await page.waitForURL(`${server.url}/`);
   await screenshot(page, "demo-labeler-home");
+  // One click from home to a task the project needs.
+  await page.click('button[aria-label="Start labeling in Demo project"]');
+  await page.waitForURL(/\/projects\/demo\/tasks\/[0-9a-f-]{36}/);
+  await expect.poll(() => page.locator("#task-form").count()).toBe(1);
 
   await page.goto(`${server.url}/projects/demo`);
   const options = await page.locator('select[name="type"] option').allTextContents();
