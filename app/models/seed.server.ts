@@ -25,7 +25,7 @@ export async function seedDemo(passwords: { admin: string; labeler: string }): P
     slug: DEMO_PROJECT_SLUG,
     name: "Demo project",
     description: "Write prompts and replies, review and rank them.",
-    // Open-Assistant ranked user replies too; the demo shows every task type.
+    // Open-Assistant's default ranks assistant replies only; the demo shows every task type.
     workflowConfig: { rankPrompterReplies: true },
   });
   await seedDemoTrees(project.id);

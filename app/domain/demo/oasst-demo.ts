@@ -93,8 +93,8 @@ export interface DemoTree {
 }
 
 /**
- * Assigns the file's trees to states, in file order: trees with the richest sibling sets of user
- * replies go to ranking first (so ranking user replies is offered too), trees with the branches
+ * Assigns the file's trees to states, in file order: trees with the most sibling sets of user
+ * replies go to ranking first (for projects that rank user replies too), trees with the branches
  * for it grow, prompts wait for review, and every other tree is ready for export as it was.
  */
 export function planDemoTrees(trees: readonly OaMessageTree[], plan: DemoPlan = DEMO_PLAN): DemoTree[] {
