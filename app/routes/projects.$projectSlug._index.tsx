@@ -134,17 +134,23 @@ export default function ProjectHome() {
             <tbody>
               {held.map((t) => (
                 <tr key={t.id} data-task-id={t.id}>
-                  <td>{taskTypeName(t.type)}</td>
-                  <td className="clip">{t.conversationStart ?? <span className="muted">A new conversation</span>}</td>
-                  <td>{ago(t.reservedMinutesAgo)}</td>
-                  <td>{t.started ? `Started · kept ${span(t.minutesLeft)} more` : `Not started · goes back in ${span(t.minutesLeft)}`}</td>
-                  <td className="row-actions">
-                    <Link to={`${base}/tasks/${t.id}`}>Continue</Link>
-                    <Form method="post" action={`${base}?index`}>
-                      <input type="hidden" name="intent" value="release" />
-                      <input type="hidden" name="taskId" value={t.id} />
-                      <button type="submit" className="secondary small" disabled={navigation.state !== "idle"}>Release</button>
-                    </Form>
+                  <td className="nowrap">{taskTypeName(t.type)}</td>
+                  <td className="clip" title={t.conversationStart ?? undefined}>{t.conversationStart ?? <span className="muted">A new conversation</span>}</td>
+                  <td className="nowrap">{ago(t.reservedMinutesAgo)}</td>
+                  <td className="nowrap">
+                    {t.started ? "Started" : "Not started"}
+                    <br />
+                    <span className="muted small">{t.started ? `kept ${span(t.minutesLeft)} more` : `goes back in ${span(t.minutesLeft)}`}</span>
+                  </td>
+                  <td>
+                    <div className="row-actions">
+                      <Link to={`${base}/tasks/${t.id}`}>Continue</Link>
+                      <Form method="post" action={`${base}?index`}>
+                        <input type="hidden" name="intent" value="release" />
+                        <input type="hidden" name="taskId" value={t.id} />
+                        <button type="submit" className="secondary small" disabled={navigation.state !== "idle"}>Release</button>
+                      </Form>
+                    </div>
                   </td>
                 </tr>
               ))}
