@@ -29,13 +29,9 @@ function isWork(event: Event, form: Element): boolean {
 
 export function TaskHold({ projectSlug, task, hold, writeLimit, formId = "task-form" }: TaskHoldProps) {
   const [lost, setLost] = useState<string | null>(null);
-  const [started, setStarted] = useState(task.startedAt !== null);
   const [wait, setWait] = useState(writeLimit?.retryAfterSeconds ?? 0);
 
-  useEffect(() => {
-    setLost(null);
-    setStarted(task.startedAt !== null);
-  }, [task.id, task.startedAt]);
+  useEffect(() => setLost(null), [task.id]);
 
   useEffect(() => {
     setWait(writeLimit?.retryAfterSeconds ?? 0);
@@ -71,7 +67,6 @@ export function TaskHold({ projectSlug, task, hold, writeLimit, formId = "task-f
     const onWork = (event: Event) => {
       if (startedRef.current || !form || !isWork(event, form)) return;
       startedRef.current = true;
-      setStarted(true);
       void report({ started: true });
     };
     const beat = () => {
@@ -102,7 +97,9 @@ export function TaskHold({ projectSlug, task, hold, writeLimit, formId = "task-f
           {wait > 0 ? `Write your reply now: you can send it in ${wait} s.` : "You can send your reply now."}
         </p>
       )}
-      {!started && !lost && (
+      {/* Decided by the server's view only: a line vanishing under the labeler's first click
+          would move the form, and the click would land elsewhere. */}
+      {task.startedAt === null && !lost && (
         <p className="muted small" data-testid="task-hold">
           Reserved for you. If you leave without starting it, it goes back to the others {hold.unstartedMinutes} minutes later.
         </p>
