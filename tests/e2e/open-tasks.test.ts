@@ -92,3 +92,42 @@ it("lists the labeler's open tasks on the project page and releases them", async
   await page.waitForURL(/\/tasks\/[0-9a-f-]{36}/);
   expect(await page.textContent(".bubble.highlight")).toContain("sourdough");
 });
+
+it("an open task page keeps its task while visible, and says when the task went to someone else", async () => {
+  const slug = "e2e-heartbeat";
+  const project = await createProject({ slug, name: "Heartbeats", workflowConfig: { reviewsPerPrompt: 1 } });
+  const author = await createTestUser({ email: "author@beat.test", password: PASSWORD, name: "author" });
+  const other = await createTestUser({ email: "other@beat.test", password: PASSWORD, name: "other" });
+  await createTestUser({ email: "labeler@beat.test", password: PASSWORD, name: "labeler" }).then((u) => addToProject(project.id, u.user.id, "labeler"));
+  await addToProject(project.id, author.user.id, "labeler");
+  await addToProject(project.id, other.user.id, "labeler");
+  const t = await requestTask({ projectId: project.id, userId: author.user.id, type: "initial_prompt" });
+  await submitPrompt(project.id, t!.id, author.user.id, { text: "Which houseplants survive a dark hallway?" });
+
+  await browser.context.clearCookies();
+  await page.goto(`${server.url}/login`);
+  await page.fill('input[name="email"]', "labeler@beat.test");
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.waitForURL(`${server.url}/`);
+  await page.goto(`${server.url}/projects/${slug}`);
+  await page.selectOption('select[name="type"]', "label_initial_prompt");
+  await page.click('button:has-text("Start labeling")');
+  await page.waitForURL(/\/tasks\/[0-9a-f-]{36}/);
+  const id = page.url().match(/tasks\/([0-9a-f-]{36})/)![1];
+
+  // A minute of the hold left; the page coming back into view renews it.
+  await prisma.$executeRaw`UPDATE tasks SET expires_at = (now() AT TIME ZONE 'UTC') + interval '1 minute' WHERE id = ${id}::uuid`;
+  await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+  await expect.poll(async () => (await task(id)).expiresAt.getTime() - Date.now()).toBeGreaterThan(10 * 60_000);
+
+  // Left past its window and taken by someone else: the next report says so on the page.
+  await prisma.$executeRaw`UPDATE tasks SET expires_at = (now() AT TIME ZONE 'UTC') - interval '1 minute' WHERE id = ${id}::uuid`;
+  const taken = await requestTask({ projectId: project.id, userId: other.user.id, type: "label_initial_prompt" });
+  expect(taken).not.toBeNull();
+  await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+  await expect.poll(() => page.locator('[data-testid="task-lost"]').textContent()).toMatch(/its place has been taken/);
+  await screenshot(page, "open-tasks-lost");
+  await page.click('[data-testid="task-lost"] a:has-text("Get a new task")');
+  await page.waitForURL(new RegExp(`/projects/${slug}/tasks$`));
+});
