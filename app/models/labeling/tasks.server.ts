@@ -445,9 +445,6 @@ async function stillNeeded(tx: Tx, task: TaskRecord, config: WorkflowConfig): Pr
   return needs.some((c) => c.type === task.type && c.messageId === task.messageId && same(c.siblingIds, task.siblingIds));
 }
 
-/** Marks the task shown to its labeler (first show) and renews its hold: see touchTask. */
-export const acknowledgeTask = (projectId: string, taskId: string, userId: string) => touchTask(projectId, taskId, userId, "seen");
-
 /**
  * The labeler lets go of their task: its place is free for others at once. Not a skip: it does
  * not count towards the skip limit, and the task may be offered to them again. A 404 for unknown

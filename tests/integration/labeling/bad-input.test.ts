@@ -8,7 +8,7 @@ import { submitLabels } from "~/models/labeling/labels.server.ts";
 import { haltTree } from "~/models/labeling/moderation.server.ts";
 import { limitReplies } from "~/models/labeling/rate-limits.server.ts";
 import { submitRanking } from "~/models/labeling/rankings.server.ts";
-import { acknowledgeTask, requestTask, skipTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
+import { requestTask, skipTask, touchTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 import { GOOD_LABELS, SMALL_WORKFLOW, doTask, freshText, makeLabelers, makeProject } from "./fixtures.ts";
 
@@ -69,7 +69,7 @@ describe("forged and foreign tasks", () => {
     await refused(submitReply(project.id, crypto.randomUUID(), u, { text: "hello" }), 404);
     await refused(submitRanking(project.id, crypto.randomUUID(), u, { order: [] }), 404);
     await refused(skipTask(project.id, crypto.randomUUID(), u), 404);
-    await refused(acknowledgeTask(project.id, crypto.randomUUID(), u), 404);
+    await refused(touchTask(project.id, crypto.randomUUID(), u, "seen"), 404);
     expect(await stored()).toEqual(before);
   });
 
@@ -78,7 +78,7 @@ describe("forged and foreign tasks", () => {
     const before = await stored();
     const order = task.siblingIds.map((id) => [id]);
     await refused(submitRanking(project.id, task.id, users[5].id, { order }), 403, /another labeler/);
-    await refused(acknowledgeTask(project.id, task.id, users[5].id), 403);
+    await refused(touchTask(project.id, task.id, users[5].id, "seen"), 403);
     await refused(skipTask(project.id, task.id, users[5].id), 403);
     expect(await stored()).toEqual(before);
     await skipTask(project.id, task.id, users[4].id);
@@ -112,7 +112,7 @@ describe("expired, finished and stale tasks", () => {
     await refused(submitPrompt(p.id, task!.id, author.id, { text: freshText() }), 410, /expired/);
     expect(await stored()).toEqual(before);
     expect((await prisma.task.findUniqueOrThrow({ where: { id: task!.id } })).state).toBe("expired");
-    await refused(acknowledgeTask(p.id, task!.id, author.id), 410);
+    await refused(touchTask(p.id, task!.id, author.id, "seen"), 410);
   });
 
   it("refuses a second submission of the same task with 409", async () => {
