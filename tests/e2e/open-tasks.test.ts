@@ -126,7 +126,7 @@ it("an open task page keeps its task while visible, and says when the task went 
   const taken = await requestTask({ projectId: project.id, userId: other.user.id, type: "label_initial_prompt" });
   expect(taken).not.toBeNull();
   await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
-  await expect.poll(() => page.locator('[data-testid="task-lost"]').textContent()).toMatch(/its place has been taken/);
+  await expect.poll(() => page.locator('[data-testid="task-lost"]').textContent()).toMatch(/left unstarted for more than 15 minutes, and meanwhile its place was taken/);
   await screenshot(page, "open-tasks-lost");
   await page.click('[data-testid="task-lost"] a:has-text("Get a new task")');
   await page.waitForURL(new RegExp(`/projects/${slug}/tasks$`));

@@ -2,18 +2,24 @@
 // go. Why holds work this way: docs/decisions/0007-task-reservations.md.
 import type { WorkflowConfig } from "../projects/workflow";
 
-export const TASK_STATES = ["assigned", "acknowledged", "done", "skipped", "expired", "cancelled", "released"] as const;
+export const TASK_STATES = [
+  /** Handed out; its page has not been shown yet. */
+  "assigned",
+  /** Shown to its labeler, who may or may not have started it (startedAt). */
+  "acknowledged",
+  /** Answered. */
+  "done",
+  /** Declined: not offered to this labeler again; reply skips count towards halting the tree. */
+  "skipped",
+  /** Its hold ended before an answer. Recorded lazily: the place was free from the moment the
+   *  hold ended. */
+  "expired",
+  /** The conversation moved to a state that no longer takes this task. */
+  "cancelled",
+  /** Let go by its labeler before answering: not a skip, and it may be offered to them again. */
+  "released",
+] as const;
 export type TaskState = (typeof TASK_STATES)[number];
-
-export const TASK_STATE_INFO: Record<TaskState, string> = {
-  assigned: "Handed out; its page has not been shown yet.",
-  acknowledged: "Shown to its labeler, who may or may not have started it (startedAt).",
-  done: "Answered.",
-  skipped: "Declined: not offered to this labeler again; reply skips count towards halting the tree.",
-  expired: "Its hold ended before an answer. Recorded lazily: the place was free from the moment the hold ended.",
-  cancelled: "The conversation moved to a state that no longer takes this task.",
-  released: "Let go by its labeler before answering: not a skip, and it may be offered to them again.",
-};
 
 /** States in which a task holds its place, for as long as its hold (expiresAt) lasts. */
 export const OPEN_TASK_STATES = ["assigned", "acknowledged"] as const satisfies readonly TaskState[];

@@ -429,7 +429,7 @@ export async function touchTask(projectId: string, taskId: string, userId: strin
   if (outcome === "taken") {
     throw new LabelingError(
       "expired",
-      `This task was left unstarted for more than ${config.unstartedTaskMinutes} minutes and its place has been taken. Request a new one.`,
+      `This task was left unstarted for more than ${config.unstartedTaskMinutes} minutes, and meanwhile its place was taken or is no longer needed. Request a new one.`,
     );
   }
   return outcome;

@@ -127,7 +127,7 @@ describe("holds", () => {
     expect(taken?.messageId).toBe(messageId);
     expect(await holders(messageId)).toEqual([b.id]);
 
-    await refused(touchTask(p.id, held.id, a.id, "seen"), 410, /left unstarted for more than 15 minutes and its place has been taken/);
+    await refused(touchTask(p.id, held.id, a.id, "seen"), 410, /left unstarted for more than 15 minutes, and meanwhile its place was taken/);
     await refused(touchTask(p.id, held.id, a.id, "started"), 410);
     expect((await row(held.id)).state).toBe("expired");
     expect(await holders(messageId)).toEqual([b.id]);
