@@ -41,3 +41,28 @@ export async function hitRateLimit(key: string, limit: RateLimit): Promise<RateL
 export async function resetRateLimit(key: string): Promise<void> {
   await pgPool.query({ name: RESET_STATEMENT, text: RESET_SQL, values: [key] });
 }
+
+const PEEK_SQL = "SELECT key, count, window_start FROM rate_limit_buckets WHERE key = ANY($1::text[])";
+const PEEK_STATEMENT = preparedName(PEEK_SQL);
+
+/** Where each key stands, without counting a hit: whether one more hit would be allowed, and
+ *  otherwise when it would be. */
+export async function peekRateLimits(entries: ReadonlyArray<{ key: string; limit: RateLimit }>): Promise<RateLimitResult[]> {
+  const { rows } = await pgPool.query<{ key: string; count: number; window_start: Date }>({
+    name: PEEK_STATEMENT,
+    text: PEEK_SQL,
+    values: [entries.map((e) => e.key)],
+  });
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const now = Date.now();
+  return entries.map(({ key, limit }) => {
+    const row = byKey.get(key);
+    const windowEnd = row ? row.window_start.getTime() + limit.windowSeconds * 1000 : 0;
+    const used = row && windowEnd > now ? row.count : 0;
+    return {
+      allowed: used < limit.count,
+      remaining: Math.max(0, limit.count - used),
+      retryAfterSeconds: used < limit.count ? 0 : Math.min(limit.windowSeconds, Math.max(1, Math.ceil((windowEnd - now) / 1000))),
+    };
+  });
+}

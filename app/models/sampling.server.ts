@@ -6,6 +6,7 @@ import { Prisma } from "~/generated/prisma/client.ts";
 import { parseSamplingConfig, SamplingRunConfigSchema, type SamplingParams, type SamplingRunConfig } from "~/domain/sampling/config.ts";
 import { enqueue } from "~/jobs/enqueue.server.ts";
 import { projectConfig } from "./labeling/config.server.ts";
+import { NOW } from "./labeling/sql.server.ts";
 import { textHash } from "./labeling/text.server.ts";
 import { advanceTree, lockTree } from "./labeling/tree-state.server.ts";
 
@@ -15,7 +16,9 @@ export class SamplingError extends Error {
   }
 }
 
-const OPEN_REPLY_TASK = Prisma.sql`t.type IN ('assistant_reply', 'prompter_reply') AND t.state IN ('assigned', 'acknowledged') AND t.expires_at > now()`;
+// expires_at holds UTC: compared with now() in a session whose time zone is not UTC, holds of a
+// few minutes (docs/decisions/0007) would end hours early or late.
+const OPEN_REPLY_TASK = Prisma.sql`t.type IN ('assistant_reply', 'prompter_reply') AND t.state IN ('assigned', 'acknowledged') AND t.expires_at > ${NOW}`;
 
 /** Creates a sampling run row for the project's active policy, then enqueues it. */
 export async function createSamplingRun(opts: {

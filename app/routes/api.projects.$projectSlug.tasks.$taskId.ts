@@ -1,6 +1,8 @@
 // JSON API: POST answers one task. Body by task kind: {"text"} for prompts and replies,
 // {"labels": {name: value}} for reviews, {"order": [[id], …]} or {"notRankable": true,
-// "report"?} for rankings; {"skip": true, "reason"?} lets the task go.
+// "report"?} for rankings; {"skip": true, "reason"?} declines the task. Holding it
+// (docs/decisions/0007-task-reservations.md): {"started": true} when work on it begins,
+// {"seen": true} while it is on screen, {"release": true} lets it go for someone else.
 import type { ActionFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
@@ -9,12 +11,15 @@ import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
 import { jsonFailure } from "~/models/labeling/http.server.ts";
 import { submitLabels } from "~/models/labeling/labels.server.ts";
 import { submitRanking } from "~/models/labeling/rankings.server.ts";
-import { getOwnTask, skipTask } from "~/models/labeling/tasks.server.ts";
+import { getOwnTask, releaseTask, skipTask, touchTask } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 
 export const access = accessOf.project("label:project");
 
 const AnswerSchema = z.object({
+  release: z.boolean().optional(),
+  started: z.boolean().optional(),
+  seen: z.boolean().optional(),
   skip: z.boolean().optional(),
   reason: z.string().max(500).optional(),
   text: z.unknown().optional(),
@@ -39,6 +44,17 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const p = project!.id;
   const taskId = params.taskId ?? "";
   try {
+    if (a.release) {
+      await releaseTask(p, taskId, viewer.id);
+      return Response.json({ ok: true, released: true });
+    }
+    if (a.started || a.seen) {
+      const task = await touchTask(p, taskId, viewer.id, a.started ? "started" : "seen");
+      return Response.json({
+        ok: true,
+        task: { id: task.id, state: task.state, startedAt: task.startedAt?.toISOString() ?? null, expiresAt: task.expiresAt.toISOString() },
+      });
+    }
     if (a.skip) {
       await skipTask(p, taskId, viewer.id, a.reason);
       return Response.json({ ok: true, skipped: true });

@@ -1,13 +1,14 @@
 // JSON API: POST draws the next task for the signed-in labeler and returns it, shown (so it is
 // acknowledged) with the conversation and, for rankings, the replies in their shuffled order.
-import type { ActionFunctionArgs } from "@remix-run/node";
+// GET lists the tasks the labeler holds in the project.
+import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { jsonFailure } from "~/models/labeling/http.server.ts";
 import { describeTask } from "~/models/labeling/task-view.server.ts";
-import { requestTask } from "~/models/labeling/tasks.server.ts";
+import { listOpenTasks, requestTask } from "~/models/labeling/tasks.server.ts";
 
 export const access = accessOf.project("label:project");
 
@@ -15,6 +16,19 @@ const RequestSchema = z.object({
   type: z.enum(["random", ...TASK_TYPES]).default("random"),
   lang: z.string().max(40).nullish(),
 });
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const { viewer, project } = await authorize(request, access, params);
+  const tasks = await listOpenTasks(project!.id, viewer.id);
+  return Response.json({
+    tasks: tasks.map((t) => ({
+      ...t,
+      reservedAt: t.reservedAt.toISOString(),
+      startedAt: t.startedAt?.toISOString() ?? null,
+      expiresAt: t.expiresAt.toISOString(),
+    })),
+  });
+}
 
 async function body(request: Request): Promise<unknown> {
   const text = await request.text();

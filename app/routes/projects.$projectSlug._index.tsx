@@ -1,5 +1,6 @@
-import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { Form, Link, useLoaderData } from "@remix-run/react";
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { redirect } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf, hasProjectPermission } from "~/auth/permissions.ts";
@@ -9,7 +10,9 @@ import { LEADERBOARD_PERIODS } from "~/domain/leaderboard/score.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { leaderboard, myContributions, openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { projectProgress } from "~/models/labeling/admin.server.ts";
-import { expireTasks } from "~/models/labeling/tasks.server.ts";
+import { actionFailure } from "~/models/labeling/http.server.ts";
+import { expireTasks, listOpenTasks, releaseTask } from "~/models/labeling/tasks.server.ts";
+import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.project("view:project");
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.project.name ?? "Project"} · RLHF Studio` }];
@@ -22,19 +25,31 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const p = project!;
   const period = PeriodSchema.parse(new URL(request.url).searchParams.get("period"));
   await expireTasks(p.id); // expired tasks already free their places; this records it
-  const [open, mine, board, progress, config] = await Promise.all([
+  const [open, held, mine, board, progress, config] = await Promise.all([
     openTaskCounts(p.id, viewer.id),
+    listOpenTasks(p.id, viewer.id),
     myContributions(p.id, viewer.id),
     leaderboard(p.id, period),
     projectProgress(p.id),
     projectConfig(p.id),
   ]);
   const can = (perm: "moderate:project" | "manage:project") => hasProjectPermission(viewer.role, p.role, perm);
+  const now = Date.now();
+  const minutes = (ms: number) => Math.max(0, Math.floor(ms / 60_000));
   return {
     project: p,
     viewerId: viewer.id,
     period,
     open,
+    // Durations rather than times: the server's clock and time zone need not be the browser's.
+    held: held.map((t) => ({
+      id: t.id,
+      type: t.type,
+      conversationStart: t.conversationStart,
+      reservedMinutesAgo: minutes(now - t.reservedAt.getTime()),
+      started: t.startedAt !== null,
+      minutesLeft: minutes(t.expiresAt.getTime() - now),
+    })),
     mine,
     board,
     trees: progress.trees,
@@ -44,10 +59,37 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   };
 }
 
+const ReleaseSchema = z.object({ intent: z.literal("release"), taskId: z.string().max(100) });
+
+/** Releases one of the viewer's open tasks (from this page's list or from the task page). */
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { viewer, project } = await authorize(request, accessOf.project("label:project"), params);
+  const parsed = ReleaseSchema.safeParse(Object.fromEntries(await request.formData()));
+  if (!parsed.success) return badRequest({ error: "Choose a task to release.", fields: {} });
+  try {
+    await releaseTask(project!.id, parsed.data.taskId, viewer.id);
+  } catch (error) {
+    return actionFailure(error);
+  }
+  return redirect(`/projects/${project!.slug}?released=1`);
+}
+
 const pct = (x: number | null) => (x === null ? "—" : `${Math.round(x * 100)}%`);
 
+/** "12 min", "3 h", "2 days": how long, in the unit a labeler would say. */
+function span(min: number): string {
+  if (min < 60) return `${min} min`;
+  if (min < 48 * 60) return `${Math.floor(min / 60)} h`;
+  return `${Math.floor(min / (24 * 60))} days`;
+}
+
+const ago = (min: number) => (min < 1 ? "just now" : `${span(min)} ago`);
+
 export default function ProjectHome() {
-  const { project, viewerId, period, open, mine, board, trees, languages, canModerate, canManage } = useLoaderData<typeof loader>();
+  const { project, viewerId, period, open, held, mine, board, trees, languages, canModerate, canManage } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const navigation = useNavigation();
+  const [params] = useSearchParams();
   const base = `/projects/${project.slug}`;
   return (
     <div className="stack">
@@ -64,13 +106,58 @@ export default function ProjectHome() {
       </div>
       <p className="muted">Your role: {project.role ?? "admin"}</p>
 
+      {params.get("released") && <p className="notice" role="status">Released: the task is free for others again.</p>}
+      {result?.error && <p className="notice error" role="alert">{result.error}</p>}
+
       <div className="card">
         <h2>Start labeling</h2>
         <Form method="post" action={`${base}/tasks`} className="inline-form">
           <TaskTypePicker available={open.available} languages={languages} />
           <button type="submit">Start labeling</button>
         </Form>
+        {open.writeLimits.map((l) => (
+          <p key={l.role} className="muted small" data-testid="write-limit">{l.message}</p>
+        ))}
       </div>
+
+      {held.length > 0 && (
+        <div className="card">
+          <h2>Your open tasks</h2>
+          <p className="muted small">
+            Reserved for you and counted as taken. One you have not started goes back to the others a while after you leave it; release
+            any you will not finish.
+          </p>
+          <table data-testid="my-open-tasks">
+            <thead>
+              <tr><th>Task</th><th>Conversation</th><th>Reserved</th><th>Status</th><th><span className="sr-only">Actions</span></th></tr>
+            </thead>
+            <tbody>
+              {held.map((t) => (
+                <tr key={t.id} data-task-id={t.id}>
+                  <td className="nowrap">{taskTypeName(t.type)}</td>
+                  <td className="clip" title={t.conversationStart ?? undefined}>{t.conversationStart ?? <span className="muted">A new conversation</span>}</td>
+                  <td className="nowrap">{ago(t.reservedMinutesAgo)}</td>
+                  <td className="nowrap">
+                    {t.started ? "Started" : "Not started"}
+                    <br />
+                    <span className="muted small">{t.started ? `kept ${span(t.minutesLeft)} more` : `goes back in ${span(t.minutesLeft)}`}</span>
+                  </td>
+                  <td>
+                    <div className="row-actions">
+                      <Link to={`${base}/tasks/${t.id}`}>Continue</Link>
+                      <Form method="post" action={`${base}?index`}>
+                        <input type="hidden" name="intent" value="release" />
+                        <input type="hidden" name="taskId" value={t.id} />
+                        <button type="submit" className="secondary small" disabled={navigation.state !== "idle"}>Release</button>
+                      </Form>
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
 
       <div className="grid">
         <div className="card">

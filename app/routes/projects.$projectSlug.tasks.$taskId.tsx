@@ -9,6 +9,7 @@ import { LabelFormFields, labelValuesFromForm } from "~/components/labeling/labe
 import { MarkdownEditor } from "~/components/labeling/markdown-editor.tsx";
 import { RankingBoard } from "~/components/labeling/ranking-board.tsx";
 import { ReportForm } from "~/components/labeling/report-form.tsx";
+import { ReleaseTaskButton, TaskHold } from "~/components/labeling/task-hold.tsx";
 import { taskTypeName } from "~/components/labeling/task-type-picker.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
@@ -120,6 +121,7 @@ function TaskForm() {
       {params.get("skipped") && <p className="notice" role="status">Skipped. Here is another task.</p>}
       <h1>{taskTypeName(task.type)}</h1>
       <p className="muted">{view.description}</p>
+      <TaskHold projectSlug={project.slug} task={task} hold={view.hold} writeLimit={view.writeLimit} />
       {result?.error && (
         <div className="notice error" role="alert">
           {result.error}
@@ -178,6 +180,7 @@ function TaskForm() {
           <input type="hidden" name="next" value={next} />
           <button type="submit" className="secondary" disabled={busy}>Skip this task</button>
         </Form>
+        <ReleaseTaskButton projectSlug={project.slug} taskId={task.id} disabled={busy} />
         {target && <ReportForm messageId={target.id} />}
       </div>
     </div>

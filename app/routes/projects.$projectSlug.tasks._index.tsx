@@ -19,7 +19,7 @@ export const meta: MetaFunction = () => [{ title: "Next task · RLHF Studio" }];
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const [open, config] = await Promise.all([openTaskCounts(project!.id, viewer.id), projectConfig(project!.id)]);
-  return { project: project!, available: open.available, languages: config.languages };
+  return { project: project!, available: open.available, writeLimits: open.writeLimits, languages: config.languages };
 }
 
 const TaskRequestSchema = z.object({
@@ -46,7 +46,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function NextTask() {
-  const { project, available, languages } = useLoaderData<typeof loader>();
+  const { project, available, writeLimits, languages } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const [params] = useSearchParams();
   const next = params.get("next") ?? "random";
@@ -62,6 +62,9 @@ export default function NextTask() {
         <TaskTypePicker available={available} languages={languages} defaultType={next} />
         <button type="submit" autoFocus>Get a task</button>
       </Form>
+      {writeLimits.map((l) => (
+        <p key={l.role} className="muted small" data-testid="write-limit">{l.message}</p>
+      ))}
     </div>
   );
 }

@@ -178,12 +178,16 @@ export const WorkflowConfigSchema = z
     maxMessageLength: z.number().int().min(1).default(2000),
     /** A user's identical text within this many minutes is rejected as a duplicate. */
     duplicateWindowMinutes: z.number().int().min(0).default(120),
-    /** An unanswered task expires after this many minutes (2 days). */
+    /** A started task keeps its place until this many minutes after it was handed out (2 days);
+     *  no task holds a place longer. */
     taskExpiryMinutes: z
       .number()
       .int()
       .min(1)
       .default(2 * 24 * 60),
+    /** A task not yet started (no edit or choice in its form) keeps its place this many minutes
+     *  after its page was last seen open; then the place goes back to the project. */
+    unstartedTaskMinutes: z.number().int().min(1).default(15),
     /** Probability that a drawn label task uses the full form rather than the simple one. */
     fullLabelProbability: z
       .object({

@@ -45,6 +45,8 @@ export interface UserContext {
   labeledMessageIds?: readonly string[];
   /** Parents whose replies the user ranked (rankings table). */
   rankedParentIds?: readonly string[];
+  /** The user holds an open initial-prompt task: a labeler writes one new prompt at a time. */
+  holdsPromptTask?: boolean;
 }
 
 /** A task the project needs and the user may do; its fields map onto the tasks table. */
@@ -119,16 +121,22 @@ export function computeNeeds(snapshot: NeedsSnapshot, user: UserContext, config:
         if (remaining > 0) push(labelTaskFor(false, m.role), tree.id, m.id, remaining);
       }
       // New replies, while the tree is below its goal size counting replies still being written.
+      // The tree's places are handed to its parents in tree order, and a parent is offered only
+      // while it has places of its own. Whoever takes one of a parent's places leaves every other
+      // parent's share as it was, so what the dashboard counts is what the draw hands out; offered
+      // every free parent, one labeler could take more replies than the tree has room for.
       let openReplies = 0;
       for (const id of index.live) openReplies += index.byId.get(id)!.openReplyTasks ?? 0;
-      const treeRoom = config.goalTreeSize - index.live.size - openReplies;
-      if (treeRoom <= 0) continue;
+      let treeRoom = config.goalTreeSize - index.live.size - openReplies;
       for (const slot of replySlots(index, config)) {
-        const room = Math.min(slot.free - slot.openReplyTasks, treeRoom);
-        if (room <= 0 || seen.has(key("reply", slot.parentId))) continue;
+        if (treeRoom <= 0) break;
+        const places = Math.min(slot.free - slot.openReplyTasks, treeRoom);
+        if (places <= 0) continue;
+        treeRoom -= places;
+        if (seen.has(key("reply", slot.parentId))) continue;
         const repliedAlready = (index.children.get(slot.parentId) ?? []).some(mine);
         if (repliedAlready) continue;
-        push(replyTaskFor(slot.parentRole), tree.id, slot.parentId, room);
+        push(replyTaskFor(slot.parentRole), tree.id, slot.parentId, places);
       }
     } else if (tree.state === "ranking") {
       for (const set of siblingSets(tree.messages, config)) {
@@ -141,7 +149,7 @@ export function computeNeeds(snapshot: NeedsSnapshot, user: UserContext, config:
   }
 
   const prompts = initialPromptsNeeded(snapshot, config);
-  if (prompts > 0) push("initial_prompt", null, null, prompts);
+  if (prompts > 0 && !user.holdsPromptTask) push("initial_prompt", null, null, prompts);
   return out;
 }
 

@@ -97,6 +97,13 @@ export function isTaskType(value: unknown): value is TaskType {
   return typeof value === "string" && (TASK_TYPES as readonly string[]).includes(value);
 }
 
+/** Role of the message a writing task (prompt or reply) produces; null for other tasks. A new
+ *  prompt is a prompter message. */
+export const writtenRole = (type: TaskType): MessageRole | null => {
+  const info = TASK_TYPE_INFO[type];
+  return info.kind === "prompt" || info.kind === "reply" ? info.producesRole : null;
+};
+
 /** Type of the reply task under a parent of this role. */
 export const replyTaskFor = (parentRole: MessageRole): TaskType =>
   parentRole === "prompter" ? "assistant_reply" : "prompter_reply";

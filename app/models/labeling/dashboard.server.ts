@@ -3,7 +3,7 @@
 import { prisma } from "~/db.server.ts";
 import { countByType } from "~/domain/tasks/draw.ts";
 import { computeNeeds } from "~/domain/tasks/needs.ts";
-import { TASK_TYPE_INFO, TASK_TYPES, type TaskType } from "~/domain/tasks/task-types.ts";
+import { TASK_TYPE_INFO, TASK_TYPES, writtenRole, type TaskType } from "~/domain/tasks/task-types.ts";
 import type { TreeState } from "~/domain/trees/enums.ts";
 import {
   emptyCounts,
@@ -14,6 +14,7 @@ import {
   type LeaderboardPeriod,
 } from "~/domain/leaderboard/score.ts";
 import { projectConfig } from "./config.server.ts";
+import { writeLimits, type WriteLimit } from "./rate-limits.server.ts";
 import { promptCounts, toSnapshots, treeFacts } from "./snapshot.server.ts";
 
 /** Task types a labeler can ask for. */
@@ -22,34 +23,47 @@ export const CHOOSABLE_TASK_TYPES: TaskType[] = TASK_TYPES.filter((t) => TASK_TY
 export interface OpenTaskCounts {
   /** Tasks the project still needs, per type (places not yet handed out). */
   needed: Record<TaskType, number>;
-  /** Tasks this labeler may take now, per type (one per target). */
+  /** Tasks this labeler would get now, per type, asking until none is left. */
   available: Record<TaskType, number>;
+  /** Message roles this labeler cannot write now (their reply limit is used up), and until when. */
+  writeLimits: WriteLimit[];
 }
 
 /** Trees the dashboard reads at most: enough for any project a page can sensibly summarise. */
 const DASHBOARD_TREES = 2000;
 
+/**
+ * What the project needs and what this labeler can take, by the rules the draw applies: the
+ * same snapshot of open tasks (holds that ended count as free), one place per target and per
+ * labeler, one new prompt at a time, and no writing tasks while the labeler's reply limit for
+ * that role is used up.
+ */
 export async function openTaskCounts(projectId: string, userId: string): Promise<OpenTaskCounts> {
   const config = await projectConfig(projectId);
   const trees = await prisma.$queryRaw<Array<{ id: string; state: TreeState }>>`
     SELECT id, state::text AS state FROM message_trees
     WHERE project_id = ${projectId}::uuid AND state IN ('initial_prompt_review', 'growing', 'ranking')
     ORDER BY state_changed_at LIMIT ${DASHBOARD_TREES}`;
-  const [read, counts] = await Promise.all([
+  const [read, counts, limits] = await Promise.all([
     treeFacts(
       prisma,
       trees.map((t) => t.id),
       userId,
     ),
-    promptCounts(prisma, projectId),
+    promptCounts(prisma, projectId, userId),
+    writeLimits(projectId, userId, config),
   ]);
   const snapshot = { trees: toSnapshots(read), ...counts };
-  const user = read.user;
+  const user = { ...read.user, holdsPromptTask: counts.heldByUser > 0 };
   const zero = () => Object.fromEntries(CHOOSABLE_TASK_TYPES.map((t) => [t, 0])) as Record<TaskType, number>;
   const needed = zero();
   for (const c of computeNeeds(snapshot, { userId: "", tasks: [] }, config)) needed[c.type] += c.remaining;
   const available = { ...zero(), ...countByType(computeNeeds(snapshot, user, config)) };
-  return { needed, available };
+  for (const t of CHOOSABLE_TASK_TYPES) {
+    const role = writtenRole(t);
+    if (role && limits[role]) available[t] = 0;
+  }
+  return { needed, available, writeLimits: Object.values(limits) };
 }
 
 export interface MyContributions {

@@ -84,6 +84,8 @@ async function factsOf(db: Db, source: Prisma.Sql, userId: string | null): Promi
     : Prisma.empty;
   const myTypes = userId ? Prisma.sql`y.my_types` : Prisma.sql`NULL::text[]`;
   const joinMine = userId ? Prisma.sql`LEFT JOIN mine y ON y.message_id = m.id` : Prisma.empty;
+  // Messages in one order on every path (replies sampled together share created_at): the rules
+  // hand a tree's last reply places to parents in this order.
   const rows = await db.$queryRaw<FactRow[]>`
     WITH trees AS (${source}),
     open AS (
@@ -106,7 +108,7 @@ async function factsOf(db: Db, source: Prisma.Sql, userId: string | null): Promi
     JOIN messages m ON m.tree_id = tr.id
     LEFT JOIN open o ON o.message_id = m.id
     ${joinMine}
-    ORDER BY m.depth, m.created_at`;
+    ORDER BY m.depth, m.created_at, m.id`;
 
   const trees = new Map<string, SnapshotTree>();
   const facts = new Map<string, TreeMessageFacts[]>();
@@ -188,7 +190,7 @@ export interface CandidateTreeQuery {
   states: ReadonlySet<TreeState>;
   /** Trees per state at most; the oldest that still need something from this user. */
   perState: number;
-  config: Pick<WorkflowConfig, "reviewsPerPrompt" | "rankingsPerSiblingSet" | "rankPrompterReplies">;
+  config: Pick<WorkflowConfig, "reviewsPerPrompt" | "rankingsPerSiblingSet" | "rankPrompterReplies" | "maxActiveTrees">;
 }
 
 /**
@@ -202,7 +204,7 @@ export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise
   if (q.states.has("growing")) {
     parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
       WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'growing' ${lang}
-      ORDER BY t.state_changed_at LIMIT ${sqlInt(Math.max(q.perState, 50))})`);
+      ORDER BY t.state_changed_at LIMIT ${sqlInt(Math.max(q.perState, 50, q.config.maxActiveTrees))})`);
   }
   if (q.states.has("initial_prompt_review")) {
     // Walk the trees oldest first and test each one's prompt (OFFSET 0 keeps the EXISTS a per-tree
@@ -245,11 +247,13 @@ export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise
   return factsOf(db, Prisma.join(parts, " UNION ALL "), q.userId);
 }
 
-/** Trees per state and initial-prompt tasks out, for how many new prompts the project takes. */
+/** Trees per state and initial-prompt tasks out, for how many new prompts the project takes,
+ *  and how many of those tasks `userId` holds (one at a time). */
 export async function promptCounts(
   db: Db,
   projectId: string,
-): Promise<{ treeCounts: Partial<Record<TreeState, number>>; openPromptTasks: number }> {
+  userId: string | null = null,
+): Promise<{ treeCounts: Partial<Record<TreeState, number>>; openPromptTasks: number; heldByUser: number }> {
   const rows = await db.$queryRaw<Array<{ key: string; n: number }>>`
     SELECT t.state::text AS key, count(*)::int AS n FROM message_trees t
     WHERE t.project_id = ${projectId}::uuid
@@ -257,14 +261,19 @@ export async function promptCounts(
     GROUP BY t.state
     UNION ALL
     SELECT 'open_prompt_tasks', count(*)::int FROM tasks k
-    WHERE k.project_id = ${projectId}::uuid AND k.type = 'initial_prompt' AND ${OPEN_TASK}`;
+    WHERE k.project_id = ${projectId}::uuid AND k.type = 'initial_prompt' AND ${OPEN_TASK}
+    UNION ALL
+    SELECT 'held_by_user', count(*)::int FROM tasks k
+    WHERE k.assignee_id = ${userId}::uuid AND k.project_id = ${projectId}::uuid AND k.type = 'initial_prompt' AND ${OPEN_TASK}`;
   const treeCounts: Partial<Record<TreeState, number>> = {};
   let openPromptTasks = 0;
+  let heldByUser = 0;
   for (const r of rows) {
     if (r.key === "open_prompt_tasks") openPromptTasks = r.n;
+    else if (r.key === "held_by_user") heldByUser = r.n;
     else treeCounts[r.key as TreeState] = r.n;
   }
-  return { treeCounts, openPromptTasks };
+  return { treeCounts, openPromptTasks, heldByUser };
 }
 
 /** Snapshots of the read trees for computeNeeds. */

@@ -6,7 +6,11 @@ import { TASK_TYPE_INFO, TASK_TYPES } from "~/domain/tasks/task-types.ts";
  *  the server's time zone. */
 export const NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
 
-/** An open task (alias k): handed out, not answered, not expired. */
+/** The time at which the statement runs (NOW is the transaction's start): for decisions taken
+ *  after waiting for a lock. */
+export const CLOCK = Prisma.sql`(clock_timestamp() AT TIME ZONE 'UTC')`;
+
+/** An open task (alias k): handed out, not answered or let go, its hold not ended. */
 export const OPEN_TASK = Prisma.sql`k.state IN ('assigned', 'acknowledged') AND k.expires_at > ${NOW}`;
 
 /** SQL list of the task types of one kind, e.g. ('label_initial_prompt', …). */

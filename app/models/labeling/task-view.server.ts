@@ -2,12 +2,14 @@
 // give, and the rules the form enforces.
 import type { LabelDefinition, LabelTarget } from "~/domain/projects/workflow.ts";
 import { labelsForForm } from "~/domain/tasks/label-form.ts";
-import { TASK_TYPE_INFO, type TaskType } from "~/domain/tasks/task-types.ts";
+import { heartbeatSeconds } from "~/domain/tasks/lifecycle.ts";
+import { TASK_TYPE_INFO, writtenRole, type TaskType } from "~/domain/tasks/task-types.ts";
 import type { MessageRole } from "~/domain/trees/enums.ts";
 import { Prisma } from "~/generated/prisma/client.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, notFound } from "./errors.server.ts";
-import { acknowledgeTask, type TaskRecord } from "./tasks.server.ts";
+import { writeLimits, type WriteLimit } from "./rate-limits.server.ts";
+import { touchTask, type TaskRecord } from "./tasks.server.ts";
 import { db } from "./transaction.server.ts";
 
 export interface MessageView {
@@ -28,10 +30,18 @@ export interface TaskView {
     type: TaskType;
     state: TaskRecord["state"];
     fullForm: boolean;
+    /** End of the task's hold (docs/decisions/0007-task-reservations.md). */
     expiresAt: string;
+    /** When the labeler first edited or chose something in the form; null before. */
+    startedAt: string | null;
     treeId: string | null;
     messageId: string | null;
   };
+  /** How the page keeps the task: it reports "seen" every `heartbeatSeconds` while visible, and
+   *  "started" on the first edit; unstarted, the task is let go `unstartedMinutes` after. */
+  hold: { heartbeatSeconds: number; unstartedMinutes: number };
+  /** Writing tasks: the labeler's reply limit for this role is used up until then. */
+  writeLimit: WriteLimit | null;
   description: string;
   /** Root first; for label tasks the labeled message is last. */
   conversation: MessageView[];
@@ -78,15 +88,17 @@ function toView(r: Row, userId: string, blind: boolean): MessageView {
   };
 }
 
-/** Shows the labeler's task: acknowledges it (first show) and gathers what the page needs. */
+/** Shows the labeler's task: acknowledges it (first show), renews its hold and gathers what the
+ *  page needs. */
 export async function showTask(projectId: string, taskId: string, userId: string): Promise<TaskView> {
-  return describeTask(await acknowledgeTask(projectId, taskId, userId), userId);
+  return describeTask(await touchTask(projectId, taskId, userId, "seen"), userId);
 }
 
 /** The conversation above the task and the replies it ranks, in one query. */
 export async function describeTask(task: TaskRecord, userId: string): Promise<TaskView> {
   const config = await projectConfig(task.projectId);
   const info = TASK_TYPE_INFO[task.type];
+  const role = writtenRole(task.type);
   const view = (r: Row) => toView(r, userId, config.blindModelReplies);
   const siblingIds = info.kind === "rank" ? task.siblingIds : [];
   // The ranked replies are children of the task's message. Looked up under it (and only for
@@ -97,8 +109,9 @@ export async function describeTask(task: TaskRecord, userId: string): Promise<Ta
         SELECT 'sibling', id, role::text, text, depth, author_user_id, synthetic, model_name, created_at
         FROM messages WHERE parent_id = ${task.messageId}::uuid AND id = ANY(${siblingIds}::uuid[])`
     : Prisma.empty;
-  const rows = task.messageId
-    ? await db.$queryRaw<Array<Row & { part: "path" | "sibling" }>>`
+  const [rows, limits] = await Promise.all([
+    task.messageId
+      ? db.$queryRaw<Array<Row & { part: "path" | "sibling" }>>`
         WITH RECURSIVE path AS (
           SELECT id, parent_id, role, text, depth, author_user_id, synthetic, model_name, created_at
           FROM messages WHERE id = ${task.messageId}::uuid
@@ -107,7 +120,9 @@ export async function describeTask(task: TaskRecord, userId: string): Promise<Ta
           FROM messages m JOIN path p ON m.id = p.parent_id)
         SELECT 'path' AS part, id, role::text AS role, text, depth, author_user_id, synthetic, model_name, created_at FROM path
         ${siblings}`
-    : [];
+      : [],
+    role ? writeLimits(task.projectId, userId, config) : ({} as Partial<Record<MessageRole, WriteLimit>>),
+  ]);
   const conversation = rows.filter((r) => r.part === "path").sort((a, b) => a.depth - b.depth);
   const byId = new Map(rows.filter((r) => r.part === "sibling").map((r) => [r.id, r]));
   const target = info.labelTarget;
@@ -118,9 +133,12 @@ export async function describeTask(task: TaskRecord, userId: string): Promise<Ta
       state: task.state,
       fullForm: task.fullForm,
       expiresAt: task.expiresAt.toISOString(),
+      startedAt: task.startedAt?.toISOString() ?? null,
       treeId: task.treeId,
       messageId: task.messageId,
     },
+    hold: { heartbeatSeconds: heartbeatSeconds(config), unstartedMinutes: config.unstartedTaskMinutes },
+    writeLimit: (role && limits[role]) || null,
     description: info.description,
     conversation: conversation.map(view),
     siblings: siblingIds.flatMap((id) => (byId.has(id) ? [view(byId.get(id)!)] : [])),

@@ -1,23 +1,25 @@
-// Handing out tasks: the weighted draw over what the project needs, slot locks, acknowledge on
-// show, skip and expiry; and the guard every submission goes through.
+// Handing out tasks: the weighted draw over what the project needs, slot locks, holds (shown,
+// started, kept alive, released) and expiry; and the guard every submission goes through.
 import crypto from "node:crypto";
+import { Prisma } from "~/generated/prisma/client.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { drawTask } from "~/domain/tasks/draw.ts";
 import { chooseLabelForm } from "~/domain/tasks/label-form.ts";
+import { holdUntil, isOpenState, type TaskState } from "~/domain/tasks/lifecycle.ts";
 import { computeNeeds, initialPromptsNeeded, type TaskCandidate } from "~/domain/tasks/needs.ts";
 import { defaultRng, shuffled, type Rng } from "~/domain/tasks/rng.ts";
-import { TASK_TYPE_INFO, type TaskKind, type TaskType } from "~/domain/tasks/task-types.ts";
+import { TASK_TYPE_INFO, writtenRole, type TaskKind, type TaskType } from "~/domain/tasks/task-types.ts";
 import { autoModerationActions } from "~/domain/trees/moderation.ts";
 import { TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
-import { limitTaskRequests } from "./rate-limits.server.ts";
-import { candidateTreeFacts, lockTreeFacts, promptCounts, toSnapshots } from "./snapshot.server.ts";
+import { limitTaskRequests, writeLimitError, writeLimits } from "./rate-limits.server.ts";
+import { candidateTreeFacts, lockTreeFacts, promptCounts, toSnapshots, treeFacts } from "./snapshot.server.ts";
 import { db, inTransaction, type SqlDb, type Tx } from "./transaction.server.ts";
 import { transitionTree, type LockedTree } from "./tree-state.server.ts";
-import { NOW } from "./sql.server.ts";
+import { CLOCK, NOW, OPEN_TASK } from "./sql.server.ts";
 
-export type TaskState = "assigned" | "acknowledged" | "done" | "skipped" | "expired" | "cancelled";
+export type { TaskState };
 
 export interface TaskRecord {
   id: string;
@@ -31,8 +33,12 @@ export interface TaskRecord {
   /** Ranking tasks: the replies, in the order shown to this labeler. */
   siblingIds: string[];
   fullForm: boolean;
+  createdAt: Date;
+  /** End of the task's hold: past it, the task holds no place (docs/decisions/0007). */
   expiresAt: Date;
   acknowledgedAt: Date | null;
+  /** The labeler's first edit or choice in the task's form. */
+  startedAt: Date | null;
 }
 
 type TaskRow = {
@@ -45,8 +51,10 @@ type TaskRow = {
   message_id: string | null;
   sibling_ids: string[];
   full_form: boolean;
+  created_at: Date;
   expires_at: Date;
   acknowledged_at: Date | null;
+  started_at: Date | null;
 };
 
 const toTask = (r: TaskRow): TaskRecord => ({
@@ -59,20 +67,20 @@ const toTask = (r: TaskRow): TaskRecord => ({
   messageId: r.message_id,
   siblingIds: r.sibling_ids,
   fullForm: r.full_form,
+  createdAt: r.created_at,
   expiresAt: r.expires_at,
   acknowledgedAt: r.acknowledged_at,
+  startedAt: r.started_at,
 });
+
+/** The task columns as TaskRow names them, for tasks aliased k. */
+const TASK_COLUMNS = Prisma.sql`k.id, k.project_id, k.type::text AS type, k.state::text AS state, k.assignee_id, k.tree_id,
+  k.message_id, k.sibling_ids::text[] AS sibling_ids, k.full_form, k.created_at, k.expires_at, k.acknowledged_at, k.started_at`;
 
 async function readTask(db: SqlDb, taskId: string, forUpdate = false): Promise<TaskRecord | null> {
   const rows = forUpdate
-    ? await db.$queryRaw<TaskRow[]>`
-        SELECT id, project_id, type::text AS type, state::text AS state, assignee_id, tree_id, message_id,
-               sibling_ids::text[] AS sibling_ids, full_form, expires_at, acknowledged_at
-        FROM tasks WHERE id = ${taskId}::uuid FOR NO KEY UPDATE`
-    : await db.$queryRaw<TaskRow[]>`
-        SELECT id, project_id, type::text AS type, state::text AS state, assignee_id, tree_id, message_id,
-               sibling_ids::text[] AS sibling_ids, full_form, expires_at, acknowledged_at
-        FROM tasks WHERE id = ${taskId}::uuid`;
+    ? await db.$queryRaw<TaskRow[]>`SELECT ${TASK_COLUMNS} FROM tasks k WHERE k.id = ${taskId}::uuid FOR NO KEY UPDATE`
+    : await db.$queryRaw<TaskRow[]>`SELECT ${TASK_COLUMNS} FROM tasks k WHERE k.id = ${taskId}::uuid`;
   return rows.length ? toTask(rows[0]) : null;
 }
 
@@ -116,6 +124,8 @@ function statesFor(type: TaskType | "random", config: WorkflowConfig): Set<TreeS
  * Candidates come from a cheap snapshot; the drawn one is re-checked against a fresh view of its
  * tree under the tree's row lock before the task row is written, so finished plus open tasks
  * never exceed what the project configured (reviews, replies per parent, rankings per set).
+ * Writing tasks whose role the labeler has hit the reply limit for are not handed out: asked
+ * for by type they are a 429 that says when, in a random draw they are left out.
  */
 export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> {
   const type = req.type ?? "random";
@@ -124,6 +134,15 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
   const lang = req.lang ?? null;
   if (lang !== null && !config.languages.includes(lang)) throw badInput(`This project collects ${config.languages.join(", ")}, not ${lang}.`);
   await limitTaskRequests(req.projectId, req.userId, config);
+  const limits = await writeLimits(req.projectId, req.userId, config);
+  const limited = (t: TaskType) => {
+    const role = writtenRole(t);
+    return role ? limits[role] : undefined;
+  };
+  if (type !== "random") {
+    const limit = limited(type);
+    if (limit) throw writeLimitError(limit);
+  }
   const rng = req.rng ?? defaultRng;
 
   const read = await candidateTreeFacts(db, {
@@ -138,7 +157,7 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
   // one is drawn (tryAssign counts under the prompt lock anyway).
   const wantPrompts = type === "initial_prompt" || (type === "random" && config.drawWeights.initialPrompt > 0);
   let candidates = computeNeeds({ trees: toSnapshots(read), treeCounts: {}, openPromptTasks: 0 }, read.user, config);
-  if (!wantPrompts) candidates = candidates.filter((c) => c.type !== "initial_prompt");
+  candidates = candidates.filter((c) => (wantPrompts || c.type !== "initial_prompt") && !limited(c.type));
 
   const assign = { projectId: req.projectId, userId: req.userId, config, rng, explicit: type !== "random", acknowledge: !!req.acknowledge, lang };
   const busy: TaskCandidate[] = [];
@@ -173,12 +192,21 @@ interface AssignContext {
   lang: string | null;
 }
 
+/** A lock that serialises handing out (and renewing holds of) a project's new-prompt tasks. */
+const lockPrompts = (tx: Tx, projectId: string) => tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`prompts:${projectId}`}, 0))`;
+
+/** Whether the project takes one more new prompt from this labeler (one open prompt task each). */
+async function promptNeeded(tx: Tx, projectId: string, userId: string, config: WorkflowConfig): Promise<boolean> {
+  const counts = await promptCounts(tx, projectId, userId);
+  return counts.heldByUser === 0 && initialPromptsNeeded(counts, config) > 0;
+}
+
 /** Assigns the candidate if it still holds under the lock: the task, "locked" or "gone". */
 async function tryAssign(c: TaskCandidate, ctx: AssignContext, skipLocked: boolean): Promise<TaskRecord | "locked" | "gone"> {
   return inTransaction(async (tx) => {
     if (c.type === "initial_prompt") {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`prompts:${ctx.projectId}`}, 0))`;
-      if (initialPromptsNeeded(await promptCounts(tx, ctx.projectId), ctx.config) <= 0) return "gone";
+      await lockPrompts(tx, ctx.projectId);
+      if (!(await promptNeeded(tx, ctx.projectId, ctx.userId, ctx.config))) return "gone";
       return insertTask(tx, c, ctx);
     }
     const locked = await lockTreeFacts(tx, c.treeId!, ctx.userId, { skipLocked });
@@ -193,20 +221,22 @@ async function tryAssign(c: TaskCandidate, ctx: AssignContext, skipLocked: boole
   });
 }
 
+/** Minutes a new task holds its place before it is seen or started. */
+const firstHoldMinutes = (config: WorkflowConfig) => Math.min(config.unstartedTaskMinutes, config.taskExpiryMinutes);
+
 async function insertTask(tx: Tx, c: TaskCandidate, ctx: AssignContext): Promise<TaskRecord> {
   const info = TASK_TYPE_INFO[c.type];
   const fullForm = info.kind === "label" && chooseLabelForm(c.type, ctx.config, ctx.rng, ctx.explicit) === "full";
   const siblingIds = info.kind === "rank" ? shuffled(c.siblingIds, ctx.rng) : [];
   const state: TaskState = ctx.acknowledge ? "acknowledged" : "assigned";
   const rows = await tx.$queryRaw<TaskRow[]>`
-    INSERT INTO tasks (id, project_id, type, state, assignee_id, tree_id, message_id, sibling_ids, full_form,
+    INSERT INTO tasks AS k (id, project_id, type, state, assignee_id, tree_id, message_id, sibling_ids, full_form,
                        created_at, expires_at, acknowledged_at)
     VALUES (${crypto.randomUUID()}::uuid, ${ctx.projectId}::uuid, ${c.type}::"TaskType", ${state}::"TaskState",
             ${ctx.userId}::uuid, ${c.treeId}::uuid, ${c.messageId}::uuid, ${siblingIds}::uuid[], ${fullForm}, ${NOW},
-            ${NOW} + make_interval(mins => ${ctx.config.taskExpiryMinutes}::int),
+            ${NOW} + make_interval(mins => ${firstHoldMinutes(ctx.config)}::int),
             CASE WHEN ${ctx.acknowledge} THEN ${NOW} END)
-    RETURNING id, project_id, type::text AS type, state::text AS state, assignee_id, tree_id, message_id,
-              sibling_ids::text[] AS sibling_ids, full_form, expires_at, acknowledged_at`;
+    RETURNING ${TASK_COLUMNS}`;
   return toTask(rows[0]);
 }
 
@@ -235,35 +265,21 @@ async function markExpired(taskId: string): Promise<void> {
     UPDATE tasks SET state = 'expired' WHERE id = ${taskId}::uuid AND state IN ('assigned', 'acknowledged')`;
 }
 
-function assertOpen(task: TaskRecord): void {
+/** Refuses a task that was answered or let go (409). */
+function assertNotFinished(task: TaskRecord): void {
   if (task.state === "done") throw conflict("This task was already submitted.");
   if (task.state === "skipped") throw conflict("This task was skipped.");
   if (task.state === "cancelled") throw conflict("This task was cancelled: the conversation moved on.");
+  if (task.state === "released") throw conflict("You released this task. Request a new one.");
+}
+
+function assertOpen(task: TaskRecord): void {
+  assertNotFinished(task);
   if (task.state === "expired" || task.expiresAt.getTime() <= Date.now()) throw new TaskExpired();
 }
 
 class TaskExpired extends Error {}
 const expiredError = () => new LabelingError("expired", "This task expired. Request a new one.");
-
-/** Marks the task as shown to its labeler. Expired and finished tasks are refused. */
-export async function acknowledgeTask(projectId: string, taskId: string, userId: string): Promise<TaskRecord> {
-  const task = await getOwnTask(projectId, taskId, userId);
-  try {
-    assertOpen(task);
-  } catch (error) {
-    if (error instanceof TaskExpired) {
-      await markExpired(taskId);
-      throw expiredError();
-    }
-    throw error;
-  }
-  if (task.state === "assigned") {
-    await db.$executeRaw`
-      UPDATE tasks SET state = 'acknowledged', acknowledged_at = ${NOW} WHERE id = ${taskId}::uuid AND state = 'assigned'`;
-    return { ...task, state: "acknowledged", acknowledgedAt: new Date() };
-  }
-  return task;
-}
 
 /** The project and labeler a submitted task must belong to. */
 export interface TaskOwner {
@@ -317,8 +333,7 @@ export async function withOpenTask<T>(
  */
 async function lockOwnTask(tx: Tx, taskId: string, owner: TaskOwner): Promise<{ tree: LockedTree | null; task: TaskRecord }> {
   const [row] = await tx.$queryRaw<Array<TaskRow & { tree_state: TreeState; tree_state_before_halt: TreeState | null; tree_lang: string }>>`
-    SELECT k.id, k.project_id, k.type::text AS type, k.state::text AS state, k.assignee_id, k.tree_id, k.message_id,
-           k.sibling_ids::text[] AS sibling_ids, k.full_form, k.expires_at, k.acknowledged_at,
+    SELECT ${TASK_COLUMNS},
            t.state::text AS tree_state, t.state_before_halt::text AS tree_state_before_halt, t.lang AS tree_lang
     FROM message_trees t JOIN tasks k ON k.tree_id = t.id
     WHERE k.id = ${taskId}::uuid
@@ -367,7 +382,115 @@ export async function skipTask(projectId: string, taskId: string, userId: string
   });
 }
 
-/** Marks open tasks past their expiry as expired (they already stopped holding slots). */
+// ─── Holds ──────────────────────────────────────────────────────────────────
+
+/** What the labeler's page reports: it is open and visible, or the labeler began answering. */
+export type TaskSignal = "seen" | "started";
+
+/**
+ * Keeps the labeler's task: marks it shown, and started on the first edit or choice in its
+ * form, and extends its hold (holdUntil). A task whose hold ended before it was started is
+ * taken up again when the project still needs it from this labeler; otherwise a 410.
+ *
+ * Runs under the task's tree lock (the prompt lock for prompt tasks), which every draw of that
+ * tree takes too, and decides by the clock read after the lock: a hold is renewed or found ended
+ * wholly before or after any draw that counts it, never while one is deciding.
+ */
+export async function touchTask(projectId: string, taskId: string, userId: string, signal: TaskSignal): Promise<TaskRecord> {
+  assertUuid(taskId, "task");
+  const config = await projectConfig(projectId);
+  const outcome = await inTransaction(async (tx) => {
+    const { task } = await lockOwnTask(tx, taskId, { projectId, userId });
+    assertNotFinished(task);
+    if (!task.treeId) await lockPrompts(tx, projectId);
+    const [{ now }] = await tx.$queryRaw<Array<{ now: Date }>>`SELECT ${CLOCK} AS now`;
+    const holding = isOpenState(task.state) && task.expiresAt > now;
+    if (!holding) {
+      const until = holdUntil(task, now, config, signal === "started");
+      if (task.startedAt || until <= now) return "expired" as const;
+      // Counted as ended while the project's needs are read, so its own place counts as free.
+      await tx.$executeRaw`UPDATE tasks SET state = 'expired' WHERE id = ${task.id}::uuid`;
+      if (!(await stillNeeded(tx, task, config))) return "taken" as const;
+    }
+    const until = holdUntil(task, now, config, signal === "started");
+    const expiresAt = holding && task.expiresAt > until ? task.expiresAt : until;
+    const [row] = await tx.$queryRaw<TaskRow[]>`
+      UPDATE tasks AS k SET state = 'acknowledged', acknowledged_at = COALESCE(k.acknowledged_at, ${now}::timestamp),
+        started_at = CASE WHEN ${signal === "started"} THEN COALESCE(k.started_at, ${now}::timestamp) ELSE k.started_at END,
+        expires_at = ${expiresAt}::timestamp
+      WHERE k.id = ${task.id}::uuid
+      RETURNING ${TASK_COLUMNS}`;
+    return toTask(row);
+  });
+  if (outcome === "expired") {
+    await markExpired(taskId);
+    throw expiredError();
+  }
+  if (outcome === "taken") {
+    throw new LabelingError(
+      "expired",
+      `This task was left unstarted for more than ${config.unstartedTaskMinutes} minutes, and meanwhile its place was taken or is no longer needed. Request a new one.`,
+    );
+  }
+  return outcome;
+}
+
+/** Whether the project still needs the (lapsed) task's target from its labeler, read under the
+ *  tree's or prompts' lock. */
+async function stillNeeded(tx: Tx, task: TaskRecord, config: WorkflowConfig): Promise<boolean> {
+  if (!task.treeId) return promptNeeded(tx, task.projectId, task.assigneeId, config);
+  const read = await treeFacts(tx, [task.treeId], task.assigneeId);
+  const needs = computeNeeds({ trees: toSnapshots(read), treeCounts: {}, openPromptTasks: Number.MAX_SAFE_INTEGER }, read.user, config);
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((id) => b.includes(id));
+  return needs.some((c) => c.type === task.type && c.messageId === task.messageId && same(c.siblingIds, task.siblingIds));
+}
+
+/**
+ * The labeler lets go of their task: its place is free for others at once. Not a skip: it does
+ * not count towards the skip limit, and the task may be offered to them again. A 404 for unknown
+ * ids, a 403 for someone else's task, a 409 for one answered or let go, a 410 if its hold had
+ * already ended.
+ */
+export async function releaseTask(projectId: string, taskId: string, userId: string): Promise<void> {
+  const kinds = ["prompt", "reply", "label", "rank"] as const;
+  await withOpenTask(taskId, { projectId, userId }, kinds, { anyTreeState: true }, async (tx, task) => {
+    await tx.$executeRaw`UPDATE tasks SET state = 'released', released_at = ${NOW} WHERE id = ${task.id}::uuid`;
+  });
+}
+
+/** A task the labeler holds, as their list of open tasks shows it. */
+export interface OpenTask {
+  id: string;
+  type: TaskType;
+  treeId: string | null;
+  /** The start of the conversation's first message (null for a new prompt). */
+  conversationStart: string | null;
+  reservedAt: Date;
+  startedAt: Date | null;
+  expiresAt: Date;
+}
+
+/** Open tasks the labeler holds in this project, oldest first. */
+export async function listOpenTasks(projectId: string, userId: string): Promise<OpenTask[]> {
+  const rows = await db.$queryRaw<Array<{ id: string; type: TaskType; tree_id: string | null; start: string | null; created_at: Date; started_at: Date | null; expires_at: Date }>>`
+    SELECT k.id, k.type::text AS type, k.tree_id, left(r.text, 160) AS start, k.created_at, k.started_at, k.expires_at
+    FROM tasks k
+    LEFT JOIN messages r ON r.tree_id = k.tree_id AND r.parent_id IS NULL
+    WHERE k.assignee_id = ${userId}::uuid AND k.project_id = ${projectId}::uuid AND ${OPEN_TASK}
+    ORDER BY k.created_at, k.id
+    LIMIT 200`;
+  return rows.map((r) => ({
+    id: r.id,
+    type: r.type,
+    treeId: r.tree_id,
+    conversationStart: r.start,
+    reservedAt: r.created_at,
+    startedAt: r.started_at,
+    expiresAt: r.expires_at,
+  }));
+}
+
+/** Marks open tasks past the end of their hold as expired (they already stopped holding places). */
 export async function expireTasks(projectId: string): Promise<number> {
   return db.$executeRaw`
     UPDATE tasks SET state = 'expired'

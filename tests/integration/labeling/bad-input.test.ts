@@ -2,11 +2,13 @@
 import crypto from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
+import { projectConfig } from "~/models/labeling/config.server.ts";
 import { LabelingError } from "~/models/labeling/errors.server.ts";
 import { submitLabels } from "~/models/labeling/labels.server.ts";
 import { haltTree } from "~/models/labeling/moderation.server.ts";
+import { limitReplies } from "~/models/labeling/rate-limits.server.ts";
 import { submitRanking } from "~/models/labeling/rankings.server.ts";
-import { acknowledgeTask, requestTask, skipTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
+import { requestTask, skipTask, touchTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 import { GOOD_LABELS, SMALL_WORKFLOW, doTask, freshText, makeLabelers, makeProject } from "./fixtures.ts";
 
@@ -67,7 +69,7 @@ describe("forged and foreign tasks", () => {
     await refused(submitReply(project.id, crypto.randomUUID(), u, { text: "hello" }), 404);
     await refused(submitRanking(project.id, crypto.randomUUID(), u, { order: [] }), 404);
     await refused(skipTask(project.id, crypto.randomUUID(), u), 404);
-    await refused(acknowledgeTask(project.id, crypto.randomUUID(), u), 404);
+    await refused(touchTask(project.id, crypto.randomUUID(), u, "seen"), 404);
     expect(await stored()).toEqual(before);
   });
 
@@ -76,7 +78,7 @@ describe("forged and foreign tasks", () => {
     const before = await stored();
     const order = task.siblingIds.map((id) => [id]);
     await refused(submitRanking(project.id, task.id, users[5].id, { order }), 403, /another labeler/);
-    await refused(acknowledgeTask(project.id, task.id, users[5].id), 403);
+    await refused(touchTask(project.id, task.id, users[5].id, "seen"), 403);
     await refused(skipTask(project.id, task.id, users[5].id), 403);
     expect(await stored()).toEqual(before);
     await skipTask(project.id, task.id, users[4].id);
@@ -104,12 +106,13 @@ describe("expired, finished and stale tasks", () => {
     const p = await makeProject();
     const [author] = await makeLabelers(p.id, 1);
     const task = await requestTask({ projectId: p.id, userId: author.id, type: "initial_prompt" });
-    await prisma.task.update({ where: { id: task!.id }, data: { expiresAt: new Date(Date.now() - 60_000) } });
+    // Started, so it is not taken up again once its hold ended (see reservations.test.ts).
+    await prisma.task.update({ where: { id: task!.id }, data: { startedAt: new Date(Date.now() - 120_000), expiresAt: new Date(Date.now() - 60_000) } });
     const before = await stored();
     await refused(submitPrompt(p.id, task!.id, author.id, { text: freshText() }), 410, /expired/);
     expect(await stored()).toEqual(before);
     expect((await prisma.task.findUniqueOrThrow({ where: { id: task!.id } })).state).toBe("expired");
-    await refused(acknowledgeTask(p.id, task!.id, author.id), 410);
+    await refused(touchTask(p.id, task!.id, author.id, "seen"), 410);
   });
 
   it("refuses a second submission of the same task with 409", async () => {
@@ -255,10 +258,11 @@ describe("rate limits", () => {
     const p = await makeProject({ ...SMALL_WORKFLOW, rateLimits: { taskRequests: { count: 2, windowSeconds: 240 } } });
     const [u] = await makeLabelers(p.id, 1);
     await requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" });
-    await requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" });
+    // One new prompt at a time: the second request finds nothing, and still counts.
+    expect(await requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" })).toBeNull();
     const e = await refused(requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" }), 429, /Too many task requests: at most 2 per 4 min/);
     expect(e.retryAfterSeconds).toBeGreaterThan(0);
-    expect(await prisma.task.count({ where: { projectId: p.id } })).toBe(2);
+    expect(await prisma.task.count({ where: { projectId: p.id } })).toBe(1);
   });
 
   it("refuses replies over the limit", async () => {
@@ -268,9 +272,9 @@ describe("rate limits", () => {
     });
     const [u] = await makeLabelers(p.id, 1);
     const a = await requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" });
-    const b = await requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" });
-    await submitPrompt(p.id, a!.id, u.id, { text: freshText() });
-    await refused(submitPrompt(p.id, b!.id, u.id, { text: freshText() }), 429, /Too many user messages: at most 1 per 1 min/);
-    expect(await prisma.message.count({ where: { projectId: p.id } })).toBe(1);
+    // A user message written meanwhile (say in another tab) uses up the limit.
+    await limitReplies(p.id, u.id, "prompter", await projectConfig(p.id));
+    await refused(submitPrompt(p.id, a!.id, u.id, { text: freshText() }), 429, /Too many user messages: at most 1 per 1 min/);
+    expect(await prisma.message.count({ where: { projectId: p.id } })).toBe(0);
   });
 });

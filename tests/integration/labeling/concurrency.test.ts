@@ -1,11 +1,12 @@
-// 32 labelers requesting and submitting at once against real Postgres: no slot is handed out
-// beyond the configured redundancy, every acknowledged submission is stored, no deadlock.
+// 32 labelers requesting, starting, releasing and submitting at once against real Postgres: no
+// slot is handed out beyond the configured redundancy, every acknowledged submission is stored,
+// no deadlock.
 import { expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import type { WorkflowConfigInput } from "~/domain/projects/workflow.ts";
 import { seededRng } from "~/domain/tasks/rng.ts";
 import { LabelingError } from "~/models/labeling/errors.server.ts";
-import { requestTask, skipTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
+import { releaseTask, requestTask, skipTask, touchTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { answerTask, makeLabelers, makeProject, SPAM_LABELS } from "./fixtures.ts";
 
 const LABELERS = 32;
@@ -86,6 +87,12 @@ it("32 labelers at once: redundancy holds, nothing acknowledged is lost, no dead
             await skipTask(project.id, task.id, labeler.id, "not for me");
             continue;
           }
+          if (rng() < 0.05) {
+            await releaseTask(project.id, task.id, labeler.id);
+            continue;
+          }
+          // Like the task page: the first edit marks it started.
+          if (rng() < 0.5) await touchTask(project.id, task.id, labeler.id, "started");
           const spam = task.type.startsWith("label_") && rng() < 0.1;
           await answerTask(project.id, labeler.id, task, spam ? { labels: SPAM_LABELS } : {});
           submitted.push(task);

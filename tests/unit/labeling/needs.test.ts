@@ -102,12 +102,25 @@ describe("computeNeeds: growing trees", () => {
 
   it("stops offering replies once the tree (with replies in flight) reaches its goal size", () => {
     const small = { ...config, goalTreeSize: 5 };
+    // One place left: it goes to the first parent in tree order, not to every free parent.
     expect(brief(computeNeeds(snapshot([growing()]), user(), small)).filter(([t]) => t === "assistant_reply")).toEqual([
       ["assistant_reply", "p0", 1],
-      ["assistant_reply", "p3", 1],
     ]);
     const busy = growing([{ id: "p3", patch: { openReplyTasks: 1 } }]);
     expect(computeNeeds(snapshot([busy]), user(), small).filter((c) => c.group === "reply")).toEqual([]);
+  });
+
+  it("shares the tree's last places among parents in tree order", () => {
+    const six = { ...config, goalTreeSize: 6 };
+    // Two places: p0 has room for one, p3 takes the other.
+    expect(brief(computeNeeds(snapshot([growing()]), user(), six)).filter(([t]) => t === "assistant_reply")).toEqual([
+      ["assistant_reply", "p0", 1],
+      ["assistant_reply", "p3", 1],
+    ]);
+    // A labeler who cannot take p0's place is not offered one of p3's instead: it stays for others.
+    const repliedToP0 = user({ tasks: [{ type: "assistant_reply", messageId: "p0" }] });
+    const small = { ...config, goalTreeSize: 5 };
+    expect(computeNeeds(snapshot([growing()]), repliedToP0, small).filter((c) => c.group === "reply")).toEqual([]);
   });
 
   it("never offers the user's own reply for review, nor a parent the user already replied to", () => {
@@ -199,6 +212,12 @@ describe("initial prompts", () => {
     expect(cs).toEqual([
       { type: "initial_prompt", group: "initialPrompt", treeId: null, messageId: null, siblingIds: [], remaining: 1 },
     ]);
+  });
+
+  it("offers one new prompt at a time to each labeler", () => {
+    const snap = snapshot([], { growing: 5, initial_prompt_review: 100 });
+    expect(computeNeeds(snap, user({ holdsPromptTask: true }), config)).toEqual([]);
+    expect(computeNeeds(snap, user(), config).map((c) => c.remaining)).toEqual([5]);
   });
 });
 
@@ -350,5 +369,72 @@ describe("draws over random snapshots", () => {
       "prompter_reply",
       "rank_assistant_replies",
     ]);
+  });
+});
+
+// ─── Counted places are the places handed out ──────────────────────────────
+
+/** The snapshot after `userId` took candidate `c` (an open task on its target). */
+function take(snap: NeedsSnapshot, c: TaskCandidate): NeedsSnapshot {
+  if (c.type === "initial_prompt") return { ...snap, openPromptTasks: (snap.openPromptTasks ?? 0) + 1 };
+  const field = ({ label: "openLabelTasks", reply: "openReplyTasks", rank: "openRankTasks" } as const)[taskKind(c.type) as "label" | "reply" | "rank"];
+  return {
+    ...snap,
+    trees: snap.trees.map((t) =>
+      t.id !== c.treeId ? t : { ...t, messages: t.messages.map((m) => (m.id === c.messageId ? { ...m, [field]: (m[field] ?? 0) + 1 } : m)) }
+    ),
+  };
+}
+
+/** Takes candidates in random order until none is left; the tasks taken per type. */
+function takeAll(snap: NeedsSnapshot, u: UserContext, rng: Rng): { snap: NeedsSnapshot; taken: Partial<Record<TaskType, number>> } {
+  const taken: Partial<Record<TaskType, number>> = {};
+  let user = { ...u, tasks: [...u.tasks] };
+  for (let i = 0; i < 1000; i++) {
+    const cs = computeNeeds(snap, user, config);
+    if (cs.length === 0) return { snap, taken };
+    const c = cs[Math.floor(rng() * cs.length)];
+    taken[c.type] = (taken[c.type] ?? 0) + 1;
+    snap = take(snap, c);
+    user = { ...user, tasks: [...user.tasks, { type: c.type, messageId: c.messageId }], holdsPromptTask: user.holdsPromptTask || c.type === "initial_prompt" };
+  }
+  throw new Error("candidates never ran out");
+}
+
+const perType = (cs: TaskCandidate[], weight: (c: TaskCandidate) => number) => {
+  const out: Partial<Record<TaskType, number>> = {};
+  for (const c of cs) out[c.type] = (out[c.type] ?? 0) + weight(c);
+  return out;
+};
+
+describe("counts and draws agree", () => {
+  it("one labeler gets exactly one task per candidate, whatever order they take them in", () => {
+    const rng = seededRng(77);
+    let tasks = 0;
+    for (let round = 0; round < 150; round++) {
+      const trees = Array.from({ length: 4 }, (_, t) => randomTree(rng, round * 10 + t));
+      const snap = snapshot(trees, { growing: 9, initial_prompt_review: 100 });
+      const offered = perType(computeNeeds(snap, user(), config), () => 1);
+      const { taken } = takeAll(snap, user(), rng);
+      expect(taken).toEqual(offered);
+      tasks += Object.values(taken).reduce((a, b) => a + b, 0);
+    }
+    expect(tasks).toBeGreaterThan(300);
+  });
+
+  it("the places the project needs are the places enough fresh labelers take", () => {
+    const rng = seededRng(78);
+    for (let round = 0; round < 150; round++) {
+      const trees = Array.from({ length: 4 }, (_, t) => randomTree(rng, round * 10 + t));
+      let snap = snapshot(trees, { growing: 10, initial_prompt_review: 100 });
+      const needed = perType(computeNeeds(snap, { userId: "", tasks: [] }, config), (c) => c.remaining);
+      const total: Partial<Record<TaskType, number>> = {};
+      for (const fresh of ["f1", "f2", "f3", "f4"]) {
+        const r = takeAll(snap, { userId: fresh, tasks: [] }, rng);
+        snap = r.snap;
+        for (const [t, n] of Object.entries(r.taken)) total[t as TaskType] = (total[t as TaskType] ?? 0) + n;
+      }
+      expect(total).toEqual(needed);
+    }
   });
 });

@@ -33,6 +33,7 @@ describe("workflow config defaults", () => {
       maxMessageLength: 2000,
       duplicateWindowMinutes: 120,
       taskExpiryMinutes: 2880,
+      unstartedTaskMinutes: 15,
       drawWeights: { ranking: 10, labelReply: 5, labelPrompt: 5, reply: 2, initialPrompt: 0.01 },
       rateLimits: { taskRequests: { count: 30, windowSeconds: 240 } },
       moderation: { redFlagsToDelete: 4, skipsToHalt: 25 },
