@@ -115,7 +115,7 @@ function TaskForm() {
   const target = kind === "labels" ? view.conversation[view.conversation.length - 1] : null;
 
   return (
-    <div className="stack task-page" data-task-type={task.type}>
+    <div className="stack task-page" data-task-type={task.type} data-task-id={task.id}>
       <p><Link to={`/projects/${project.slug}`}>← {project.name}</Link></p>
       {params.get("saved") && <p className="notice" role="status">Saved. Here is your next task.</p>}
       {params.get("skipped") && <p className="notice" role="status">Skipped. Here is another task.</p>}

@@ -50,6 +50,7 @@ async function rankingState() {
 
 /** Asserts the page shows this task and nothing entered on an earlier one. */
 async function expectFresh(taskId: string, type: TaskType) {
+  await page.waitForSelector(`.task-page[data-task-id="${taskId}"]`);
   const task = await prisma.task.findUniqueOrThrow({ where: { id: taskId } });
   expect(task.type).toBe(type);
   expect(await page.getAttribute(".task-page", "data-task-type")).toBe(type);
