@@ -1,10 +1,12 @@
 // The rows an export reads, tree by tree, from one consistent snapshot. Messages stream with
 // binary COPY, trees in id order and each tree's messages from the tree_id index; consensus,
-// rankings, labels and emojis stream the same way on their own connections, only when the format
-// or the filters need them, and are merged in here by tree id. Every connection shares the first
+// rankings, labels, emojis and the spam-labelled messages stream the same way on their own
+// connections, only when the format or the filters need them, and are merged in here by tree id. Every connection shares the first
 // one's snapshot, so the export sees one instant.
 import crypto from "node:crypto";
 import pg from "pg";
+import { SPAM_LABEL, SPAM_MAJORITY } from "~/domain/consensus/labels.ts";
+import { TREE_EXCLUSIONS, type TreeExclusion } from "~/domain/datasets/exclusions.ts";
 import { MESSAGE_ROLES, REVIEW_RESULTS, TREE_STATES } from "~/domain/trees/enums.ts";
 import { copyRows, enumIndexSql, type CopyColumn, type CopyRow } from "./pg-copy.server.ts";
 import type { ExportFilters } from "./export-spec.ts";
@@ -18,6 +20,8 @@ export interface ExportNeeds {
   rankings: boolean;
   labels: boolean;
   emojis: boolean;
+  /** Which messages are spam-labelled (the spam filter). */
+  spam: boolean;
 }
 
 export interface MessageRow {
@@ -83,6 +87,8 @@ export interface ExportTreeData {
   rankings: Map<string, RankingRow[]>;
   labels: Map<string, LabelTotals>;
   emojis: Map<string, Record<string, number>>;
+  /** Ids of the tree's spam-labelled messages (read only for the spam filter). */
+  spam: Set<string>;
 }
 
 const DAY_MS = 86_400_000;
@@ -135,14 +141,69 @@ export function numberMap(json: string): Map<string, number> {
 const lit = (value: string) => pg.escapeLiteral(value);
 const list = (values: readonly string[]) => values.map(lit).join(", ");
 
+/** Each tree filter as a condition on message_trees `t`; null when the filter selects everything. */
+function treeConditions(filters: ExportFilters): Record<TreeExclusion, string | null> {
+  // created_at is stored as UTC without a zone.
+  const created = [
+    filters.createdFrom ? `t.created_at >= (${lit(filters.createdFrom)}::timestamptz AT TIME ZONE 'UTC')` : null,
+    filters.createdTo ? `t.created_at < (${lit(filters.createdTo)}::timestamptz AT TIME ZONE 'UTC')` : null,
+  ].filter((c) => c !== null);
+  return {
+    state: `t.state IN (${list(filters.treeStates)})`,
+    language: filters.languages.length > 0 ? `t.lang IN (${list(filters.languages)})` : null,
+    created: created.length > 0 ? created.join(" AND ") : null,
+  };
+}
+
 /** The WHERE clause over message_trees `t` for the export's project and tree filters. */
 export function treeFilterSql(projectId: string, filters: ExportFilters): string {
-  const where = [`t.project_id = ${lit(projectId)}::uuid`, `t.state IN (${list(filters.treeStates)})`];
-  if (filters.languages.length > 0) where.push(`t.lang IN (${list(filters.languages)})`);
-  // created_at is stored as UTC without a zone.
-  if (filters.createdFrom) where.push(`t.created_at >= (${lit(filters.createdFrom)}::timestamptz AT TIME ZONE 'UTC')`);
-  if (filters.createdTo) where.push(`t.created_at < (${lit(filters.createdTo)}::timestamptz AT TIME ZONE 'UTC')`);
-  return where.join(" AND ");
+  const conditions = treeConditions(filters);
+  return [`t.project_id = ${lit(projectId)}::uuid`, ...TREE_EXCLUSIONS.flatMap((r) => conditions[r] ?? [])].join(" AND ");
+}
+
+/**
+ * The project's trees, and those the tree filters leave out by the first filter each fails (in
+ * TREE_EXCLUSIONS order): one row with `total` and a column per reason.
+ */
+export function treeExclusionSql(projectId: string, filters: ExportFilters): string {
+  const conditions = treeConditions(filters);
+  const passed: string[] = [];
+  const columns = TREE_EXCLUSIONS.map((reason) => {
+    const condition = conditions[reason];
+    const column = condition === null ? "0" : `count(*) FILTER (WHERE ${[...passed, `NOT (${condition})`].join(" AND ")})::int`;
+    if (condition !== null) passed.push(condition);
+    return `${column} AS ${reason}`;
+  });
+  return `SELECT count(*)::int AS total, ${columns.join(", ")} FROM message_trees t WHERE t.project_id = ${lit(projectId)}::uuid`;
+}
+
+/** Reads treeExclusionSql's row. */
+export function treeExclusionsOf(row: Record<string, number>): { projectTrees: number; excluded: Record<TreeExclusion, number> } {
+  return { projectTrees: row.total, excluded: Object.fromEntries(TREE_EXCLUSIONS.map((r) => [r, row[r]])) as Record<TreeExclusion, number> };
+}
+
+/**
+ * Ids (`message_id`) of the spam-labelled messages among messages `m` that satisfy `messages`: the
+ * mean of their "spam" values is above SPAM_MAJORITY (see app/domain/consensus/labels.ts).
+ * Labelers' values count one each, an imported aggregate counts as its labelers; with a labeler
+ * subset only the subset's labels count (imported aggregates have no labelers behind them).
+ */
+export function spamLabelledSql(messages: string, filters: ExportFilters): string {
+  const subset = filters.labelerIds.length > 0;
+  const spam = lit(SPAM_LABEL);
+  return `SELECT x.message_id FROM (
+      SELECT l.message_id, (l."values" ->> ${spam})::float8 AS s, 1 AS v
+      FROM messages m JOIN labels l ON l.message_id = m.id
+      WHERE ${messages} AND jsonb_typeof(l."values" -> ${spam}) = 'number'${subset ? ` AND l.user_id IN (${list(filters.labelerIds)})` : ""}
+      ${
+        subset
+          ? ""
+          : `UNION ALL
+      SELECT i.message_id, i.value * i.count, i.count
+      FROM messages m JOIN imported_label_values i ON i.message_id = m.id
+      WHERE ${messages} AND i.name = ${spam} AND i.value IS NOT NULL AND i.count > 0`
+      }) x
+    GROUP BY x.message_id HAVING sum(x.s) / sum(x.v) > ${SPAM_MAJORITY}`;
 }
 
 function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) {
@@ -211,6 +272,12 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
         WHERE ${trees}
         ORDER BY t.id`
       : null,
+    spam: needs.spam
+      ? `SELECT t.id, s.message_id::text
+        FROM message_trees t CROSS JOIN LATERAL (${spamLabelledSql("m.tree_id = t.id", filters)} OFFSET 0) s
+        WHERE ${trees}
+        ORDER BY t.id`
+      : null,
   };
 }
 
@@ -252,7 +319,7 @@ class SideStream {
 }
 
 /** Column types of each query's rows, in select-list order. */
-const COLUMNS: Record<"messages" | "consensus" | "rankings" | "labels" | "emojis", CopyColumn[]> = {
+const COLUMNS: Record<"messages" | "consensus" | "rankings" | "labels" | "emojis" | "spam", CopyColumn[]> = {
   messages: [
     "uuid", "text", "text", { enum: MESSAGE_ROLES }, "text", "text", "timestamp", "text", "text", "text",
     "bool", "text", "bool", "int4", { enum: REVIEW_RESULTS }, "int4", "text", "text", { enum: TREE_STATES }, "text", "int4",
@@ -261,6 +328,7 @@ const COLUMNS: Record<"messages" | "consensus" | "rankings" | "labels" | "emojis
   rankings: ["uuid", "text", "text", "text", "bool", "timestamp"],
   labels: ["uuid", "text", "text", "text", "text"],
   emojis: ["uuid", "text", "text", "int4"],
+  spam: ["uuid", "text"],
 };
 
 const text = (v: CopyRow[number]) => v as string;
@@ -323,6 +391,9 @@ function addLabels(labels: Map<string, LabelTotals>, rows: CopyRow[]): void {
 export interface ExportSource {
   /** Trees matching the filters, for the progress denominator. */
   treeCount: number;
+  /** Every tree of the project, and those the tree filters left out, by reason. */
+  projectTrees: number;
+  treeExclusions: Record<TreeExclusion, number>;
   /** When the snapshot was taken (database clock). */
   snapshotAt: string;
   /** sha256 of the SQL that selects the data (with the filters inlined). */
@@ -351,7 +422,7 @@ export async function openExportSource(
   needs: ExportNeeds,
 ): Promise<ExportSource> {
   const sql = queries(projectId, filters, needs);
-  const side = (["consensus", "rankings", "labels", "emojis"] as const).filter((k) => sql[k] !== null);
+  const side = (["consensus", "rankings", "labels", "emojis", "spam"] as const).filter((k) => sql[k] !== null);
   const clients: pg.Client[] = [];
   const close = async () => {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
@@ -371,6 +442,7 @@ export async function openExportSource(
       await client.query(SESSION_SETTINGS);
     }
     const treeCount = (await main.query<{ trees: number }>(sql.count)).rows[0].trees;
+    const selection = treeExclusionsOf((await main.query<Record<string, number>>(treeExclusionSql(projectId, filters))).rows[0]);
     const queryHash = crypto
       .createHash("sha256")
       .update([sql.messages, ...side.map((k) => sql[k])].join("\n;\n"))
@@ -408,6 +480,7 @@ export async function openExportSource(
           counts[r[2] as string] = (counts[r[2] as string] ?? 0) + (r[3] as number);
           tree.emojis.set(r[1] as string, counts);
         }
+        for (const r of (await streams.get("spam")?.take(tree.id)) ?? []) tree.spam.add(r[1] as string);
         return tree;
       };
       for await (const batch of copyRows(main, sql.messages, COLUMNS.messages)) {
@@ -424,6 +497,7 @@ export async function openExportSource(
               rankings: new Map(),
               labels: new Map(),
               emojis: new Map(),
+              spam: new Set(),
             };
           }
           current.messages.push(messageRow(r));
@@ -432,7 +506,7 @@ export async function openExportSource(
       if (current !== null) yield await complete(current);
     }
 
-    return { treeCount, snapshotAt: at.toISOString(), queryHash, trees, close };
+    return { treeCount, projectTrees: selection.projectTrees, treeExclusions: selection.excluded, snapshotAt: at.toISOString(), queryHash, trees, close };
   } catch (error) {
     await close();
     throw error;
