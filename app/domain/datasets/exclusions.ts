@@ -7,12 +7,11 @@ export type TreeExclusion = (typeof TREE_EXCLUSIONS)[number];
 
 /**
  * Messages of the selected trees left out, by the first reason that applies: a message whose
- * parent was left out goes with it ("parent_excluded"); otherwise its review result (one reason
- * per result not chosen), deletion, model authorship, spam labels and label count are checked in
- * this order.
+ * parent was left out goes with it ("parent_excluded", checked first, listed last); otherwise its
+ * review result (one reason per result not chosen), deletion, model authorship, spam labels and
+ * label count are checked in this order.
  */
 export const MESSAGE_EXCLUSIONS = [
-  "parent_excluded",
   "review_rejected",
   "review_pending",
   "review_accepted",
@@ -20,6 +19,7 @@ export const MESSAGE_EXCLUSIONS = [
   "synthetic",
   "spam",
   "min_labels",
+  "parent_excluded",
 ] as const;
 export type MessageExclusion = (typeof MESSAGE_EXCLUSIONS)[number];
 
