@@ -79,7 +79,7 @@ export default function Account() {
       {actionData?.intent === null && actionData.formError && <p className="notice error" role="alert">{actionData.formError}</p>}
       <div className="card">
         <p>
-          <strong>{account.displayName}</strong> <span className="muted">{account.email}</span>
+          <strong>{account.displayName}</strong> <span className="muted">{account.email}</span>{" "}
           {account.role === "admin" && <span className="badge">admin</span>}
         </p>
         <p className="muted small">
@@ -96,7 +96,9 @@ export default function Account() {
             ))}
           </ul>
         ) : (
-          <p className="muted">You are not in any project yet.</p>
+          <p className="muted">
+            {account.role === "admin" ? "As an admin you can open every project." : "You are not in any project yet. A project manager or admin can add you, or send you an invite."}
+          </p>
         )}
       </div>
 

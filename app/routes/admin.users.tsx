@@ -102,7 +102,8 @@ export default function AdminUsers() {
           An invite link creates one account (or lets someone who has one join the project). With a project, the
           invitee joins it in the role chosen here. Links are valid for 14 days and are shown only once.
         </p>
-        <Form method="post" className="inline-form" aria-label="New invite">
+        {/* A fresh form after each invite: the next one starts empty. */}
+        <Form method="post" className="inline-form" aria-label="New invite" key={result?.invite?.url ?? "invite"}>
           <input type="hidden" name="intent" value="invite" />
           <label>
             Email (optional)
