@@ -76,19 +76,17 @@ function keptSql(projectId: string, filters: ExportFilters, split: ExportSplit):
     refused.length > 0 ? `WHEN m.review_result::text IN (${list(refused)}) THEN 'review_' || m.review_result::text` : null,
     filters.deleted === "exclude" ? "WHEN m.deleted THEN 'deleted'" : null,
     filters.synthetic === "exclude" ? "WHEN m.synthetic THEN 'synthetic'" : null,
-    filters.spam === "exclude" ? "WHEN sp.message_id IS NOT NULL THEN 'spam'" : null,
+    filters.spam === "exclude" ? `WHEN ${spamLabelledSql("m", filters)} THEN 'spam'` : null,
     filters.minLabels > 0 ? `WHEN coalesce(lc.n, 0) < ${filters.minLabels} THEN 'min_labels'` : null,
   ].filter((w) => w !== null);
   return `WITH RECURSIVE
     selected AS MATERIALIZED (SELECT t.id, ${validationSql(split)} AS validation FROM message_trees t WHERE ${treeFilterSql(projectId, filters)}),
-    ${filters.spam === "exclude" ? `spam AS MATERIALIZED (${spamLabelledSql("m.tree_id IN (SELECT id FROM selected)", filters)}),` : ""}
     ${filters.minLabels > 0 ? `label_counts AS MATERIALIZED (${labelCountSql(filters)}),` : ""}
     judged AS MATERIALIZED (
       SELECT m.id, m.parent_id, m.role::text AS role, m.depth, m.consensus_rank, s.validation,
              NOT m.deleted AND m.review_result <> 'rejected' AS usable,
              ${reason.length > 0 ? `CASE ${reason.join(" ")} END` : "NULL::text"} AS reason
       FROM selected s JOIN messages m ON m.tree_id = s.id
-      ${filters.spam === "exclude" ? "LEFT JOIN spam sp ON sp.message_id = m.id" : ""}
       ${filters.minLabels > 0 ? "LEFT JOIN label_counts lc ON lc.message_id = m.id" : ""}),
     -- usable: the message and every ancestor are neither deleted nor rejected (what training formats may use).
     kept AS (

@@ -1,7 +1,7 @@
 // The rows an export reads, tree by tree, from one consistent snapshot. Messages stream with
 // binary COPY, trees in id order and each tree's messages from the tree_id index; consensus,
-// rankings, labels, emojis and the spam-labelled messages stream the same way on their own
-// connections, only when the format or the filters need them, and are merged in here by tree id. Every connection shares the first
+// rankings, labels and emojis stream the same way on their own connections, only when the format
+// or the filters need them, and are merged in here by tree id. Every connection shares the first
 // one's snapshot, so the export sees one instant.
 import crypto from "node:crypto";
 import pg from "pg";
@@ -20,7 +20,7 @@ export interface ExportNeeds {
   rankings: boolean;
   labels: boolean;
   emojis: boolean;
-  /** Which messages are spam-labelled (the spam filter). */
+  /** Whether each message is spam-labelled (the spam filter). */
   spam: boolean;
 }
 
@@ -47,6 +47,8 @@ export interface MessageRow {
   /** Decimal text (seeds may exceed 2^53). */
   seed: string | null;
   depth: number;
+  /** The label consensus on "spam" says spam (false when the export does not ask). */
+  spamLabelled: boolean;
 }
 
 /** A stored consensus; its ranks are on the messages (consensus_rank, written with it). */
@@ -87,8 +89,6 @@ export interface ExportTreeData {
   rankings: Map<string, RankingRow[]>;
   labels: Map<string, LabelTotals>;
   emojis: Map<string, Record<string, number>>;
-  /** Ids of the tree's spam-labelled messages (read only for the spam filter). */
-  spam: Set<string>;
 }
 
 const DAY_MS = 86_400_000;
@@ -183,27 +183,31 @@ export function treeExclusionsOf(row: Record<string, number>): { projectTrees: n
 }
 
 /**
- * Ids (`message_id`) of the spam-labelled messages among messages `m` that satisfy `messages`: the
- * mean of their "spam" values is above SPAM_MAJORITY (see app/domain/consensus/labels.ts).
- * Labelers' values count one each, an imported aggregate counts as its labelers; with a labeler
- * subset only the subset's labels count (imported aggregates have no labelers behind them).
+ * Whether message `m` is spam-labelled, as SQL: the mean of its "spam" values is above
+ * SPAM_MAJORITY (see app/domain/consensus/labels.ts). A labeler's value counts once, an imported
+ * aggregate as its labelers; with a labeler subset only the subset's labels count (imported
+ * aggregates have no labelers behind them). Only a message with some value above the majority
+ * line can be above it on average, and the partial index labels_spam_majority_idx holds just
+ * those labels: most messages cost one probe of that small index, and only the few found there
+ * are averaged.
  */
-export function spamLabelledSql(messages: string, filters: ExportFilters): string {
-  const subset = filters.labelerIds.length > 0;
-  const spam = lit(SPAM_LABEL);
-  return `SELECT x.message_id FROM (
-      SELECT l.message_id, (l."values" ->> ${spam})::float8 AS s, 1 AS v
-      FROM messages m JOIN labels l ON l.message_id = m.id
-      WHERE ${messages} AND jsonb_typeof(l."values" -> ${spam}) = 'number'${subset ? ` AND l.user_id IN (${list(filters.labelerIds)})` : ""}
-      ${
-        subset
-          ? ""
-          : `UNION ALL
-      SELECT i.message_id, i.value * i.count, i.count
-      FROM messages m JOIN imported_label_values i ON i.message_id = m.id
-      WHERE ${messages} AND i.name = ${spam} AND i.value IS NOT NULL AND i.count > 0`
-      }) x
-    GROUP BY x.message_id HAVING sum(x.s) / sum(x.v) > ${SPAM_MAJORITY}`;
+export function spamLabelledSql(m: string, filters: ExportFilters): string {
+  const subset = filters.labelerIds.length > 0 ? ` AND l.user_id IN (${list(filters.labelerIds)})` : "";
+  const imported = filters.labelerIds.length === 0;
+  const name = lit(SPAM_LABEL);
+  // The partial index's predicate word for word, so the planner can use the index.
+  const value = `CASE WHEN jsonb_typeof(l."values" -> ${name}) = 'number' THEN (l."values" ->> ${name})::float8 END`;
+  // Uncorrelated, so Postgres reads each once into a hash and probes it per message.
+  const candidate = [
+    `${m}.id IN (SELECT l.message_id FROM labels l WHERE ${value} > ${SPAM_MAJORITY}${subset})`,
+    imported ? `${m}.id IN (SELECT i.message_id FROM imported_label_values i WHERE i.name = ${name} AND i.value > ${SPAM_MAJORITY} AND i.count > 0)` : null,
+  ].filter((c) => c !== null);
+  const mean = `(SELECT sum(x.s) / sum(x.v) FROM (
+      SELECT ${value} AS s, 1 AS v FROM labels l WHERE l.message_id = ${m}.id AND ${value} IS NOT NULL${subset}
+      ${imported ? `UNION ALL SELECT i.value * i.count, i.count FROM imported_label_values i WHERE i.message_id = ${m}.id AND i.name = ${name} AND i.value IS NOT NULL AND i.count > 0` : ""}
+    ) x)`;
+  // CASE, not AND: the average is taken only where the cheap probe found a candidate.
+  return `(CASE WHEN ${candidate.join(" OR ")} THEN coalesce(${mean} > ${SPAM_MAJORITY}, false) ELSE false END)`;
 }
 
 function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) {
@@ -221,7 +225,8 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
     messages: `SELECT t.id, m.id::text, m.parent_id::text, ${enumIndexSql("m.role", MESSAGE_ROLES)}, m.text, m.lang, m.created_at,
         ${detail("m.author_user_id::text", "text")}, ${detail("m.model_version_id::text", "text")}, ${detail("m.external_author", "text")},
         m.synthetic, m.model_name, m.deleted, ${detail("m.review_count", "int4")}, ${enumIndexSql("m.review_result", REVIEW_RESULTS)}, m.consensus_rank,
-        ${detail("m.sampling_params::text", "text")}, ${detail("m.seed::text", "text")}, ${enumIndexSql("t.state", TREE_STATES)}, t.lang, m.depth
+        ${detail("m.sampling_params::text", "text")}, ${detail("m.seed::text", "text")}, ${enumIndexSql("t.state", TREE_STATES)}, t.lang, m.depth,
+        ${needs.spam ? spamLabelledSql("m", filters) : "false"}
       FROM message_trees t CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.tree_id = t.id OFFSET 0) m
       WHERE ${trees}
       ORDER BY t.id`,
@@ -272,12 +277,6 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
         WHERE ${trees}
         ORDER BY t.id`
       : null,
-    spam: needs.spam
-      ? `SELECT t.id, s.message_id::text
-        FROM message_trees t CROSS JOIN LATERAL (${spamLabelledSql("m.tree_id = t.id", filters)} OFFSET 0) s
-        WHERE ${trees}
-        ORDER BY t.id`
-      : null,
   };
 }
 
@@ -319,16 +318,15 @@ class SideStream {
 }
 
 /** Column types of each query's rows, in select-list order. */
-const COLUMNS: Record<"messages" | "consensus" | "rankings" | "labels" | "emojis" | "spam", CopyColumn[]> = {
+const COLUMNS: Record<"messages" | "consensus" | "rankings" | "labels" | "emojis", CopyColumn[]> = {
   messages: [
     "uuid", "text", "text", { enum: MESSAGE_ROLES }, "text", "text", "timestamp", "text", "text", "text",
-    "bool", "text", "bool", "int4", { enum: REVIEW_RESULTS }, "int4", "text", "text", { enum: TREE_STATES }, "text", "int4",
+    "bool", "text", "bool", "int4", { enum: REVIEW_RESULTS }, "int4", "text", "text", { enum: TREE_STATES }, "text", "int4", "bool",
   ],
   consensus: ["uuid", "text", "text", "float8", "int4", "timestamp", "int4"],
   rankings: ["uuid", "text", "text", "text", "bool", "timestamp"],
   labels: ["uuid", "text", "text", "text", "text"],
   emojis: ["uuid", "text", "text", "int4"],
-  spam: ["uuid", "text"],
 };
 
 const text = (v: CopyRow[number]) => v as string;
@@ -354,6 +352,7 @@ function messageRow(r: CopyRow): MessageRow {
     samplingParams: nullable(r[16]),
     seed: nullable(r[17]),
     depth: r[20] as number,
+    spamLabelled: r[21] as boolean,
   };
 }
 
@@ -422,7 +421,7 @@ export async function openExportSource(
   needs: ExportNeeds,
 ): Promise<ExportSource> {
   const sql = queries(projectId, filters, needs);
-  const side = (["consensus", "rankings", "labels", "emojis", "spam"] as const).filter((k) => sql[k] !== null);
+  const side = (["consensus", "rankings", "labels", "emojis"] as const).filter((k) => sql[k] !== null);
   const clients: pg.Client[] = [];
   const close = async () => {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
@@ -480,7 +479,6 @@ export async function openExportSource(
           counts[r[2] as string] = (counts[r[2] as string] ?? 0) + (r[3] as number);
           tree.emojis.set(r[1] as string, counts);
         }
-        for (const r of (await streams.get("spam")?.take(tree.id)) ?? []) tree.spam.add(r[1] as string);
         return tree;
       };
       for await (const batch of copyRows(main, sql.messages, COLUMNS.messages)) {
@@ -497,7 +495,6 @@ export async function openExportSource(
               rankings: new Map(),
               labels: new Map(),
               emojis: new Map(),
-              spam: new Set(),
             };
           }
           current.messages.push(messageRow(r));

@@ -32,7 +32,7 @@ function exclusionOf(m: MessageRow, tree: ExportTreeData, filters: ExportFilters
   if (!filters.reviewResults.includes(m.reviewResult)) return `review_${m.reviewResult}`;
   if (filters.deleted === "exclude" && m.deleted) return "deleted";
   if (filters.synthetic === "exclude" && m.synthetic) return "synthetic";
-  if (filters.spam === "exclude" && tree.spam.has(m.id)) return "spam";
+  if (filters.spam === "exclude" && m.spamLabelled) return "spam";
   if (filters.minLabels > 0 && labelCount(tree.labels.get(m.id)) < filters.minLabels) return "min_labels";
   return null;
 }
