@@ -17,7 +17,10 @@ import type { ReactNode } from "react";
 import { getViewer } from "~/auth/guard.server.ts";
 import styles from "./styles.css?url";
 
-export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: styles },
+  { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" },
+];
 
 // The root only reads who is signed in, to draw the header; each route checks its own access.
 export async function loader({ request }: LoaderFunctionArgs) {
@@ -43,12 +46,12 @@ function Header() {
         )}
       </nav>
       {viewer ? (
-        <Form method="post" action="/logout">
-          <span className="muted" style={{ marginRight: ".8rem" }}>{viewer.displayName}</span>
+        <Form method="post" action="/logout" className="session">
+          <NavLink to="/account" title="Your account">{viewer.displayName}</NavLink>
           <button type="submit" className="secondary">Sign out</button>
         </Form>
       ) : (
-        <nav style={{ flex: 0 }}>
+        <nav className="session">
           <NavLink to="/login">Sign in</NavLink>
           <NavLink to="/signup">Sign up</NavLink>
         </nav>

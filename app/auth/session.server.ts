@@ -21,17 +21,26 @@ export async function readSessionId(request: Request): Promise<string | null> {
   return typeof value === "string" && /^[0-9a-f]{64}$/.test(value) ? value : null;
 }
 
-/** Creates a session row and returns the Set-Cookie header that carries it. */
+/**
+ * Creates a session row and returns the Set-Cookie header that carries it. Every sign-in (a
+ * password checked, or a new account) goes through here, so this is where the user's last
+ * sign-in is recorded.
+ */
 export async function createSession(userId: string, userAgent: string | null): Promise<string> {
   const id = crypto.randomBytes(32).toString("hex");
-  await prisma.session.create({
-    data: {
-      id,
-      userId,
-      userAgent: userAgent?.slice(0, 512) ?? null,
-      expiresAt: new Date(Date.now() + env().SESSION_TTL_DAYS * DAY_MS),
-    },
-  });
+  const now = new Date();
+  await prisma.$transaction([
+    prisma.session.create({
+      data: {
+        id,
+        userId,
+        userAgent: userAgent?.slice(0, 512) ?? null,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + env().SESSION_TTL_DAYS * DAY_MS),
+      },
+    }),
+    prisma.user.update({ where: { id: userId }, data: { lastLoginAt: now } }),
+  ]);
   return sessionCookie.serialize(id);
 }
 

@@ -9,6 +9,9 @@ import { listModels, ModelRegistryError, registerModel, setActivePolicy } from "
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.global("manage:models");
+/** MODEL_NAME_PATTERN for the browser, which compiles `pattern` with the v flag: there a "-" inside a class must be escaped. */
+const MODEL_NAME_INPUT_PATTERN = "[A-Za-z0-9][A-Za-z0-9._\\-]*";
+
 export const meta: MetaFunction = () => [{ title: "Models · RLHF Studio" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
@@ -84,7 +87,7 @@ export default function AdminModels() {
           <h2 style={{ marginTop: 0 }}>Register a model directory</h2>
           <p className="muted">Hugging Face Optimum layout: onnx/model.onnx (or model.onnx, decoder_model_merged.onnx), config.json, tokenizer.json. It is validated before anything is stored.</p>
           <input type="hidden" name="intent" value="register" />
-          <label>Name<input name="name" required maxLength={64} pattern="[A-Za-z0-9][A-Za-z0-9._-]*" /></label>
+          <label>Name<input name="name" required maxLength={64} pattern={MODEL_NAME_INPUT_PATTERN} /></label>
           <label>Directory on the server<input name="path" required placeholder="/models/my-policy" /></label>
           <label>
             Parent model (optional)

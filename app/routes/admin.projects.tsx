@@ -10,6 +10,9 @@ import { actionFailure } from "~/models/labeling/http.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.global("manage:projects");
+/** SLUG_PATTERN for the browser, which compiles `pattern` with the v flag: there a "-" inside a class must be escaped. */
+const SLUG_INPUT_PATTERN = "[a-z0-9](?:[a-z0-9\\-]{0,46}[a-z0-9])?";
+
 export const meta: MetaFunction = () => [{ title: "Projects · RLHF Studio" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
@@ -66,7 +69,7 @@ export default function AdminProjects() {
             {result.error}
           </div>
         )}
-        <label>Slug <input name="slug" required pattern="[a-z0-9][a-z0-9-]*" maxLength={48} placeholder="helpfulness-study" /></label>
+        <label>Slug <input name="slug" required pattern={SLUG_INPUT_PATTERN} maxLength={48} placeholder="helpfulness-study" /></label>
         <label>Name <input name="name" required maxLength={120} /></label>
         <label>Description <input name="description" maxLength={2000} /></label>
         <label>

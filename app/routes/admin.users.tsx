@@ -7,7 +7,8 @@ import { DisableUserButton } from "~/components/disable-user-button.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { prisma } from "~/db.server.ts";
 import { isSignupOpen, setSignupOpen } from "~/models/settings.server.ts";
-import { createInvite, setUserDisabled, setUserRole } from "~/models/user.server.ts";
+import { InviteSchema, PROJECT_ROLES } from "~/domain/accounts/schemas.ts";
+import { AccountError, createInvite, listInvites, revokeInvite, setUserDisabled, setUserRole } from "~/models/user.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.global("manage:users");
@@ -15,48 +16,72 @@ export const meta: MetaFunction = () => [{ title: "Users · RLHF Studio" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await authorize(request, access);
-  const users = await prisma.user.findMany({
-    orderBy: { createdAt: "asc" },
-    select: { id: true, email: true, displayName: true, role: true, disabled: true, createdAt: true, lastLoginAt: true },
-  });
-  return { users, signupOpen: await isSignupOpen() };
+  const [users, invites, projects, signupOpen] = await Promise.all([
+    prisma.user.findMany({
+      orderBy: { createdAt: "asc" },
+      select: { id: true, email: true, displayName: true, role: true, disabled: true, createdAt: true, lastLoginAt: true },
+    }),
+    listInvites(),
+    prisma.project.findMany({ where: { archived: false }, orderBy: { name: "asc" }, select: { id: true, name: true } }),
+    isSignupOpen(),
+  ]);
+  return { users, invites, projects, signupOpen };
 }
 
 const ActionSchema = z.discriminatedUnion("intent", [
   z.object({ intent: z.literal("set-signup"), open: z.enum(["true", "false"]) }),
   z.object({ intent: z.literal("set-disabled"), userId: z.string().uuid(), disabled: z.enum(["true", "false"]) }),
   z.object({ intent: z.literal("set-role"), userId: z.string().uuid(), role: z.enum(["admin", "user"]) }),
-  z.object({ intent: z.literal("invite"), email: z.union([z.literal(""), z.string().trim().email().max(254)]).optional() }),
+  z.object({ intent: z.literal("invite") }).passthrough(),
+  z.object({ intent: z.literal("revoke-invite"), inviteId: z.string().uuid("No such invite.") }),
 ]);
+
+type Result = { error: string | null; invite: { url: string; expiresAt: string; project: string | null; role: string | null } | null };
+const ok: Result = { error: null, invite: null };
+const refuse = (error: string, status = 400) => badRequest<Result>({ error, invite: null }, status);
+const issues = (error: z.ZodError) => error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
 
 export async function action({ request }: ActionFunctionArgs) {
   const { viewer } = await authorize(request, access);
   const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
-  if (!parsed.success) return badRequest({ error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), invite: null });
+  if (!parsed.success) return refuse(issues(parsed.error));
   const input = parsed.data;
-  switch (input.intent) {
-    case "set-signup":
-      await setSignupOpen(input.open === "true");
-      return { error: null, invite: null };
-    case "set-disabled":
-    case "set-role": {
-      if (input.userId === viewer.id) return badRequest({ error: "You cannot change your own account here.", invite: null });
-      const exists = await prisma.user.count({ where: { id: input.userId } });
-      if (!exists) return badRequest({ error: "No such user.", invite: null }, 404);
-      if (input.intent === "set-disabled") await setUserDisabled(input.userId, input.disabled === "true");
-      else await setUserRole(input.userId, input.role);
-      return { error: null, invite: null };
+  try {
+    switch (input.intent) {
+      case "set-signup":
+        await setSignupOpen(input.open === "true");
+        return ok;
+      case "set-disabled":
+      case "set-role": {
+        if (input.userId === viewer.id) return refuse("You cannot change your own account here.");
+        const exists = await prisma.user.count({ where: { id: input.userId } });
+        if (!exists) return refuse("No such user.", 404);
+        if (input.intent === "set-disabled") await setUserDisabled(input.userId, input.disabled === "true");
+        else await setUserRole(input.userId, input.role);
+        return ok;
+      }
+      case "invite": {
+        const invite = InviteSchema.safeParse(input);
+        if (!invite.success) return refuse(issues(invite.error));
+        const { token, expiresAt } = await createInvite({ createdById: viewer.id, ...invite.data });
+        const project = invite.data.projectId ? await prisma.project.findUnique({ where: { id: invite.data.projectId }, select: { name: true } }) : null;
+        const url = new URL(`/signup?invite=${token}`, request.url).toString();
+        return { error: null, invite: { url, expiresAt: expiresAt.toISOString(), project: project?.name ?? null, role: invite.data.projectRole ?? null } };
+      }
+      case "revoke-invite":
+        await revokeInvite(input.inviteId);
+        return ok;
     }
-    case "invite": {
-      const { token, expiresAt } = await createInvite({ createdById: viewer.id, email: input.email || undefined });
-      const url = new URL(`/signup?invite=${token}`, request.url).toString();
-      return { error: null, invite: { url, expiresAt: expiresAt.toISOString() } };
-    }
+  } catch (error) {
+    if (error instanceof AccountError) return refuse(error.message, error.status);
+    throw error;
   }
 }
 
+const STATUS_BADGE = { pending: "", used: "ok", expired: "bad", revoked: "bad" } as const;
+
 export default function AdminUsers() {
-  const { users, signupOpen } = useLoaderData<typeof loader>();
+  const { users, invites, projects, signupOpen } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   return (
     <div className="stack">
@@ -69,17 +94,76 @@ export default function AdminUsers() {
           Sign-up is <strong>{signupOpen ? "open to anyone" : "by invitation only"}</strong>.{" "}
           <button type="submit" className="secondary">{signupOpen ? "Close sign-up" : "Open sign-up"}</button>
         </Form>
-        <Form method="post" style={{ display: "flex", gap: ".5rem" }}>
+      </div>
+
+      <div className="card stack">
+        <h2>Invites</h2>
+        <p className="muted small">
+          An invite link creates one account (or lets someone who has one join the project). With a project, the
+          invitee joins it in the role chosen here. Links are valid for 14 days and are shown only once.
+        </p>
+        {/* A fresh form after each invite: the next one starts empty. */}
+        <Form method="post" className="inline-form" aria-label="New invite" key={result?.invite?.url ?? "invite"}>
           <input type="hidden" name="intent" value="invite" />
-          <input name="email" type="email" placeholder="Email (optional: binds the invite)" maxLength={254} />
+          <label>
+            Email (optional)
+            <input name="email" type="email" placeholder="anyone with the link" maxLength={254} />
+          </label>
+          <label>
+            Project
+            <select name="projectId" defaultValue="">
+              <option value="">none (account only)</option>
+              {projects.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
+            </select>
+          </label>
+          <label>
+            Role in the project
+            <select name="projectRole" defaultValue="labeler">
+              {PROJECT_ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
+            </select>
+          </label>
           <button type="submit">Create invite</button>
         </Form>
         {result?.invite && (
-          <p className="notice">
-            Invite link (valid until {new Date(result.invite.expiresAt).toLocaleDateString()}): <code>{result.invite.url}</code>
-          </p>
+          <div className="notice" role="status" data-testid="new-invite">
+            Invite link{result.invite.project ? ` to join ${result.invite.project} as ${result.invite.role}` : ""}, valid until{" "}
+            {new Date(result.invite.expiresAt).toLocaleDateString()}:
+            <input readOnly value={result.invite.url} aria-label="Invite link" onFocus={(e) => e.currentTarget.select()} className="code" />
+          </div>
+        )}
+        {invites.length > 0 && (
+          <table data-testid="invites">
+            <thead>
+              <tr><th>Created</th><th>For</th><th>Project · role</th><th>Status</th><th /></tr>
+            </thead>
+            <tbody>
+              {invites.map((i) => (
+                <tr key={i.id}>
+                  <td className="small">{new Date(i.createdAt).toLocaleDateString()}<br /><span className="muted">by {i.createdBy.displayName}</span></td>
+                  <td>{i.email ?? <span className="muted">anyone with the link</span>}</td>
+                  <td>{i.project ? <>{i.project.name} · {i.projectRole}</> : <span className="muted">account only</span>}</td>
+                  <td>
+                    <span className={`badge ${STATUS_BADGE[i.status]}`}>{i.status}</span>{" "}
+                    <span className="muted small">
+                      {i.status === "used" && i.usedBy ? `by ${i.usedBy.displayName}` : i.status === "pending" ? `until ${new Date(i.expiresAt).toLocaleDateString()}` : ""}
+                    </span>
+                  </td>
+                  <td>
+                    {i.status === "pending" && (
+                      <Form method="post">
+                        <input type="hidden" name="intent" value="revoke-invite" />
+                        <input type="hidden" name="inviteId" value={i.id} />
+                        <button type="submit" className="secondary">Revoke</button>
+                      </Form>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         )}
       </div>
+
       <table className="card">
         <thead>
           <tr><th>Name</th><th>Email</th><th>Role</th><th>Status</th><th>Last sign-in</th><th /></tr>

@@ -59,10 +59,18 @@ export default function Moderation() {
             <tbody>
               {reports.map((r) => (
                 <tr key={r.id}>
-                  <td>
-                    <Link to={`${base}/moderation/messages/${r.message_id}`}>{r.excerpt}</Link>
-                    {r.deleted && <span className="badge bad">deleted</span>}
-                  </td>
+                  {r.subject === "replies" ? (
+                    <td>
+                      <Link to={`${base}/trees/${r.tree_id}#replies-${r.message_id}`}>
+                        {r.replies} {r.replies === 1 ? "reply" : "replies"} to “{r.excerpt}”
+                      </Link>
+                    </td>
+                  ) : (
+                    <td>
+                      <Link to={`${base}/moderation/messages/${r.message_id}`}>{r.excerpt}</Link>
+                      {r.deleted && <span className="badge bad">deleted</span>}
+                    </td>
+                  )}
                   <td><span className="badge">{r.reason.replaceAll("_", " ")}</span></td>
                   <td>{r.text}</td>
                   <td className="muted">{r.reporter}</td>

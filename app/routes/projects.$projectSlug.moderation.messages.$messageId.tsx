@@ -73,17 +73,33 @@ export default function MessageHistory() {
         )}
       </div>
       <div className="card">
-        <h2>Reports</h2>
+        <h2>Reports on this message</h2>
         {history.reports.length === 0 ? <p className="muted">None.</p> : (
           <ul>
             {history.reports.map((r) => (
               <li key={r.id}>
-                <span className="badge">{r.reason}</span> {r.text} <span className="muted small">— {r.user.displayName}{r.resolvedAt ? ", resolved" : ""}</span>
+                <span className="badge">{r.reason.replaceAll("_", " ")}</span> {r.text} <span className="muted small">— {r.user.displayName}{r.resolvedAt ? ", resolved" : ""}</span>
               </li>
             ))}
           </ul>
         )}
       </div>
+      {history.replyReports.length > 0 && (
+        <div className="card" data-testid="reply-reports">
+          <h2>Its replies were reported not rankable</h2>
+          <p className="muted small">
+            These reports are about the replies below this message, not about the message: review them{" "}
+            <Link to={`${base}/trees/${message.treeId}#replies-${message.id}`}>on the tree</Link>.
+          </p>
+          <ul>
+            {history.replyReports.map((r) => (
+              <li key={r.id}>
+                {r.text} <span className="muted small">— {r.user.displayName}{r.resolvedAt ? ", resolved" : ""}</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <div className="card">
         <h2>Moderation</h2>
         {history.actions.length === 0 ? <p className="muted">None.</p> : (
@@ -99,7 +115,7 @@ export default function MessageHistory() {
         {history.labels.length === 0 ? <p className="muted">None yet.</p> : (
           <ul>
             {history.labels.map((l, i) => (
-              <li key={i}>{l.user.displayName}: {Object.entries(l.values).map(([k, v]) => `${k} ${v}`).join(", ")}</li>
+              <li key={i}>{l.user.displayName}: {l.answers.join(" · ")}</li>
             ))}
           </ul>
         )}

@@ -52,9 +52,12 @@ export async function action({ request, params }: ActionFunctionArgs) {
 type Detail = ReturnType<typeof useLoaderData<typeof loader>>["detail"];
 type Msg = Detail["messages"][number];
 
-function MessageNode({ m, byParent, base, sets }: { m: Msg; byParent: Map<string | null, Msg[]>; base: string; sets: Detail["sets"] }) {
+type NodeProps = { m: Msg; byParent: Map<string | null, Msg[]>; base: string; sets: Detail["sets"]; replyReports: Detail["replyReports"] };
+
+function MessageNode({ m, byParent, base, sets, replyReports }: NodeProps) {
   const kids = byParent.get(m.id) ?? [];
   const set = sets.find((s) => s.parentId === m.id);
+  const notRankable = replyReports.filter((r) => r.parentId === m.id);
   return (
     <li className={m.deleted ? "tree-node deleted" : "tree-node"} data-message-id={m.id}>
       <div className={`bubble ${m.role}`}>
@@ -65,7 +68,8 @@ function MessageNode({ m, byParent, base, sets }: { m: Msg; byParent: Map<string
           {m.consensusRank !== null && <span className="badge ok" data-testid="consensus-rank">consensus rank {m.consensusRank + 1}</span>}
           {m.rankingCount > 0 && <span className="badge">{m.rankingCount} rankings</span>}
           {m.deleted && <span className="badge bad">deleted</span>}
-          {m.reports > 0 && <span className="badge bad">{m.reports} reports</span>}
+          {m.spamLabelled && <span className="badge bad" title="Most of its reviewers said spam: exports leave it out by default">labelled spam</span>}
+          {m.reports > 0 && <span className="badge bad">{m.reports} {m.reports === 1 ? "report" : "reports"}</span>}
           <Link className="small" to={`${base}/moderation/messages/${m.id}`}>history</Link>
           <Form method="post" className="inline">
             <input type="hidden" name="intent" value={m.deleted ? "restore" : "delete"} />
@@ -77,8 +81,8 @@ function MessageNode({ m, byParent, base, sets }: { m: Msg; byParent: Map<string
           <SafeMarkdown text={m.text} />
         </Collapsible>
         {Object.keys(m.labels).length > 0 && (
-          <p className="muted small">
-            {Object.values(m.labels).map((v) => `${v.title} ${v.mean.toFixed(2)}`).join(" · ")}
+          <p className="muted small" data-testid="label-summary">
+            {Object.values(m.labels).map((v) => v.text).join(" · ")}
           </p>
         )}
       </div>
@@ -111,10 +115,24 @@ function MessageNode({ m, byParent, base, sets }: { m: Msg; byParent: Map<string
           </details>
         </div>
       )}
-      {kids.length > 0 && (
-        <ul className="tree-children">
-          {kids.map((k) => <MessageNode key={k.id} m={k} byParent={byParent} base={base} sets={sets} />)}
-        </ul>
+      {(notRankable.length > 0 || kids.length > 0) && (
+        <div id={`replies-${m.id}`}>
+          {notRankable.length > 0 && (
+            <div className="notice warn small" data-testid="not-rankable-reports">
+              The replies below were reported not rankable:
+              <ul>
+                {notRankable.map((r) => (
+                  <li key={r.id}>“{r.text}” — {r.reporter}{r.resolved ? " (resolved)" : ""}</li>
+                ))}
+              </ul>
+            </div>
+          )}
+          {kids.length > 0 && (
+            <ul className="tree-children">
+              {kids.map((k) => <MessageNode key={k.id} m={k} byParent={byParent} base={base} sets={sets} replyReports={replyReports} />)}
+            </ul>
+          )}
+        </div>
       )}
     </li>
   );
@@ -142,7 +160,7 @@ export default function TreePage() {
         )}
         {!finished && <Form method="post"><input type="hidden" name="intent" value="abort" /><button type="submit" className="danger">Abort tree</button></Form>}
       </div>
-      {root ? <ul className="tree-root"><MessageNode m={root} byParent={byParent} base={base} sets={detail.sets} /></ul> : <p className="muted">No messages.</p>}
+      {root ? <ul className="tree-root"><MessageNode m={root} byParent={byParent} base={base} sets={detail.sets} replyReports={detail.replyReports} /></ul> : <p className="muted">No messages.</p>}
       <div className="card">
         <h2>History</h2>
         <ol>

@@ -14,17 +14,23 @@ const email = z
   .email("Enter a valid email address.")
   .transform((e) => e.toLowerCase());
 
+/** Shown beside everything a person does; control characters would break the lines it sits in. */
+const displayName = z
+  .string({ required_error: "Display name is required." })
+  .trim()
+  .min(1, "Display name is required.")
+  .max(NAME_MAX, `Display name must be at most ${NAME_MAX} characters.`)
+  .refine((name) => !/\p{Cc}/u.test(name), "Display name must not contain control characters.");
+
+const newPassword = z
+  .string({ required_error: "Password is required." })
+  .min(PASSWORD_MIN, `Password must be at least ${PASSWORD_MIN} characters.`)
+  .max(PASSWORD_MAX, `Password must be at most ${PASSWORD_MAX} characters.`);
+
 export const SignupSchema = z.object({
   email,
-  displayName: z
-    .string({ required_error: "Display name is required." })
-    .trim()
-    .min(1, "Display name is required.")
-    .max(NAME_MAX, `Display name must be at most ${NAME_MAX} characters.`),
-  password: z
-    .string({ required_error: "Password is required." })
-    .min(PASSWORD_MIN, `Password must be at least ${PASSWORD_MIN} characters.`)
-    .max(PASSWORD_MAX, `Password must be at most ${PASSWORD_MAX} characters.`),
+  displayName,
+  password: newPassword,
   invite: z.string().trim().max(128).optional(),
 });
 export type SignupInput = z.infer<typeof SignupSchema>;
@@ -34,6 +40,30 @@ export const LoginSchema = z.object({
   password: z.string({ required_error: "Password is required." }).min(1, "Password is required.").max(PASSWORD_MAX),
   redirectTo: z.string().optional(),
 });
+
+export const DisplayNameSchema = z.object({ displayName });
+
+export const ChangePasswordSchema = z
+  .object({
+    currentPassword: z.string({ required_error: "Enter your current password." }).min(1, "Enter your current password.").max(PASSWORD_MAX),
+    newPassword,
+    confirmPassword: z.string({ required_error: "Repeat the new password." }),
+  })
+  .refine((p) => p.confirmPassword === p.newPassword, { message: "The two new passwords differ.", path: ["confirmPassword"] })
+  .refine((p) => p.newPassword !== p.currentPassword, { message: "The new password is the current one.", path: ["newPassword"] });
+export type ChangePasswordInput = z.infer<typeof ChangePasswordSchema>;
+
+export const PROJECT_ROLES = ["labeler", "moderator", "manager"] as const;
+
+/** An admin's invite: optionally bound to an email; with a project, the invitee joins it in `projectRole`. */
+export const InviteSchema = z
+  .object({
+    email: z.union([z.literal(""), email]).optional(),
+    projectId: z.union([z.literal(""), z.string().uuid("Choose a project from the list.")]).optional(),
+    projectRole: z.enum(PROJECT_ROLES, { message: `Role must be one of ${PROJECT_ROLES.join(", ")}.` }).optional(),
+  })
+  .transform((i) => ({ email: i.email || undefined, projectId: i.projectId || undefined, projectRole: i.projectId ? (i.projectRole ?? "labeler") : undefined }));
+export type InviteInput = z.infer<typeof InviteSchema>;
 
 /** Only same-site paths are followed after sign-in. */
 export function safeRedirect(to: string | undefined | null, fallback = "/"): string {

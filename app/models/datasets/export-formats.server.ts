@@ -3,6 +3,7 @@
 // needs read from the database.
 import type { RankedSetRecord, SftPathRecord } from "~/domain/datasets/canonical.ts";
 import type { ExportLineFormat } from "~/domain/datasets/consumer-schemas.ts";
+import type { MessageExclusion } from "~/domain/datasets/exclusions.ts";
 import { sftPathsFromOaTree } from "~/domain/datasets/from-oasst.ts";
 import { toHhPreference } from "~/domain/datasets/formats/hh.ts";
 import { toKWayRow } from "~/domain/datasets/formats/kway.ts";
@@ -33,6 +34,8 @@ export interface RowContext extends RankedSetContext {
   options: ExportOptions;
   /** Why records produced no row, and how often (multi-turn paths in a single-turn format…). */
   skipped: Map<string, number>;
+  /** Messages the filters left out, by reason. */
+  excluded: Record<MessageExclusion, number>;
 }
 
 function skip(context: RowContext, reason: string): void {
@@ -103,32 +106,34 @@ export function needsOf(format: ExportFormat, filters: ExportFilters, options: E
   return {
     details: source === "oasst" || format === "ranked_sets",
     consensus: ranked || consensusFilters,
-    btScores:
-      format === "ranked_sets" ||
-      format === "kway" ||
-      (writesMargin(format, options) && options.margin === "bt_score") ||
-      (format === "ultrafeedback_binarized" && options.ultraFeedbackScore === "bt_score"),
+    btScores: format === "ranked_sets" || format === "kway" || needsBtScores(format, options),
     // Pairs and K-way rows need only the counts of rankings, which come with the consensus.
     rankings: format === "ranked_sets" || consensusFilters,
-    labels: source === "oasst" || format === "ranked_sets" || filters.spam === "exclude" || filters.minLabels > 0,
+    labels: source === "oasst" || format === "ranked_sets" || filters.minLabels > 0,
     emojis: source === "oasst",
+    spam: filters.spam === "exclude",
   };
+}
+
+/** Whether each pair's row needs both replies' Bradley–Terry scores (a margin or UltraFeedback scores from them). */
+export function needsBtScores(format: ExportFormat, options: ExportOptions): boolean {
+  return (
+    (writesMargin(format, options) && options.margin === "bt_score") ||
+    (format === "ultrafeedback_binarized" && options.ultraFeedbackScore === "bt_score")
+  );
 }
 
 /** Pairs whose replies are prompter turns, or lack the scores a margin needs, cannot be written. */
 function pairProblem(pair: PreferencePair, format: ExportFormat, options: ExportOptions): string | null {
   if (pair.chosen.role !== "assistant" || pair.rejected.role !== "assistant") return "ranks prompter replies";
-  const needsBt =
-    (writesMargin(format, options) && options.margin === "bt_score") ||
-    (format === "ultrafeedback_binarized" && options.ultraFeedbackScore === "bt_score");
-  if (needsBt && pair.bt_gap === null) return "no Bradley–Terry scores";
+  if (needsBtScores(format, options) && pair.bt_gap === null) return "no Bradley–Terry scores";
   return null;
 }
 
 /** Every row one tree gives in this format, in a stable order. */
 export function treeRows(format: ExportFormat, tree: ExportTreeData, context: RowContext): unknown[] {
   const spec = FORMAT_SPECS[format];
-  const kept = keptMessages(tree, context.filters);
+  const kept = keptMessages(tree, context.filters, context.excluded);
   if (kept.length === 0) return [];
   const consensus = setConsensus(tree, kept, context.filters);
   const rows: unknown[] = [];

@@ -5,6 +5,8 @@
 // one's snapshot, so the export sees one instant.
 import crypto from "node:crypto";
 import pg from "pg";
+import { SPAM_LABEL, SPAM_MAJORITY } from "~/domain/consensus/labels.ts";
+import { TREE_EXCLUSIONS, type TreeExclusion } from "~/domain/datasets/exclusions.ts";
 import { MESSAGE_ROLES, REVIEW_RESULTS, TREE_STATES } from "~/domain/trees/enums.ts";
 import { copyRows, enumIndexSql, type CopyColumn, type CopyRow } from "./pg-copy.server.ts";
 import type { ExportFilters } from "./export-spec.ts";
@@ -18,6 +20,8 @@ export interface ExportNeeds {
   rankings: boolean;
   labels: boolean;
   emojis: boolean;
+  /** Whether each message is spam-labelled (the spam filter). */
+  spam: boolean;
 }
 
 export interface MessageRow {
@@ -43,6 +47,8 @@ export interface MessageRow {
   /** Decimal text (seeds may exceed 2^53). */
   seed: string | null;
   depth: number;
+  /** The label consensus on "spam" says spam (false when the export does not ask). */
+  spamLabelled: boolean;
 }
 
 /** A stored consensus; its ranks are on the messages (consensus_rank, written with it). */
@@ -135,14 +141,73 @@ export function numberMap(json: string): Map<string, number> {
 const lit = (value: string) => pg.escapeLiteral(value);
 const list = (values: readonly string[]) => values.map(lit).join(", ");
 
+/** Each tree filter as a condition on message_trees `t`; null when the filter selects everything. */
+function treeConditions(filters: ExportFilters): Record<TreeExclusion, string | null> {
+  // created_at is stored as UTC without a zone.
+  const created = [
+    filters.createdFrom ? `t.created_at >= (${lit(filters.createdFrom)}::timestamptz AT TIME ZONE 'UTC')` : null,
+    filters.createdTo ? `t.created_at < (${lit(filters.createdTo)}::timestamptz AT TIME ZONE 'UTC')` : null,
+  ].filter((c) => c !== null);
+  return {
+    state: `t.state IN (${list(filters.treeStates)})`,
+    language: filters.languages.length > 0 ? `t.lang IN (${list(filters.languages)})` : null,
+    created: created.length > 0 ? created.join(" AND ") : null,
+  };
+}
+
 /** The WHERE clause over message_trees `t` for the export's project and tree filters. */
 export function treeFilterSql(projectId: string, filters: ExportFilters): string {
-  const where = [`t.project_id = ${lit(projectId)}::uuid`, `t.state IN (${list(filters.treeStates)})`];
-  if (filters.languages.length > 0) where.push(`t.lang IN (${list(filters.languages)})`);
-  // created_at is stored as UTC without a zone.
-  if (filters.createdFrom) where.push(`t.created_at >= (${lit(filters.createdFrom)}::timestamptz AT TIME ZONE 'UTC')`);
-  if (filters.createdTo) where.push(`t.created_at < (${lit(filters.createdTo)}::timestamptz AT TIME ZONE 'UTC')`);
-  return where.join(" AND ");
+  const conditions = treeConditions(filters);
+  return [`t.project_id = ${lit(projectId)}::uuid`, ...TREE_EXCLUSIONS.flatMap((r) => conditions[r] ?? [])].join(" AND ");
+}
+
+/**
+ * The project's trees, and those the tree filters leave out by the first filter each fails (in
+ * TREE_EXCLUSIONS order): one row with `total` and a column per reason.
+ */
+export function treeExclusionSql(projectId: string, filters: ExportFilters): string {
+  const conditions = treeConditions(filters);
+  const passed: string[] = [];
+  const columns = TREE_EXCLUSIONS.map((reason) => {
+    const condition = conditions[reason];
+    const column = condition === null ? "0" : `count(*) FILTER (WHERE ${[...passed, `NOT (${condition})`].join(" AND ")})::int`;
+    if (condition !== null) passed.push(condition);
+    return `${column} AS ${reason}`;
+  });
+  return `SELECT count(*)::int AS total, ${columns.join(", ")} FROM message_trees t WHERE t.project_id = ${lit(projectId)}::uuid`;
+}
+
+/** Reads treeExclusionSql's row. */
+export function treeExclusionsOf(row: Record<string, number>): { projectTrees: number; excluded: Record<TreeExclusion, number> } {
+  return { projectTrees: row.total, excluded: Object.fromEntries(TREE_EXCLUSIONS.map((r) => [r, row[r]])) as Record<TreeExclusion, number> };
+}
+
+/**
+ * Whether message `m` is spam-labelled, as SQL: the mean of its "spam" values is above
+ * SPAM_MAJORITY (see app/domain/consensus/labels.ts). A labeler's value counts once, an imported
+ * aggregate as its labelers; with a labeler subset only the subset's labels count (imported
+ * aggregates have no labelers behind them). Only a message with some value above the majority
+ * line can be above it on average, and the partial index labels_spam_majority_idx holds just
+ * those labels: most messages cost one probe of that small index, and only the few found there
+ * are averaged.
+ */
+export function spamLabelledSql(m: string, filters: ExportFilters): string {
+  const subset = filters.labelerIds.length > 0 ? ` AND l.user_id IN (${list(filters.labelerIds)})` : "";
+  const imported = filters.labelerIds.length === 0;
+  const name = lit(SPAM_LABEL);
+  // The partial index's predicate word for word, so the planner can use the index.
+  const value = `CASE WHEN jsonb_typeof(l."values" -> ${name}) = 'number' THEN (l."values" ->> ${name})::float8 END`;
+  // Uncorrelated, so Postgres reads each once into a hash and probes it per message.
+  const candidate = [
+    `${m}.id IN (SELECT l.message_id FROM labels l WHERE ${value} > ${SPAM_MAJORITY}${subset})`,
+    imported ? `${m}.id IN (SELECT i.message_id FROM imported_label_values i WHERE i.name = ${name} AND i.value > ${SPAM_MAJORITY} AND i.count > 0)` : null,
+  ].filter((c) => c !== null);
+  const mean = `(SELECT sum(x.s) / sum(x.v) FROM (
+      SELECT ${value} AS s, 1 AS v FROM labels l WHERE l.message_id = ${m}.id AND ${value} IS NOT NULL${subset}
+      ${imported ? `UNION ALL SELECT i.value * i.count, i.count FROM imported_label_values i WHERE i.message_id = ${m}.id AND i.name = ${name} AND i.value IS NOT NULL AND i.count > 0` : ""}
+    ) x)`;
+  // CASE, not AND: the average is taken only where the cheap probe found a candidate.
+  return `(CASE WHEN ${candidate.join(" OR ")} THEN coalesce(${mean} > ${SPAM_MAJORITY}, false) ELSE false END)`;
 }
 
 function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) {
@@ -160,7 +225,8 @@ function queries(projectId: string, filters: ExportFilters, needs: ExportNeeds) 
     messages: `SELECT t.id, m.id::text, m.parent_id::text, ${enumIndexSql("m.role", MESSAGE_ROLES)}, m.text, m.lang, m.created_at,
         ${detail("m.author_user_id::text", "text")}, ${detail("m.model_version_id::text", "text")}, ${detail("m.external_author", "text")},
         m.synthetic, m.model_name, m.deleted, ${detail("m.review_count", "int4")}, ${enumIndexSql("m.review_result", REVIEW_RESULTS)}, m.consensus_rank,
-        ${detail("m.sampling_params::text", "text")}, ${detail("m.seed::text", "text")}, ${enumIndexSql("t.state", TREE_STATES)}, t.lang, m.depth
+        ${detail("m.sampling_params::text", "text")}, ${detail("m.seed::text", "text")}, ${enumIndexSql("t.state", TREE_STATES)}, t.lang, m.depth,
+        ${needs.spam ? spamLabelledSql("m", filters) : "false"}
       FROM message_trees t CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.tree_id = t.id OFFSET 0) m
       WHERE ${trees}
       ORDER BY t.id`,
@@ -255,7 +321,7 @@ class SideStream {
 const COLUMNS: Record<"messages" | "consensus" | "rankings" | "labels" | "emojis", CopyColumn[]> = {
   messages: [
     "uuid", "text", "text", { enum: MESSAGE_ROLES }, "text", "text", "timestamp", "text", "text", "text",
-    "bool", "text", "bool", "int4", { enum: REVIEW_RESULTS }, "int4", "text", "text", { enum: TREE_STATES }, "text", "int4",
+    "bool", "text", "bool", "int4", { enum: REVIEW_RESULTS }, "int4", "text", "text", { enum: TREE_STATES }, "text", "int4", "bool",
   ],
   consensus: ["uuid", "text", "text", "float8", "int4", "timestamp", "int4"],
   rankings: ["uuid", "text", "text", "text", "bool", "timestamp"],
@@ -286,6 +352,7 @@ function messageRow(r: CopyRow): MessageRow {
     samplingParams: nullable(r[16]),
     seed: nullable(r[17]),
     depth: r[20] as number,
+    spamLabelled: r[21] as boolean,
   };
 }
 
@@ -323,6 +390,9 @@ function addLabels(labels: Map<string, LabelTotals>, rows: CopyRow[]): void {
 export interface ExportSource {
   /** Trees matching the filters, for the progress denominator. */
   treeCount: number;
+  /** Every tree of the project, and those the tree filters left out, by reason. */
+  projectTrees: number;
+  treeExclusions: Record<TreeExclusion, number>;
   /** When the snapshot was taken (database clock). */
   snapshotAt: string;
   /** sha256 of the SQL that selects the data (with the filters inlined). */
@@ -371,6 +441,7 @@ export async function openExportSource(
       await client.query(SESSION_SETTINGS);
     }
     const treeCount = (await main.query<{ trees: number }>(sql.count)).rows[0].trees;
+    const selection = treeExclusionsOf((await main.query<Record<string, number>>(treeExclusionSql(projectId, filters))).rows[0]);
     const queryHash = crypto
       .createHash("sha256")
       .update([sql.messages, ...side.map((k) => sql[k])].join("\n;\n"))
@@ -432,7 +503,7 @@ export async function openExportSource(
       if (current !== null) yield await complete(current);
     }
 
-    return { treeCount, snapshotAt: at.toISOString(), queryHash, trees, close };
+    return { treeCount, projectTrees: selection.projectTrees, treeExclusions: selection.excluded, snapshotAt: at.toISOString(), queryHash, trees, close };
   } catch (error) {
     await close();
     throw error;

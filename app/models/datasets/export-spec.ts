@@ -29,10 +29,35 @@ export const EXPORT_FORMATS = {
 } as const satisfies Record<string, { group: ExportFormatGroup; label: string }>;
 
 export type ExportFormat = keyof typeof EXPORT_FORMATS;
+
 export const EXPORT_FORMAT_KEYS = Object.keys(EXPORT_FORMATS) as [ExportFormat, ...ExportFormat[]];
+
+export interface RowUnit {
+  one: string;
+  many: string;
+}
+
+/** What one row of a format is, in words: the record each row is made from. */
+export function rowUnitOf(format: ExportFormat): RowUnit {
+  if (format === "kway" || format === "ranked_sets") return { one: "ranked set", many: "ranked sets" };
+  if (format === "oasst_messages") return { one: "message", many: "messages" };
+  switch (EXPORT_FORMATS[format].group) {
+    case "sft":
+      return { one: "conversation", many: "conversations" };
+    case "preferences":
+      return { one: "preference pair", many: "preference pairs" };
+    case "prompts":
+      return { one: "prompt", many: "prompts" };
+    case "oasst":
+      return { one: "tree", many: "trees" };
+  }
+}
 
 /** Message-level switches: "exclude" drops matching messages with their replies. */
 export const INCLUSION = ["include", "exclude"] as const;
+
+/** Review results an export keeps unless asked otherwise: a message that failed review is left out. */
+export const DEFAULT_REVIEW_RESULTS = ["accepted", "pending"] as const satisfies readonly (typeof REVIEW_RESULTS)[number][];
 
 const Uuid = z.string().uuid();
 const LangTag = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "a BCP 47 language tag such as en or pt-BR");
@@ -47,11 +72,11 @@ export const ExportFiltersSchema = z
     /** Trees created at or after / before these instants. */
     createdFrom: DateBound.optional(),
     createdTo: DateBound.optional(),
-    /** Messages whose review result is one of these. */
-    reviewResults: z.array(z.enum(REVIEW_RESULTS)).min(1).default([...REVIEW_RESULTS]),
+    /** Messages whose review result is one of these (default: all but rejected). */
+    reviewResults: z.array(z.enum(REVIEW_RESULTS)).min(1).default([...DEFAULT_REVIEW_RESULTS]),
     deleted: z.enum(INCLUSION).default("exclude"),
-    /** Spam: the mean of the message's "spam" labels is above 0.5. */
-    spam: z.enum(INCLUSION).default("include"),
+    /** Spam-labelled messages: the mean of their "spam" labels is above 0.5 (app/domain/consensus/labels.ts). */
+    spam: z.enum(INCLUSION).default("exclude"),
     /** Model-written messages. */
     synthetic: z.enum(INCLUSION).default("include"),
     /** Messages with fewer labels (reviews) are dropped with their replies. */

@@ -18,6 +18,7 @@ import {
   type ExportConfig,
   type ExportFilters,
   type ExportFormat,
+  type ExportRequest,
 } from "./export-spec.ts";
 import type { ExportFile } from "./export-files.server.ts";
 import { z } from "zod";
@@ -46,17 +47,23 @@ function zodMessage(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
 }
 
+/** An export request checked for this project (the schema, and labelers who belong to it); a DatasetError (400) otherwise. */
+export async function parseExportRequest(projectId: string, request: unknown): Promise<ExportRequest> {
+  const parsed = ExportRequestSchema.safeParse(request);
+  if (!parsed.success) throw new DatasetError(zodMessage(parsed.error));
+  const { labelerIds } = parsed.data.filters;
+  if (labelerIds.length > 0) {
+    const known = await prisma.user.count({
+      where: { id: { in: labelerIds }, OR: [{ role: "admin" }, { memberships: { some: { projectId } } }] },
+    });
+    if (known < new Set(labelerIds).size) throw new DatasetError("filters.labelerIds: every labeler must be a member of the project");
+  }
+  return parsed.data;
+}
+
 /** Creates the export row and queues its job. */
 export async function createExport(input: { projectId: string; createdById: string | null; request: unknown }): Promise<DatasetExport> {
-  const parsed = ExportRequestSchema.safeParse(input.request);
-  if (!parsed.success) throw new DatasetError(zodMessage(parsed.error));
-  const { format, filters, options, split, output, retentionDays } = parsed.data;
-  if (filters.labelerIds.length > 0) {
-    const known = await prisma.user.count({
-      where: { id: { in: filters.labelerIds }, OR: [{ role: "admin" }, { memberships: { some: { projectId: input.projectId } } }] },
-    });
-    if (known < new Set(filters.labelerIds).size) throw new DatasetError("filters.labelerIds: every labeler must be a member of the project");
-  }
+  const { format, filters, options, split, output, retentionDays } = await parseExportRequest(input.projectId, input.request);
   const config: ExportConfig = { options, split, output };
   const row = await prisma.datasetExport.create({
     data: {

@@ -5,6 +5,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { DATASET_SCHEMA_VERSION } from "~/domain/datasets/canonical.ts";
+import { emptyExclusions, whyEmpty, type ExclusionCounts } from "~/domain/datasets/exclusions.ts";
 import { checkExportLine } from "~/domain/datasets/consumer-schemas.ts";
 import { splitForTree, type DatasetSplit } from "~/domain/datasets/split.ts";
 import type { Prisma, PrismaClient } from "~/generated/prisma/client.ts";
@@ -14,6 +15,7 @@ import { lineFormatOf, needsOf, treeRows, writesMargin, type RowContext } from "
 import { openExportSource } from "./export-source.server.ts";
 import { FileThread } from "./file-thread.server.ts";
 import { exportDir, purgeExpiredExports, removeExportFiles, storedSpec } from "./exports.server.ts";
+import { rowUnitOf } from "./export-spec.ts";
 import { columnsFor } from "./parquet-columns.ts";
 
 export interface ExportJobContext {
@@ -51,6 +53,10 @@ export interface ExportManifest {
   files: ExportFile[];
   row_counts: Record<DatasetSplit, number>;
   skipped: Record<string, number>;
+  /** What the filters left out, by reason: the project's trees and the selected trees' messages. */
+  excluded: ExclusionCounts;
+  /** Why the export has no rows; null when it has some. */
+  empty_reason: string | null;
   source: { trees: number; messages: number; tree_ids_sha256: string; query_sha256: string; snapshot_at: string };
   checks: { consumer_schema: string; lines_checked: number };
   created_by: { id: string; email: string } | null;
@@ -117,6 +123,7 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
       filters,
       options: config.options,
       skipped: new Map(),
+      excluded: emptyExclusions().messages,
     };
     const treeIds = crypto.createHash("sha256");
     let trees = 0;
@@ -158,6 +165,20 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
     writers.clear();
     const rowCounts = { train: 0, validation: 0 } as Record<DatasetSplit, number>;
     for (const f of files) rowCounts[f.split] += f.rows;
+    const excluded: ExclusionCounts = { trees: source.treeExclusions, messages: context.excluded };
+    const skipped = Object.fromEntries(context.skipped);
+    const emptyReason =
+      rowCounts.train + rowCounts.validation > 0
+        ? null
+        : whyEmpty({
+            projectTrees: source.projectTrees,
+            selectedTrees: trees,
+            messages,
+            keptMessages: messages - Object.values(context.excluded).reduce((a, b) => a + b, 0),
+            excluded,
+            skipped,
+            rowsAre: rowUnitOf(format).many,
+          });
     const manifest: ExportManifest = {
       export_id: exportId,
       project: row.project,
@@ -176,7 +197,9 @@ export async function runExport(exportId: string, ctx: ExportJobContext, deps: E
       },
       files,
       row_counts: rowCounts,
-      skipped: Object.fromEntries(context.skipped),
+      skipped,
+      excluded,
+      empty_reason: emptyReason,
       source: {
         trees,
         messages,

@@ -16,15 +16,9 @@ import {
 import type { OaMessageNode, OaMessageTree } from "~/domain/datasets/oasst-schema.ts";
 import { restrictRanking, rankingPositions } from "~/domain/consensus/ranking.ts";
 import { summarizeSiblingSet } from "~/domain/consensus/sibling-set.ts";
+import type { MessageExclusion } from "~/domain/datasets/exclusions.ts";
 import type { ExportFilters } from "./export-spec.ts";
 import { isoTime, type ExportTreeData, type LabelTotals, type MessageRow, type RankingRow } from "./export-source.server.ts";
-
-const SPAM_THRESHOLD = 0.5;
-
-function labelValue(totals: LabelTotals | undefined, name: string): number | null {
-  const v = totals?.values.get(name);
-  return v && v.valued > 0 ? v.sum / v.valued : null;
-}
 
 /** Labelers who labeled the message: the largest count among its label names. */
 function labelCount(totals: LabelTotals | undefined): number {
@@ -33,21 +27,30 @@ function labelCount(totals: LabelTotals | undefined): number {
   return n;
 }
 
+/** The first message filter `m` fails (see MESSAGE_EXCLUSIONS for the order), or null when it passes. */
+function exclusionOf(m: MessageRow, tree: ExportTreeData, filters: ExportFilters): MessageExclusion | null {
+  if (!filters.reviewResults.includes(m.reviewResult)) return `review_${m.reviewResult}`;
+  if (filters.deleted === "exclude" && m.deleted) return "deleted";
+  if (filters.synthetic === "exclude" && m.synthetic) return "synthetic";
+  if (filters.spam === "exclude" && m.spamLabelled) return "spam";
+  if (filters.minLabels > 0 && labelCount(tree.labels.get(m.id)) < filters.minLabels) return "min_labels";
+  return null;
+}
+
 /**
  * Messages that pass the message filters and whose parent passed: a refused message takes its
- * replies with it. Parents come before children in the result, as in the input.
+ * replies with it. Parents come before children in the result, as in the input. Each message
+ * left out is counted in `excluded` under its reason.
  */
-export function keptMessages(tree: ExportTreeData, filters: ExportFilters): MessageRow[] {
+export function keptMessages(tree: ExportTreeData, filters: ExportFilters, excluded?: Record<MessageExclusion, number>): MessageRow[] {
   const kept = new Set<string>();
   const out: MessageRow[] = [];
   for (const m of tree.messages) {
-    if (m.parentId !== null && !kept.has(m.parentId)) continue;
-    if (!filters.reviewResults.includes(m.reviewResult)) continue;
-    if (filters.deleted === "exclude" && m.deleted) continue;
-    if (filters.synthetic === "exclude" && m.synthetic) continue;
-    const labels = tree.labels.get(m.id);
-    if (filters.spam === "exclude" && (labelValue(labels, "spam") ?? 0) > SPAM_THRESHOLD) continue;
-    if (filters.minLabels > 0 && labelCount(labels) < filters.minLabels) continue;
+    const reason = m.parentId !== null && !kept.has(m.parentId) ? "parent_excluded" : exclusionOf(m, tree, filters);
+    if (reason !== null) {
+      if (excluded) excluded[reason] += 1;
+      continue;
+    }
     kept.add(m.id);
     out.push(m);
   }

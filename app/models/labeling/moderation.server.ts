@@ -1,8 +1,10 @@
 // Moderation: reports and their automatic thresholds, halting and resuming trees, deleting and
 // restoring messages, message history, disabling labelers, the most-flagged authors.
 import { prisma } from "~/db.server.ts";
+import { Prisma } from "~/generated/prisma/client.ts";
 import { setUserDisabled } from "~/models/user.server.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
+import { formatLabelAnswer } from "~/domain/projects/label-values.ts";
 import { autoModerationActions } from "~/domain/trees/moderation.ts";
 import { excerpt } from "~/domain/text/excerpt.ts";
 import { IllegalTransitionError, isTerminalState, TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine.ts";
@@ -15,8 +17,21 @@ import { NOW } from "./sql.server.ts";
 /** Reasons a labeler can give; every one of them counts as a red flag. */
 export const REPORT_REASONS = ["red_flag", "spam", "pii", "offensive", "other"] as const;
 export type ReportReason = (typeof REPORT_REASONS)[number];
-/** Filed with a "not rankable" ranking, on the parent of the set; not a red flag. */
+/**
+ * Filed with a "not rankable" ranking, on the parent of the set; not a red flag. It is about the
+ * replies the ranking showed (REPORTED_REPLIES_SQL), not about the parent.
+ */
 export const NOT_RANKABLE_REASON = "not_rankable";
+
+/**
+ * The replies a not-rankable report `r` is about: the siblings the reporter's ranking task
+ * showed, or the parent's replies when the ranking came without a task.
+ */
+const REPORTED_REPLIES_SQL = Prisma.sql`
+  SELECT s.id FROM messages s
+  LEFT JOIN rankings rk ON rk.parent_message_id = r.message_id AND rk.user_id = r.user_id
+  LEFT JOIN tasks tk ON tk.id = rk.task_id
+  WHERE s.parent_id = r.message_id AND (tk.sibling_ids IS NULL OR s.id = ANY(tk.sibling_ids))`;
 
 async function log(tx: Tx, actorId: string | null, action: string, targetType: string, targetId: string, reason: string) {
   await tx.$executeRaw`
@@ -120,16 +135,26 @@ export async function resolveReport(projectId: string, reportId: string, actorId
   if (n === 0) throw notFound("No open report with this id in this project.");
 }
 
+/**
+ * Open reports, newest first. A not-rankable report is about the replies to its message
+ * (`subject` "replies", with how many there were); any other is about the message itself.
+ */
 export async function openReports(projectId: string, limit = 100) {
   const rows = await prisma.$queryRaw<
-    Array<{ id: string; message_id: string; tree_id: string; reason: string; text: string; created_at: Date; reporter: string; excerpt: string; deleted: boolean }>
+    Array<{ id: string; message_id: string; tree_id: string; reason: string; text: string; created_at: Date; reporter: string; excerpt: string; deleted: boolean; replies: number | null }>
   >`
     SELECT r.id, r.message_id, m.tree_id, r.reason, r.text, r.created_at, u.display_name AS reporter,
-           left(m.text, 600) AS excerpt, m.deleted
+           left(m.text, 600) AS excerpt, m.deleted,
+           CASE WHEN r.reason = ${NOT_RANKABLE_REASON} THEN (SELECT count(*)::int FROM (${REPORTED_REPLIES_SQL}) x) END AS replies
     FROM reports r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id
     WHERE m.project_id = ${projectId}::uuid AND r.resolved_at IS NULL
     ORDER BY r.created_at DESC LIMIT ${limit}`;
-  return rows.map((r) => ({ ...r, excerpt: excerpt(r.excerpt, 120) }));
+  return rows.map(({ replies, ...r }) => ({
+    ...r,
+    excerpt: excerpt(r.excerpt, 120),
+    subject: r.reason === NOT_RANKABLE_REASON ? ("replies" as const) : ("message" as const),
+    replies: replies ?? 0,
+  }));
 }
 
 // ─── Trees and messages ─────────────────────────────────────────────────────
@@ -229,12 +254,25 @@ export async function messageHistory(projectId: string, messageId: string) {
       select: { values: true, fullForm: true, createdAt: true, user: { select: { displayName: true } } },
     }),
   ]);
+  // Each review as the form showed it, in the order of the project's label schema.
+  const schema = (await projectConfig(projectId)).labelSchema;
+  const definitions = new Map(schema.map((d) => [d.name, d]));
+  const place = (name: string) => (definitions.has(name) ? schema.findIndex((d) => d.name === name) : schema.length);
   return {
     message: { ...message, tree: undefined, treeState: message.tree.state },
     revisions: revisions.map((r) => ({ ...r, id: String(r.id) })),
-    reports,
+    // A not-rankable report is about this message's replies, not about the message.
+    reports: reports.filter((r) => r.reason !== NOT_RANKABLE_REASON),
+    replyReports: reports.filter((r) => r.reason === NOT_RANKABLE_REASON),
     actions: actions.map((a) => ({ ...a, id: String(a.id) })),
-    labels: labels.map((l) => ({ ...l, values: l.values as Record<string, number> })),
+    labels: labels.map((l) => ({
+      ...l,
+      values: undefined,
+      answers: Object.entries(l.values as Record<string, unknown>)
+        .filter((e): e is [string, number] => typeof e[1] === "number")
+        .sort(([a], [b]) => place(a) - place(b) || (a < b ? -1 : 1))
+        .map(([name, value]) => formatLabelAnswer(definitions.get(name), name, value)),
+    })),
   };
 }
 
@@ -269,15 +307,26 @@ export async function setLabelerDisabled(
   });
 }
 
-/** Authors whose messages in this project were reported most (red flags by distinct people). */
+/**
+ * Authors whose messages in this project were reported most. A flag is one person reporting one
+ * message (several reasons count once); a not-rankable report flags each reply it was about,
+ * never the parent it is filed on. Model-written messages have no author here.
+ */
 export async function mostFlaggedUsers(projectId: string, limit = 20) {
   return prisma.$queryRaw<
     Array<{ user_id: string; display_name: string; email: string; disabled: boolean; flags: number; flagged_messages: number; messages: number }>
   >`
+    WITH flags AS (
+      SELECT r.message_id, r.user_id AS reporter
+      FROM reports r JOIN messages m ON m.id = r.message_id
+      WHERE m.project_id = ${projectId}::uuid AND r.reason <> ${NOT_RANKABLE_REASON}
+      UNION
+      SELECT reply.id, r.user_id
+      FROM reports r JOIN messages p ON p.id = r.message_id CROSS JOIN LATERAL (${REPORTED_REPLIES_SQL}) reply
+      WHERE p.project_id = ${projectId}::uuid AND r.reason = ${NOT_RANKABLE_REASON})
     SELECT u.id AS user_id, u.display_name, u.email, u.disabled,
-           count(*)::int AS flags, count(DISTINCT r.message_id)::int AS flagged_messages,
+           count(*)::int AS flags, count(DISTINCT f.message_id)::int AS flagged_messages,
            (SELECT count(*)::int FROM messages x WHERE x.author_user_id = u.id AND x.project_id = ${projectId}::uuid) AS messages
-    FROM reports r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = m.author_user_id
-    WHERE m.project_id = ${projectId}::uuid AND r.reason <> ${NOT_RANKABLE_REASON}
+    FROM flags f JOIN messages m ON m.id = f.message_id JOIN users u ON u.id = m.author_user_id
     GROUP BY u.id ORDER BY flags DESC, u.display_name LIMIT ${limit}`;
 }

@@ -1,10 +1,12 @@
 // The tree browser for managers and moderators: trees by state, and one tree in full with its
 // reviews, raw rankings, consensus and state history.
 import { prisma } from "~/db.server.ts";
-import { labelTitle } from "~/domain/projects/workflow.ts";
+import { isSpamLabelled, SPAM_LABEL } from "~/domain/consensus/labels.ts";
+import { formatLabelSummary, titleOf } from "~/domain/projects/label-values.ts";
 import { TREE_STATES, type TreeState } from "~/domain/trees/enums.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, notFound } from "./errors.server.ts";
+import { NOT_RANKABLE_REASON } from "./moderation.server.ts";
 
 export const TREES_PAGE_SIZE = 50;
 
@@ -41,7 +43,7 @@ export async function treeDetail(projectId: string, treeId: string) {
     select: { id: true, state: true, stateBeforeHalt: true, lang: true, origin: true, createdAt: true, stateChangedAt: true },
   });
   if (!tree) throw notFound("No such tree in this project.");
-  const [messages, labels, rankings, consensus, events] = await Promise.all([
+  const [messages, labels, rankings, consensus, events, replyReports] = await Promise.all([
     prisma.message.findMany({
       where: { treeId },
       orderBy: [{ depth: "asc" }, { createdAt: "asc" }],
@@ -49,7 +51,8 @@ export async function treeDetail(projectId: string, treeId: string) {
         id: true, parentId: true, depth: true, role: true, text: true, deleted: true, reviewResult: true, reviewCount: true,
         rankingCount: true, consensusRank: true, synthetic: true, modelName: true, createdAt: true,
         authorUser: { select: { id: true, displayName: true } },
-        _count: { select: { reports: true, revisions: true } },
+        // A not-rankable report is filed on the parent but is about its replies: not counted here.
+        _count: { select: { reports: { where: { reason: { not: NOT_RANKABLE_REASON } } }, revisions: true } },
       },
     }),
     prisma.$queryRaw<Array<{ message_id: string; name: string; mean: number; n: number }>>`
@@ -66,6 +69,11 @@ export async function treeDetail(projectId: string, treeId: string) {
       orderBy: { id: "asc" },
       select: { id: true, fromState: true, toState: true, reason: true, createdAt: true, actor: { select: { displayName: true } } },
     }),
+    prisma.report.findMany({
+      where: { reason: NOT_RANKABLE_REASON, message: { treeId } },
+      orderBy: { createdAt: "asc" },
+      select: { id: true, messageId: true, text: true, resolvedAt: true, user: { select: { displayName: true } } },
+    }),
   ]);
   // Each message's labels in the order of the project's label schema; names the schema no longer
   // has (or imported ones) after them, by name.
@@ -73,14 +81,19 @@ export async function treeDetail(projectId: string, treeId: string) {
   const schema = labelSchema.map((d) => d.name);
   const place = (name: string) => (schema.includes(name) ? schema.indexOf(name) : schema.length);
   labels.sort((a, b) => place(a.name) - place(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  // What labelers see; a name the schema no longer has stays as it is.
-  const titles = new Map(labelSchema.map((d) => [d.name, labelTitle(d)]));
-  const labelMeans = new Map<string, Record<string, { title: string; mean: number; n: number }>>();
+  // As the review form shows them (titles, 1–5 scales, yes/no counts).
+  const definitions = new Map(labelSchema.map((d) => [d.name, d]));
+  const labelMeans = new Map<string, Record<string, { title: string; mean: number; n: number; text: string }>>();
   for (const l of labels) {
     const m = labelMeans.get(l.message_id) ?? {};
-    m[l.name] = { title: titles.get(l.name) ?? l.name, mean: l.mean, n: l.n };
+    const def = definitions.get(l.name);
+    m[l.name] = { title: titleOf(def, l.name), mean: l.mean, n: l.n, text: formatLabelSummary(def, l.name, l.mean, l.n) };
     labelMeans.set(l.message_id, m);
   }
+  const spamLabelled = (id: string) => {
+    const spam = labelMeans.get(id)?.[SPAM_LABEL];
+    return isSpamLabelled(spam && { sum: spam.mean * spam.n, valued: spam.n, count: spam.n });
+  };
   return {
     tree,
     messages: messages.map((m) => ({
@@ -90,6 +103,7 @@ export async function treeDetail(projectId: string, treeId: string) {
       reports: m._count.reports,
       revisions: m._count.revisions,
       labels: labelMeans.get(m.id) ?? {},
+      spamLabelled: spamLabelled(m.id),
     })),
     sets: consensus.map((c) => ({
       parentId: c.parentMessageId,
@@ -106,5 +120,7 @@ export async function treeDetail(projectId: string, treeId: string) {
       .filter((r) => !consensus.some((c) => c.parentMessageId === r.parent_id))
       .map((r) => ({ parentId: r.parent_id, labeler: r.labeler, order: r.order, notRankable: r.not_rankable })),
     events: events.map((e) => ({ ...e, id: String(e.id) })),
+    /** Not-rankable reports by the parent they were filed on: they are about its replies. */
+    replyReports: replyReports.map((r) => ({ id: r.id, parentId: r.messageId, text: r.text, resolved: r.resolvedAt !== null, reporter: r.user.displayName })),
   };
 }

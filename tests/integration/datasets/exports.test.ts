@@ -159,12 +159,12 @@ describe("filters", () => {
   });
 
   it("deleted, spam, model-written and review results drop messages with their replies", async () => {
-    const all = await messagesOf({ deleted: "include" });
-    const withoutDeleted = await messagesOf({});
+    const all = await messagesOf({ deleted: "include", spam: "include" });
+    const withoutDeleted = await messagesOf({ spam: "include" });
     expect(all.length - withoutDeleted.length).toBe(1);
     expect(withoutDeleted.some((r) => r.message_id === trees.deleted.replyIds[2])).toBe(false);
 
-    const noSpam = await messagesOf({ spam: "exclude" });
+    const noSpam = await messagesOf({}); // the defaults leave spam-labelled messages out
     const gone = [trees.spam.replyIds[0], trees.spam.followUpId, ...trees.spam.lastReplyIds];
     expect(withoutDeleted.length - noSpam.length).toBe(gone.length);
     expect(noSpam.some((r) => gone.includes(r.message_id as string))).toBe(false);
@@ -179,7 +179,7 @@ describe("filters", () => {
   it("minimum labels and rankings", async () => {
     const labeled = await messagesOf({ minLabels: 2 });
     expect(treeCount(labeled)).toBe(4); // only the finished app trees have labels; the imported ones drop
-    const { rows } = await rowsOf({ format: "pairwise_trl", filters: { minRankings: 3 } });
+    const { rows } = await rowsOf({ format: "pairwise_trl", filters: { minRankings: 3, spam: "include" } });
     // Only the app trees' root sets (three rankings) count; follow-ups had two, imported sets none.
     // Three pairs each, but one where a reply was deleted: 3 + 3 + 3 + 1.
     expect(rows).toHaveLength(10);

@@ -12,7 +12,7 @@ import { closeAll, datasetProject, importFile, manifestOf, readExport, runExport
 
 const TREES = path.join(OASST_FIXTURES, "en_100_tree.jsonl");
 const MESSAGES = path.join(OASST_FIXTURES, "en_100_message.jsonl");
-const EVERYTHING = { deleted: "include", reviewResults: ["accepted", "pending", "rejected"], treeStates: ["ready_for_export"] };
+const EVERYTHING = { deleted: "include", spam: "include", reviewResults: ["accepted", "pending", "rejected"], treeStates: ["ready_for_export"] };
 
 type Node = Record<string, unknown> & { replies?: Node[] };
 
@@ -77,6 +77,11 @@ describe("the Open-Assistant sample", () => {
     expect(rows).toHaveLength(1167);
     expect(new Set(rows.map((r) => r.message_tree_id)).size).toBe(100);
     expect(manifestOf(flat.id).source).toMatchObject({ trees: 100, messages: 1167 });
+
+    // The sample has nothing deleted, rejected or labelled spam: the default filters keep all of it.
+    const defaults = await runExportJob(project.id, { format: "oasst_trees", split: { validationRatio: 0 } });
+    expect(treesById((await readExport(defaults.id)).train)).toEqual(treesById(source));
+    expect(manifestOf(defaults.id).excluded.messages).toEqual(Object.fromEntries(Object.keys(manifestOf(defaults.id).excluded.messages).map((k) => [k, 0])));
   });
 
   it("imports the bare-root message file on its own", async () => {
@@ -126,7 +131,8 @@ describe("data made in the app", () => {
     await prisma.message.updateMany({ where: { id: r1.id }, data: { consensusRank: 1 } });
     await prisma.message.updateMany({ where: { id: r2.id }, data: { consensusRank: 2 } });
 
-    const first = await runExportJob(project.id, { format: "oasst_trees", split: { validationRatio: 0 } });
+    // Everything, the reply a labeler called spam included.
+    const first = await runExportJob(project.id, { format: "oasst_trees", filters: { spam: "include" }, split: { validationRatio: 0 } });
     const [line] = (await readExport(first.id)).train;
     const prompt = line.prompt as Node;
     expect(prompt.user_id).toBe(a);
@@ -147,7 +153,7 @@ describe("data made in the app", () => {
     const copy = await datasetProject("app-made-copy");
     const imported = await importFile(copy.id, file, { format: "oasst", mode: "reject_file" });
     expect(imported.report).toMatchObject({ created: { trees: 1, messages: 4 } });
-    const second_ = await runExportJob(copy.id, { format: "oasst_trees", split: { validationRatio: 0 } });
+    const second_ = await runExportJob(copy.id, { format: "oasst_trees", filters: { spam: "include" }, split: { validationRatio: 0 } });
     expect(treesById((await readExport(second_.id)).train, true)).toEqual(treesById([line], true));
   });
 });

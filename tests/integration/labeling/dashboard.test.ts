@@ -111,7 +111,8 @@ describe("agreement and the tree browser", () => {
     expect(detail.tree.state).toBe("ready_for_export");
     expect(detail.sets[0].ranks).toEqual({ [best]: 0, [worst]: 1 });
     expect(detail.sets[0].rankings).toHaveLength(3);
-    expect(detail.messages.find((m) => m.id === best)?.labels.spam).toEqual({ title: "Spam", mean: 0, n: 1 });
+    // As the review form asked it: a yes/no question, answered "no" by the one reviewer.
+    expect(detail.messages.find((m) => m.id === best)?.labels.spam).toEqual({ title: "Spam", mean: 0, n: 1, text: "Spam: yes 0 of 1" });
     // Every message lists its labels in the order of the project's label schema.
     const schema = (await projectConfig(project.id)).labelSchema.map((d) => d.name);
     for (const m of detail.messages) {

@@ -17,6 +17,8 @@ import {
   setLabelerDisabled,
 } from "~/models/labeling/moderation.server.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
+import { submitRanking } from "~/models/labeling/rankings.server.ts";
+import { treeDetail } from "~/models/labeling/trees.server.ts";
 import { requestTask, skipTask } from "~/models/labeling/tasks.server.ts";
 import { textHash } from "~/models/labeling/text.server.ts";
 import { inTransaction } from "~/models/labeling/transaction.server.ts";
@@ -88,6 +90,54 @@ describe("automatic moderation", () => {
     expect(await treeState(treeId)).toBe("halted_by_moderator");
     const event = await prisma.treeStateEvent.findFirstOrThrow({ where: { treeId, toState: "halted_by_moderator" } });
     expect(event.reason).toBe("skip_limit");
+  });
+});
+
+describe("a not-rankable report", () => {
+  it("is about the replies it was filed for: listed, shown and counted against their authors, not the prompt", async () => {
+    const project = await makeProject();
+    const users = await makeLabelers(project.id, 6);
+    const t = await requestTask({ projectId: project.id, userId: users[0].id, type: "initial_prompt" });
+    const { treeId, messageId: rootId } = await submitPrompt(project.id, t!.id, users[0].id, { text: freshText("prompt") });
+    await doTask(project.id, users[1].id, "label_initial_prompt");
+    await doTask(project.id, users[2].id, "assistant_reply");
+    await doTask(project.id, users[3].id, "assistant_reply");
+    await doTask(project.id, users[1].id, "label_assistant_reply");
+    await doTask(project.id, users[1].id, "label_assistant_reply");
+    const rank = await requestTask({ projectId: project.id, userId: users[4].id, type: "rank_assistant_replies" });
+    await submitRanking(project.id, rank!.id, users[4].id, { notRankable: true, report: "Both replies are wrong." });
+    const replies = await prisma.message.findMany({ where: { parentId: rootId }, orderBy: { createdAt: "asc" } });
+    const byAuthor = new Map(replies.map((r) => [r.authorUserId, r.id]));
+    // The same person also reports one reply for spam (one flag, not two); someone else too.
+    await reportMessage(project.id, byAuthor.get(users[2].id)!, users[4].id, { reason: "spam" });
+    await reportMessage(project.id, byAuthor.get(users[2].id)!, users[5].id, { reason: "offensive" });
+
+    const reports = await openReports(project.id);
+    const notRankable = reports.find((r) => r.reason === "not_rankable")!;
+    expect(notRankable).toMatchObject({ subject: "replies", replies: 2, message_id: rootId, tree_id: treeId, text: "Both replies are wrong." });
+    expect(reports.filter((r) => r.reason !== "not_rankable").every((r) => r.subject === "message")).toBe(true);
+
+    const prompt = await messageHistory(project.id, rootId);
+    expect(prompt.reports).toEqual([]);
+    expect(prompt.replyReports.map((r) => r.text)).toEqual(["Both replies are wrong."]);
+    const detail = await treeDetail(project.id, treeId);
+    expect(detail.messages.find((m) => m.id === rootId)?.reports).toBe(0);
+    expect(detail.replyReports).toMatchObject([{ parentId: rootId, text: "Both replies are wrong.", resolved: false }]);
+
+    const flagged = await mostFlaggedUsers(project.id);
+    expect(flagged.map((f) => [f.user_id, f.flags, f.flagged_messages])).toEqual([
+      [users[2].id, 2, 1],
+      [users[3].id, 1, 1],
+    ]);
+  });
+
+  it("shows reviews as the form asked them: titles, yes/no, 1–5", async () => {
+    const { project, users } = await growingTree();
+    const reply = await doTask(project.id, users[2].id, "assistant_reply");
+    const replyId = (await prisma.task.findUniqueOrThrow({ where: { id: reply.id } })).resultMessageId!;
+    await doTask(project.id, users[3].id, "label_assistant_reply", { labels: { spam: 0, lang_mismatch: 1, quality: 0.75 } });
+    const history = await messageHistory(project.id, replyId);
+    expect(history.labels.map((l) => l.answers)).toEqual([["Spam: no", "Lang mismatch: yes", "Quality 4/5"]]);
   });
 });
 
