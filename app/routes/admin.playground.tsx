@@ -69,8 +69,8 @@ export default function Playground() {
         {turns.map((t, i) => (
           <div key={i} style={{ display: "grid", gridTemplateColumns: "9rem 1fr auto", gap: ".5rem" }}>
             <select name="role" value={t.role} onChange={(e) => setTurns(turns.map((x, j) => (j === i ? { ...x, role: e.target.value as TurnDraft["role"] } : x)))}>
-              <option value="prompter">prompter</option>
-              <option value="assistant">assistant</option>
+              <option value="prompter">User</option>
+              <option value="assistant">Assistant</option>
             </select>
             <textarea name="text" value={t.text} rows={3} required onChange={(e) => setTurns(turns.map((x, j) => (j === i ? { ...x, text: e.target.value } : x)))} />
             <button type="button" className="secondary" disabled={turns.length === 1} onClick={() => setTurns(turns.filter((_, j) => j !== i))}>Remove</button>

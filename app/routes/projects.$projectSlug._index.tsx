@@ -6,7 +6,8 @@ import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf, hasProjectPermission } from "~/auth/permissions.ts";
 import { TaskTypePicker, taskTypeName } from "~/components/labeling/task-type-picker.tsx";
 import { RouteError } from "~/components/route-error.tsx";
-import { LEADERBOARD_PERIODS } from "~/domain/leaderboard/score.ts";
+import { explainScore, LEADERBOARD_PERIODS } from "~/domain/leaderboard/score.ts";
+import { roleName, type MessageRole } from "~/domain/trees/enums.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { leaderboard, myContributions, openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { projectProgress } from "~/models/labeling/admin.server.ts";
@@ -209,6 +210,7 @@ export default function ProjectHome() {
 
       <div className="card">
         <h2>Leaderboard</h2>
+        <p className="muted small" data-testid="score-rules">{explainScore()}</p>
         <nav className="tabs" aria-label="Leaderboard period">
           {LEADERBOARD_PERIODS.map((p) => (
             <Link key={p} to={`?period=${p}`} className={p === period ? "tab active" : "tab"} aria-current={p === period ? "page" : undefined} preventScrollReset>
@@ -246,7 +248,7 @@ export default function ProjectHome() {
           <ul className="plain-list">
             {mine.recent.map((m) => (
               <li key={m.id}>
-                <span className="badge">{m.role}</span> <span className={`badge ${m.reviewResult === "accepted" ? "ok" : m.reviewResult === "rejected" ? "bad" : ""}`}>{m.reviewResult}</span>{" "}
+                <span className="badge">{roleName(m.role as MessageRole | "prompt")}</span> <span className={`badge ${m.reviewResult === "accepted" ? "ok" : m.reviewResult === "rejected" ? "bad" : ""}`}>{m.reviewResult}</span>{" "}
                 {m.consensusRank !== null && <span className="badge">rank {m.consensusRank + 1}</span>} <Link to={`${base}/messages/${m.id}`}>{m.text.slice(0, 90) || "(empty)"}</Link>
                 {m.editable && <span className="muted small"> · editable</span>}
               </li>

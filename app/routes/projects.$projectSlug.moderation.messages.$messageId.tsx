@@ -8,6 +8,7 @@ import { RouteError } from "~/components/route-error.tsx";
 import { actionFailure, loaderFailure } from "~/models/labeling/http.server.ts";
 import { deleteMessage, messageHistory, restoreMessage } from "~/models/labeling/moderation.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { roleName } from "~/domain/trees/enums.ts";
 
 export const access = accessOf.project("moderate:project");
 export const meta: MetaFunction = () => [{ title: "Message history · RLHF Studio" }];
@@ -48,7 +49,7 @@ export default function MessageHistory() {
       {result?.error && <p className="notice error" role="alert">{result.error}</p>}
       <div className="card">
         <p className="muted">
-          {message.parentId ? message.role : "prompt"} by {message.authorUser?.displayName ?? message.modelName ?? "imported"} · tree{" "}
+          {roleName(message.parentId ? message.role : "prompt")} by {message.authorUser?.displayName ?? message.modelName ?? "imported"} · tree{" "}
           {message.treeState.replaceAll("_", " ")} · review {message.reviewResult} ({message.reviewCount})
           {message.deleted && <span className="badge bad"> deleted</span>}
         </p>

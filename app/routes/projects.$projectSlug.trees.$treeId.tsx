@@ -7,6 +7,7 @@ import { Collapsible } from "~/components/labeling/collapsible.tsx";
 import { SafeMarkdown } from "~/components/labeling/markdown.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { excerpt } from "~/domain/text/excerpt.ts";
+import { roleName } from "~/domain/trees/enums.ts";
 import { actionFailure, loaderFailure } from "~/models/labeling/http.server.ts";
 import { abortTreeByModerator, deleteMessage, haltTree, restoreMessage, resumeTree } from "~/models/labeling/moderation.server.ts";
 import { treeDetail } from "~/models/labeling/trees.server.ts";
@@ -62,7 +63,7 @@ function MessageNode({ m, byParent, base, sets, replyReports }: NodeProps) {
     <li className={m.deleted ? "tree-node deleted" : "tree-node"} data-message-id={m.id}>
       <div className={`bubble ${m.role}`}>
         <header className="bubble-head">
-          <strong>{m.parentId ? (m.role === "assistant" ? "Assistant" : "User") : "Prompt"}</strong>
+          <strong>{roleName(m.parentId ? m.role : "prompt")}</strong>
           <span className="muted small">by {m.author}</span>
           <span className={`badge ${m.reviewResult === "accepted" ? "ok" : m.reviewResult === "rejected" ? "bad" : ""}`}>{m.reviewResult} ({m.reviewCount})</span>
           {m.consensusRank !== null && <span className="badge ok" data-testid="consensus-rank">consensus rank {m.consensusRank + 1}</span>}

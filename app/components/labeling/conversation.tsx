@@ -1,4 +1,5 @@
 // The conversation so far, root first, as chat bubbles; long messages collapsed.
+import { roleName } from "~/domain/trees/enums.ts";
 import { Collapsible } from "./collapsible.tsx";
 import { SafeMarkdown } from "./markdown.tsx";
 
@@ -15,7 +16,7 @@ export function MessageBubble({ message, highlight = false, label }: { message: 
   return (
     <article className={`bubble ${message.role}${highlight ? " highlight" : ""}`} data-message-id={message.id}>
       <header className="bubble-head">
-        <strong>{label ?? (message.role === "prompter" ? "User" : "Assistant")}</strong>
+        <strong>{label ?? roleName(message.role)}</strong>
         {message.mine && <span className="badge">yours</span>}
         {message.model && <span className="badge">model: {message.model}</span>}
       </header>

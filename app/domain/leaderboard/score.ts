@@ -64,6 +64,19 @@ export function scoreBreakdown(
   return out;
 }
 
+/** The score in one sentence, from the weights in use, for the people it ranks. */
+export function explainScore(w: ScoreWeights = DEFAULT_SCORE_WEIGHTS): string {
+  const n = (x: number) => String(Math.round(x * 100) / 100);
+  return (
+    `Points: ${n(w.assistantReplies)} per assistant reply (${n(w.acceptedAssistantReplies)} more once accepted), ` +
+    `${n(w.prompterReplies)} per user reply (${n(w.acceptedPrompterReplies)} more once accepted), ` +
+    `${n(w.labelsSimple)} per quick review and ${n(w.labelsFull)} per full review, ` +
+    `${n(w.rankings)} per ranking (${n(w.rankingsGood)} more when it agrees with the consensus), ` +
+    `${n(w.prompts)} per new prompt (${n(w.acceptedPrompts)} more once accepted), ` +
+    `and ${n(w.replyRanked1)}, ${n(w.replyRanked2)} or ${n(w.replyRanked3)} when the consensus ranks your reply first, second or third.`
+  );
+}
+
 /** Σ weight × count, rounded to 2 decimals (0.1-point prompts would otherwise show float noise). */
 export function leaderScore(
   counts: Partial<ContributionCounts>,

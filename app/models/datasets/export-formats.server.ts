@@ -125,7 +125,7 @@ export function needsBtScores(format: ExportFormat, options: ExportOptions): boo
 
 /** Pairs whose replies are prompter turns, or lack the scores a margin needs, cannot be written. */
 function pairProblem(pair: PreferencePair, format: ExportFormat, options: ExportOptions): string | null {
-  if (pair.chosen.role !== "assistant" || pair.rejected.role !== "assistant") return "ranks prompter replies";
+  if (pair.chosen.role !== "assistant" || pair.rejected.role !== "assistant") return "ranks user replies";
   if (needsBtScores(format, options) && pair.bt_gap === null) return "no Bradley–Terry scores";
   return null;
 }
@@ -155,7 +155,7 @@ export function treeRows(format: ExportFormat, tree: ExportTreeData, context: Ro
       const sets = rankedSetsOf(tree, kept, consensus, context);
       for (const set of sets) {
         if (spec.source === "sets") {
-          if (spec.line === "kway" && set.completions.some((c) => c.role !== "assistant")) skip(context, "ranks prompter replies");
+          if (spec.line === "kway" && set.completions.some((c) => c.role !== "assistant")) skip(context, "ranks user replies");
           else push(rows, context, spec.row(set, context.options), spec.whenNull);
           continue;
         }

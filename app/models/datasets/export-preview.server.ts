@@ -180,13 +180,13 @@ function countSql(format: ExportFormat, needsBt: boolean): { ctes: string; selec
         select:
           format === "ranked_sets"
             ? tally("sets")
-            : tally("sets", "CASE WHEN parent_role <> 'prompter' THEN 'ranks prompter replies' WHEN pairs = 0 THEN 'no pairs' END"),
+            : tally("sets", "CASE WHEN parent_role <> 'prompter' THEN 'ranks user replies' WHEN pairs = 0 THEN 'no pairs' END"),
       };
     case "pairs": {
       // The order of treeRows: a set without pairs, then each pair's problems, then the converter's refusal.
       const skip = [
         "WHEN pairs = 0 THEN 'ranked set without pairs'",
-        "WHEN parent_role <> 'prompter' THEN 'ranks prompter replies'",
+        "WHEN parent_role <> 'prompter' THEN 'ranks user replies'",
         needsBt ? "WHEN NOT stored OR NOT any_bt THEN 'no Bradley–Terry scores'" : null,
         format === "pairwise_trl_standard" ? "WHEN parent_depth <> 0 THEN 'multi-turn prompt'" : null,
       ].filter((w) => w !== null);

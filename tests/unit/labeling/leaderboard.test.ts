@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_SCORE_WEIGHTS,
+  explainScore,
   inPeriod,
   isoWeek,
   leaderScore,
@@ -105,5 +106,18 @@ describe("periods", () => {
       key: "2026-W53",
     });
     expect(periodBounds("month", new Date("2026-12-31T23:59:59Z")).end).toEqual(new Date("2027-01-01T00:00:00Z"));
+  });
+});
+
+describe("explainScore", () => {
+  it("states the weights in use", () => {
+    const text = explainScore();
+    expect(text).toContain("4 per assistant reply (4 more once accepted)");
+    expect(text).toContain("1 per quick review and 2 per full review");
+    expect(text).toContain("0.1 per new prompt");
+    expect(text).toContain("9, 3 or 1 when the consensus ranks your reply first, second or third");
+    const custom = explainScore({ ...DEFAULT_SCORE_WEIGHTS, assistantReplies: 5, replyRanked1: 12 });
+    expect(custom).toContain("5 per assistant reply");
+    expect(custom).toContain("12, 3 or 1");
   });
 });

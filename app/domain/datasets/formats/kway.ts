@@ -22,7 +22,7 @@ export interface KWayRow {
 export function toKWayRow(record: RankedSetRecord, options: Pick<PairOptions, "maxNotRankableShare"> = {}): KWayRow | null {
   const ranked = rankedCompletions(record);
   if (ranked.some((c) => c.role !== "assistant")) {
-    throw new DatasetFormatError(`set ${record.id} ranks prompter replies: K-way rows need assistant replies`);
+    throw new DatasetFormatError(`set ${record.id} ranks user replies: K-way rows need assistant replies`);
   }
   const index = new Map(ranked.map((c, i) => [c.message_id, i]));
   const pairs = preferencePairs(record, { selection: "all", ...options }).map(

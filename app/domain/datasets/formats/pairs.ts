@@ -110,6 +110,6 @@ export function pairMargin(pair: PreferencePair, source: MarginSource): number {
 
 export function assertAssistantPair(pair: PreferencePair): void {
   if (pair.chosen.role !== "assistant" || pair.rejected.role !== "assistant") {
-    throw new DatasetFormatError(`set ${pair.set_id} ranks prompter replies: chat preference formats need assistant replies`);
+    throw new DatasetFormatError(`set ${pair.set_id} ranks user replies: chat preference formats need assistant replies`);
   }
 }

@@ -7,7 +7,7 @@ type Turn = { role: MessageRole; text: string };
 
 function assertEndsWithPrompter(turns: readonly Turn[]): void {
   if (turns.length === 0 || turns[turns.length - 1].role !== "prompter") {
-    throw new DatasetFormatError("a prompt ends with a prompter turn");
+    throw new DatasetFormatError("a prompt ends with a user turn");
   }
 }
 
