@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import type { TensorData } from "../onnx/tensor";
 
 export type Provider = "cuda" | "cpu";
 export type OrtSession = ort.InferenceSession;
@@ -72,6 +73,11 @@ export function int64Tensor(data: BigInt64Array, dims: readonly number[]): ort.T
 
 export function boolTensor(data: Uint8Array, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor("bool", data, dims);
+}
+
+/** An onnxruntime tensor over a TensorData's buffer (no copy). */
+export function toOrtTensor(t: TensorData): ort.Tensor {
+  return new ort.Tensor(t.dtype === "float64" ? "float64" : t.dtype, t.data as Float32Array, t.dims);
 }
 
 /** Runs a session, fetching only `fetches`; returns the outputs' data and dims. */
