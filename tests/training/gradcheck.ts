@@ -107,3 +107,22 @@ export async function gradCheck(spec: GradCheckSpec): Promise<GradCheckResult> {
     await session.release();
   }
 }
+
+/** Builds a graph from `build` (which returns named outputs), runs it once, returns each output's values. */
+export async function evaluate(
+  inputs: Record<string, TensorData>,
+  build: (g: Graph, x: Record<string, Value>) => Record<string, Value>,
+): Promise<Record<string, number[]>> {
+  const g = new Graph("evaluate");
+  const values: Record<string, Value> = {};
+  for (const [name, t] of Object.entries(inputs)) values[name] = g.input(name, t.dtype, t.dims);
+  const outs = build(g, values);
+  for (const [name, v] of Object.entries(outs)) g.output(v, name);
+  const { session } = await createSession(serializeGraph(g), { providers: ["cpu"], intraOpThreads: 1, log: () => {} });
+  try {
+    const res = await session.run(Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, toOrtTensor(t)])));
+    return Object.fromEntries(Object.keys(outs).map((k) => [k, Array.from(res[k].data as Float64Array, Number)]));
+  } finally {
+    await session.release();
+  }
+}
