@@ -4,6 +4,7 @@
 import type { Graph, Value } from "../inference/onnx/graph";
 import { AXES, gpt2LmHead, gpt2ScoreHead, lastTokenValue, type Gpt2Config, type Gpt2Forward, type Gpt2Head } from "../inference/models/gpt2";
 import type { FloatType } from "../inference/onnx/tensor";
+import type { Batch } from "./batch";
 import { pairwiseRankingLoss, tokenCrossEntropy } from "./losses";
 
 export interface ObjectiveContext {
@@ -27,6 +28,11 @@ export interface Objective {
   /** Names of the batch inputs the objective declares beyond input_ids and attention_mask. */
   inputs: string[];
   build(ctx: ObjectiveContext): ObjectiveOutputs;
+  /**
+   * How many elements a batch's loss averages over (target tokens, ranked prompts): micro-batches
+   * of an accumulated step are weighted by it, so their sum equals the loss of the whole batch.
+   */
+  lossElements(batch: Batch): number;
 }
 
 /**
@@ -43,6 +49,11 @@ export function causalLmObjective(): Objective {
       const logits = gpt2LmHead(g, config, forward.hidden, forward.wte);
       const { loss } = tokenCrossEntropy(g, logits, targets, mask);
       return { loss, metrics: {} };
+    },
+    lossElements(batch) {
+      let n = 0;
+      for (const v of batch.loss_mask.data as Float32Array) n += v;
+      return n;
     },
   };
 }
@@ -62,6 +73,15 @@ export function rewardObjective(k: number): Objective {
       const rewards = g.reshape(lastTokenValue(g, score, forward.attentionMask), [-1, k], { shape: ["prompts", k] }); // [P, K]
       const { loss, accuracy, margin } = pairwiseRankingLoss(g, rewards, ranks);
       return { loss, metrics: { accuracy, margin, rewards } };
+    },
+    lossElements(batch) {
+      const ranks = batch.ranks.data as BigInt64Array;
+      let n = 0;
+      for (let p = 0; p < ranks.length; p += k) {
+        const present = [...ranks.subarray(p, p + k)].filter((r) => r >= 0n);
+        if (new Set(present).size > 1) n++;
+      }
+      return n;
     },
   };
 }

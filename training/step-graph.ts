@@ -2,7 +2,7 @@
 // objective's loss, reverse-mode gradients, and — in "update" mode — global-norm clipping and the AdamW
 // update, so a step is one onnxruntime run and no JavaScript loop touches tensor maths.
 
-import { Graph, type Value } from "../inference/onnx/graph";
+import { attr, Graph, type Value } from "../inference/onnx/graph";
 import { gpt2Forward, gpt2HeadShapes, gpt2ParamShapes, type Gpt2Config } from "../inference/models/gpt2";
 import type { FloatType } from "../inference/onnx/tensor";
 import { buildGradients } from "./autodiff/gradients";
@@ -117,7 +117,7 @@ export function buildStepGraph(spec: StepGraphSpec): StepGraph {
       total.set(p.name, grad);
     }
     // Squared norm of each parameter's gradient: the global norm, and which tensor went non-finite.
-    const sq = [...total.values()].map((v) => g.unsqueeze(g.op("ReduceSumSquare", [v], { keepdims: { kind: "int", value: 0 } }, [{ dtype: ft, shape: [] }])[0], [0]));
+    const sq = [...total.values()].map((v) => g.unsqueeze(g.op("ReduceSumSquare", [v], { keepdims: attr.int(0) }, [{ dtype: ft, shape: [] }])[0], [0]));
     const sqNorms = g.concat(sq, 0, { name: "grad_sq_norms", shape: [sq.length] });
     const norm = g.sqrt(g.reduceSum(sqNorms, [], false), { name: "grad_norm", shape: [] });
     g.output(sqNorms);
@@ -138,6 +138,7 @@ function adamW(g: Graph, params: StepParam[], declared: Map<string, Value>, tota
   const stepSize = g.input(STEP_SCALARS.stepSize, ft, []);
   const sqrtBc2 = g.input(STEP_SCALARS.sqrtBiasCorrection2, ft, []);
   const decayFactor = g.input(STEP_SCALARS.decayFactor, ft, []);
+  const paramSq: Value[] = [];
   const coef = opt.maxGradNorm > 0 ? g.min(k(1), g.div(k(opt.maxGradNorm), g.add(norm, k(1e-6)))) : null;
   for (const p of params) {
     if (!p.trainable) continue;
@@ -153,5 +154,8 @@ function adamW(g: Graph, params: StepParam[], declared: Map<string, Value>, tota
     g.output(m2, undefined, p.dims);
     g.output(v2, undefined, p.dims);
     g.output(updated, undefined, p.dims);
+    paramSq.push(g.unsqueeze(g.op("ReduceSumSquare", [updated], { keepdims: attr.int(0) }, [{ dtype: ft, shape: [] }])[0], [0]));
   }
+  // Squared norm of each updated parameter: a non-finite one names the tensor the step would break.
+  g.output(g.concat(paramSq, 0, { name: "param_sq_norms", shape: [paramSq.length] }));
 }

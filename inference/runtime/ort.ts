@@ -23,6 +23,8 @@ export interface SessionOptions {
    * when other processes share the machine) about twofold on 2 cores.
    */
   spinning?: boolean;
+  /** Profile every run into a Chrome-trace JSON file with this prefix (read with session.endProfiling()). */
+  profilePrefix?: string;
   /** Called with one line saying which provider runs the model (default: console.info). */
   log?: (line: string) => void;
 }
@@ -45,6 +47,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     enableCpuMemArena: true,
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
     extra: { session: { intra_op: { allow_spinning: opts.spinning ? "1" : "0" } } },
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   };
   for (const provider of providers) {
     if (provider === "cuda" && !cudaProviderInstalled()) {
