@@ -138,6 +138,10 @@ export class Trainer {
     return this.stepsDone;
   }
 
+  get head(): Objective["head"] {
+    return this.opts.objective.head;
+  }
+
   get accumulation(): number {
     return this.opts.accumulation ?? 1;
   }
