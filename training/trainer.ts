@@ -4,6 +4,8 @@
 // two are swapped only when the step is accepted, so a refused step (non-finite loss or gradient)
 // leaves the previous state untouched.
 
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import type { Gpt2Config, Gpt2Weights } from "../inference/models/gpt2";
 import { checkGpt2Weights } from "../inference/models/gpt2";
 import { serializeGraph } from "../inference/onnx/serialize";
@@ -12,7 +14,7 @@ import { createSession, toOrtTensor, type OrtSession, type OrtTensor, type Provi
 import type { Batch } from "./batch";
 import type { Objective } from "./objectives";
 import { learningRate, validateSchedule, type LrSchedule } from "./schedule";
-import { buildStepGraph, DEFAULT_ADAMW, STEP_SCALARS, type AdamWConfig, type StepGraph, type StepParam } from "./step-graph";
+import { adamScalars, buildStepGraph, DEFAULT_ADAMW, FLAT, STEP_SCALARS, type AdamWConfig, type StepGraph, type StepParam } from "./step-graph";
 
 export interface TrainerOptions {
   config: Gpt2Config;
@@ -28,7 +30,10 @@ export interface TrainerOptions {
   /** onnxruntime threads per operator (default: onnxruntime's, all cores). */
   intraOpThreads?: number;
   providers?: Provider[];
-  /** Let onnxruntime's threads spin between operators (faster steps; burns CPU while idle). Default true. */
+  /**
+   * Let onnxruntime's threads spin-wait between operators. Off by default, as for the sampler: on a
+   * shared 2-core machine spinning made steps slower (median 219–317 ms without, 294–678 ms with).
+   */
   spinning?: boolean;
   /** Write an onnxruntime profile (Chrome trace JSON) with this file prefix. */
   profilePrefix?: string;
@@ -45,6 +50,9 @@ export interface StepResult {
   lr: number;
   /** The objective's metrics, per micro-batch. */
   metrics: Record<string, number[]>[];
+  /** Wall time of the step, and the part spent inside onnxruntime's runs (ms). */
+  ms: number;
+  runMs: number;
 }
 
 /** A step refused because a loss, gradient or updated parameter is not finite. */
@@ -78,14 +86,26 @@ function slot(dims: number[], from?: Float32Array): Slot {
   return { data: t.data as Float32Array, tensor: toOrtTensor(t) };
 }
 
-/** Current and next buffers of one tensor of the training state. */
-interface Pair {
-  cur: Slot;
-  next: Slot;
+/** A flat vector over the trainable parameters, with a tensor over each parameter's part. */
+interface Flat extends Slot {
+  views: Map<string, OrtTensor>;
+}
+
+/** Current and next buffers of one part of the training state; swapped when a step is accepted. */
+interface Pair<T> {
+  cur: T;
+  next: T;
+}
+
+function swap<T>(p: Pair<T>): void {
+  const t = p.cur;
+  p.cur = p.next;
+  p.next = t;
 }
 
 export class Trainer {
   private stepsDone = 0;
+  private readonly trained: StepParam[];
 
   private constructor(
     private readonly opts: TrainerOptions,
@@ -94,12 +114,18 @@ export class Trainer {
     private readonly update: OrtSession,
     /** Gradients-only session for all but the last micro-batch (null without accumulation). */
     private readonly accumulate: OrtSession | null,
-    private readonly params: Map<string, Pair>,
-    private readonly moments: Map<string, { m: Pair; v: Pair }>,
+    /** Trainable parameters, flat (their per-parameter inputs view the same memory). */
+    private readonly params: Pair<Flat>,
+    /** Parameters fed but not trained. */
+    private readonly frozen: Map<string, Slot>,
+    private readonly m: Pair<Flat>,
+    private readonly v: Pair<Flat>,
     /** Accumulated gradients (with accumulation only). */
-    private readonly acc: Map<string, Pair>,
+    private readonly acc: Pair<Flat> | null,
     readonly provider: Provider,
-  ) {}
+  ) {
+    this.trained = graph.params.filter((p) => p.trainable).sort((a, b) => a.offset - b.offset);
+  }
 
   static async create(opts: TrainerOptions): Promise<Trainer> {
     validateSchedule(opts.schedule);
@@ -112,25 +138,29 @@ export class Trainer {
     const sessionOpts = {
       intraOpThreads: opts.intraOpThreads,
       providers: opts.providers,
-      spinning: opts.spinning ?? true,
+      spinning: opts.spinning ?? false,
       log: opts.log ?? (() => {}),
       profilePrefix: opts.profilePrefix,
     };
     const created = await createSession(serializeGraph(graph.graph), sessionOpts);
     const accumulate = accumulation > 1 ? (await createSession(serializeGraph(buildStepGraph({ ...common, mode: "gradients", accumulate: true }).graph), sessionOpts)).session : null;
 
-    const params = new Map<string, Pair>();
-    const moments = new Map<string, { m: Pair; v: Pair }>();
-    const acc = new Map<string, Pair>();
+    const trainable = graph.params.filter((p) => p.trainable);
+    const flat = (): Flat => {
+      const s = slot([graph.flatSize]);
+      const views = new Map(trainable.map((p) => [p.name, toOrtTensor(float32(p.dims, s.data.subarray(p.offset, p.offset + p.size)))]));
+      return { ...s, views };
+    };
+    const params = { cur: flat(), next: flat() };
+    const frozen = new Map<string, Slot>();
     for (const p of graph.params) {
       const w = opts.weights.get(p.name)!;
       const init = w.dtype === "float32" ? (w.data as Float32Array) : Float32Array.from(w.data as Float64Array);
-      params.set(p.name, { cur: slot(p.dims, init), next: slot(p.dims) });
-      if (!p.trainable) continue;
-      moments.set(p.name, { m: { cur: slot(p.dims), next: slot(p.dims) }, v: { cur: slot(p.dims), next: slot(p.dims) } });
-      if (accumulation > 1) acc.set(p.name, { cur: slot(p.dims), next: slot(p.dims) });
+      if (p.trainable) params.cur.data.set(init, p.offset);
+      else frozen.set(p.name, slot(p.dims, init));
     }
-    return new Trainer(opts, adam, graph, created.session, accumulate, params, moments, acc, created.provider);
+    const acc = accumulation > 1 ? { cur: flat(), next: flat() } : null;
+    return new Trainer(opts, adam, graph, created.session, accumulate, params, frozen, { cur: flat(), next: flat() }, { cur: flat(), next: flat() }, acc, created.provider);
   }
 
   /** Optimizer steps taken. */
@@ -162,18 +192,13 @@ export class Trainer {
     const totalElements = elements.reduce((a, b) => a + b, 0);
     if (totalElements === 0) throw new RangeError(`step ${stepNo}: the batch has nothing the loss counts (all masked)`);
     const lr = learningRate(this.opts.schedule, this.stepsDone);
-    const t = stepNo;
-    const bc1 = 1 - this.adam.beta1 ** t;
-    const bc2 = 1 - this.adam.beta2 ** t;
-    const scalars = {
-      [STEP_SCALARS.stepSize]: lr / bc1,
-      [STEP_SCALARS.sqrtBiasCorrection2]: Math.sqrt(bc2),
-      [STEP_SCALARS.decayFactor]: 1 - lr * this.adam.weightDecay,
-    };
+    const scalars = adamScalars(this.adam, stepNo, lr);
 
+    const t0 = performance.now();
+    let runMs = 0;
     let loss = 0;
-    const metrics: Record<string, number[]>[] = [];
     let gradNorm = 0;
+    const metrics: Record<string, number[]>[] = [];
     for (let i = 0; i < microBatches.length; i++) {
       const last = i === microBatches.length - 1;
       const feeds: Record<string, OrtTensor> = {};
@@ -183,88 +208,104 @@ export class Trainer {
         feeds[name] = toOrtTensor(t);
       }
       feeds[STEP_SCALARS.lossWeight] = scalarTensor(elements[i] / totalElements);
-      for (const [name, p] of this.params) feeds[name] = p.cur.tensor;
+      for (const [name, view] of this.params.cur.views) feeds[name] = view;
+      for (const [name, s] of this.frozen) feeds[name] = s.tensor;
       const fetches: Record<string, OrtTensor | null> = { loss: null, grad_sq_norms: null, grad_norm: null };
       for (const m of this.graph.metrics) fetches[`metric.${m}`] = null;
-      if (this.acc.size) {
+      if (this.acc) {
         // The first micro-batch starts from zero; later ones (and the update) add to the running sum.
-        if (i === 0) for (const a of this.acc.values()) a.cur.data.fill(0);
-        for (const [name, a] of this.acc) feeds[`acc.${name}`] = a.cur.tensor;
+        if (i === 0) this.acc.cur.data.fill(0);
+        feeds[FLAT.acc] = this.acc.cur.tensor;
       }
       let session: OrtSession;
       if (last) {
         session = this.update;
         for (const [k, v] of Object.entries(scalars)) feeds[k] = scalarTensor(v);
-        for (const [name, { m, v }] of this.moments) {
-          feeds[`adam.m.${name}`] = m.cur.tensor;
-          feeds[`adam.v.${name}`] = v.cur.tensor;
-          fetches[`adam.m_out.${name}`] = m.next.tensor;
-          fetches[`adam.v_out.${name}`] = v.next.tensor;
-          fetches[`updated.${name}`] = this.params.get(name)!.next.tensor;
-        }
-        fetches.param_sq_norms = null;
+        feeds[FLAT.params] = this.params.cur.tensor;
+        feeds[FLAT.m] = this.m.cur.tensor;
+        feeds[FLAT.v] = this.v.cur.tensor;
+        fetches[FLAT.updated] = this.params.next.tensor;
+        fetches[FLAT.mOut] = this.m.next.tensor;
+        fetches[FLAT.vOut] = this.v.next.tensor;
+        fetches.param_sq_norm = null;
       } else {
         session = this.accumulate!;
-        for (const [name, a] of this.acc) fetches[`grad.${name}`] = a.next.tensor;
+        fetches[FLAT.grad] = this.acc!.next.tensor;
       }
+      const r0 = performance.now();
       const out = await session.run(feeds, fetches as Record<string, OrtTensor>);
+      runMs += performance.now() - r0;
       const microLoss = first(out.loss);
       if (!Number.isFinite(microLoss)) throw new NonFiniteError(stepNo, microBatches.length > 1 ? `loss (micro-batch ${i + 1})` : "loss", String(microLoss));
-      this.checkFinite(stepNo, out.grad_sq_norms, "gradient of");
-      if (last) this.checkFinite(stepNo, out.param_sq_norms, "updated");
-      loss += (microLoss * elements[i]) / totalElements;
+      const sq = out.grad_sq_norms.data as Float32Array;
+      sq.forEach((v, j) => {
+        if (!Number.isFinite(v)) throw new NonFiniteError(stepNo, `gradient of ${this.trained[j].name}`, NON_FINITE);
+      });
       gradNorm = first(out.grad_norm);
+      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stepNo, "accumulated gradient", NON_FINITE);
+      if (last && !Number.isFinite(first(out.param_sq_norm))) throw new NonFiniteError(stepNo, `updated ${this.firstBroken(this.params.next.data)}`, NON_FINITE);
+      loss += (microLoss * elements[i]) / totalElements;
       metrics.push(Object.fromEntries(this.graph.metrics.map((m) => [m, Array.from(out[`metric.${m}`].data as Float32Array)])));
-      if (!last) for (const a of this.acc.values()) swap(a);
+      if (!last) swap(this.acc!);
     }
-    for (const [name, p] of this.params) {
-      if (!this.moments.has(name)) continue;
-      swap(p);
-      const mv = this.moments.get(name)!;
-      swap(mv.m);
-      swap(mv.v);
-    }
+    swap(this.params);
+    swap(this.m);
+    swap(this.v);
     this.stepsDone = stepNo;
-    return { step: stepNo, loss, gradNorm, lr, metrics };
+    return { step: stepNo, loss, gradNorm, lr, metrics, ms: performance.now() - t0, runMs };
   }
 
   /** The current weights (copies, float32), heads included. */
   weights(): Gpt2Weights {
-    return new Map([...this.params].map(([name, p]) => [name, float32([...(p.cur.tensor.dims as number[])], Float32Array.from(p.cur.data))]));
+    return new Map([...this.state().weights].map(([name, t]) => [name, float32(t.dims, Float32Array.from(t.data as Float32Array))]));
   }
 
   /** Views of the whole training state, for checkpoints (valid until the next step). */
   state(): TrainerState {
-    const view = (s: Slot): TensorData => ({ dtype: "float32", dims: [...(s.tensor.dims as number[])], data: s.data });
+    const part = (flat: Flat, p: StepParam): TensorData => ({ dtype: "float32", dims: p.dims, data: flat.data.subarray(p.offset, p.offset + p.size) });
+    const weights = new Map<string, TensorData>();
+    for (const p of this.graph.params) {
+      weights.set(p.name, p.trainable ? part(this.params.cur, p) : { dtype: "float32", dims: p.dims, data: this.frozen.get(p.name)!.data });
+    }
     return {
       step: this.stepsDone,
-      weights: new Map([...this.params].map(([n, p]) => [n, view(p.cur)])),
-      adamM: new Map([...this.moments].map(([n, mv]) => [n, view(mv.m.cur)])),
-      adamV: new Map([...this.moments].map(([n, mv]) => [n, view(mv.v.cur)])),
+      weights,
+      adamM: new Map(this.trained.map((p) => [p.name, part(this.m.cur, p)])),
+      adamV: new Map(this.trained.map((p) => [p.name, part(this.v.cur, p)])),
     };
   }
 
   /** Restores a state saved by state() (checked name by name and shape by shape). */
   restore(s: TrainerState): void {
-    const put = (into: Slot, t: TensorData | undefined, what: string) => {
-      if (!t) throw new Error(`restore: ${what} missing`);
-      const dims = into.tensor.dims as number[];
-      if (t.dtype !== "float32" || t.dims.join(",") !== dims.join(",")) throw new Error(`restore: ${what} is ${t.dtype} [${t.dims}], expected float32 [${dims}]`);
-      into.data.set(t.data as Float32Array);
+    const names = new Set(this.graph.params.map((p) => p.name));
+    for (const name of s.weights.keys()) if (!names.has(name)) throw new Error(`restore: unexpected parameter ${name}`);
+    const check = (t: TensorData | undefined, p: StepParam, what: string): Float32Array => {
+      if (!t) throw new Error(`restore: ${what} ${p.name} missing`);
+      if (t.dtype !== "float32" || t.dims.join(",") !== p.dims.join(",")) throw new Error(`restore: ${what} ${p.name} is ${t.dtype} [${t.dims}], expected float32 [${p.dims}]`);
+      return t.data as Float32Array;
     };
-    for (const [name, p] of this.params) put(p.cur, s.weights.get(name), `weights ${name}`);
-    for (const [name, mv] of this.moments) {
-      put(mv.m.cur, s.adamM.get(name), `adam.m ${name}`);
-      put(mv.v.cur, s.adamV.get(name), `adam.v ${name}`);
+    for (const p of this.graph.params) {
+      const w = check(s.weights.get(p.name), p, "weights");
+      if (!p.trainable) {
+        this.frozen.get(p.name)!.data.set(w);
+        continue;
+      }
+      this.params.cur.data.set(w, p.offset);
+      this.m.cur.data.set(check(s.adamM.get(p.name), p, "adam.m"), p.offset);
+      this.v.cur.data.set(check(s.adamV.get(p.name), p, "adam.v"), p.offset);
     }
-    for (const name of s.weights.keys()) if (!this.params.has(name)) throw new Error(`restore: unexpected parameter ${name}`);
     this.stepsDone = s.step;
   }
 
-  /** Ends onnxruntime profiling (when profilePrefix was given) and returns the trace file. */
+  /** Ends onnxruntime profiling (when profilePrefix was given) and returns the trace file it wrote. */
   endProfiling(): string | null {
-    if (!this.opts.profilePrefix) return null;
-    return (this.update as unknown as { endProfiling(): string }).endProfiling?.() ?? null;
+    const prefix = this.opts.profilePrefix;
+    if (!prefix) return null;
+    this.update.endProfiling();
+    const dir = path.dirname(prefix);
+    const base = path.basename(prefix);
+    const files = readdirSync(dir).filter((n) => n.startsWith(`${base}_`) && n.endsWith(".json"));
+    return files.length ? path.join(dir, files.sort().at(-1)!) : null;
   }
 
   async dispose(): Promise<void> {
@@ -272,21 +313,17 @@ export class Trainer {
     await this.accumulate?.release();
   }
 
-  /** `sq` holds one squared norm per trained parameter, in the order of `moments`. */
-  private checkFinite(stepNo: number, sq: OrtTensor, what: string): void {
-    const values = sq.data as Float32Array;
-    const names = [...this.moments.keys()];
-    for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i])) throw new NonFiniteError(stepNo, `${what} ${names[i]}`, "not finite (a NaN or infinite value, or a norm beyond float32)");
+  /** The first trained parameter holding a value that is not finite or would overflow when squared. */
+  private firstBroken(flat: Float32Array): string {
+    for (const p of this.trained) {
+      const part = flat.subarray(p.offset, p.offset + p.size);
+      if (part.some((x) => !(Math.abs(x) < 1.8e19))) return p.name;
     }
+    return "parameters";
   }
 }
 
-function swap(p: Pair): void {
-  const t = p.cur;
-  p.cur = p.next;
-  p.next = t;
-}
+const NON_FINITE = "not finite (a NaN or infinite value, or a norm beyond float32)";
 
 function scalarTensor(v: number): OrtTensor {
   return toOrtTensor(float32([], [v]));

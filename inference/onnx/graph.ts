@@ -150,6 +150,15 @@ export class Graph {
     return outputs;
   }
 
+  /** Declares optional output `index` of an existing node (e.g. a forward node's statistics a gradient reuses). */
+  addNodeOutput(node: GraphNode, index: number, dtype: DType, shape: Dim[] | null): Value {
+    if (node.outputs[index]) return this.values.get(node.outputs[index])!;
+    for (let i = node.outputs.length; i < index; i++) node.outputs[i] = "";
+    const v = this.declare(`${node.name}_output_${index}`, dtype, shape);
+    node.outputs[index] = v.name;
+    return v;
+  }
+
   private one(opType: string, inputs: (Value | null)[], attrs: Record<string, Attr>, dtype: DType, shape: Dim[] | null, opts: OutOpts): Value {
     return this.op(opType, inputs, attrs, [{ dtype, shape: opts.shape !== undefined ? opts.shape : shape }], [opts.name])[0];
   }

@@ -13,7 +13,7 @@ import { createSession, toOrtTensor } from "../../inference/runtime/ort";
 import { Rng } from "../../inference/sampling/rng";
 import { lmBatch, rankingBatch, type Batch } from "../../training/batch";
 import { causalLmObjective, rewardObjective, type Objective } from "../../training/objectives";
-import { buildStepGraph, STEP_SCALARS } from "../../training/step-graph";
+import { buildStepGraph, FLAT, STEP_SCALARS } from "../../training/step-graph";
 import { referenceLmLoss, referenceReward } from "../inference/reference-gpt2";
 
 const CONFIG: Gpt2Config = {
@@ -58,7 +58,8 @@ async function ortLossAndGrads(
       feeds[p.name] = cast(w);
     }
     const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, toOrtTensor(t)])));
-    const grads = new Map(step.params.map((p) => [p.name, out[`grad.${p.name}`].data as Float64Array | Float32Array]));
+    const flat = out[FLAT.grad].data as Float64Array | Float32Array;
+    const grads = new Map(step.params.map((p) => [p.name, flat.subarray(p.offset, p.offset + p.size)]));
     return { loss: Number((out.loss.data as Float64Array)[0]), grads };
   } finally {
     await session.release();

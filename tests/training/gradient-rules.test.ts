@@ -149,6 +149,20 @@ const cases: Case[] = [
     wrt: ["x"],
     build: (g, x) => g.op("GatherElements", [x.x, x.ids], { axis: attr.int(-1) }, [{ dtype: "float64", shape: [2, 3, 1] }])[0],
   },
+  ...(["none", "mean", "sum"] as const).flatMap((reduction): Case[] =>
+    [null, 2].map((ignore) => ({
+      name: `SoftmaxCrossEntropyLoss reduction ${reduction}${ignore === null ? "" : ", ignore_index"}`,
+      inputs: { x: { dims: [5, 4] }, labels: { dims: [5], dtype: "int64", data: [0, 2, 3, 2, 1] } },
+      wrt: ["x"],
+      build: (g, x) =>
+        g.op(
+          "SoftmaxCrossEntropyLoss",
+          [x.x, x.labels],
+          { reduction: attr.string(reduction), ...(ignore === null ? {} : { ignore_index: attr.int(ignore) }) },
+          [{ dtype: "float64", shape: reduction === "none" ? [5] : [] }],
+        )[0],
+    })),
+  ),
   { name: "ReduceSum keepdims", inputs: { x: { dims: [2, 3, 4] } }, build: (g, x) => g.reduceSum(x.x, [1], true) },
   { name: "ReduceSum over all axes", inputs: { x: { dims: [2, 3] } }, build: (g, x) => g.reduceSum(x.x, [], false) },
   { name: "ReduceMean without keepdims", inputs: { x: { dims: [2, 3, 4] } }, build: (g, x) => g.reduceMean(x.x, [0, 2], false) },

@@ -131,6 +131,11 @@ describe("Trainer", () => {
     }
   });
 
+  it("refuses weights that do not fit the config, naming the parameter", async () => {
+    const weights = initGpt2Weights({ ...CONFIG, nEmbd: 16 }, 1);
+    await expect(trainer({ weights })).rejects.toThrow("weights: transformer.wte.weight has float32 [64,16], expected float [64,32]");
+  });
+
   it("refuses a step with a non-finite loss, naming step and tensor, and keeps the previous state", async () => {
     const weights = initGpt2Weights(CONFIG, 1);
     (weights.get("transformer.h.1.mlp.c_proj.bias")!.data as Float32Array)[3] = NaN;

@@ -13,7 +13,8 @@ export interface GradContext {
   node: GraphNode;
   /** The node's input values (null where an optional input is omitted). */
   inputs: (Value | null)[];
-  outputs: Value[];
+  /** The node's outputs (undefined where an optional output is omitted). */
+  outputs: (Value | undefined)[];
   /** The gradient flowing into each output (null when that output does not reach the loss). */
   dY: (Value | null)[];
   /** Which inputs need a gradient. */
@@ -88,7 +89,7 @@ export function buildGradients(g: Graph, loss: Value, wrt: Value[], opts: Gradie
         g,
         node,
         inputs: node.inputs.map((i) => (i === "" ? null : value(g, i))),
-        outputs: node.outputs.map((o) => value(g, o)),
+        outputs: node.outputs.map((o) => (o ? value(g, o) : undefined)),
         dY,
         needs,
         constant: (index) => constants.get(node.inputs[index]) ?? null,

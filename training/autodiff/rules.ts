@@ -36,6 +36,12 @@ function dOut(ctx: GradContext): Value {
   return d;
 }
 
+function output(ctx: GradContext, i: number): Value {
+  const v = ctx.outputs[i];
+  if (!v) throw new GradientBuildError(`${ctx.where}: output ${i} is omitted`);
+  return v;
+}
+
 function input(ctx: GradContext, i: number): Value {
   const v = ctx.inputs[i];
   if (!v) throw new GradientBuildError(`${ctx.where}: input ${i} is omitted`);
@@ -83,7 +89,7 @@ const Div: GradientRule = (ctx) => {
   return [
     ctx.needs[0] ? unbroadcast(g, da, a, ctx.where) : null,
     // d(a/b)/db = -(a/b)/b
-    ctx.needs[1] ? unbroadcast(g, g.neg(g.mul(da, ctx.outputs[0])), b, ctx.where) : null,
+    ctx.needs[1] ? unbroadcast(g, g.neg(g.mul(da, output(ctx, 0))), b, ctx.where) : null,
   ];
 };
 
@@ -138,13 +144,13 @@ const Clip: GradientRule = (ctx) => {
 
 // ---- elementwise functions -----------------------------------------------------------------------
 
-const Exp: GradientRule = (ctx) => [ctx.g.mul(dOut(ctx), ctx.outputs[0])];
+const Exp: GradientRule = (ctx) => [ctx.g.mul(dOut(ctx), output(ctx, 0))];
 
 const Log: GradientRule = (ctx) => [ctx.g.div(dOut(ctx), input(ctx, 0))];
 
 const Sqrt: GradientRule = (ctx) => {
   const { g } = ctx;
-  return [g.div(g.mul(dOut(ctx), scalar(g, 0.5, ctx.outputs[0])), ctx.outputs[0])];
+  return [g.div(g.mul(dOut(ctx), scalar(g, 0.5, output(ctx, 0))), output(ctx, 0))];
 };
 
 const Abs: GradientRule = (ctx) => {
@@ -154,13 +160,13 @@ const Abs: GradientRule = (ctx) => {
 
 const Tanh: GradientRule = (ctx) => {
   const { g } = ctx;
-  const y = ctx.outputs[0];
+  const y = output(ctx, 0);
   return [g.mul(dOut(ctx), g.sub(scalar(g, 1, y), g.mul(y, y)))];
 };
 
 const Sigmoid: GradientRule = (ctx) => {
   const { g } = ctx;
-  const y = ctx.outputs[0];
+  const y = output(ctx, 0);
   return [g.mul(dOut(ctx), g.mul(y, g.sub(scalar(g, 1, y), y)))];
 };
 
@@ -199,7 +205,7 @@ const Cast: GradientRule = (ctx) => [ctx.g.cast(dOut(ctx), input(ctx, 0).dtype)]
 /** dx = y ⊙ (dy − Σ dy ⊙ y) along the axis. */
 const Softmax: GradientRule = (ctx) => {
   const { g } = ctx;
-  const y = ctx.outputs[0];
+  const y = output(ctx, 0);
   const d = dOut(ctx);
   const axis = intAttr(ctx, "axis", -1);
   return [g.mul(y, g.sub(d, g.reduceSum(g.mul(d, y), [axis], true)))];
@@ -208,7 +214,7 @@ const Softmax: GradientRule = (ctx) => {
 /** dx = dy − softmax(x) ⊙ Σ dy along the axis. */
 const LogSoftmax: GradientRule = (ctx) => {
   const { g } = ctx;
-  const y = ctx.outputs[0];
+  const y = output(ctx, 0);
   const d = dOut(ctx);
   const axis = intAttr(ctx, "axis", -1);
   return [g.sub(d, g.mul(g.exp(y), g.reduceSum(d, [axis], true)))];
@@ -244,6 +250,45 @@ const LayerNormalization: GradientRule = (ctx) => {
   if (ctx.needs[1]) out[1] = sumLead(g.mul(d, xhat));
   if (ctx.needs[2]) out[2] = sumLead(d);
   return out;
+};
+
+/**
+ * SoftmaxCrossEntropyLoss on [N, C] scores with labels [N] (no class weights):
+ * dscores = (softmax − onehot(label)) ⊙ dloss per row, 0 on ignored rows. softmax comes back from
+ * the op's log_prob output (exposed on the forward node if it was not), so the backward pass is
+ * three passes over [N, C]: Exp, Mul and ScatterElements.
+ */
+const SoftmaxCrossEntropyLoss: GradientRule = (ctx) => {
+  const { g, node } = ctx;
+  const scores = input(ctx, 0);
+  const labels = input(ctx, 1);
+  if (ctx.inputs[2]) throw new GradientBuildError(`${ctx.where}: class weights are not supported`);
+  if (rankOf(scores, ctx.where) !== 2) throw new GradientBuildError(`${ctx.where}: only [N, C] scores are supported (reshape first)`);
+  if (ctx.dY[1]) throw new GradientBuildError(`${ctx.where}: gradients through log_prob are not supported`);
+  const logProb = ctx.outputs[1] ?? g.addNodeOutput(node, 1, scores.dtype, scores.shape);
+  const reduction = node.attrs.reduction?.kind === "string" ? node.attrs.reduction.value : "mean";
+  const ignore = node.attrs.ignore_index?.kind === "int" ? node.attrs.ignore_index.value : null;
+  const d = dOut(ctx);
+  const ignored = ignore === null ? null : g.equal(labels, g.constI64([ignore], true)); // [N]
+  const kept = ignored ? g.cast(g.not(ignored), scores.dtype) : null; // [N]
+  let perRow: Value; // [N]
+  if (reduction === "none") perRow = d;
+  else {
+    const ones = g.cast(g.equal(labels, labels), scores.dtype); // [N] of 1
+    const rows = kept ?? ones;
+    perRow = g.mul(rows, reduction === "sum" ? d : g.div(d, g.reduceSum(rows, [], false)));
+  }
+  if (ignored) perRow = g.where(ignored, scalar(g, 0, d), perRow);
+  const safeLabels = ignored ? g.where(ignored, g.constI64([0], true), labels) : labels;
+  const col = (v: Value) => g.unsqueeze(v, [1]); // [N, 1]
+  const scaled = g.mul(g.exp(logProb), col(perRow)); // softmax ⊙ dloss [N, C]
+  const grad = g.op(
+    "ScatterElements",
+    [scaled, col(safeLabels), col(g.neg(perRow))],
+    { axis: attr.int(1), reduction: attr.string("add") },
+    [{ dtype: scores.dtype, shape: scores.shape }],
+  )[0];
+  return [grad, null, null];
 };
 
 // ---- linear algebra -------------------------------------------------------------------------------
@@ -320,7 +365,7 @@ const Split: GradientRule = (ctx) => {
   const { g } = ctx;
   const x = input(ctx, 0);
   const axis = intAttr(ctx, "axis", 0);
-  const parts = ctx.outputs.map((o, i) => ctx.dY[i] ?? zerosLike(g, o));
+  const parts = ctx.outputs.map((_, i) => ctx.dY[i] ?? zerosLike(g, output(ctx, i)));
   return [g.concat(parts, axis, { shape: x.shape }), null];
 };
 
@@ -439,7 +484,7 @@ const ReduceSum: GradientRule = (ctx) => [spread(ctx, dOut(ctx)), null];
 const ReduceMean: GradientRule = (ctx) => {
   const { g } = ctx;
   const x = input(ctx, 0);
-  const y = ctx.outputs[0];
+  const y = output(ctx, 0);
   // Elements averaged per output = size(x) / size(y), read at run time.
   const size = (v: Value) => g.cast(g.op("Size", [v], {}, [{ dtype: "int64", shape: [] }])[0], x.dtype);
   const count = g.div(size(x), size(y));
@@ -469,6 +514,7 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
   Cast,
   Softmax,
   LogSoftmax,
+  SoftmaxCrossEntropyLoss,
   LayerNormalization,
   MatMul,
   Gemm,
