@@ -24,15 +24,16 @@ export function maskedMean(g: Graph, x: Value, mask: Value): Value {
 /**
  * −log p(token) under softmax(logits / temperature) for each position: logits [B, T, V] and tokens
  * int64 [B, T] → [B, T]. The caller aligns tokens with logits (token t is the one logits t predict).
- * One SoftmaxCrossEntropyLoss node over [B·T, V]: its gradient is three passes over the logits.
+ * LogSoftmax over the last axis, then GatherElements: the LogSoftmax gradient rule sees that only the
+ * gathered entries carry gradient and needs three passes over the logits.
  */
 export function tokenNll(g: Graph, logits: Value, tokens: Value, temperature = 1): Value {
   const scaled = temperature === 1 ? logits : g.div(logits, c(g, temperature, logits));
-  const V = logits.shape?.[logits.shape.length - 1];
-  const rows = typeof V === "number" ? g.reshape(scaled, [-1, V]) : g.op("Reshape", [scaled, g.concat([g.constI64([-1]), g.shapeOf(logits, -1)], 0)], {}, [{ dtype: logits.dtype, shape: [null, null] }])[0]; // [B·T, V]
-  const labels = g.reshape(tokens, [-1]); // [B·T]
-  const nll = g.op("SoftmaxCrossEntropyLoss", [rows, labels], { reduction: attr.string("none") }, [{ dtype: logits.dtype, shape: [null] }])[0]; // [B·T]
-  return g.op("Reshape", [nll, g.shapeOf(tokens)], {}, [{ dtype: logits.dtype, shape: tokens.shape }])[0]; // [B, T]
+  const logp = g.logSoftmax(scaled, -1); // [B, T, V]
+  const picked = g.op("GatherElements", [logp, g.unsqueeze(tokens, [-1])], { axis: attr.int(-1) }, [
+    { dtype: logits.dtype, shape: tokens.shape ? [...tokens.shape, 1] : null },
+  ])[0]; // [B, T, 1]
+  return g.neg(g.reshape(picked, [0, 0], { shape: tokens.shape })); // [B, T]
 }
 
 /** log p(token) of each position (the PPO log-probs of taken tokens): −tokenNll. */

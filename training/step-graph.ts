@@ -166,6 +166,7 @@ export function buildStepGraph(spec: StepGraphSpec): StepGraph {
     else adamW(g, flat, norm, spec.optimizer ?? DEFAULT_ADAMW, ft, flatSize, decayedSize);
   });
 
+  g.prune();
   return { graph: g, params, flatSize, batchInputs: ["input_ids", "attention_mask", ...objective.inputs], metrics: Object.keys(metrics) };
 }
 

@@ -117,6 +117,27 @@ export class Graph {
     return out;
   }
 
+  /**
+   * Removes nodes none of whose outputs reach a graph output (e.g. a gradient rule's intermediate that
+   * a later rule replaced). Returns how many were removed.
+   */
+  prune(): number {
+    const live = new Set(this.outputs.map((o) => o.name));
+    const keep: GraphNode[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.outputs.some((o) => o && live.has(o))) continue;
+      keep.push(n);
+      for (const input of n.inputs) if (input) live.add(input);
+    }
+    const removed = this.nodes.length - keep.length;
+    this.nodes.splice(0, this.nodes.length, ...keep.reverse());
+    for (const name of [...this.values.keys()]) {
+      if (!live.has(name) && !this.inputs.some((v) => v.name === name)) this.values.delete(name);
+    }
+    return removed;
+  }
+
   /** Runs `fn` with node and value names prefixed by `/name` (like PyTorch exporter scopes). */
   scope<T>(name: string, fn: () => T): T {
     this.scopes.push(name);

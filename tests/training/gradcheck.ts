@@ -74,6 +74,7 @@ export async function gradCheck(spec: GradCheckSpec): Promise<GradCheckResult> {
   const grads = buildGradients(g, loss, wrt);
   g.output(loss, "loss", []);
   for (const v of wrt) g.output(grads.get(v.name)!, `grad_${v.name}`, v.shape ?? undefined);
+  g.prune();
 
   const { session } = await createSession(serializeGraph(g), { providers: ["cpu"], intraOpThreads: 1, log: () => {} });
   try {

@@ -88,6 +88,12 @@ const cases: Case[] = [
   { name: "Softmax axis 1", inputs: { x: { dims: [2, 3, 4] } }, build: (g, x) => g.softmax(x.x, 1) },
   { name: "LogSoftmax", inputs: { x: { dims: [3, 6] } }, build: (g, x) => g.logSoftmax(x.x, -1) },
   {
+    name: "LogSoftmax read through GatherElements (the sparse-gradient form)",
+    inputs: { x: { dims: [2, 3, 5] }, ids: { dims: [2, 3, 2], dtype: "int64", data: [0, 4, 1, 1, 3, 2, 2, 0, 4, 4, 1, 3] } },
+    wrt: ["x"],
+    build: (g, x) => g.op("GatherElements", [g.logSoftmax(x.x, -1), x.ids], { axis: attr.int(2) }, [{ dtype: "float64", shape: [2, 3, 2] }])[0],
+  },
+  {
     name: "LayerNormalization (x, scale, bias)",
     inputs: { x: { dims: [2, 3, 5] }, scale: { dims: [5] }, bias: { dims: [5] } },
     build: (g, x) => g.layerNorm(x.x, x.scale, x.bias, 1e-5),
@@ -188,6 +194,20 @@ describe("gradient rules vs central finite differences", () => {
 });
 
 describe("building gradients", () => {
+  it("uses the sparse form for LogSoftmax read through GatherElements, leaving no dense zeros behind", () => {
+    const g = new Graph("sparse");
+    const x = g.input("x", "float32", [4, 10]);
+    const ids = g.input("ids", "int64", [4, 1]);
+    const picked = g.op("GatherElements", [g.logSoftmax(x, -1), ids], { axis: attr.int(1) }, [{ dtype: "float32", shape: [4, 1] }])[0];
+    const grads = buildGradients(g, g.reduceSum(picked, [], false), [x]);
+    g.output(grads.get("x")!, "dx");
+    g.prune();
+    const ops = g.nodes.map((n) => n.opType);
+    expect(ops.filter((o) => o === "ScatterElements")).toHaveLength(1);
+    expect(ops).not.toContain("ConstantOfShape");
+    expect(ops).not.toContain("Sub");
+  });
+
   it("fails at build time naming the op and node without a rule", () => {
     const g = new Graph("no-rule");
     const x = g.input("x", "float32", [3]);

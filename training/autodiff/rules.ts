@@ -3,7 +3,7 @@
 // SoftmaxGrad or LayerNormalizationGrad). The formulas follow PyTorch's derivatives.yaml and
 // onnxruntime's gradient_builder.cc.
 
-import { attr, type Graph, type Value } from "../../inference/onnx/graph";
+import { attr, type Graph, type GraphNode, type Value } from "../../inference/onnx/graph";
 import type { Dim, TensorData } from "../../inference/onnx/tensor";
 import type { GradContext, GradientRule } from "./gradients";
 import { GradientBuildError, gemm, reshapeLike, scalar, unbroadcast, zerosLike } from "./helpers";
@@ -211,14 +211,50 @@ const Softmax: GradientRule = (ctx) => {
   return [g.mul(y, g.sub(d, g.reduceSum(g.mul(d, y), [axis], true)))];
 };
 
-/** dx = dy − softmax(x) ⊙ Σ dy along the axis. */
+/**
+ * dx = dy − softmax(x) ⊙ Σ dy along the axis. When dy is sparse — the scatter a GatherElements
+ * gradient makes into zeros (token log-probs, cross-entropy) — Σ dy is the sum of the scattered
+ * updates and dx is one scatter into −softmax(x) ⊙ Σ: three passes over x instead of six.
+ */
 const LogSoftmax: GradientRule = (ctx) => {
   const { g } = ctx;
   const y = output(ctx, 0);
   const d = dOut(ctx);
   const axis = intAttr(ctx, "axis", -1);
+  const sparse = scatteredIntoZeros(g, d);
+  if (sparse && normAxis(sparse.axis, rankOf(y, ctx.where)) === normAxis(axis, rankOf(y, ctx.where))) {
+    const total = g.reduceSum(sparse.updates, [axis], true);
+    const dense = g.neg(g.mul(g.exp(y), total));
+    const grad = g.op(
+      "ScatterElements",
+      [dense, sparse.indices, sparse.updates],
+      { axis: attr.int(sparse.axis), reduction: attr.string("add") },
+      [{ dtype: y.dtype, shape: y.shape }],
+    )[0];
+    return [grad];
+  }
   return [g.sub(d, g.mul(g.exp(y), g.reduceSum(d, [axis], true)))];
 };
+
+/**
+ * If `v` is ScatterElements(zeros, indices, updates, reduction add) as the GatherElements rule emits
+ * it, its parts (the scatter and the zeros are left unused and pruned before the graph is written).
+ */
+function scatteredIntoZeros(g: Graph, v: Value): { indices: Value; updates: Value; axis: number } | null {
+  const node = producer(g, v.name);
+  if (!node || node.opType !== "ScatterElements" || node.attrs.reduction?.kind !== "string" || node.attrs.reduction.value !== "add") return null;
+  const zeros = producer(g, node.inputs[0]);
+  const fill = zeros?.opType === "ConstantOfShape" ? zeros.attrs.value : undefined;
+  if (!fill || fill.kind !== "tensor" || Array.from(fill.value.data as ArrayLike<number>).some((x) => Number(x) !== 0)) return null;
+  const axis = node.attrs.axis?.kind === "int" ? node.attrs.axis.value : 0;
+  return { indices: g.values.get(node.inputs[1])!, updates: g.values.get(node.inputs[2])!, axis };
+}
+
+/** The node that outputs `name` (searched from the newest: gradients look at what was just built). */
+function producer(g: Graph, name: string): GraphNode | undefined {
+  for (let i = g.nodes.length - 1; i >= 0; i--) if (g.nodes[i].outputs.includes(name)) return g.nodes[i];
+  return undefined;
+}
 
 /**
  * LayerNormalization over axes [axis, rank): statistics are recomputed from x (no ONNX gradient op

@@ -38,8 +38,12 @@ const trainer = await Trainer.create({
 const losses: number[] = [];
 const stepMs: number[] = [];
 const runMs: number[] = [];
+const cpuMs: number[] = [];
 for (let s = 0; s < spec.steps; s++) {
+  const c0 = process.cpuUsage();
   const r = await trainer.trainStep([batches[s % spec.batches]]);
+  const c = process.cpuUsage(c0);
+  cpuMs.push((c.user + c.system) / 1000);
   losses.push(r.loss);
   stepMs.push(r.ms);
   runMs.push(r.runMs);
@@ -48,5 +52,5 @@ const profileFile = trainer.endProfiling();
 await trainer.dispose();
 console.log(
   RESULT_PREFIX +
-    JSON.stringify({ losses, step_ms: stepMs, run_ms: runMs, peak_rss_mb: peakRssMb(), provider: trainer.provider, profile: profileFile ? summariseProfile(profileFile) : null }),
+    JSON.stringify({ losses, step_ms: stepMs, run_ms: runMs, cpu_ms: cpuMs, peak_rss_mb: peakRssMb(), provider: trainer.provider, profile: profileFile ? summariseProfile(profileFile) : null }),
 );
