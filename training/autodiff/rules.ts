@@ -224,7 +224,7 @@ const LogSoftmax: GradientRule = (ctx) => {
   const sparse = scatteredIntoZeros(g, d);
   if (sparse && normAxis(sparse.axis, rankOf(y, ctx.where)) === normAxis(axis, rankOf(y, ctx.where))) {
     const total = g.reduceSum(sparse.updates, [axis], true);
-    const dense = g.neg(g.mul(g.exp(y), total));
+    const dense = g.mul(g.exp(y), g.neg(total)); // the negation on the small [.., 1] sums
     const grad = g.op(
       "ScatterElements",
       [dense, sparse.indices, sparse.updates],
