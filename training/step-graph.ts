@@ -28,12 +28,11 @@ export interface StepGraphSpec {
   /** Which parameters are trained (default: all). The others are fed but get no gradient. */
   trainable?: (name: string) => boolean;
   /**
-   * "gradients": outputs `grad.<name>` for every trainable parameter (added to `acc.<name>` inputs
-   * when `accumulate`). "update": a whole optimizer step, outputs `updated.<name>` and the new
-   * AdamW moments.
+   * "gradients": outputs the flat gradient `grad_flat` (plus `grad_acc` when `accumulate`).
+   * "update": a whole optimizer step, outputs the updated flat parameters and AdamW moments.
    */
   mode: "gradients" | "update";
-  /** Take gradients of earlier micro-batches in `acc.<name>` inputs and add them to this one's. */
+  /** Take the summed gradients of earlier micro-batches in the flat `grad_acc` input and add this one's. */
   accumulate?: boolean;
   optimizer?: AdamWConfig;
   /** Which parameters weight decay applies to (default: matrices and embeddings, not biases or LayerNorm). */
