@@ -26,12 +26,16 @@ export interface TrainingLoop {
   /** Skip a batch whose step is refused as non-finite instead of stopping (default false); 10 in a row stop the run. */
   skipNonFinite?: boolean;
   onStep?: (r: StepResult) => void | Promise<void>;
+  /** Saved with each checkpoint and handed back on resume (run ids, metrics so far). */
+  extra?: () => Record<string, unknown>;
   log?: (line: string) => void;
 }
 
 export interface LoopResult {
   /** The step the loop resumed from (0 for a fresh run). */
   resumedFrom: number;
+  /** The `extra` of the checkpoint resumed from. */
+  resumedExtra: Record<string, unknown> | null;
   steps: StepResult[];
   skipped: NonFiniteError[];
 }
@@ -50,6 +54,7 @@ export async function runTrainingLoop(loop: TrainingLoop): Promise<LoopResult> {
   const log = loop.log ?? (() => {});
   const identity = loopIdentity(loop);
   let resumedFrom = 0;
+  let resumedExtra: Record<string, unknown> | null = null;
   if (loop.checkpoints) {
     const found = latestCheckpoint(loop.checkpoints.dir, log);
     if (found) {
@@ -57,6 +62,7 @@ export async function runTrainingLoop(loop: TrainingLoop): Promise<LoopResult> {
       loop.trainer.restore(found.checkpoint.state);
       if (found.checkpoint.data) loop.order.restore(found.checkpoint.data);
       resumedFrom = found.checkpoint.state.step;
+      resumedExtra = found.checkpoint.extra;
       log(`resumed from ${found.file} (step ${resumedFrom})`);
     }
   }
@@ -65,7 +71,7 @@ export async function runTrainingLoop(loop: TrainingLoop): Promise<LoopResult> {
   let inARow = 0;
   const save = () => {
     const ck = loop.checkpoints!;
-    const file = saveCheckpoint(ck.dir, { identity, state: loop.trainer.state(), data: loop.order.state(), extra: {} });
+    const file = saveCheckpoint(ck.dir, { identity, state: loop.trainer.state(), data: loop.order.state(), extra: loop.extra?.() ?? {} });
     pruneCheckpoints(ck.dir, ck.keep ?? 2);
     log(`saved ${file}`);
   };
@@ -87,5 +93,5 @@ export async function runTrainingLoop(loop: TrainingLoop): Promise<LoopResult> {
     const step = loop.trainer.step;
     if (loop.checkpoints && (step % loop.checkpoints.every === 0 || step === loop.steps)) save();
   }
-  return { resumedFrom, steps, skipped };
+  return { resumedFrom, resumedExtra, steps, skipped };
 }

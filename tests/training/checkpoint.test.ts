@@ -54,6 +54,7 @@ describe("kill -9 and resume", () => {
     const resumed = await runChild(killed, path.join(killed, "final.bin"));
     const from = Number(/done resumedFrom (\d+)/.exec(resumed.stdout)?.[1]);
     expect([3, 6, 9]).toContain(from);
+    expect(resumed.stdout).toMatch(/extra \{"run":"tiny"\}/);
     expect(resumed.stdout).toMatch(new RegExp(`^step ${from + 1} loss`, "m"));
 
     const x = readFileSync(path.join(straight, "final.bin"));
