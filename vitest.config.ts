@@ -11,7 +11,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["tests/unit/**/*.test.ts", "tests/inference/**/*.test.ts"],
+          include: ["tests/unit/**/*.test.ts", "tests/inference/**/*.test.ts", "tests/training/**/*.test.ts"],
           testTimeout: 60_000,
         },
       },

@@ -4,16 +4,30 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { serializeGraph, readOnnxWeights } from "../onnx/serialize";
-import { buildGpt2Graph, checkGpt2Weights, type Gpt2Config, type Gpt2GraphOptions, type Gpt2Weights } from "./gpt2";
+import { buildGpt2Graph, buildGpt2ScoreGraph, checkGpt2Weights, type Gpt2Config, type Gpt2GraphOptions, type Gpt2Head, type Gpt2Weights } from "./gpt2";
 
-export interface Gpt2DirOptions {
-  config: Gpt2Config;
-  weights: Gpt2Weights;
+/** The tokenizer files a model directory carries besides tokenizer.json, copied as they are from a base model. */
+export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json"];
+
+export type Gpt2DirOptions = Gpt2DirModel & (Gpt2DirNewTokenizer | { /** A model directory whose tokenizer files are copied byte for byte (a trained model keeps its base's). */ tokenizerFrom: string });
+
+interface Gpt2DirNewTokenizer {
   /** A tokenizer.json object. */
   tokenizer: object;
   /** Token strings for bos/eos/pad (must be in the tokenizer). */
   specialTokens: { bos: string; eos: string; pad: string };
   chatTemplate?: string;
+}
+
+interface Gpt2DirModel {
+  config: Gpt2Config;
+  weights: Gpt2Weights;
+  /**
+   * "lm" (default): the decoder with the tied LM head (GPT2LMHeadModel). "score": a reward/value
+   * model in Hugging Face's GPT2ForSequenceClassification export convention (input_ids,
+   * attention_mask → logits [B, 1]); weights must include score.weight.
+   */
+  head?: Gpt2Head;
   /**
    * Where the graph goes: "onnx/model.onnx" (default, what transformers.js reads), "model.onnx", or
    * "decoder_model_merged.onnx" (older Optimum name; also adds the use_cache_branch input).
@@ -23,10 +37,11 @@ export interface Gpt2DirOptions {
 }
 
 /** config.json as transformers (Python and JS) expect it for model_type "gpt2". */
-export function gpt2HfConfig(c: Gpt2Config): Record<string, unknown> {
+export function gpt2HfConfig(c: Gpt2Config, head: Gpt2Head = "lm"): Record<string, unknown> {
   return {
     model_type: "gpt2",
-    architectures: ["GPT2LMHeadModel"],
+    architectures: [head === "score" ? "GPT2ForSequenceClassification" : "GPT2LMHeadModel"],
+    ...(head === "score" ? { num_labels: 1, id2label: { "0": "LABEL_0" }, label2id: { LABEL_0: 0 } } : {}),
     vocab_size: c.vocabSize,
     n_positions: c.nPositions,
     n_ctx: c.nPositions,
@@ -68,15 +83,45 @@ export function gpt2ConfigFromHf(j: Record<string, unknown>): Gpt2Config {
 /** Writes every file of the directory; files whose bytes are unchanged are left untouched. Returns the paths written. */
 export function writeGpt2ModelDir(dir: string, opts: Gpt2DirOptions): string[] {
   const c = opts.config;
-  checkGpt2Weights(c, opts.weights);
+  const head = opts.head ?? "lm";
+  checkGpt2Weights(c, opts.weights, head);
   const modelPath = opts.modelPath ?? "onnx/model.onnx";
   const merged = modelPath.endsWith("decoder_model_merged.onnx");
-  const graph = buildGpt2Graph(c, opts.weights, { useCacheBranch: merged, ...opts.graph });
-  const { bos, eos, pad } = opts.specialTokens;
+  const model =
+    head === "score"
+      ? serializeGraph(buildGpt2ScoreGraph(c, opts.weights), { docString: "GPT-2 reward/value model (GPT2ForSequenceClassification), Optimum I/O" })
+      : serializeGraph(buildGpt2Graph(c, opts.weights, { useCacheBranch: merged, ...opts.graph }), { docString: "GPT-2 style decoder (tied LM head), Optimum I/O" });
   const files: Record<string, Uint8Array | string> = {
-    [modelPath]: serializeGraph(graph, { docString: "GPT-2 style decoder (tied LM head), Optimum I/O" }),
-    "config.json": json(gpt2HfConfig(c)),
-    "generation_config.json": json({ bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, pad_token_id: c.padTokenId }),
+    [modelPath]: model,
+    "config.json": json(gpt2HfConfig(c, head)),
+    ...(head === "lm" ? { "generation_config.json": json({ bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, pad_token_id: c.padTokenId }) } : {}),
+    ...("tokenizerFrom" in opts ? copiedTokenizerFiles(opts.tokenizerFrom) : newTokenizerFiles(c, opts)),
+  };
+  const written: string[] = [];
+  for (const [rel, content] of Object.entries(files)) {
+    const file = path.join(dir, rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    const bytes = typeof content === "string" ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+    if (existsSync(file) && readFileSync(file).equals(bytes)) continue;
+    writeFileSync(file, bytes);
+    written.push(rel);
+  }
+  return written;
+}
+
+function copiedTokenizerFiles(baseDir: string): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const rel of TOKENIZER_FILES) {
+    const file = path.join(baseDir, rel);
+    if (existsSync(file)) out[rel] = readFileSync(file);
+  }
+  if (!out["tokenizer.json"]) throw new Error(`${baseDir}: no tokenizer.json to copy`);
+  return out;
+}
+
+function newTokenizerFiles(c: Gpt2Config, opts: Gpt2DirNewTokenizer): Record<string, string> {
+  const { bos, eos, pad } = opts.specialTokens;
+  return {
     "tokenizer.json": JSON.stringify(opts.tokenizer),
     "tokenizer_config.json": json({
       tokenizer_class: "GPT2Tokenizer",
@@ -93,27 +138,22 @@ export function writeGpt2ModelDir(dir: string, opts: Gpt2DirOptions): string[] {
     }),
     "special_tokens_map.json": json({ bos_token: bos, eos_token: eos, pad_token: pad, unk_token: eos }),
   };
-  const written: string[] = [];
-  for (const [rel, content] of Object.entries(files)) {
-    const file = path.join(dir, rel);
-    mkdirSync(path.dirname(file), { recursive: true });
-    const bytes = typeof content === "string" ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-    if (existsSync(file) && readFileSync(file).equals(bytes)) continue;
-    writeFileSync(file, bytes);
-    written.push(rel);
-  }
-  return written;
 }
 
-/** Reads config and weights of a GPT-2 directory written by writeGpt2ModelDir (or any graph with the same parameter names). */
-export function readGpt2ModelDir(dir: string): { config: Gpt2Config; weights: Gpt2Weights } {
-  const config = gpt2ConfigFromHf(JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8")));
+/**
+ * Reads config and weights of a GPT-2 directory written by writeGpt2ModelDir (or any graph with the
+ * same parameter names); `head` says which model config.json's architectures name.
+ */
+export function readGpt2ModelDir(dir: string): { config: Gpt2Config; weights: Gpt2Weights; head: Gpt2Head } {
+  const hf = JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  const config = gpt2ConfigFromHf(hf);
+  const head: Gpt2Head = Array.isArray(hf.architectures) && hf.architectures.includes("GPT2ForSequenceClassification") ? "score" : "lm";
   const candidates = ["onnx/model.onnx", "model.onnx", "onnx/decoder_model_merged.onnx", "decoder_model_merged.onnx"];
   const rel = candidates.find((p) => existsSync(path.join(dir, p)));
   if (!rel) throw new Error(`${dir}: no model.onnx found`);
   const weights = readOnnxWeights(path.join(dir, rel));
-  checkGpt2Weights(config, weights);
-  return { config, weights };
+  checkGpt2Weights(config, weights, head);
+  return { config, weights, head };
 }
 
 function json(v: unknown): string {

@@ -9,7 +9,7 @@
 // past_key_values.{i}.key/.value → logits, present.{i}.key/.value.
 
 import { FLOAT32_MIN, Graph, type Value } from "../onnx/graph";
-import { float32, numel, type TensorData } from "../onnx/tensor";
+import { float32, numel, type FloatType, type TensorData } from "../onnx/tensor";
 import { Rng } from "../sampling/rng";
 
 export interface Gpt2Config {
@@ -28,10 +28,38 @@ export interface Gpt2Config {
 }
 
 export interface Gpt2GraphOptions {
-  /** Declare past_key_values inputs and present outputs (default true). False gives a plain forward graph for training. */
+  /** Declare past_key_values inputs and present outputs (default true). False gives a plain full-sequence forward. */
   kvCache?: boolean;
   /** Add the bool use_cache_branch [1] input of older decoder_model_merged.onnx exports (the graph ignores it). */
   useCacheBranch?: boolean;
+}
+
+/** The output head: "lm" (logits over the vocabulary, tied to wte) or "score" (GPT2ForSequenceClassification). */
+export type Gpt2Head = "lm" | "score";
+
+/** Options of the forward body that sampler, trainers and exports share. */
+export interface Gpt2ForwardOptions {
+  /** Float type of weights and activations (default float32; float64 serves gradient checks). */
+  floatType?: FloatType;
+  /**
+   * position_ids: a graph input (Optimum's decoder convention) or computed inside the graph from
+   * attention_mask as cumsum − 1, masked positions 1 (what the sampler feeds), so left and right
+   * padding give the same outputs. Default "input".
+   */
+  positionIds?: "input" | "from-mask";
+  /** Declare past_key_values inputs and present outputs (default false here). */
+  kvCache?: boolean;
+}
+
+/** What gpt2Forward adds to a graph. */
+export interface Gpt2Forward {
+  inputIds: Value;
+  attentionMask: Value;
+  /** Final hidden states after ln_f [B, T, D]. */
+  hidden: Value;
+  /** The token embedding, which the LM head reuses (tied). */
+  wte: Value;
+  presents: Value[];
 }
 
 /** Weights keyed by parameter name. */
@@ -109,50 +137,107 @@ export function initGpt2Weights(c: Gpt2Config, seed: number): Gpt2Weights {
   return weights;
 }
 
-/** Checks a weights map against the config: every parameter present with the right shape, no extras. */
-export function checkGpt2Weights(c: Gpt2Config, weights: Gpt2Weights): void {
-  const shapes = gpt2ParamShapes(c);
-  for (const [name, dims] of shapes) {
-    const t = weights.get(name);
-    if (!t) throw new Error(`weights: missing ${name}`);
-    if (t.dtype !== "float32" || t.dims.join(",") !== dims.join(",")) {
-      throw new Error(`weights: ${name} has ${t.dtype} [${t.dims}], expected float32 [${dims}]`);
-    }
-  }
-  for (const name of weights.keys()) if (!shapes.has(name)) throw new Error(`weights: unexpected parameter ${name}`);
+/** Parameters of the optional heads (beyond the backbone): the reward/value head of GPT2ForSequenceClassification. */
+export function gpt2HeadShapes(c: Gpt2Config): Map<string, number[]> {
+  return new Map([["score.weight", [1, c.nEmbd]]]);
 }
 
-/** Builds the forward graph (with KV-cache I/O unless opts.kvCache is false). */
+/**
+ * Checks a weights map against the config: every backbone parameter present with the right shape;
+ * head parameters (score.weight) allowed with the right shape, and required when `head` is "score";
+ * anything else is an error naming it.
+ */
+export function checkGpt2Weights(c: Gpt2Config, weights: Gpt2Weights, head: Gpt2Head = "lm"): void {
+  const shapes = gpt2ParamShapes(c);
+  const heads = gpt2HeadShapes(c);
+  const required = head === "score" ? [...shapes, ...heads] : [...shapes];
+  for (const [name, dims] of required) if (!weights.has(name)) throw new Error(`weights: missing ${name}`);
+  for (const [name, t] of weights) {
+    const dims = shapes.get(name) ?? heads.get(name);
+    if (!dims) throw new Error(`weights: unexpected parameter ${name}`);
+    if ((t.dtype !== "float32" && t.dtype !== "float64") || t.dims.join(",") !== dims.join(",")) {
+      throw new Error(`weights: ${name} has ${t.dtype} [${t.dims}], expected float [${dims}]`);
+    }
+  }
+}
+
+/** Seeded initial weights of the score head (N(0, 0.02), as Hugging Face initialises it). */
+export function initGpt2ScoreHead(c: Gpt2Config, seed: number): TensorData {
+  const rng = new Rng(seed);
+  const t = float32([1, c.nEmbd]);
+  const data = t.data as Float32Array;
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal() * 0.02;
+  return t;
+}
+
+/** Builds the sampler's decoder graph (with KV-cache I/O unless opts.kvCache is false): Optimum's I/O. */
 export function buildGpt2Graph(c: Gpt2Config, weights: Gpt2Weights, opts: Gpt2GraphOptions = {}): Graph {
   validateGpt2Config(c);
   checkGpt2Weights(c, weights);
-  const kv = opts.kvCache ?? true;
+  const g = new Graph("gpt2", { "": 20 });
+  const fwd = gpt2Forward(g, c, (name) => g.param(name, weights.get(name)!), { kvCache: opts.kvCache ?? true }, () => {
+    if (opts.useCacheBranch) g.input("use_cache_branch", "bool", [1]);
+  });
+  g.output(gpt2LmHead(g, c, fwd.hidden, fwd.wte));
+  for (const pr of fwd.presents) g.output(pr);
+  return g;
+}
+
+/**
+ * Hugging Face's GPT2ForSequenceClassification as Optimum exports it: input_ids and attention_mask
+ * int64 [B, T] → logits [B, 1], the score head read at each row's last non-pad token.
+ */
+export function buildGpt2ScoreGraph(c: Gpt2Config, weights: Gpt2Weights): Graph {
+  validateGpt2Config(c);
+  checkGpt2Weights(c, weights, "score");
+  const g = new Graph("gpt2_score", { "": 20 });
+  const fwd = gpt2Forward(g, c, (name) => g.param(name, weights.get(name)!), { positionIds: "from-mask" });
+  const score = gpt2ScoreHead(g, fwd.hidden, g.param("score.weight", weights.get("score.weight")!)); // [B, T]
+  g.output(lastTokenValue(g, score, fwd.attentionMask), "logits", [AXES.batch, 1]);
+  return g;
+}
+
+/**
+ * The GPT-2 body: embeddings, blocks and ln_f, appended to `g`. `param(name)` returns each parameter
+ * (an initializer for sampling and export, a graph input for training). Declares input_ids,
+ * attention_mask, position_ids (when an input) and the KV-cache inputs; `declareMore` runs after
+ * those, before the body (for inputs that must come next in order).
+ */
+export function gpt2Forward(
+  g: Graph,
+  c: Gpt2Config,
+  param: (name: string) => Value,
+  opts: Gpt2ForwardOptions = {},
+  declareMore?: () => void,
+): Gpt2Forward {
+  validateGpt2Config(c);
+  const kv = opts.kvCache ?? false;
+  const ft = opts.floatType ?? "float32";
   const D = c.nEmbd;
   const H = c.nHead;
   const Dh = D / H;
   const { batch: B, seq: T, past: P } = AXES;
   const S = kv ? AXES.total : AXES.seq; // keys attended to: past + new tokens
-  const g = new Graph("gpt2", { "": 20 });
-  const w = (name: string): Value => g.param(name, weights.get(name)!);
 
   const inputIds = g.input("input_ids", "int64", [B, T]);
   const attentionMask = g.input("attention_mask", "int64", [B, S]);
-  const positionIds = g.input("position_ids", "int64", [B, T]);
+  const positionIds = (opts.positionIds ?? "input") === "input" ? g.input("position_ids", "int64", [B, T]) : null;
   const past: { key: Value; value: Value }[] = [];
   if (kv) {
     for (let i = 0; i < c.nLayer; i++) {
       past.push({
-        key: g.input(`past_key_values.${i}.key`, "float32", [B, H, P, Dh]),
-        value: g.input(`past_key_values.${i}.value`, "float32", [B, H, P, Dh]),
+        key: g.input(`past_key_values.${i}.key`, ft, [B, H, P, Dh]),
+        value: g.input(`past_key_values.${i}.value`, ft, [B, H, P, Dh]),
       });
     }
   }
-  if (opts.useCacheBranch) g.input("use_cache_branch", "bool", [1]);
+  declareMore?.();
 
   // Embeddings.
-  const wte = w("transformer.wte.weight");
-  const wpe = w("transformer.wpe.weight");
-  let h = g.add(g.gather(wte, inputIds), g.gather(wpe, positionIds)); // [B, T, D]
+  const wte = param("transformer.wte.weight");
+  const wpe = param("transformer.wpe.weight");
+  const positions = positionIds ?? g.scope("position_ids", () => positionsFromMask(g, attentionMask));
+  let h = g.add(g.gather(wte, inputIds), g.gather(wpe, positions)); // [B, T, D]
 
   // Attention mask shared by all layers: key j is visible to query i iff j <= i + P and mask[j] = 1.
   const allowed = g.scope("mask", () => {
@@ -164,15 +249,15 @@ export function buildGpt2Graph(c: Gpt2Config, weights: Gpt2Weights, opts: Gpt2Gr
     const padding = g.cast(g.unsqueeze(attentionMask, [1, 2]), "bool"); // [B, 1, 1, S]
     return g.and(causal, padding, { shape: [B, 1, T, S] }); // [B, 1, T, S]
   });
-  const masked = g.constF32([FLOAT32_MIN], true);
-  const scale = g.constF32([1 / Math.sqrt(Dh)], true);
+  const masked = g.constFloat(ft, [FLOAT32_MIN], true);
+  const scale = g.constFloat(ft, [1 / Math.sqrt(Dh)], true);
 
   const presents: Value[] = [];
   for (let i = 0; i < c.nLayer; i++) {
     const p = `transformer.h.${i}`;
     h = g.scope(`h.${i}`, () => {
-      const x = g.layerNorm(h, w(`${p}.ln_1.weight`), w(`${p}.ln_1.bias`), c.layerNormEpsilon); // [B, T, D]
-      const qkv = g.add(g.matmul(x, w(`${p}.attn.c_attn.weight`)), w(`${p}.attn.c_attn.bias`)); // [B, T, 3D]
+      const x = g.layerNorm(h, param(`${p}.ln_1.weight`), param(`${p}.ln_1.bias`), c.layerNormEpsilon); // [B, T, D]
+      const qkv = g.add(g.matmul(x, param(`${p}.attn.c_attn.weight`)), param(`${p}.attn.c_attn.bias`)); // [B, T, 3D]
       const [q0, k0, v0] = g.split(qkv, [D, D, D], 2); // 3 × [B, T, D]
       const heads = (t: Value) => g.transpose(g.reshape(t, [0, 0, H, Dh]), [0, 2, 1, 3]); // [B, T, H, Dh] → [B, H, T, Dh]
       const q = heads(q0);
@@ -186,18 +271,46 @@ export function buildGpt2Graph(c: Gpt2Config, weights: Gpt2Weights, opts: Gpt2Gr
       const scores = g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), scale); // [B, H, T, S]
       const probs = g.softmax(g.where(allowed, scores, masked)); // [B, H, T, S]
       const ctx = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [0, 0, D]); // [B, H, T, Dh] → [B, T, H, Dh] → [B, T, D]
-      const attnOut = g.add(g.matmul(ctx, w(`${p}.attn.c_proj.weight`)), w(`${p}.attn.c_proj.bias`)); // [B, T, D]
+      const attnOut = g.add(g.matmul(ctx, param(`${p}.attn.c_proj.weight`)), param(`${p}.attn.c_proj.bias`)); // [B, T, D]
       const h1 = g.add(h, attnOut);
-      const x2 = g.layerNorm(h1, w(`${p}.ln_2.weight`), w(`${p}.ln_2.bias`), c.layerNormEpsilon);
-      const fc = g.gelu(g.add(g.matmul(x2, w(`${p}.mlp.c_fc.weight`)), w(`${p}.mlp.c_fc.bias`)), "tanh"); // [B, T, 4D]
-      const mlpOut = g.add(g.matmul(fc, w(`${p}.mlp.c_proj.weight`)), w(`${p}.mlp.c_proj.bias`)); // [B, T, D]
+      const x2 = g.layerNorm(h1, param(`${p}.ln_2.weight`), param(`${p}.ln_2.bias`), c.layerNormEpsilon);
+      const fc = g.gelu(g.add(g.matmul(x2, param(`${p}.mlp.c_fc.weight`)), param(`${p}.mlp.c_fc.bias`)), "tanh"); // [B, T, 4D]
+      const mlpOut = g.add(g.matmul(fc, param(`${p}.mlp.c_proj.weight`)), param(`${p}.mlp.c_proj.bias`)); // [B, T, D]
       return g.add(h1, mlpOut);
     });
   }
 
-  const hf = g.layerNorm(h, w("transformer.ln_f.weight"), w("transformer.ln_f.bias"), c.layerNormEpsilon); // [B, T, D]
-  const logits = g.matmul(hf, g.transpose(wte, [1, 0]), { name: "logits", shape: [B, T, c.vocabSize] }); // [B, T, V]
-  g.output(logits);
-  for (const pr of presents) g.output(pr);
-  return g;
+  const hidden = g.layerNorm(h, param("transformer.ln_f.weight"), param("transformer.ln_f.bias"), c.layerNormEpsilon); // [B, T, D]
+  return { inputIds, attentionMask, hidden, wte, presents };
+}
+
+/** The LM head tied to the token embedding: logits = hidden · wteᵀ [B, T, V]. */
+export function gpt2LmHead(g: Graph, c: Gpt2Config, hidden: Value, wte: Value): Value {
+  return g.matmul(hidden, g.transpose(wte, [1, 0]), { name: "logits", shape: [AXES.batch, AXES.seq, c.vocabSize] }); // [B, T, V]
+}
+
+/** The score head (reward or value) at every position: hidden [B, T, D] · score.weightᵀ → [B, T]. */
+export function gpt2ScoreHead(g: Graph, hidden: Value, scoreWeight: Value): Value {
+  const scores = g.matmul(hidden, g.transpose(scoreWeight, [1, 0])); // [B, T, 1]
+  return g.reshape(scores, [0, 0], { shape: [AXES.batch, AXES.seq] }); // [B, T]
+}
+
+/**
+ * x [B, T] read at each row's last position where attention_mask is 1 → [B, 1]. Found from the mask,
+ * not from pad ids, so a sequence ending in its pad token (GPT-2 pads with EOS) is read at that token.
+ */
+export function lastTokenValue(g: Graph, x: Value, attentionMask: Value): Value {
+  return g.scope("last_token", () => {
+    const T = g.shapeOf(attentionMask, 1, 2); // [1]
+    const positions = g.op("Range", [g.constI64([0], true), g.reshape(T, []), g.constI64([1], true)], {}, [{ dtype: "int64", shape: [AXES.seq] }])[0]; // [T]
+    const last = g.reduceMax(g.mul(attentionMask, positions), [1], true); // [B, 1]
+    const pick = g.cast(g.equal(positions, last), x.dtype as FloatType); // [B, T] one-hot
+    return g.reduceSum(g.mul(x, pick), [1], true); // [B, 1]
+  });
+}
+
+/** position_ids = cumsum(attention_mask) − 1, masked positions 1 (Hugging Face's convention). */
+function positionsFromMask(g: Graph, attentionMask: Value): Value {
+  const pos = g.sub(g.cumSum(attentionMask, 1), g.constI64([1], true)); // [B, T]
+  return g.where(g.cast(attentionMask, "bool"), pos, g.constI64([1], true));
 }

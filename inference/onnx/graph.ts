@@ -3,7 +3,7 @@
 // into a ModelProto. Nodes are kept in construction (topological) order so a graph can later be walked
 // backwards to build its gradient graph.
 
-import type { DType, Dim, TensorData } from "./tensor";
+import { ONNX_DTYPE, type DType, type Dim, type FloatType, type TensorData } from "./tensor";
 
 export type Attr =
   | { kind: "int"; value: number }
@@ -97,8 +97,14 @@ export class Graph {
   }
 
   constF32(values: number[], scalar = false): Value {
+    return this.constFloat("float32", values, scalar);
+  }
+
+  /** A float constant of the given type (graphs built for float64 gradient checks use float64). */
+  constFloat(dtype: FloatType, values: number[], scalar = false): Value {
     const dims = scalar ? [] : [values.length];
-    return this.constant({ dtype: "float32", dims, data: Float32Array.from(values) });
+    const data = dtype === "float64" ? Float64Array.from(values) : Float32Array.from(values);
+    return this.constant({ dtype, dims, data });
   }
 
   /** Marks a value as a graph output, renaming it through an Identity node when needed. */
@@ -109,6 +115,27 @@ export class Graph {
     this.values.set(out.name, out);
     this.outputs.push(out);
     return out;
+  }
+
+  /**
+   * Removes nodes none of whose outputs reach a graph output (e.g. a gradient rule's intermediate that
+   * a later rule replaced). Returns how many were removed.
+   */
+  prune(): number {
+    const live = new Set(this.outputs.map((o) => o.name));
+    const keep: GraphNode[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.outputs.some((o) => o && live.has(o))) continue;
+      keep.push(n);
+      for (const input of n.inputs) if (input) live.add(input);
+    }
+    const removed = this.nodes.length - keep.length;
+    this.nodes.splice(0, this.nodes.length, ...keep.reverse());
+    for (const name of [...this.values.keys()]) {
+      if (!live.has(name) && !this.inputs.some((v) => v.name === name)) this.values.delete(name);
+    }
+    return removed;
   }
 
   /** Runs `fn` with node and value names prefixed by `/name` (like PyTorch exporter scopes). */
@@ -144,6 +171,15 @@ export class Graph {
     return outputs;
   }
 
+  /** Declares optional output `index` of an existing node (e.g. a forward node's statistics a gradient reuses). */
+  addNodeOutput(node: GraphNode, index: number, dtype: DType, shape: Dim[] | null): Value {
+    if (node.outputs[index]) return this.values.get(node.outputs[index])!;
+    for (let i = node.outputs.length; i < index; i++) node.outputs[i] = "";
+    const v = this.declare(`${node.name}_output_${index}`, dtype, shape);
+    node.outputs[index] = v.name;
+    return v;
+  }
+
   private one(opType: string, inputs: (Value | null)[], attrs: Record<string, Attr>, dtype: DType, shape: Dim[] | null, opts: OutOpts): Value {
     return this.op(opType, inputs, attrs, [{ dtype, shape: opts.shape !== undefined ? opts.shape : shape }], [opts.name])[0];
   }
@@ -169,14 +205,51 @@ export class Graph {
     return this.one("Where", [cond, a, b], {}, a.dtype, broadcast(cond.shape, broadcast(a.shape, b.shape)), opts);
   }
   cast(x: Value, to: DType, opts: OutOpts = {}): Value {
-    const codes: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9 };
-    return this.one("Cast", [x], { to: attr.int(codes[to]) }, to, x.shape, opts);
+    return this.one("Cast", [x], { to: attr.int(ONNX_DTYPE[to]) }, to, x.shape, opts);
   }
   identity(x: Value, opts: OutOpts = {}): Value {
     return this.one("Identity", [x], {}, x.dtype, x.shape, opts);
   }
   tanh(x: Value, opts: OutOpts = {}): Value {
     return this.one("Tanh", [x], {}, x.dtype, x.shape, opts);
+  }
+  exp(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Exp", [x], {}, x.dtype, x.shape, opts);
+  }
+  log(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Log", [x], {}, x.dtype, x.shape, opts);
+  }
+  sigmoid(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Sigmoid", [x], {}, x.dtype, x.shape, opts);
+  }
+  neg(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Neg", [x], {}, x.dtype, x.shape, opts);
+  }
+  sqrt(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Sqrt", [x], {}, x.dtype, x.shape, opts);
+  }
+  abs(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Abs", [x], {}, x.dtype, x.shape, opts);
+  }
+  /** Elementwise maximum / minimum of two tensors (broadcasting). */
+  max(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Max", [a, b], {}, a.dtype, broadcast(a.shape, b.shape), opts);
+  }
+  min(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Min", [a, b], {}, a.dtype, broadcast(a.shape, b.shape), opts);
+  }
+  /** Comparisons give bool tensors. */
+  equal(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Equal", [a, b], {}, "bool", broadcast(a.shape, b.shape), opts);
+  }
+  less(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Less", [a, b], {}, "bool", broadcast(a.shape, b.shape), opts);
+  }
+  greater(a: Value, b: Value, opts: OutOpts = {}): Value {
+    return this.one("Greater", [a, b], {}, "bool", broadcast(a.shape, b.shape), opts);
+  }
+  not(x: Value, opts: OutOpts = {}): Value {
+    return this.one("Not", [x], {}, "bool", x.shape, opts);
   }
 
   /** Gelu (opset 20); "tanh" is GPT-2's gelu_new. */
@@ -197,6 +270,28 @@ export class Graph {
 
   softmax(x: Value, axis = -1, opts: OutOpts = {}): Value {
     return this.one("Softmax", [x], { axis: attr.int(axis) }, x.dtype, x.shape, opts);
+  }
+
+  logSoftmax(x: Value, axis = -1, opts: OutOpts = {}): Value {
+    return this.one("LogSoftmax", [x], { axis: attr.int(axis) }, x.dtype, x.shape, opts);
+  }
+
+  // ---- reductions ---------------------------------------------------------------------------
+
+  /** ReduceSum over `axes` (all axes when empty; opset 13+ takes axes as an input). */
+  reduceSum(x: Value, axes: number[], keepdims = true, opts: OutOpts = {}): Value {
+    return this.reduce("ReduceSum", x, axes, keepdims, opts);
+  }
+  reduceMean(x: Value, axes: number[], keepdims = true, opts: OutOpts = {}): Value {
+    return this.reduce("ReduceMean", x, axes, keepdims, opts);
+  }
+  reduceMax(x: Value, axes: number[], keepdims = true, opts: OutOpts = {}): Value {
+    return this.reduce("ReduceMax", x, axes, keepdims, opts);
+  }
+
+  private reduce(opType: string, x: Value, axes: number[], keepdims: boolean, opts: OutOpts): Value {
+    const inputs = axes.length ? [x, this.constI64(axes)] : [x];
+    return this.one(opType, inputs, { keepdims: attr.int(keepdims ? 1 : 0) }, x.dtype, reducedShape(x.shape, axes, keepdims), opts);
   }
 
   // ---- shape manipulation -------------------------------------------------------------------
@@ -256,6 +351,35 @@ export class Graph {
     return this.one("Unsqueeze", [x, this.constI64(axes)], {}, x.dtype, shape, opts);
   }
 
+  /** Slice with constant starts/ends per axis (step 1). */
+  slice(x: Value, starts: number[], ends: number[], axes: number[], opts: OutOpts = {}): Value {
+    let shape: Dim[] | null = null;
+    if (x.shape) {
+      shape = [...x.shape];
+      axes.forEach((a, i) => {
+        const ax = a < 0 ? a + x.shape!.length : a;
+        const d = x.shape![ax];
+        if (typeof d !== "number") {
+          shape![ax] = null;
+          return;
+        }
+        const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
+        shape![ax] = Math.max(clamp(ends[i]) - clamp(starts[i]), 0);
+      });
+    }
+    return this.one("Slice", [x, this.constI64(starts), this.constI64(ends), this.constI64(axes)], {}, x.dtype, shape, opts);
+  }
+
+  /** Broadcasts `x` to the shape held by the int64 tensor `shape`. */
+  expand(x: Value, shape: Value, outShape: Dim[] | null, opts: OutOpts = {}): Value {
+    return this.one("Expand", [x, shape], {}, x.dtype, outShape, opts);
+  }
+
+  /** Cumulative sum along `axis`. */
+  cumSum(x: Value, axis: number, opts: OutOpts = {}): Value {
+    return this.one("CumSum", [x, this.constI64([axis], true)], {}, x.dtype, x.shape, opts);
+  }
+
   /** The shape of `x` as a 1-D int64 tensor, optionally sliced to [start, end). */
   shapeOf(x: Value, start?: number, end?: number, opts: OutOpts = {}): Value {
     const attrs: Record<string, Attr> = {};
@@ -304,6 +428,13 @@ function broadcast(a: Dim[] | null, b: Dim[] | null): Dim[] | null {
     out.push(da === 1 ? db : db === 1 ? da : da);
   }
   return out;
+}
+
+function reducedShape(shape: Dim[] | null, axes: number[], keepdims: boolean): Dim[] | null {
+  if (!shape) return null;
+  const norm = axes.length ? axes.map((a) => (a < 0 ? a + shape.length : a)) : shape.map((_, i) => i);
+  if (keepdims) return shape.map((d, i) => (norm.includes(i) ? 1 : d));
+  return shape.filter((_, i) => !norm.includes(i));
 }
 
 function matmulShape(a: Dim[] | null, b: Dim[] | null): Dim[] | null {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import type { TensorData } from "../onnx/tensor";
 
 export type Provider = "cuda" | "cpu";
 export type OrtSession = ort.InferenceSession;
@@ -22,6 +23,8 @@ export interface SessionOptions {
    * when other processes share the machine) about twofold on 2 cores.
    */
   spinning?: boolean;
+  /** Profile every run into a Chrome-trace JSON file with this prefix (read with session.endProfiling()). */
+  profilePrefix?: string;
   /** Called with one line saying which provider runs the model (default: console.info). */
   log?: (line: string) => void;
 }
@@ -44,6 +47,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     enableCpuMemArena: true,
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
     extra: { session: { intra_op: { allow_spinning: opts.spinning ? "1" : "0" } } },
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   };
   for (const provider of providers) {
     if (provider === "cuda" && !cudaProviderInstalled()) {
@@ -72,6 +76,11 @@ export function int64Tensor(data: BigInt64Array, dims: readonly number[]): ort.T
 
 export function boolTensor(data: Uint8Array, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor("bool", data, dims);
+}
+
+/** An onnxruntime tensor over a TensorData's buffer (no copy). */
+export function toOrtTensor(t: TensorData): ort.Tensor {
+  return new ort.Tensor(t.dtype === "float64" ? "float64" : t.dtype, t.data as Float32Array, t.dims);
 }
 
 /** Runs a session, fetching only `fetches`; returns the outputs' data and dims. */

@@ -1,11 +1,15 @@
-// An independent plain-TS GPT-2 forward pass (float64, naive loops) to check the ONNX graph against.
+// An independent plain-TS GPT-2 forward pass (float64, naive loops) to check the ONNX graph against,
+// and the training losses on top of it (the whole-model gradient check differentiates these by finite
+// differences in float64).
 
 import type { Gpt2Config, Gpt2Weights } from "../../inference/models/gpt2";
 
 type Vec = Float64Array;
+type Weight = Float32Array | Float64Array;
 
-export function referenceLogits(c: Gpt2Config, weights: Gpt2Weights, ids: number[]): Vec[] {
-  const W = (name: string) => weights.get(name)!.data as Float32Array;
+/** Final hidden states (after ln_f) of one unpadded sequence, one vector per position. */
+export function referenceHidden(c: Gpt2Config, weights: Gpt2Weights, ids: number[]): Vec[] {
+  const W = (name: string) => weights.get(name)!.data as Weight;
   const D = c.nEmbd;
   const H = c.nHead;
   const Dh = D / H;
@@ -43,8 +47,13 @@ export function referenceLogits(c: Gpt2Config, weights: Gpt2Weights, ids: number
       return add(v, linear(fc, W(`${p}.mlp.c_proj.weight`), W(`${p}.mlp.c_proj.bias`), 4 * D, D));
     });
   }
-  return h.map((v) => {
-    const hf = layerNorm(v, W("transformer.ln_f.weight"), W("transformer.ln_f.bias"), c.layerNormEpsilon);
+  return h.map((v) => layerNorm(v, W("transformer.ln_f.weight"), W("transformer.ln_f.bias"), c.layerNormEpsilon));
+}
+
+export function referenceLogits(c: Gpt2Config, weights: Gpt2Weights, ids: number[]): Vec[] {
+  const D = c.nEmbd;
+  const wte = weights.get("transformer.wte.weight")!.data as Weight;
+  return referenceHidden(c, weights, ids).map((hf) => {
     const logits = new Float64Array(c.vocabSize);
     for (let j = 0; j < c.vocabSize; j++) {
       let s = 0;
@@ -53,6 +62,36 @@ export function referenceLogits(c: Gpt2Config, weights: Gpt2Weights, ids: number
     }
     return logits;
   });
+}
+
+/**
+ * Mean next-token cross-entropy over a batch of unpadded sequences: position t predicts ids[t + 1]
+ * and counts where lossMask[t] is 1.
+ */
+export function referenceLmLoss(c: Gpt2Config, weights: Gpt2Weights, batch: { ids: number[]; lossMask: number[] }[]): number {
+  let total = 0;
+  let count = 0;
+  for (const { ids, lossMask } of batch) {
+    const logits = referenceLogits(c, weights, ids);
+    for (let t = 0; t + 1 < ids.length; t++) {
+      if (!lossMask[t]) continue;
+      const row = logits[t];
+      const max = Math.max(...row);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      total -= row[ids[t + 1]] - max - Math.log(sum);
+      count++;
+    }
+  }
+  return total / Math.max(count, 1);
+}
+
+/** The reward (score head) read at the last token of an unpadded sequence. */
+export function referenceReward(c: Gpt2Config, weights: Gpt2Weights, ids: number[]): number {
+  const hidden = referenceHidden(c, weights, ids);
+  const last = hidden[hidden.length - 1];
+  const w = weights.get("score.weight")!.data as Weight;
+  return last.reduce((a, v, i) => a + v * w[i], 0);
 }
 
 /** Greedy continuation by full recomputation at every step. */
@@ -69,7 +108,7 @@ export function referenceGreedy(c: Gpt2Config, weights: Gpt2Weights, prompt: num
   return out;
 }
 
-function linear(x: Vec, w: Float32Array, b: Float32Array, nIn: number, nOut: number): Vec {
+function linear(x: Vec, w: Weight, b: Weight, nIn: number, nOut: number): Vec {
   const y = new Float64Array(nOut);
   for (let o = 0; o < nOut; o++) y[o] = b[o];
   for (let i = 0; i < nIn; i++) {
@@ -79,7 +118,7 @@ function linear(x: Vec, w: Float32Array, b: Float32Array, nIn: number, nOut: num
   return y;
 }
 
-function layerNorm(x: Vec, g: Float32Array, b: Float32Array, eps: number): Vec {
+function layerNorm(x: Vec, g: Weight, b: Weight, eps: number): Vec {
   let mean = 0;
   for (const v of x) mean += v;
   mean /= x.length;
