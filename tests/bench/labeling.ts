@@ -26,6 +26,7 @@ import { databaseName, ensureDatabase, migrateDeploy, withAdminClient, withDatab
 import { buildIfStale } from "../../scripts/lib/build.ts";
 import { childEnv, freePort, startProcess, waitFor } from "../helpers/server.ts";
 import { seedBench } from "./labeling/seed.ts";
+import { type Answer, type Labeler, answerFor, percentile, postJson, round, type TaskView } from "./labeling/load.ts";
 import { summarizeProfile } from "./profile.ts";
 
 const run = promisify(execFile);
@@ -79,30 +80,6 @@ async function pgbench(): Promise<number> {
 
 // ─── 2. The app under load ──────────────────────────────────────────────────
 
-interface Labeler {
-  id: string;
-  cookie: string;
-}
-
-type TaskView = {
-  task: { id: string; type: string };
-  siblings: Array<{ id: string }>;
-  labels: Array<{ name: string; kind: string; required: boolean }>;
-};
-
-function answerFor(view: TaskView, n: number): unknown {
-  const type = view.task.type;
-  if (type === "initial_prompt" || type === "assistant_reply" || type === "prompter_reply") {
-    return { text: `Bench ${type} ${n} ${crypto.randomBytes(8).toString("hex")}: a reply with a few words in it.` };
-  }
-  if (type.startsWith("label_")) {
-    const labels: Record<string, number> = {};
-    for (const l of view.labels) labels[l.name] = l.name === "quality" ? 0.75 : 0;
-    return { labels };
-  }
-  return { order: view.siblings.map((s) => [s.id]) };
-}
-
 /** CPU per trivial query through the app's Prisma client and through plain pg, measured here. */
 async function queryCostProbe(dbUrl: string): Promise<{ prismaMs: number; pgMs: number }> {
   const { createPrismaClient } = await import("~/db.server.ts");
@@ -121,42 +98,6 @@ async function queryCostProbe(dbUrl: string): Promise<{ prismaMs: number; pgMs: 
     await prisma.$disconnect();
     await pool.end();
   }
-}
-
-/** One answer read whole: status and body text (the body is parsed only where it is used). */
-interface Answer {
-  status: number;
-  text(): Promise<string>;
-  json(): Promise<unknown>;
-}
-
-/**
- * POSTs JSON over a keep-alive agent with node:http. The load generator shares the machine with
- * the server it measures: fetch (undici over WHATWG streams) cost it about twice the CPU.
- */
-function postJson(agent: http.Agent, target: string, cookie: string, body: unknown): Promise<Answer> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      target,
-      {
-        method: "POST",
-        agent,
-        headers: { Cookie: cookie, "Content-Type": "application/json", Accept: "application/json", "Content-Length": Buffer.byteLength(payload) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          resolve({ status: res.statusCode ?? 0, text: async () => text, json: async () => JSON.parse(text) });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc; null where /proc is missing. */
@@ -238,9 +179,6 @@ async function floorRun(labelers: Labeler[], reject: (cookie: string) => Promise
     clientMs: perCycle(cpu.client),
   };
 }
-
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN);
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function appBench(pgbenchTps: number) {
   const dbUrl = withDatabase(base, `rlhf_bench_labeling_${suffix}`);
