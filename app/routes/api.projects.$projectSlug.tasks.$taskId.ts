@@ -3,6 +3,8 @@
 // "report"?} for rankings; {"skip": true, "reason"?} declines the task. Holding it
 // (docs/decisions/0007-task-reservations.md): {"started": true} when work on it begins,
 // {"seen": true} while it is on screen, {"release": true} lets it go for someone else.
+// An Idempotency-Key header on an answer makes retrying it safe: the same key again after the
+// task was finished by it gets {"ok": true, "replayed": true} and stores nothing.
 import type { ActionFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
@@ -11,7 +13,7 @@ import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
 import { jsonFailure } from "~/models/labeling/http.server.ts";
 import { submitLabels } from "~/models/labeling/labels.server.ts";
 import { submitRanking } from "~/models/labeling/rankings.server.ts";
-import { getOwnTask, releaseTask, skipTask, touchTask } from "~/models/labeling/tasks.server.ts";
+import { getOwnTask, parseSubmitKey, releaseTask, skipTask, SubmitReplayed, touchTask } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 
 export const access = accessOf.project("label:project");
@@ -55,28 +57,33 @@ export async function action({ request, params }: ActionFunctionArgs) {
         task: { id: task.id, state: task.state, startedAt: task.startedAt?.toISOString() ?? null, expiresAt: task.expiresAt.toISOString() },
       });
     }
+    const key = parseSubmitKey(request.headers.get("Idempotency-Key"));
     if (a.skip) {
-      await skipTask(p, taskId, viewer.id, a.reason);
+      await skipTask(p, taskId, viewer.id, a.reason, key);
       return Response.json({ ok: true, skipped: true });
     }
     // Labels and rankings read and check the task under its lock, in their own transaction. A
     // text needs the task's kind first (prompt or reply, and the reply's role for its rate limit).
-    if (a.labels !== undefined) return Response.json({ ok: true, ...(await submitLabels(p, taskId, viewer.id, a.labels)) });
+    if (a.labels !== undefined) return Response.json({ ok: true, ...(await submitLabels(p, taskId, viewer.id, a.labels, key)) });
     if (a.order !== undefined || a.notRankable !== undefined) {
-      return Response.json({ ok: true, ...(await submitRanking(p, taskId, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report })) });
+      return Response.json({ ok: true, ...(await submitRanking(p, taskId, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report }, key)) });
     }
     const task = await getOwnTask(p, taskId, viewer.id);
     switch (TASK_TYPE_INFO[task.type].kind) {
       case "prompt":
-        return Response.json({ ok: true, ...(await submitPrompt(p, task, viewer.id, { text: a.text, lang: a.lang })) });
+        return Response.json({ ok: true, ...(await submitPrompt(p, task, viewer.id, { text: a.text, lang: a.lang }, key)) });
       case "reply":
-        return Response.json({ ok: true, ...(await submitReply(p, task, viewer.id, { text: a.text })) });
+        return Response.json({ ok: true, ...(await submitReply(p, task, viewer.id, { text: a.text }, key)) });
       case "label":
-        return Response.json({ ok: true, ...(await submitLabels(p, task, viewer.id, a.labels ?? {})) });
+        return Response.json({ ok: true, ...(await submitLabels(p, task, viewer.id, a.labels ?? {}, key)) });
       case "rank":
-        return Response.json({ ok: true, ...(await submitRanking(p, task, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report })) });
+        return Response.json({ ok: true, ...(await submitRanking(p, task, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report }, key)) });
     }
   } catch (error) {
+    // A retry of the submit that finished the task (same Idempotency-Key): stored once, answered again.
+    if (error instanceof SubmitReplayed) {
+      return Response.json({ ok: true, replayed: true, task: { id: error.task.id, state: error.task.state } });
+    }
     return jsonFailure(error);
   }
 }

@@ -18,7 +18,7 @@ import { submitLabels } from "~/models/labeling/labels.server.ts";
 import { reportMessage } from "~/models/labeling/moderation.server.ts";
 import { submitRanking } from "~/models/labeling/rankings.server.ts";
 import { showTask } from "~/models/labeling/task-view.server.ts";
-import { requestTask, skipTask } from "~/models/labeling/tasks.server.ts";
+import { parseSubmitKey, requestTask, skipTask, SubmitReplayed } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
@@ -28,7 +28,8 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   try {
-    return { project: project!, view: await showTask(project!.id, params.taskId ?? "", viewer.id) };
+    // A fresh key per page load: a submit the browser repeats (a lost answer) is stored once.
+    return { project: project!, view: await showTask(project!.id, params.taskId ?? "", viewer.id), submitKey: crypto.randomUUID() };
   } catch (error) {
     return loaderFailure(error);
   }
@@ -62,28 +63,30 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const next = Next.parse(form.get("next"));
   const input = parsed.data;
   try {
+    const key = parseSubmitKey(form.get("submitKey"));
     switch (input.intent) {
       case "prompt":
-        await submitPrompt(p.id, taskId, viewer.id, { text: input.text, lang: input.lang });
+        await submitPrompt(p.id, taskId, viewer.id, { text: input.text, lang: input.lang }, key);
         break;
       case "reply":
-        await submitReply(p.id, taskId, viewer.id, { text: input.text });
+        await submitReply(p.id, taskId, viewer.id, { text: input.text }, key);
         break;
       case "labels":
-        await submitLabels(p.id, taskId, viewer.id, labelValuesFromForm(form));
+        await submitLabels(p.id, taskId, viewer.id, labelValuesFromForm(form), key);
         break;
       case "ranking":
-        await submitRanking(p.id, taskId, viewer.id, { order: parseOrder(input.order), notRankable: input.notRankable === "true", report: input.report });
+        await submitRanking(p.id, taskId, viewer.id, { order: parseOrder(input.order), notRankable: input.notRankable === "true", report: input.report }, key);
         break;
       case "skip":
-        await skipTask(p.id, taskId, viewer.id, input.reason);
+        await skipTask(p.id, taskId, viewer.id, input.reason, key);
         break;
       case "report":
         await reportMessage(p.id, input.messageId, viewer.id, { reason: input.reason, text: input.text });
         return { error: null, fields: {}, reported: true };
     }
   } catch (error) {
-    return actionFailure(error);
+    // The same submit again (its first answer was lost): it was stored; carry on as after it.
+    if (!(error instanceof SubmitReplayed)) return actionFailure(error);
   }
   // Straight on to the next task of the kind the labeler chose; the chooser when there is none.
   const done = input.intent === "skip" ? "skipped" : "saved";
@@ -104,7 +107,7 @@ export default function TaskPage() {
 }
 
 function TaskForm() {
-  const { project, view } = useLoaderData<typeof loader>();
+  const { project, view, submitKey } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const [params] = useSearchParams();
@@ -141,6 +144,7 @@ function TaskForm() {
       <Form method="post" className="card stack" id="task-form" autoComplete="off">
         <input type="hidden" name="intent" value={kind} />
         <input type="hidden" name="next" value={next} />
+        <input type="hidden" name="submitKey" value={submitKey} />
         {kind === "prompt" && (
           <>
             <MarkdownEditor name="text" label="Your prompt" maxLength={view.rules.maxMessageLength} placeholder="Ask something a user would ask an assistant…" />
@@ -178,6 +182,7 @@ function TaskForm() {
         <Form method="post">
           <input type="hidden" name="intent" value="skip" />
           <input type="hidden" name="next" value={next} />
+          <input type="hidden" name="submitKey" value={submitKey} />
           <button type="submit" className="secondary" disabled={busy}>Skip this task</button>
         </Form>
         <ReleaseTaskButton projectSlug={project.slug} taskId={task.id} disabled={busy} />

@@ -35,11 +35,13 @@ export async function submitLabels(
   taskId: TaskRef,
   userId: string,
   rawValues: Record<string, unknown>,
+  /** The client's idempotency key (see SubmitReplayed). */
+  submitKey: string | null = null,
 ): Promise<{ reviewResult: ReviewResult }> {
   const config = await projectConfig(projectId);
   const values = parseLabelValues(rawValues);
 
-  return withOpenTask(taskId, { projectId, userId }, ["label"], {}, async (tx, t, tree) => {
+  return withOpenTask(taskId, { projectId, userId, submitKey }, ["label"], {}, async (tx, t, tree) => {
     // Checked under the task's lock: which labels apply depends on the task, read only there.
     const checked = validateLabels(config.labelSchema, values, { target: TASK_TYPE_INFO[t.type].labelTarget! });
     if (!checked.ok) {

@@ -28,12 +28,14 @@ export async function submitRanking(
   taskId: TaskRef,
   userId: string,
   input: RankingInput,
+  /** The client's idempotency key (see SubmitReplayed). */
+  submitKey: string | null = null,
 ): Promise<{ setComplete: boolean }> {
   const config = await projectConfig(projectId);
   const reportText = (input.report ?? "").trim();
   if (reportText.length > MAX_REPORT) throw badInput(`The report is longer than ${MAX_REPORT} characters.`, { report: "too long" });
 
-  return withOpenTask(taskId, { projectId, userId }, ["rank"], {}, async (tx, t, tree) => {
+  return withOpenTask(taskId, { projectId, userId, submitKey }, ["rank"], {}, async (tx, t, tree) => {
     // Checked under the task's lock against the siblings the task showed, read only there.
     let order: string[][] = [];
     if (!input.notRankable) {

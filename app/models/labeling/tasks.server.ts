@@ -39,6 +39,8 @@ export interface TaskRecord {
   acknowledgedAt: Date | null;
   /** The labeler's first edit or choice in the task's form. */
   startedAt: Date | null;
+  /** The client's key of the submit that finished the task (see SubmitReplayed). */
+  submitKey: string | null;
 }
 
 type TaskRow = {
@@ -55,6 +57,7 @@ type TaskRow = {
   expires_at: Date;
   acknowledged_at: Date | null;
   started_at: Date | null;
+  submit_key: string | null;
 };
 
 const toTask = (r: TaskRow): TaskRecord => ({
@@ -71,11 +74,12 @@ const toTask = (r: TaskRow): TaskRecord => ({
   expiresAt: r.expires_at,
   acknowledgedAt: r.acknowledged_at,
   startedAt: r.started_at,
+  submitKey: r.submit_key,
 });
 
 /** The task columns as TaskRow names them, for tasks aliased k. */
 const TASK_COLUMNS = Prisma.sql`k.id, k.project_id, k.type::text AS type, k.state::text AS state, k.assignee_id, k.tree_id,
-  k.message_id, k.sibling_ids::text[] AS sibling_ids, k.full_form, k.created_at, k.expires_at, k.acknowledged_at, k.started_at`;
+  k.message_id, k.sibling_ids::text[] AS sibling_ids, k.full_form, k.created_at, k.expires_at, k.acknowledged_at, k.started_at, k.submit_key`;
 
 async function readTask(db: SqlDb, taskId: string, forUpdate = false): Promise<TaskRecord | null> {
   const rows = forUpdate
@@ -285,6 +289,36 @@ const expiredError = () => new LabelingError("expired", "This task expired. Requ
 export interface TaskOwner {
   projectId: string;
   userId: string;
+  /** The client's idempotency key for this submit, if it sent one. */
+  submitKey?: string | null;
+}
+
+/**
+ * A submit repeated with the key of the one that finished the task: the client lost the first
+ * answer (a dropped connection, a restarted server) and retried. Nothing is stored again; routes
+ * answer it as a success.
+ */
+export class SubmitReplayed extends Error {
+  constructor(readonly task: TaskRecord) {
+    super(`Task ${task.id} was already submitted with this key.`);
+    this.name = "SubmitReplayed";
+  }
+}
+
+const SUBMIT_KEY = /^[A-Za-z0-9_.:-]{8,128}$/;
+
+/** A submit key from a header or form field: absent is fine, malformed is refused. */
+export function parseSubmitKey(value: unknown): string | null {
+  if (value === null || value === undefined || value === "") return null;
+  if (typeof value !== "string" || !SUBMIT_KEY.test(value)) {
+    throw badInput("The submit key must be 8 to 128 letters, digits or . _ : - characters.", { submitKey: "malformed" });
+  }
+  return value;
+}
+
+/** Throws SubmitReplayed when this submit repeats the one that finished the task. */
+export function assertNotReplayed(task: TaskRecord, submitKey: string | null | undefined): void {
+  if (submitKey && task.submitKey === submitKey && (task.state === "done" || task.state === "skipped")) throw new SubmitReplayed(task);
 }
 
 /**
@@ -310,7 +344,10 @@ export async function withOpenTask<T>(
       const { tree, task } = await lockOwnTask(tx, taskId, owner);
       const kind = TASK_TYPE_INFO[task.type].kind;
       if (!kinds.includes(kind)) throw badInput(`Task ${task.id} is ${withArticle(words(task.type))} task, not a ${kinds.join(" or ")} task.`);
+      assertNotReplayed(task, owner.submitKey);
       assertOpen(task);
+      // Kept only if the submit commits: the key then names the submit that finished the task.
+      if (owner.submitKey) await tx.$executeRaw`UPDATE tasks SET submit_key = ${owner.submitKey} WHERE id = ${task.id}::uuid`;
       if (tree && tree.state !== TASK_TYPE_INFO[task.type].treeState && !opts.anyTreeState) {
         throw conflict(`The conversation moved on (it is ${words(tree.state)} now); this task can no longer be submitted.`);
       }
@@ -359,10 +396,10 @@ export async function completeTask(tx: Tx, taskId: string, resultMessageId: stri
  * Skips a task: it is not offered to this labeler again. Reply skips on one message count
  * towards the project's skip limit, which halts the tree.
  */
-export async function skipTask(projectId: string, taskId: string, userId: string, reason = ""): Promise<void> {
+export async function skipTask(projectId: string, taskId: string, userId: string, reason = "", submitKey: string | null = null): Promise<void> {
   const config = await projectConfig(projectId);
   const kinds = ["prompt", "reply", "label", "rank"] as const;
-  await withOpenTask(taskId, { projectId, userId }, kinds, { anyTreeState: true }, async (tx, task, tree) => {
+  await withOpenTask(taskId, { projectId, userId, submitKey }, kinds, { anyTreeState: true }, async (tx, task, tree) => {
     await tx.$executeRaw`
       UPDATE tasks SET state = 'skipped', skipped_at = ${NOW}, skip_reason = ${reason.slice(0, 500) || null}
       WHERE id = ${task.id}::uuid`;

@@ -4,7 +4,7 @@ import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
 import { createInitialPrompt, insertReply, lockReplyParent } from "./messages.server.ts";
 import { limitReplies } from "./rate-limits.server.ts";
-import { completeTask, ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { assertNotReplayed, completeTask, ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { assertNotDuplicate, checkMessageText, textHash } from "./text.server.ts";
 import { inTransaction } from "./transaction.server.ts";
 import { lockTree } from "./tree-state.server.ts";
@@ -23,16 +23,19 @@ export async function submitPrompt(
   taskId: TaskRef,
   userId: string,
   input: WritingInput,
+  /** The client's idempotency key (see SubmitReplayed). */
+  submitKey: string | null = null,
 ): Promise<{ treeId: string; messageId: string }> {
   const config = await projectConfig(projectId);
   const text = checkMessageText(input.text, config);
   const lang = input.lang || config.languages[0];
   if (!config.languages.includes(lang)) throw badInput(`This project collects ${config.languages.join(", ")}, not ${lang}.`);
   const task = await ownTask(projectId, taskId, userId);
+  assertNotReplayed(task, submitKey);
   if (task.type !== "initial_prompt") throw badInput(`Task ${task.id} is not an initial prompt task.`);
   await limitReplies(projectId, userId, "prompter", config);
   const hash = textHash(text);
-  return withOpenTask(task, { projectId, userId }, ["prompt"], {}, async (tx, t) => {
+  return withOpenTask(task, { projectId, userId, submitKey }, ["prompt"], {}, async (tx, t) => {
     await assertNotDuplicate(tx, userId, hash, config);
     const created = await createInitialPrompt(tx, { projectId, authorUserId: userId, text, textHash: hash, lang });
     await completeTask(tx, t.id, created.messageId);
@@ -50,15 +53,18 @@ export async function submitReply(
   taskId: TaskRef,
   userId: string,
   input: WritingInput,
+  /** The client's idempotency key (see SubmitReplayed). */
+  submitKey: string | null = null,
 ): Promise<{ messageId: string }> {
   const config = await projectConfig(projectId);
   const text = checkMessageText(input.text, config);
   const task = await ownTask(projectId, taskId, userId);
+  assertNotReplayed(task, submitKey);
   const role = TASK_TYPE_INFO[task.type].producesRole;
   if (TASK_TYPE_INFO[task.type].kind !== "reply" || !role) throw badInput(`Task ${task.id} is not a reply task.`);
   await limitReplies(projectId, userId, role, config);
   const hash = textHash(text);
-  return withOpenTask(task, { projectId, userId }, ["reply"], {}, async (tx, t) => {
+  return withOpenTask(task, { projectId, userId, submitKey }, ["reply"], {}, async (tx, t) => {
     const parent = await lockReplyParent(tx, t.messageId!, config, userId);
     if (!parent || parent.deleted || parent.reviewResult !== "accepted") {
       throw conflict("The message you are replying to was removed.");
