@@ -87,6 +87,7 @@ export class RewardScorer {
         input_ids: feed(int64([idx.length, T], ids)),
         attention_mask: feed(int64([idx.length, T], mask)),
       });
+      if (res.logits.dims.length !== 2 || res.logits.dims[1] !== 1) throw new Error(`not a reward model: logits are [${res.logits.dims.join(", ")}], expected [batch, 1]`);
       const logits = res.logits.data as Float32Array;
       idx.forEach((i, r) => (out[i] = logits[r]));
     }
