@@ -16,7 +16,8 @@ import type { RankedSet } from "../../training/reward/data";
 import { encodeRankedSets, modelDirTokenizer, RewardEncoder } from "../../training/reward/encode";
 import { foldScoreBias } from "../../training/reward/model";
 import { RewardScorer } from "../../training/reward/score";
-import { REWARD_METADATA_FILE, trainRewardModel, type TrainingRunContext } from "../../training/reward/trainer";
+import { REWARD_METADATA_FILE, RewardInputError, trainRewardModel, type RewardRunContext } from "../../training/reward/trainer";
+import { NonFiniteError } from "../../training/trainer";
 import { removeTempDirs, tempDir, writeTinyModel } from "../inference/tiny-model";
 
 afterAll(removeTempDirs);
@@ -46,19 +47,22 @@ function separableSets(n: number, seed: number): RankedSet[] {
 }
 
 interface Recorded {
-  ctx: TrainingRunContext;
+  ctx: RewardRunContext;
   progress: { step: number; total: number; metrics: Record<string, number> }[];
-  metrics: { name: string; step: number; value: unknown }[];
+  logged: { step: number; values: Record<string, number> }[];
+  evaluations: number[];
 }
 
 function context(checkpointDir: string, stopAt?: number): Recorded {
   const rec: Recorded = {
     progress: [],
-    metrics: [],
+    logged: [],
+    evaluations: [],
     ctx: {
       checkpointDir,
       progress: (step, total, metrics) => void rec.progress.push({ step, total, metrics }),
-      metric: (name, step, value) => void rec.metrics.push({ name, step, value }),
+      logMetrics: (step, values) => void rec.logged.push({ step, values }),
+      evaluation: (step) => void rec.evaluations.push(step),
       shouldStop: () => stopAt !== undefined && rec.progress.at(-1)!.step >= stopAt,
     },
   };
@@ -90,7 +94,11 @@ describe("reward-model trainer", () => {
     expect(r.totalSteps).toBe(40);
     expect(rec.progress.map((p) => p.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     for (const p of rec.progress) for (const v of Object.values(p.metrics)) expect(Number.isFinite(v)).toBe(true);
-    expect(rec.metrics.map((m) => [m.name, m.step])).toEqual([["eval", 10], ["eval", 20], ["eval", 30], ["eval", 40]]);
+    // Every step's tokens: 8 sets of 3 replies, each prompt + reply + EOS.
+    expect(rec.progress[0].metrics.tokens).toBeGreaterThan(8 * 3 * 8);
+    expect(rec.evaluations).toEqual([10, 20, 30, 40]);
+    expect(rec.logged.filter((l) => "eval_accuracy" in l.values).map((l) => l.step)).toEqual([10, 20, 30, 40]);
+    expect(rec.logged.filter((l) => "loss" in l.values)).toHaveLength(40);
     expect(r.data.train).toMatchObject({ pairs: 480, pairsKept: 480, overLengthPairs: 0, setsDropped: 0 });
 
     const v = r.metadata!.validation!;
@@ -178,5 +186,21 @@ describe("reward-model trainer", () => {
     expect(second).toMatchObject({ status: "completed", step: 8, resumedFrom: 5 });
     expect(rec.progress.map((p) => p.step)).toEqual([6, 7, 8]);
     expect(readFileSync(path.join(resumed, "onnx/model.onnx")).equals(readFileSync(path.join(whole, "onnx/model.onnx")))).toBe(true);
+  });
+
+  it("stops a diverging run at the step with the reason, and refuses unusable input by name", async () => {
+    const base = { backbone: { config: FRESH, tokenizerDir: tokenizerModel.dir }, train: train.slice(0, 16), hyper: { steps: 2 }, intraOpThreads: 1 };
+    // A centering coefficient this large overflows float32 in the first step's gradients.
+    const diverged = trainRewardModel({ ...base, outputDir: tempDir(), hyper: { steps: 2, centering: 1e38 } }, context(tempDir()).ctx);
+    await expect(diverged).rejects.toThrow(NonFiniteError);
+    await expect(diverged).rejects.toThrow(/^step 1 refused: .* is (Infinity|NaN|not finite)/);
+
+    const notAModel = trainRewardModel({ ...base, backbone: { modelDir: tempDir() }, outputDir: tempDir() }, context(tempDir()).ctx);
+    await expect(notAModel).rejects.toThrow(RewardInputError);
+    await expect(notAModel).rejects.toThrow(/^backbone: /);
+    const tooLong = trainRewardModel({ ...base, outputDir: tempDir(), hyper: { steps: 2, maxLength: 8 } }, context(tempDir()).ctx);
+    await expect(tooLong).rejects.toThrow(/no training set has a rankable pair within 8 tokens \(16 sets read, 48 of 48 pairs over length\)/);
+    const beyondContext = trainRewardModel({ ...base, outputDir: tempDir(), hyper: { maxLength: 100 } }, context(tempDir()).ctx);
+    await expect(beyondContext).rejects.toThrow(/maxLength 100 exceeds the model's context of 48 tokens/);
   });
 });

@@ -21,19 +21,32 @@ import { foldScoreBias, rewardModelInit, type RewardBackbone } from "./model";
 import { RewardScorer } from "./score";
 
 /**
- * What a run hands a trainer: where checkpoints go (a run resumes from the newest intact one there),
- * and callbacks for progress, metrics and cancellation.
+ * What a run hands the trainer: where checkpoints go (a run resumes from the newest intact one
+ * there), and callbacks for progress, metrics and cancellation.
  */
-export interface TrainingRunContext {
+export interface RewardRunContext {
   /** Checkpoints of this run; the trainer resumes from the newest intact one. */
   checkpointDir: string;
-  /** After every optimizer step. */
+  /** After every optimizer step: loss, accuracy, margin, lr, grad_norm, tokens (non-pad tokens of the step), ms. */
   progress(step: number, total: number, metrics: Record<string, number>): void | Promise<void>;
-  /** A named metric at a step: a number, or an object (an evaluation with its calibration table). */
-  metric(name: string, step: number, value: number | object): void | Promise<void>;
+  /**
+   * Values at a step: the step's metrics as in progress, and at evaluation steps eval_accuracy,
+   * eval_mean_margin, eval_pairs, eval_longer_wins_accuracy, eval_shorter_wins_accuracy.
+   */
+  logMetrics(step: number, values: Record<string, number>): void | Promise<void>;
+  /** The whole evaluation at an evaluation step (with its calibration table), for plots and the run page. */
+  evaluation?(step: number, evaluation: RewardEvaluation): void | Promise<void>;
   /** Asked after every step; true saves a checkpoint and returns with status "stopped". */
   shouldStop(): boolean | Promise<boolean>;
   log?(line: string): void;
+}
+
+/** Input the trainer cannot use (backbone, tokenizer, data): a run fails with this message, no retry. */
+export class RewardInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RewardInputError";
+  }
 }
 
 export interface RewardHyperparameters {
@@ -128,21 +141,21 @@ class StopRequested extends Error {}
 
 export const REWARD_METADATA_FILE = "reward_model.json";
 
-export async function trainRewardModel(spec: RewardTrainingSpec, ctx: TrainingRunContext): Promise<RewardTrainingResult> {
+export async function trainRewardModel(spec: RewardTrainingSpec, ctx: RewardRunContext): Promise<RewardTrainingResult> {
   const hp: RewardHyperparameters = { ...REWARD_DEFAULTS, ...spec.hyper };
   const log = ctx.log ?? (() => {});
-  const init = rewardModelInit(spec.backbone, hp.seed);
+  const init = inputStep("backbone", () => rewardModelInit(spec.backbone, hp.seed));
   const { config } = init;
   const maxLength = hp.maxLength ?? Math.min(512, config.nPositions);
-  if (maxLength > config.nPositions) throw new RangeError(`maxLength ${maxLength} exceeds the model's context of ${config.nPositions} tokens`);
-  const encoder = new RewardEncoder(modelDirTokenizer(init.tokenizerDir));
-  if (encoder.tokenizer.vocabSize > config.vocabSize) throw new Error(`the tokenizer has ${encoder.tokenizer.vocabSize} tokens but the model only ${config.vocabSize}`);
+  if (maxLength > config.nPositions) throw new RewardInputError(`maxLength ${maxLength} exceeds the model's context of ${config.nPositions} tokens`);
+  const encoder = inputStep("tokenizer", () => new RewardEncoder(modelDirTokenizer(init.tokenizerDir)));
+  if (encoder.tokenizer.vocabSize > config.vocabSize) throw new RewardInputError(`the tokenizer has ${encoder.tokenizer.vocabSize} tokens but the model only ${config.vocabSize}`);
 
   const train = encodeRankedSets(spec.train, encoder, maxLength);
   const validation = spec.validation?.length ? encodeRankedSets(spec.validation, encoder, maxLength) : null;
   const stats = (r: EncodeReport) => ({ pairs: r.pairs, pairsKept: r.pairsKept, overLengthCompletions: r.overLengthCompletions, overLengthPairs: r.overLengthPairs, setsDropped: r.setsDropped });
   if (train.sets.length === 0) {
-    throw new Error(`no training set has a rankable pair within ${maxLength} tokens (${spec.train.length} sets read, ${train.overLengthPairs} of ${train.pairs} pairs over length)`);
+    throw new RewardInputError(`no training set has a rankable pair within ${maxLength} tokens (${spec.train.length} sets read, ${train.overLengthPairs} of ${train.pairs} pairs over length)`);
   }
   log(`reward data: ${train.sets.length} sets, ${train.pairsKept} pairs (${train.overLengthPairs} over ${maxLength} tokens dropped)`);
 
@@ -170,11 +183,26 @@ export async function trainRewardModel(spec: RewardTrainingSpec, ctx: TrainingRu
     scorer.setWeights(trainer.weights());
     const evaluation = await evaluateRewardModel(spec.validation!, encoder, scorer, maxLength);
     evaluations.push({ step, evaluation });
-    await ctx.metric("eval", step, evaluation);
+    await ctx.logMetrics(step, {
+      eval_accuracy: evaluation.accuracy,
+      eval_mean_margin: evaluation.mean_margin,
+      eval_pairs: evaluation.pairs,
+      eval_longer_wins_accuracy: evaluation.longer_wins_accuracy,
+      eval_shorter_wins_accuracy: evaluation.shorter_wins_accuracy,
+    });
+    await ctx.evaluation?.(step, evaluation);
   };
-  const batchOf = (indices: number[]) => rankingBatch(indices.map((i) => train.sets[i]), k, { padTokenId: config.padTokenId, margins: hp.margins });
+  let stepTokens = 0;
+  const batchOf = (indices: number[]) => {
+    const sets = indices.map((i) => train.sets[i]);
+    for (const s of sets) for (const q of s.sequences) stepTokens += q.length;
+    return rankingBatch(sets, k, { padTokenId: config.padTokenId, margins: hp.margins });
+  };
   const onStep = async (r: StepResult) => {
-    await ctx.progress(r.step, totalSteps, stepMetrics(r));
+    const metrics = { ...stepMetrics(r), tokens: stepTokens };
+    stepTokens = 0;
+    await ctx.progress(r.step, totalSteps, metrics);
+    await ctx.logMetrics(r.step, metrics);
     if (r.step % evalEvery === 0 || r.step === totalSteps) await evaluate(r.step);
     if (r.step < totalSteps && (await ctx.shouldStop())) {
       saveCheckpoint(ctx.checkpointDir, { identity: loopIdentity({ trainer, config }), state: trainer.state(), data: order.state(), extra: {} });
@@ -215,7 +243,7 @@ export async function trainRewardModel(spec: RewardTrainingSpec, ctx: TrainingRu
     // Centre the scores on the demonstrations, then measure the model as it will be served.
     const demos = spec.demonstrations ?? distinctCompletions(spec.train);
     const demoSeqs = demos.map((d) => encoder.sequence(d.prompt, d.text)).filter((s) => s.length <= maxLength);
-    if (demoSeqs.length === 0) throw new Error(`no demonstration fits in ${maxLength} tokens: the score bias cannot be set`);
+    if (demoSeqs.length === 0) throw new RewardInputError(`no demonstration fits in ${maxLength} tokens: the score bias cannot be set`);
     const trained = trainer.weights();
     scorer.setWeights(trained);
     const bias = mean(await scorer.score(demoSeqs));
@@ -248,6 +276,16 @@ export async function trainRewardModel(spec: RewardTrainingSpec, ctx: TrainingRu
 function stepMetrics(r: StepResult): Record<string, number> {
   const avg = (name: string) => mean(r.metrics.flatMap((m) => m[name] ?? []));
   return { loss: r.loss, accuracy: avg("accuracy"), margin: avg("margin"), lr: r.lr, grad_norm: r.gradNorm, ms: r.ms };
+}
+
+/** Runs a setup step, turning its failure into a RewardInputError that names the step. */
+function inputStep<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof RewardInputError) throw err;
+    throw new RewardInputError(`${what}: ${(err as Error).message}`);
+  }
 }
 
 function distinctCompletions(sets: readonly RankedSet[]): { prompt: Turn[]; text: string }[] {
