@@ -200,6 +200,8 @@ describe("reward-model trainer", () => {
     await expect(notAModel).rejects.toThrow(/^backbone: /);
     const tooLong = trainRewardModel({ ...base, outputDir: tempDir(), hyper: { steps: 2, maxLength: 8 } }, context(tempDir()).ctx);
     await expect(tooLong).rejects.toThrow(/no training set has a rankable pair within 8 tokens \(16 sets read, 48 of 48 pairs over length\)/);
+    const noMargins = trainRewardModel({ ...base, outputDir: tempDir(), hyper: { steps: 2, margins: true } }, context(tempDir()).ctx);
+    await expect(noMargins).rejects.toThrow(/margins were asked for, but the training data carries none/);
     const beyondContext = trainRewardModel({ ...base, outputDir: tempDir(), hyper: { maxLength: 100 } }, context(tempDir()).ctx);
     await expect(beyondContext).rejects.toThrow(/maxLength 100 exceeds the model's context of 48 tokens/);
   });

@@ -157,6 +157,9 @@ export async function trainRewardModel(spec: RewardTrainingSpec, ctx: RewardRunC
   if (train.sets.length === 0) {
     throw new RewardInputError(`no training set has a rankable pair within ${maxLength} tokens (${spec.train.length} sets read, ${train.overLengthPairs} of ${train.pairs} pairs over length)`);
   }
+  if (hp.margins && !train.sets.some((s) => s.margins)) {
+    throw new RewardInputError("margins were asked for, but the training data carries none (a pairwise \"margin\" key, or Bradley–Terry scores in kway rows)");
+  }
   log(`reward data: ${train.sets.length} sets, ${train.pairsKept} pairs (${train.overLengthPairs} over ${maxLength} tokens dropped)`);
 
   const k = Math.max(...train.sets.map((s) => s.sequences.length));
