@@ -158,6 +158,29 @@ program
       console.log(`${m.name}\t${m.kind}\t${m.architecture}\t${m.paramCount}\t${m.parent ?? "-"}\t${m.activeIn.join(",") || "-"}\t${m.path}`);
   });
 
+// Reward models.
+
+program
+  .command("eval-reward")
+  .description("a reward model's pairwise accuracy on a preference file, beside the longer- and shorter-reply baselines on the same pairs (one JSON line)")
+  .requiredOption("--model <name-or-dir>", "a registered reward model's name, or a reward-model directory")
+  .requiredOption("--file <path>", "JSONL (or .jsonl.gz) preference file")
+  .requiredOption("--format <format>", "hh | trl_preference | kway")
+  .option("--max-length <n>", "longest prompt + reply in tokens (default: the model's context); longer pairs are dropped and counted", (v) => Number.parseInt(v, 10))
+  .action(async (o: { model: string; file: string; format: string; maxLength?: number }) => {
+    const { evaluateRewardDir, PREFERENCE_FORMATS } = await import("../training/reward/index.ts");
+    if (!(PREFERENCE_FORMATS as readonly string[]).includes(o.format)) throw new Error(`--format must be one of ${PREFERENCE_FORMATS.join(", ")}`);
+    let dir = o.model;
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      const model = await prisma.modelVersion.findUnique({ where: { name: o.model } });
+      if (!model) throw new Error(`${o.model} is neither a model directory nor a registered model's name`);
+      if (model.kind !== "reward") throw new Error(`${o.model} is a ${model.kind} model, not a reward model`);
+      dir = model.path;
+    }
+    const r = await evaluateRewardDir(dir, o.file, o.format as (typeof PREFERENCE_FORMATS)[number], { maxLength: o.maxLength, intraOpThreads: env().ORT_INTRA_OP_THREADS });
+    console.log(JSON.stringify({ model: o.model, file: o.file, format: o.format, ...r }));
+  });
+
 program
   .command("set-active-policy")
   .description("choose the policy that samples replies in a project")

@@ -77,13 +77,21 @@ export interface RankingExample {
   sequences: number[][];
   /** Rank of each sequence: 0 = best, equal ranks tie. */
   ranks: number[];
+  /** Per-pair margins: margins[i][j] is the margin when sequence i beats sequence j (default 0). */
+  margins?: number[][];
+}
+
+export interface RankingBatchOptions extends BatchOptions {
+  /** Also lay out the examples' margins as `margins` [P, K, K] (for a reward objective with margins). */
+  margins?: boolean;
 }
 
 /**
  * Reward-model batch: P prompts × K slots as P·K rows (prompt-major); a prompt with fewer than K
- * completions leaves slots empty (one pad token, rank −1). ranks int64 [P, K].
+ * completions leaves slots empty (one pad token, rank −1). ranks int64 [P, K]; with
+ * `opts.margins`, margins [P, K, K] (0 where an example gives none).
  */
-export function rankingBatch(examples: RankingExample[], k: number, opts: BatchOptions): Batch {
+export function rankingBatch(examples: RankingExample[], k: number, opts: RankingBatchOptions): Batch {
   if (examples.length === 0) throw new RangeError("rankingBatch: no examples");
   const rows: number[][] = [];
   const ranks: number[] = [];
@@ -99,9 +107,15 @@ export function rankingBatch(examples: RankingExample[], k: number, opts: BatchO
   }
   const side = opts.side ?? "right";
   const T = longest(rows, opts.length, "rankingBatch");
-  return {
+  const batch: Batch = {
     input_ids: int64([rows.length, T], padRows(rows, T, side, opts.padTokenId)),
     attention_mask: int64([rows.length, T], padRows(rows.map((r) => r.map(() => 1)), T, side, 0)),
     ranks: int64([examples.length, k], ranks),
   };
+  if (opts.margins) {
+    const margins = new Array<number>(examples.length * k * k).fill(0);
+    examples.forEach((e, p) => e.margins?.forEach((row, i) => row.forEach((m, j) => (margins[(p * k + i) * k + j] = m))));
+    batch.margins = floats(opts.floatType ?? "float32", [examples.length, k, k], margins);
+  }
+  return batch;
 }

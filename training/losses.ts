@@ -66,7 +66,10 @@ export function logSigmoid(g: Graph, x: Value): Value {
 }
 
 export interface PairwiseRankingLoss {
-  /** Mean over batch elements (with at least one pair) of the mean over their pairs of −log σ(r_w − r_l). */
+  /**
+   * Mean over batch elements (with at least one pair) of the mean over their pairs of
+   * −log σ(r_w − r_l − m_wl), plus the centering term when asked for.
+   */
   loss: Value;
   /** Share of pairs where the winner scores higher. */
   accuracy: Value;
@@ -74,12 +77,23 @@ export interface PairwiseRankingLoss {
   margin: Value;
 }
 
+export interface PairwiseRankingOptions {
+  /** Per-pair margins [B, K, K]: entry (i, j) is the margin when i beats j (TRL's "margin"). */
+  margins?: Value;
+  /**
+   * TRL's center_rewards_coefficient: adds c · (r_w + r_l)², averaged like the pair loss (over an
+   * element's pairs, then over elements), which keeps rewards near zero without changing their order.
+   */
+  centering?: number;
+}
+
 /**
  * The reward-model loss over all K·(K−1)/2 pairs of each batch element at once (InstructGPT):
  * rewards [B, K]; ranks int64 [B, K], 0 = best, equal ranks are ties (no pair), −1 = no completion
- * in that slot (ragged K). Pair (i, j) counts when rank_i < rank_j, both present.
+ * in that slot (ragged K). Pair (i, j) counts when rank_i < rank_j, both present. With K = 2 and one
+ * pair per element this is TRL's RewardTrainer loss, margin and centering included.
  */
-export function pairwiseRankingLoss(g: Graph, rewards: Value, ranks: Value): PairwiseRankingLoss {
+export function pairwiseRankingLoss(g: Graph, rewards: Value, ranks: Value, opts: PairwiseRankingOptions = {}): PairwiseRankingLoss {
   return g.scope("pairwise", () => {
     const zeroI = g.constI64([0], true);
     const present = g.not(g.less(ranks, zeroI)); // [B, K]
@@ -88,7 +102,11 @@ export function pairwiseRankingLoss(g: Graph, rewards: Value, ranks: Value): Pai
     const wins = g.and(g.and(g.less(ri, rj), g.unsqueeze(present, [2])), g.unsqueeze(present, [1])); // [B, K, K]
     const pairs = g.cast(wins, floatOf(rewards)); // [B, K, K]
     const diff = g.sub(g.unsqueeze(rewards, [2]), g.unsqueeze(rewards, [1])); // r_i − r_j [B, K, K]
-    const perPair = g.neg(logSigmoid(g, diff));
+    let perPair = g.neg(logSigmoid(g, opts.margins ? g.sub(diff, opts.margins) : diff));
+    if (opts.centering) {
+      const sum = g.add(g.unsqueeze(rewards, [2]), g.unsqueeze(rewards, [1])); // r_i + r_j [B, K, K]
+      perPair = g.add(perPair, g.mul(c(g, opts.centering, rewards), g.mul(sum, sum)));
+    }
     const pairCount = g.reduceSum(pairs, [1, 2], false); // [B]
     const one = c(g, 1, rewards);
     const perElement = g.div(g.reduceSum(g.mul(perPair, pairs), [1, 2], false), g.max(pairCount, one)); // [B]

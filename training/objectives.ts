@@ -58,20 +58,28 @@ export function causalLmObjective(): Objective {
   };
 }
 
+export interface RewardObjectiveOptions {
+  /** Feed per-pair margins (`margins` [P, K, K]): the loss becomes −log σ(r_w − r_l − m). */
+  margins?: boolean;
+  /** TRL's center_rewards_coefficient (DOMAIN default 0.01 when used; 0 or absent: off). */
+  centering?: number;
+}
+
 /**
  * Reward model on K-way rankings: the batch holds P prompts × K completions as P·K rows
  * (prompt-major); `ranks` int64 [P, K] (0 = best, equal = tie, −1 = empty slot). Loss over all
- * K·(K−1)/2 pairs of each prompt in one batch element.
+ * K·(K−1)/2 pairs of each prompt in one batch element, so each completion is forwarded once.
  */
-export function rewardObjective(k: number): Objective {
+export function rewardObjective(k: number, opts: RewardObjectiveOptions = {}): Objective {
   return {
     head: "score",
-    inputs: ["ranks"],
-    build({ g, forward, param }) {
+    inputs: opts.margins ? ["ranks", "margins"] : ["ranks"],
+    build({ g, forward, param, floatType }) {
       const ranks = g.input("ranks", "int64", ["prompts", k]);
+      const margins = opts.margins ? g.input("margins", floatType, ["prompts", k, k]) : undefined;
       const score = gpt2ScoreHead(g, forward.hidden, param("score.weight")); // [P·K, T]
       const rewards = g.reshape(lastTokenValue(g, score, forward.attentionMask), [-1, k], { shape: ["prompts", k] }); // [P, K]
-      const { loss, accuracy, margin } = pairwiseRankingLoss(g, rewards, ranks);
+      const { loss, accuracy, margin } = pairwiseRankingLoss(g, rewards, ranks, { margins, centering: opts.centering });
       return { loss, metrics: { accuracy, margin, rewards } };
     },
     lossElements(batch) {
