@@ -14,6 +14,7 @@ import { checkRedis, chooseQueueBackend, createJobBackend } from "~/jobs/backend
 import { buildIfStale } from "./lib/build.ts";
 import { ensureDatabase, migrateDeploy } from "./lib/database.ts";
 import { startEmbeddedPostgres, type RunningEmbeddedPostgres } from "./lib/embedded-postgres.ts";
+import { forgetServices, recordServices } from "./lib/running-services.ts";
 
 const embeddedFlag = process.argv.includes("--embedded");
 const LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rlhf_studio";
@@ -118,6 +119,7 @@ async function main() {
     });
     children.push(child);
   };
+  recordServices(config.DATA_DIR, { databaseUrl: config.DATABASE_URL, queueBackend: queueChoice.kind, redisUrl: config.REDIS_URL });
   start("web", ["--import", "tsx", "server.ts", "build/server/index.js"]);
   if (!process.argv.includes("--web-only")) start("workers", ["--import", "tsx", "workers/main.ts"]);
 
@@ -135,6 +137,7 @@ async function main() {
           }),
       ),
     );
+    forgetServices(config.DATA_DIR);
     // Last, once nothing uses it.
     await embedded?.stop();
     process.exit(code);

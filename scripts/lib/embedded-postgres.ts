@@ -143,16 +143,6 @@ function readConnection(file: string): Connection | null {
   }
 }
 
-/** The connection of an embedded Postgres that a running `npm start` serves, if any. */
-export function runningEmbeddedUrl(dataDir: string): string | null {
-  const paths = embeddedPaths(dataDir);
-  const c = readConnection(paths.connection);
-  const lockFile = path.join(paths.pgData, "postmaster.pid");
-  if (!c || !fs.existsSync(lockFile)) return null;
-  const pid = Number(fs.readFileSync(lockFile, "utf8").split("\n")[0]);
-  return fs.existsSync(`/proc/${pid}`) ? embeddedUrl(c) : null;
-}
-
 export async function startEmbeddedPostgres(dataDir: string, log: (m: string) => void = console.log): Promise<RunningEmbeddedPostgres> {
   const paths = embeddedPaths(dataDir);
   checkWritable(paths.root);

