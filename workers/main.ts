@@ -16,12 +16,17 @@ const config = env();
 const backend = await jobBackend();
 const deps: JobDeps = { prisma, dataDir: config.DATA_DIR, ortThreads: config.ORT_INTRA_OP_THREADS };
 
+let stopping = false;
 const keys = Object.keys(PROCESSORS) as QueueKey[];
 const workers = keys.map((key) => {
   const worker = createQueueWorker(key, PROCESSORS[key] as never, deps, {
     backend,
     concurrency: config.WORKER_CONCURRENCY,
     lockSeconds: config.JOB_LOCK_SECONDS,
+  });
+  // Connection trouble, one line each; none while stopping (Ctrl+C also stops an embedded Postgres at once).
+  worker.on("error", (error) => {
+    if (!stopping) console.error(`[${key}] queue connection: ${error.message}`);
   });
   worker.on("failed", (job, error) => console.error(`[${key}] job ${job?.id} failed: ${error.message}`));
   worker.on("completed", (job) => console.log(`[${key}] job ${job.id} done`));
@@ -32,7 +37,6 @@ const stopScheduler = keys.includes("sampling") ? startSamplingScheduler(config.
 const stopRetention = keys.includes("export") ? startRetentionSweep(config.RETENTION_SWEEP_SECONDS) : async () => {};
 console.log(`workers ready: ${keys.join(", ") || "(no queues)"} on ${backend.where}`);
 
-let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;

@@ -27,7 +27,7 @@ export type JobBackend = {
 
 export type QueueBackendChoice = { kind: "redis"; redisUrl: string; reason: string } | { kind: "postgres"; reason: string };
 
-function answers(url: string, defaultPort: number, timeoutMs = 1_000): Promise<boolean> {
+function answers(url: string, defaultPort: number, timeoutMs = 3_000): Promise<boolean> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const socket = net.connect({ host: u.hostname, port: Number(u.port || defaultPort) });

@@ -3,7 +3,7 @@
 // free port. Each failure a person can meet (unwritable DATA_DIR, data of another major version,
 // a lock left by a killed run, another run still using the data) stops with what to do, and
 // never touches the data.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -209,14 +209,20 @@ export async function startEmbeddedPostgres(dataDir: string, log: (m: string) =>
     throw failure(`the embedded Postgres started but refused a connection (${(error as Error).message})`);
   }
 
+  // Ctrl+C in a terminal signals the whole process group, Postgres included, which then shuts
+  // down by itself; the package would wait forever for an exit that already happened.
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  const exited = child ? new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve()))) : Promise.resolve();
   let stopped: Promise<void> | undefined;
   return {
     url,
     port,
     dataDir: paths.pgData,
     stop: () =>
-      (stopped ??= server.stop().finally(() => {
+      (stopped ??= (async () => {
+        if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGINT"); // fast shutdown
+        await exited;
         logStream.end();
-      })),
+      })()),
   };
 }
