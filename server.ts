@@ -1,5 +1,5 @@
 // Production web server: serves the Remix build and static assets. Unlike remix-serve it
-// shuts down promptly on SIGTERM: stop accepting, drain, then close Redis and the Postgres clients.
+// shuts down promptly on SIGTERM: stop accepting, drain, then close the queue connections and the Postgres clients.
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
@@ -31,7 +31,7 @@ async function shutdown(signal: string) {
   server.closeIdleConnections();
   setTimeout(() => server.closeAllConnections(), 3_000).unref();
   await new Promise<void>((resolve) => server.once("close", () => resolve()));
-  // The app's shared clients live on globalThis (see app/db.server.ts, app/redis.server.ts).
+  // The app's shared clients live on globalThis (see app/db.server.ts, app/jobs/backend.server.ts).
   const g = globalThis as {
     prisma?: { $disconnect(): Promise<void> };
     pgPool?: { end(): Promise<void> };

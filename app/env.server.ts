@@ -9,12 +9,15 @@ const EnvSchema = z.object({
     .url()
     .refine((u) => /^postgres(ql)?:\/\//.test(u), "must be a postgresql:// URL")
     .default("postgresql://postgres@127.0.0.1:5432/rlhf_studio"),
+  /// Unset: Redis on 127.0.0.1:6379 if one answers, otherwise the queues live in Postgres.
   REDIS_URL: z
     .string()
     .url()
     .refine((u) => /^rediss?:\/\//.test(u), "must be a redis:// URL")
-    .default("redis://127.0.0.1:6379"),
-  /// Prefix of every BullMQ key, so several instances (or test files) can share one Redis.
+    .optional(),
+  /// Set by `npm start` for the processes it runs (and by tests): where the job queues live.
+  QUEUE_BACKEND: z.enum(["redis", "postgres"]).optional(),
+  /// Prefix of every BullMQ key (Redis) or schema (Postgres), so several instances or test files can share one store.
   QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9:_-]+$/, "letters, digits, : _ - only").default("rlhf"),
   /// Comma-separated secrets for signing session cookies; the first signs, all verify (rotation).
   SESSION_SECRET: z

@@ -365,5 +365,4 @@ try {
   await prisma.$disconnect();
   const { closeQueues } = await import("~/jobs/enqueue.server.ts");
   await closeQueues();
-  await (globalThis as { redis?: { quit(): Promise<unknown> } }).redis?.quit();
 }

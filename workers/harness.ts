@@ -1,9 +1,9 @@
 // Runs a queue's processor around its row: parse the payload, skip finished rows (a retried
 // or duplicated job does nothing twice), mark running, report progress to the job and the
 // row, and record success or the failure reason on the row.
-import { Job, UnrecoverableError, Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import { Job, UnrecoverableError, type Worker } from "bullmq";
 import type { PrismaClient } from "~/db.server.ts";
+import type { JobBackend } from "~/jobs/backend.server.ts";
 import { QUEUES, ROW_TABLE, type Payload, type QueueKey } from "~/jobs/queues.ts";
 
 export type JobDeps = { prisma: PrismaClient; dataDir: string; ortThreads: number };
@@ -87,13 +87,11 @@ export function createQueueWorker<K extends QueueKey>(
   key: K,
   processor: Processor<K>,
   deps: JobDeps,
-  opts: { connection: Redis; prefix: string; concurrency?: number; maxAttempts?: number; lockSeconds?: number },
+  opts: { backend: JobBackend; concurrency?: number; maxAttempts?: number; lockSeconds?: number },
 ): Worker {
   const maxAttempts = opts.maxAttempts ?? 3;
   const lockDuration = (opts.lockSeconds ?? 60) * 1000;
-  return new Worker(QUEUES[key].name, (job) => runTrackedJob(key, job, processor, deps, maxAttempts), {
-    connection: opts.connection,
-    prefix: opts.prefix,
+  return opts.backend.createWorker(QUEUES[key].name, (job) => runTrackedJob(key, job, processor, deps, maxAttempts), {
     concurrency: opts.concurrency ?? 1,
     // A job whose worker died is picked up again after the lock expires, by whichever worker
     // checks for stalled jobs next.

@@ -1,20 +1,30 @@
-// Each worker process refreshes a key with a TTL; /health reads the freshest one.
+// Each worker process refreshes its row in worker_heartbeats; /health reads the freshest one.
+// In Postgres rather than the queue store, so it reads the same on either queue backend.
 import os from "node:os";
-import type { Redis } from "ioredis";
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_STALE_MS, WORKER_HEARTBEAT_KEY } from "~/jobs/queues.ts";
+import type { PrismaClient } from "~/db.server.ts";
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_STALE_MS } from "~/jobs/queues.ts";
 
-export function startHeartbeat(redis: Redis, prefix: string, queues: string[]): () => Promise<void> {
+export function startHeartbeat(prisma: PrismaClient, queues: string[]): () => Promise<void> {
   const id = `${os.hostname()}:${process.pid}`;
-  const key = `${prefix}:${WORKER_HEARTBEAT_KEY}:${id}`;
-  const startedAt = new Date().toISOString();
-  const beat = () =>
-    redis
-      .set(key, JSON.stringify({ id, pid: process.pid, queues, startedAt, at: new Date().toISOString() }), "PX", HEARTBEAT_STALE_MS)
-      .catch((error) => console.error("heartbeat failed:", error.message));
+  const startedAt = new Date();
+  const beat = async () => {
+    try {
+      const now = new Date();
+      await prisma.workerHeartbeat.upsert({
+        where: { id },
+        create: { id, pid: process.pid, queues, startedAt, beatAt: now },
+        update: { queues, beatAt: now },
+      });
+      // Rows of processes that died without saying goodbye.
+      await prisma.workerHeartbeat.deleteMany({ where: { beatAt: { lt: new Date(now.getTime() - 10 * HEARTBEAT_STALE_MS) } } });
+    } catch (error) {
+      console.error("heartbeat failed:", (error as Error).message);
+    }
+  };
   void beat();
   const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
   return async () => {
     clearInterval(timer);
-    await redis.del(key).catch(() => undefined);
+    await prisma.workerHeartbeat.delete({ where: { id } }).catch(() => undefined);
   };
 }

@@ -1,8 +1,9 @@
-// Worker entrypoint: connects to Redis and Postgres, registers a BullMQ worker per queue,
-// keeps a heartbeat, and on SIGTERM/SIGINT closes workers, then Redis, then Prisma.
+// Worker entrypoint: connects to the queue backend (Redis or Postgres, see
+// app/jobs/backend.server.ts) and Postgres, registers a BullMQ worker per queue, keeps a
+// heartbeat, and on SIGTERM/SIGINT closes workers, then the queue backend, then Prisma.
 import { env } from "~/env.server.ts";
 import { pgPool, prisma } from "~/db.server.ts";
-import { createRedis } from "~/redis.server.ts";
+import { closeJobBackend, jobBackend } from "~/jobs/backend.server.ts";
 import type { QueueKey } from "~/jobs/queues.ts";
 import { createQueueWorker, type JobDeps } from "./harness.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -12,27 +13,30 @@ import { startRetentionSweep } from "./retention.ts";
 import { startSamplingScheduler } from "./sampling-scheduler.ts";
 
 const config = env();
-const connection = createRedis({ forWorker: true });
+const backend = await jobBackend();
 const deps: JobDeps = { prisma, dataDir: config.DATA_DIR, ortThreads: config.ORT_INTRA_OP_THREADS };
 
+let stopping = false;
 const keys = Object.keys(PROCESSORS) as QueueKey[];
 const workers = keys.map((key) => {
   const worker = createQueueWorker(key, PROCESSORS[key] as never, deps, {
-    connection,
-    prefix: config.QUEUE_PREFIX,
+    backend,
     concurrency: config.WORKER_CONCURRENCY,
     lockSeconds: config.JOB_LOCK_SECONDS,
+  });
+  // Connection trouble, one line each; none while stopping (Ctrl+C also stops an embedded Postgres at once).
+  worker.on("error", (error) => {
+    if (!stopping) console.error(`[${key}] queue connection: ${error.message}`);
   });
   worker.on("failed", (job, error) => console.error(`[${key}] job ${job?.id} failed: ${error.message}`));
   worker.on("completed", (job) => console.log(`[${key}] job ${job.id} done`));
   return worker;
 });
-const stopHeartbeat = startHeartbeat(connection, config.QUEUE_PREFIX, keys);
+const stopHeartbeat = startHeartbeat(prisma, keys);
 const stopScheduler = keys.includes("sampling") ? startSamplingScheduler(config.SAMPLING_SCHEDULE_SECONDS) : async () => {};
 const stopRetention = keys.includes("export") ? startRetentionSweep(config.RETENTION_SWEEP_SECONDS) : async () => {};
-console.log(`workers ready: ${keys.join(", ") || "(no queues)"}`);
+console.log(`workers ready: ${keys.join(", ") || "(no queues)"} on ${backend.where}`);
 
-let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
@@ -41,7 +45,7 @@ async function shutdown(signal: string) {
   await Promise.all(workers.map((w) => w.close()));
   await disposeModels();
   await stopHeartbeat();
-  await connection.quit();
+  await closeJobBackend();
   await Promise.all([prisma.$disconnect(), pgPool.end()]);
   console.log("workers stopped");
   process.exit(0);

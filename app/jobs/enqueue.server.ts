@@ -1,16 +1,16 @@
 // Producers: the row already exists (created in the caller's transaction); this puts its job
 // on the queue with jobId derived from the row, so enqueuing twice is harmless.
-import { Queue } from "bullmq";
-import { env } from "~/env.server.ts";
-import { redis } from "~/redis.server.ts";
+import type { Queue } from "bullmq";
+import { closeJobBackend, jobBackend } from "./backend.server.ts";
 import { QUEUES, jobIdFor, type Payload, type QueueKey } from "./queues.ts";
 
-const queues = new Map<QueueKey, Queue>();
+const queues = new Map<QueueKey, Promise<Queue>>();
 
-export function queue(key: QueueKey): Queue {
+/** This process's producer for a queue, on the backend chosen in ./backend.server.ts. */
+export function queue(key: QueueKey): Promise<Queue> {
   let q = queues.get(key);
   if (!q) {
-    q = new Queue(QUEUES[key].name, { connection: redis(), prefix: env().QUEUE_PREFIX });
+    q = jobBackend().then((backend) => backend.createQueue(QUEUES[key].name));
     queues.set(key, q);
   }
   return q;
@@ -21,7 +21,7 @@ export const JOB_ATTEMPTS = 3;
 export async function enqueue<K extends QueueKey>(key: K, payload: Payload<K>): Promise<string> {
   const data = QUEUES[key].payload.parse(payload);
   const jobId = jobIdFor(key, data as Payload<K>);
-  await queue(key).add(key, data, {
+  await (await queue(key)).add(key, data, {
     jobId,
     attempts: JOB_ATTEMPTS,
     backoff: { type: "exponential", delay: 2_000 },
@@ -31,9 +31,10 @@ export async function enqueue<K extends QueueKey>(key: K, payload: Payload<K>): 
   return jobId;
 }
 
-/** Closes the queues this process opened (scripts call it before exiting). */
+/** Closes the queues this process opened and the backend's connections (scripts call it before exiting). */
 export async function closeQueues(): Promise<void> {
   const open = [...queues.values()];
   queues.clear();
-  await Promise.allSettled(open.map((q) => q.close()));
+  await Promise.allSettled(open.map(async (q) => (await q).close()));
+  await closeJobBackend();
 }

@@ -52,6 +52,5 @@ export function jobIdFor<K extends QueueKey>(queue: K, payload: Payload<K>): str
   return `${queue}-${(QUEUES[queue].rowIdOf as (p: Payload<K>) => string)(payload)}`;
 }
 
-export const WORKER_HEARTBEAT_KEY = "workers:heartbeat";
 export const HEARTBEAT_INTERVAL_MS = 5_000;
 export const HEARTBEAT_STALE_MS = 20_000;

@@ -1,10 +1,11 @@
-// Liveness of the parts: web (this answer), database, Redis, and the freshest worker heartbeat.
+// Liveness of the parts: web (this answer), database, the queue backend (Redis or Postgres),
+// and the freshest worker heartbeat.
 import { json } from "@remix-run/node";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { prisma } from "~/db.server.ts";
-import { env } from "~/env.server.ts";
-import { HEARTBEAT_STALE_MS, WORKER_HEARTBEAT_KEY } from "~/jobs/queues.ts";
-import { redis } from "~/redis.server.ts";
+import { jobBackend } from "~/jobs/backend.server.ts";
+import { queue } from "~/jobs/enqueue.server.ts";
+import { HEARTBEAT_STALE_MS } from "~/jobs/queues.ts";
 
 export const access = accessOf.public();
 
@@ -23,31 +24,26 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ok: true; ms: number; v
 
 export async function loader() {
   const database = await timed(() => prisma.$queryRaw`SELECT 1`);
-  const redisCheck = await timed(() => redis().ping());
-  const beats = await timed(async () => {
-    const prefix = `${env().QUEUE_PREFIX}:${WORKER_HEARTBEAT_KEY}:`;
-    const keys: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis().scan(cursor, "MATCH", `${prefix}*`, "COUNT", 100);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== "0");
-    const values = keys.length ? await redis().mget(keys) : [];
-    return values.filter((v): v is string => !!v).map((v) => JSON.parse(v) as { id: string; at: string; queues: string[] });
+  // A read through the queue backend itself: it fails when its store does.
+  const queues = await timed(async () => {
+    await (await queue("export")).getJobCounts("waiting");
+    return (await jobBackend()).kind;
   });
+  const beats = await timed(() =>
+    prisma.workerHeartbeat.findMany({ where: { beatAt: { gt: new Date(Date.now() - HEARTBEAT_STALE_MS) } } }),
+  );
 
   const workers = beats.ok ? beats.value : [];
-  const newest = workers.reduce<number | null>((acc, w) => Math.max(acc ?? 0, Date.parse(w.at)), null);
+  const newest = workers.reduce<number | null>((acc, w) => Math.max(acc ?? 0, w.beatAt.getTime()), null);
   const workerAgeMs = newest === null ? null : Date.now() - newest;
   const workersOk = workerAgeMs !== null && workerAgeMs < HEARTBEAT_STALE_MS;
 
   const body = {
-    status: database.ok && redisCheck.ok && workersOk ? "ok" : "degraded",
+    status: database.ok && queues.ok && workersOk ? "ok" : "degraded",
     web: { ok: true },
     database: database.ok ? { ok: true, ms: database.ms } : database,
-    redis: redisCheck.ok ? { ok: true, ms: redisCheck.ms } : redisCheck,
+    queues: queues.ok ? { ok: true, ms: queues.ms, backend: queues.value } : queues,
     workers: { ok: workersOk, count: workers.length, lastHeartbeatMsAgo: workerAgeMs, queues: [...new Set(workers.flatMap((w) => w.queues))] },
   };
-  return json(body, { status: database.ok && redisCheck.ok ? 200 : 503, headers: { "Cache-Control": "no-store" } });
+  return json(body, { status: database.ok && queues.ok ? 200 : 503, headers: { "Cache-Control": "no-store" } });
 }

@@ -4,17 +4,17 @@
 // Usage: DATABASE_URL=… QUEUE_PREFIX=… DATA_DIR=… tsx tests/bench/export-run.ts <format> <projectId>
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
+import { jobBackend } from "~/jobs/backend.server.ts";
 import { closeQueues, queue } from "~/jobs/enqueue.server.ts";
 import { createExport, deleteExport } from "~/models/datasets/exports.server.ts";
-import { createRedis } from "~/redis.server.ts";
 import { createQueueWorker } from "../../workers/harness.ts";
 import { exportDataset } from "../../workers/processors/export.ts";
 
 export const RESULT_PREFIX = "RESULT ";
 
 const [format, projectId] = process.argv.slice(2);
-const connection = createRedis({ forWorker: true });
-const worker = createQueueWorker("export", exportDataset, { prisma, dataDir: env().DATA_DIR, ortThreads: 1 }, { connection, prefix: env().QUEUE_PREFIX, maxAttempts: 1 });
+const backend = await jobBackend();
+const worker = createQueueWorker("export", exportDataset, { prisma, dataDir: env().DATA_DIR, ortThreads: 1 }, { backend, maxAttempts: 1 });
 await worker.waitUntilReady();
 
 const finished = new Promise<void>((resolve, reject) => {
@@ -24,7 +24,7 @@ const finished = new Promise<void>((resolve, reject) => {
 // Connected before the clock starts, as a running web server is and as the anchor's client is:
 // in a fresh process the first query and the queue's connection took ~0.15 s of createExport.
 await prisma.$queryRaw`SELECT 1`;
-await queue("export").waitUntilReady();
+await (await queue("export")).waitUntilReady();
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
 const row = await createExport({ projectId, createdById: null, request: { format } });
@@ -49,8 +49,6 @@ const result = {
 };
 await deleteExport(projectId, row.id);
 await worker.close();
-await connection.quit();
 await closeQueues();
-await (globalThis as { redis?: { quit(): Promise<unknown> } }).redis?.quit();
 await prisma.$disconnect();
 console.log(`${RESULT_PREFIX}${JSON.stringify(result)}`);

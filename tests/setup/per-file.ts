@@ -1,5 +1,5 @@
 // Before each integration test file: its own database cloned from the migrated template and
-// its own Redis key prefix; both are removed when the file ends.
+// its own queue prefix (Redis keys, or a schema in that database); both are removed when the file ends.
 import crypto from "node:crypto";
 import { afterAll, inject } from "vitest";
 import { Redis } from "ioredis";
@@ -14,6 +14,8 @@ await withAdminClient(template, (c) => c.query(`CREATE DATABASE "${dbName}" TEMP
 
 process.env.DATABASE_URL = databaseUrl;
 process.env.QUEUE_PREFIX = `test-${suffix}`;
+// Chosen here, not probed by each process, so worker processes a test starts use the same queues.
+process.env.QUEUE_BACKEND ??= "redis";
 process.env.SESSION_SECRET ??= "test-session-secret-0123456789";
 process.env.DATA_DIR = `test-output/data-${suffix}`;
 

@@ -5,7 +5,8 @@ describe("environment", () => {
   it("has defaults that work on a development machine", () => {
     const env = parseEnv({} as NodeJS.ProcessEnv);
     expect(env.DATABASE_URL).toMatch(/^postgresql:\/\//);
-    expect(env.REDIS_URL).toBe("redis://127.0.0.1:6379");
+    expect(env.REDIS_URL).toBeUndefined(); // the queue backend is chosen at start (app/jobs/backend.server.ts)
+    expect(env.QUEUE_BACKEND).toBeUndefined();
     expect(env.PORT).toBe(3000);
   });
 
@@ -13,6 +14,7 @@ describe("environment", () => {
     [{ DATABASE_URL: "mysql://x@y/z" }, "DATABASE_URL"],
     [{ DATABASE_URL: "not a url" }, "DATABASE_URL"],
     [{ REDIS_URL: "http://localhost" }, "REDIS_URL"],
+    [{ QUEUE_BACKEND: "rabbitmq" }, "QUEUE_BACKEND"],
     [{ PORT: "eighty" }, "PORT"],
     [{ PORT: "70000" }, "PORT"],
     [{ SESSION_SECRET: "short" }, "SESSION_SECRET"],

@@ -7,26 +7,26 @@ import type { Worker } from "bullmq";
 import { parquetReadObjects } from "hyparquet";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
-import { queue } from "~/jobs/enqueue.server.ts";
+import { jobBackend } from "~/jobs/backend.server.ts";
+import { closeQueues } from "~/jobs/enqueue.server.ts";
 import { createExport, exportDir } from "~/models/datasets/exports.server.ts";
 import { createImport } from "~/models/datasets/imports.server.ts";
 import type { ExportFile } from "~/models/datasets/export-files.server.ts";
 import type { ExportManifest } from "~/models/datasets/run-export.server.ts";
 import { createProject } from "~/models/project.server.ts";
-import { createRedis } from "~/redis.server.ts";
 import { createQueueWorker, type JobDeps, type Processor } from "../../../workers/harness.ts";
 import { exportDataset } from "../../../workers/processors/export.ts";
 import { importDataset } from "../../../workers/processors/import.ts";
 import { waitFor } from "../../helpers/server.ts";
 
-const connection = createRedis({ forWorker: true });
+const backend = await jobBackend();
 const deps: JobDeps = { prisma, dataDir: env().DATA_DIR, ortThreads: 1 };
 const workers: Worker[] = [];
 
 export function startWorkers(processors: { export?: Processor<"export">; import?: Processor<"import"> } = {}): Worker[] {
   const started = [
-    createQueueWorker("export", processors.export ?? exportDataset, deps, { connection, prefix: env().QUEUE_PREFIX, maxAttempts: 3 }),
-    createQueueWorker("import", processors.import ?? importDataset, deps, { connection, prefix: env().QUEUE_PREFIX, maxAttempts: 3 }),
+    createQueueWorker("export", processors.export ?? exportDataset, deps, { backend, maxAttempts: 3 }),
+    createQueueWorker("import", processors.import ?? importDataset, deps, { backend, maxAttempts: 3 }),
   ];
   workers.push(...started);
   return started;
@@ -38,8 +38,7 @@ export async function stopWorkers(): Promise<void> {
 
 export async function closeAll(): Promise<void> {
   await stopWorkers();
-  await Promise.all([queue("export").close(), queue("import").close()]);
-  await connection.quit();
+  await closeQueues();
   fs.rmSync(env().DATA_DIR, { recursive: true, force: true });
 }
 

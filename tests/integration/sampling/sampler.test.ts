@@ -7,11 +7,11 @@ import type { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
-import { enqueue, queue } from "~/jobs/enqueue.server.ts";
+import { closeQueues, enqueue, queue } from "~/jobs/enqueue.server.ts";
 import { registerModel, setActivePolicy } from "~/models/model-registry.server.ts";
 import { createProject } from "~/models/project.server.ts";
 import { createSamplingRun, SamplingError } from "~/models/sampling.server.ts";
-import { createRedis } from "~/redis.server.ts";
+import { jobBackend } from "~/jobs/backend.server.ts";
 import type { PlaygroundResult } from "~/domain/sampling/playground.ts";
 import { buildDemoModel } from "../../../inference/demo-model.ts";
 import { createQueueWorker, type JobDeps } from "../../../workers/harness.ts";
@@ -21,7 +21,7 @@ import { sampling } from "../../../workers/processors/sampling.ts";
 import { waitFor } from "../../helpers/server.ts";
 import { createTestUser } from "../../helpers/users.ts";
 
-const connection = createRedis({ forWorker: true });
+const backend = await jobBackend();
 const deps: JobDeps = { prisma, dataDir: env().DATA_DIR, ortThreads: 1 };
 const workers: Worker[] = [];
 const modelDir = path.resolve(env().DATA_DIR, "models", "small");
@@ -34,13 +34,12 @@ beforeAll(async () => {
   const model = await registerModel({ name: "small-policy", kind: "policy", path: modelDir, createdById: adminId });
   modelId = model.id;
   for (const [key, processor] of [["sampling", sampling], ["playground", playground]] as const)
-    workers.push(createQueueWorker(key, processor as never, deps, { connection, prefix: env().QUEUE_PREFIX, maxAttempts: 2 }));
+    workers.push(createQueueWorker(key, processor as never, deps, { backend, maxAttempts: 2 }));
 });
 
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.close()));
-  await Promise.all([queue("sampling").close(), queue("playground").close()]);
-  await connection.quit();
+  await closeQueues();
   await disposeModels();
   fs.rmSync(env().DATA_DIR, { recursive: true, force: true });
 });
@@ -128,7 +127,7 @@ describe("sampling worker", () => {
 
     // The same run's job again: everything it wanted is there, so it inserts nothing.
     await prisma.samplingRun.update({ where: { id: run.id }, data: { status: "queued" } });
-    await queue("sampling").add("sampling", { samplingRunId: run.id }, { jobId: `again-${run.id}` });
+    await (await queue("sampling")).add("sampling", { samplingRunId: run.id }, { jobId: `again-${run.id}` });
     const again = await finished("samplingRun", run.id);
     expect(again.status).toBe("succeeded");
     expect(await prisma.message.count({ where: { projectId: project.id, synthetic: true } })).toBe(count);

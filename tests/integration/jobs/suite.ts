@@ -1,31 +1,40 @@
-// The job harness against real Redis and Postgres: progress on job and row, retries,
-// unrecoverable failures, duplicate enqueues, and a worker process that stops cleanly.
+// The job harness on a queue backend (each backend's test file runs this suite): progress on
+// job and row, retries, unrecoverable failures, duplicate enqueues, a stalled job taken over by
+// another worker, and a worker process that stops cleanly.
 import { UnrecoverableError, type Worker } from "bullmq";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
-import { env } from "~/env.server.ts";
-import { enqueue, queue } from "~/jobs/enqueue.server.ts";
-import { createRedis } from "~/redis.server.ts";
+import { jobBackend, type JobBackend, type QueueBackendKind } from "~/jobs/backend.server.ts";
+import { closeQueues, enqueue, queue } from "~/jobs/enqueue.server.ts";
 import * as health from "~/routes/health.ts";
-import { createQueueWorker, type JobDeps, type Processor } from "../../workers/harness.ts";
-import { call } from "../helpers/users.ts";
-import { startWorkers, waitFor } from "../helpers/server.ts";
+import { createQueueWorker, type JobDeps, type Processor } from "../../../workers/harness.ts";
+import { call } from "../../helpers/users.ts";
+import { startWorkers, waitFor } from "../../helpers/server.ts";
 
-const connection = createRedis({ forWorker: true });
+export function jobSuite(kind: QueueBackendKind) {
+process.env.QUEUE_BACKEND = kind;
 const deps: JobDeps = { prisma, dataDir: "test-output", ortThreads: 1 };
 const workers: Worker[] = [];
+let backend: JobBackend;
+
+beforeAll(async () => {
+  backend = await jobBackend();
+});
 
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.close()));
-  await queue("export").close();
-  await connection.quit();
+  await closeQueues();
 });
 
-function startExportWorker(processor: Processor<"export">) {
-  const w = createQueueWorker("export", processor, deps, { connection, prefix: env().QUEUE_PREFIX, maxAttempts: 3 });
+function startExportWorker(processor: Processor<"export">, lockSeconds?: number) {
+  const w = createQueueWorker("export", processor, deps, { backend, maxAttempts: 3, lockSeconds });
   workers.push(w);
   return w;
 }
+
+it(`runs on the ${kind} backend`, () => {
+  expect(backend.kind).toBe(kind);
+});
 
 async function newExportRow() {
   return prisma.datasetExport.create({ data: { format: "test", filters: {}, config: {} } });
@@ -63,7 +72,7 @@ describe("job harness", () => {
     expect(done.finishedAt).not.toBeNull();
     expect(seenProgress).toEqual([0.5]);
     expect(calls.get(ok.id)).toBe(1);
-    expect((await queue("export").getJob(jobId))?.progress).toBe(100);
+    expect((await (await queue("export")).getJob(jobId))?.progress).toBe(100);
 
     const flaky = await prisma.datasetExport.create({ data: { format: "test", filters: {}, config: { mode: "flaky" } } });
     await enqueue("export", { exportId: flaky.id });
@@ -87,9 +96,36 @@ describe("job harness", () => {
       ran = true;
     });
     await worker.waitUntilReady();
-    await queue("export").add("export", { exportId: row.id }, { jobId: `replay-${row.id}` });
-    await waitFor(async () => (await queue("export").getJob(`replay-${row.id}`))?.finishedOn !== undefined, "replayed job");
+    const q = await queue("export");
+    await q.add("export", { exportId: row.id }, { jobId: `replay-${row.id}` });
+    await waitFor(async () => (await q.getJob(`replay-${row.id}`))?.finishedOn !== undefined, "replayed job");
     expect(ran).toBe(false);
+    await worker.close();
+  });
+
+  it("hands a job whose worker stopped answering to another worker, which finishes it once", async () => {
+    const row = await newExportRow();
+    const runs: string[] = [];
+    // The first worker takes the job and then goes silent: force-closed, it stops renewing the lock.
+    const silent = startExportWorker(async () => {
+      runs.push("silent");
+      await new Promise<never>(() => undefined);
+    }, 1);
+    await silent.waitUntilReady();
+    await enqueue("export", { exportId: row.id });
+    await waitFor(async () => runs.length === 1, "the first worker to take the job");
+    await silent.close(true);
+
+    const rescuer = startExportWorker(async (_payload, ctx) => {
+      runs.push("rescuer");
+      await ctx.progress(1);
+    }, 1);
+    await rescuer.waitUntilReady();
+    const done = await waitForStatus(row.id, "succeeded");
+    expect(runs).toEqual(["silent", "rescuer"]);
+    expect(done.attempts).toBe(2);
+    expect(done.progress).toBe(1);
+    await rescuer.close();
   });
 });
 
@@ -103,7 +139,8 @@ describe("worker process", () => {
       }, "a worker heartbeat", 30_000);
       const res = await call(() => health.loader());
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ status: "ok", database: { ok: true }, redis: { ok: true }, workers: { ok: true, count: 1 } });
+      expect(res.body).toMatchObject({ status: "ok", database: { ok: true }, queues: { ok: true, backend: kind }, workers: { ok: true, count: 1 } });
+      expect(proc.output()).toContain(kind === "redis" ? " on Redis at " : "BullMQ's Postgres backend");
     } finally {
       const code = await proc.stop();
       expect(code, proc.output()).toBe(0);
@@ -113,3 +150,4 @@ describe("worker process", () => {
     expect((after.body as { workers: { ok: boolean; count: number } }).workers).toMatchObject({ ok: false, count: 0 });
   });
 });
+}

@@ -1,0 +1,4 @@
+// The job harness and a worker process with the queues in Redis.
+import { jobSuite } from "./suite.ts";
+
+jobSuite("redis");
