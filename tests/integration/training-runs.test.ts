@@ -8,6 +8,7 @@ import { prisma } from "~/db.server.ts";
 import { queue } from "~/jobs/enqueue.server.ts";
 import { cancelTrainingRun, createTrainingRun, resumeTrainingRun, runDirs, TrainingRunError } from "~/models/training.server.ts";
 import { readGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
+import { runCli } from "../helpers/cli.ts";
 import { startWorkers, waitFor, type RunningProcess } from "../helpers/server.ts";
 import { trainingProject } from "../helpers/training.ts";
 
@@ -106,6 +107,27 @@ describe("training runs in a worker", () => {
     expect(done.outputModel).not.toBeNull();
     const log = (await queue("training").getJobLogs(`training-${run.id}`)).logs.join("\n");
     expect(log).toMatch(/resumed from/);
+  });
+
+  it("runs from the CLI: train sft --wait with a progress bar and final metrics, list-runs, cancel-run refusals", async () => {
+    const configFile = path.resolve(process.env.DATA_DIR!, "sft-config.json");
+    fs.writeFileSync(configFile, JSON.stringify({ ...CONFIG, maxSteps: 20 }));
+    const res = await runCli(["train", "sft", "--project", "runs", "--export", setup.sft.id, "--base", setup.base.name, "--config", configFile, "--wait"]);
+    expect(res.stderr).toContain("20/20");
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/training run [0-9a-f-]{36} queued/);
+    expect(res.stdout).toMatch(/succeeded: model sft-runs-[0-9a-f]{8}/);
+    expect(res.stdout).toMatch(/validation loss \d+\.\d{4} · perplexity \d+\.\d{2}/);
+    const id = res.stdout.match(/training run ([0-9a-f-]{36})/)![1];
+
+    const list = await runCli(["list-runs", "--project", "runs"]);
+    expect(list.stdout).toContain(`${id}\tsft\tsucceeded\t100%\t20/20\tbase=${setup.base.name}`);
+    const cancel = await runCli(["cancel-run", "--project", "runs", "--id", id]);
+    expect(cancel.code).toBe(1);
+    expect(cancel.stderr).toContain("The run is succeeded; only a queued or running run can be cancelled.");
+    const wrong = await runCli(["train", "sft", "--project", "runs", "--export", setup.pairs.id, "--base", setup.base.name]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("is pairwise_trl");
   });
 
   it("refuses an export of the wrong kind, an unknown kind and a config out of range, creating nothing", async () => {
