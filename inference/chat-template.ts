@@ -47,10 +47,15 @@ export class ChatFormatter {
   /** Renders a conversation that ends with a prompter turn, followed by the assistant's header. */
   render(conversation: Conversation): string {
     validateConversation(conversation);
+    return this.renderTurns(conversation, true);
+  }
+
+  /** Renders any turns as the template lays them out (trainers render each prefix of a demonstration). */
+  renderTurns(conversation: Conversation, addGenerationPrompt: boolean): string {
     const messages = conversation.map((t) => ({ role: t.role === "prompter" ? "user" : t.role, content: t.text }));
     return this.template.render({
       messages,
-      add_generation_prompt: true,
+      add_generation_prompt: addGenerationPrompt,
       bos_token: this.specials.bos_token ?? "",
       eos_token: this.specials.eos_token ?? "",
     });

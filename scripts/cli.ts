@@ -355,6 +355,99 @@ program
     if (!o.id && !o.expired) throw new Error("give --id or --expired");
   });
 
+const train = program.command("train").description("start a training run (the worker runs it)");
+train
+  .command("sft")
+  .description("supervised fine-tuning of a policy on SFT export snapshots")
+  .requiredOption("--project <slug>")
+  .requiredOption("--export <ids...>", "export snapshot ids (sft_messages or sft_paths)")
+  .requiredOption("--base <name>", "the registered base model")
+  .option("--config <file>", "hyperparameters as JSON (defaults for the rest; see the Training page)")
+  .option("--by <email>", "the user recorded as its starter")
+  .option("--wait", "follow the run with a progress bar and print its final metrics")
+  .action(async (o: { project: string; export: string[]; base: string; config?: string; by?: string; wait?: boolean }) => {
+    const { createTrainingRun } = await import("~/models/training.server.ts");
+    const project = await projectBySlug(o.project);
+    const base = await prisma.modelVersion.findUnique({ where: { name: o.base } });
+    if (!base) throw new Error(`No model named ${o.base}`);
+    const config = o.config ? JSON.parse(fs.readFileSync(o.config, "utf8")) : {};
+    const run = await createTrainingRun({
+      projectId: project.id,
+      kind: "sft",
+      exportIds: o.export.flatMap((e) => e.split(",")).filter(Boolean),
+      baseModelId: base.id,
+      config,
+      createdById: o.by ? (await userByEmail(o.by)).id : null,
+    });
+    console.log(`training run ${run.id} queued`);
+    if (o.wait) await followRun(run.id);
+  });
+
+/** A progress bar on the terminal (one line per 10 % when not a terminal) until the run ends. */
+async function followRun(runId: string) {
+  const tty = process.stderr.isTTY;
+  let lastTenth = -1;
+  for (;;) {
+    const row = await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId }, include: { outputModel: { select: { name: true } } } });
+    const m = row.metrics as Record<string, number | null>;
+    const width = 30;
+    const filled = Math.round(row.progress * width);
+    const line = `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${m.step ?? 0}/${m.totalSteps ?? "?"} loss ${m.loss?.toFixed(4) ?? "-"} ${m.tokensPerSecond ?? 0} tok/s ETA ${m.etaSeconds ?? "?"} s`;
+    if (tty) process.stderr.write(`\r${line}`);
+    else if (Math.floor(row.progress * 10) > lastTenth) {
+      lastTenth = Math.floor(row.progress * 10);
+      process.stderr.write(`${line}\n`);
+    }
+    if (row.status === "succeeded" || row.status === "failed" || row.status === "cancelled") {
+      if (tty) process.stderr.write("\n");
+      if (row.status === "succeeded") {
+        console.log(`succeeded: model ${row.outputModel?.name ?? "-"}`);
+        console.log(`train loss ${m.trainLoss?.toFixed(4)} · validation loss ${m.validationLoss?.toFixed(4) ?? "-"} · perplexity ${m.validationPerplexity?.toFixed(2) ?? "-"} · ${m.tokensSeen} tokens · ${m.step}/${m.totalSteps} steps (${m.status})`);
+      } else {
+        console.error(`${row.status}${row.error ? `: ${row.error}` : ""}`);
+        process.exitCode = 1;
+      }
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+program
+  .command("list-runs")
+  .description("list a project's training runs")
+  .requiredOption("--project <slug>")
+  .action(async (o: { project: string }) => {
+    const { listTrainingRuns } = await import("~/models/training.server.ts");
+    for (const r of await listTrainingRuns((await projectBySlug(o.project)).id)) {
+      const m = r.metrics as Record<string, number>;
+      console.log(
+        `${r.id}\t${r.kind}\t${r.status}\t${Math.round(r.progress * 100)}%\t${m.step ?? 0}/${m.totalSteps ?? "?"}\tbase=${r.baseModel?.name ?? "-"}\tmodel=${r.outputModel?.name ?? "-"}\t${r.createdAt.toISOString()}${r.error ? `\t${r.error}` : ""}`,
+      );
+    }
+  });
+
+for (const [name, what] of [["cancel-run", "stop a queued or running run at its next step (its checkpoint is kept)"], ["resume-run", "queue a cancelled or failed run again from its last checkpoint"]] as const) {
+  program
+    .command(name)
+    .description(what)
+    .requiredOption("--project <slug>")
+    .requiredOption("--id <runId>")
+    .option("--wait", "follow the resumed run (resume-run)")
+    .action(async (o: { project: string; id: string; wait?: boolean }) => {
+      const { cancelTrainingRun, resumeTrainingRun } = await import("~/models/training.server.ts");
+      const project = await projectBySlug(o.project);
+      if (name === "cancel-run") {
+        await cancelTrainingRun(project.id, o.id);
+        console.log(`run ${o.id} cancelled`);
+      } else {
+        await resumeTrainingRun(project.id, o.id);
+        console.log(`run ${o.id} queued again`);
+        if (o.wait) await followRun(o.id);
+      }
+    });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -42,3 +42,9 @@ export {
 export { buildGradients, type GradContext, type GradientRule, type GradientOptions } from "./autodiff/gradients";
 export { GRADIENT_RULES } from "./autodiff/rules";
 export { GradientBuildError } from "./autodiff/helpers";
+
+// Trainers.
+export { trainSft, tokenizeSft, loadSftBase, SftInputError, type SftRunOptions, type SftResult, type SftMetrics, type SftStepReport, type SftEvalReport, type SftHooks, type SftBase, type SftTokenized } from "./sft";
+export { SFT_CONFIG_FIELDS, DEFAULT_SFT_CONFIG, parseSftConfig, ConfigError, type SftConfig, type ConfigField } from "./sft-config";
+export { LmEvaluator, buildLmEvalGraph, type LmEvaluation } from "./evaluate";
+export { oasstConversations } from "./oasst";

@@ -28,6 +28,13 @@ export interface TrainingLoop {
   onStep?: (r: StepResult) => void | Promise<void>;
   /** Saved with each checkpoint and handed back on resume (run ids, metrics so far). */
   extra?: () => Record<string, unknown>;
+  /** Called once, before the first step, with the `extra` of the checkpoint the loop resumed from. */
+  onResume?: (extra: Record<string, unknown>, step: number) => void;
+  /**
+   * Asked after each step (and its checkpoint): true ends the loop at this step boundary (a cancel,
+   * early stopping), saving a checkpoint first when checkpoints are on.
+   */
+  shouldStop?: () => boolean | Promise<boolean>;
   log?: (line: string) => void;
 }
 
@@ -38,6 +45,8 @@ export interface LoopResult {
   resumedExtra: Record<string, unknown> | null;
   steps: StepResult[];
   skipped: NonFiniteError[];
+  /** True when shouldStop ended the loop before `steps`. */
+  stopped: boolean;
 }
 
 export function loopIdentity(loop: Pick<TrainingLoop, "trainer" | "config">): CheckpointIdentity {
@@ -64,6 +73,7 @@ export async function runTrainingLoop(loop: TrainingLoop): Promise<LoopResult> {
       resumedFrom = found.checkpoint.state.step;
       resumedExtra = found.checkpoint.extra;
       log(`resumed from ${found.file} (step ${resumedFrom})`);
+      loop.onResume?.(resumedExtra ?? {}, resumedFrom);
     }
   }
   const steps: StepResult[] = [];
@@ -91,7 +101,13 @@ export async function runTrainingLoop(loop: TrainingLoop): Promise<LoopResult> {
       continue;
     }
     const step = loop.trainer.step;
-    if (loop.checkpoints && (step % loop.checkpoints.every === 0 || step === loop.steps)) save();
+    const saved = loop.checkpoints && (step % loop.checkpoints.every === 0 || step === loop.steps);
+    if (saved) save();
+    if (step < loop.steps && (await loop.shouldStop?.())) {
+      if (loop.checkpoints && !saved) save();
+      log(`stopped at step ${step}`);
+      return { resumedFrom, resumedExtra, steps, skipped, stopped: true };
+    }
   }
-  return { resumedFrom, resumedExtra, steps, skipped };
+  return { resumedFrom, resumedExtra, steps, skipped, stopped: false };
 }

@@ -67,14 +67,15 @@ export async function runTrackedJob<K extends QueueKey>(
   try {
     await processor(payload, ctx, deps);
     await deps.prisma.$executeRawUnsafe(
-      `UPDATE ${table} SET status = 'succeeded', progress = 1, finished_at = now(), error = NULL WHERE id = $1::uuid`,
+      // A run cancelled while it worked stays cancelled.
+      `UPDATE ${table} SET status = 'succeeded', progress = 1, finished_at = now(), error = NULL WHERE id = $1::uuid AND status <> 'cancelled'`,
       rowId,
     );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= maxAttempts;
     await deps.prisma.$executeRawUnsafe(
-      `UPDATE ${table} SET status = $2::"JobStatus", error = $3, finished_at = CASE WHEN $2 = 'failed' THEN now() ELSE NULL END WHERE id = $1::uuid`,
+      `UPDATE ${table} SET status = $2::"JobStatus", error = $3, finished_at = CASE WHEN $2 = 'failed' THEN now() ELSE NULL END WHERE id = $1::uuid AND status <> 'cancelled'`,
       rowId,
       final ? "failed" : "queued",
       final ? message : `attempt ${job.attemptsMade + 1} failed, retrying: ${message}`,

@@ -52,7 +52,8 @@ export async function startWebServer(): Promise<RunningProcess & { url: string }
   const proc = startProcess(["--import", "tsx", "server.ts", "build/server/index.js"], childEnv({ PORT: String(port), HOST: "127.0.0.1" }));
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => (await fetch(`${url}/health`)).status < 500, "the web server");
+    // A loaded machine (other test files, builds) can take well over 30 s to start it.
+    await waitFor(async () => (await fetch(`${url}/health`)).status < 500, "the web server", 120_000);
   } catch (error) {
     await proc.stop();
     throw new Error(`${(error as Error).message}\n${proc.output()}`);

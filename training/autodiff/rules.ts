@@ -466,7 +466,7 @@ const Slice: GradientRule = (ctx) => {
 };
 
 /**
- * Gather along axis 0 (embeddings): the rows' gradients are added into a zero table with ScatterND
+ * Gather along axis 0 (embeddings): the rows' gradients are added into a zero table with ScatterElements
  * (reduction "add"), so repeated ids sum and no one-hot matrix is built.
  */
 const Gather: GradientRule = (ctx) => {
@@ -476,9 +476,11 @@ const Gather: GradientRule = (ctx) => {
   if (axis !== 0) throw new GradientBuildError(`${ctx.where}: only axis 0 is supported`);
   const d = dOut(ctx);
   const rest = data.shape!.slice(1).map((dim) => (typeof dim === "number" ? dim : -1));
-  const idx = g.reshape(indices, [-1, 1]); // [N, 1]
   const updates = g.reshape(d, [-1, ...rest]); // [N, ...rest]
-  const grad = g.op("ScatterND", [zerosLike(g, data), idx, updates], { reduction: attr.string("add") }, [{ dtype: data.dtype, shape: data.shape }])[0];
+  // ScatterElements, not ScatterND: onnxruntime's ScatterND "add" splits rows across threads, and
+  // repeated token ids then sum in a varying order (weights differ in the last bits run to run).
+  const idx = g.expand(g.reshape(indices, [-1, ...rest.map(() => 1)]), g.shapeOf(updates), updates.shape); // [N, ...rest]
+  const grad = g.op("ScatterElements", [zerosLike(g, data), idx, updates], { axis: attr.int(0), reduction: attr.string("add") }, [{ dtype: data.dtype, shape: data.shape }])[0];
   return [grad, null];
 };
 

@@ -5,10 +5,12 @@ import { exportDataset } from "./export.ts";
 import { importDataset } from "./import.ts";
 import { playground } from "./playground.ts";
 import { sampling } from "./sampling.ts";
+import { training } from "./training.ts";
 
 export const PROCESSORS: { [K in QueueKey]?: Processor<K> } = {
   sampling,
   playground,
   export: exportDataset,
   import: importDataset,
+  training,
 };

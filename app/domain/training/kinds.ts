@@ -1,0 +1,34 @@
+// What each kind of training run takes, shared by the web app, the CLI and the workers: the export
+// formats it reads, whether it starts from a base model, what it registers, and its config fields
+// (defaults, ranges, one sentence each) with the parser that names every bad field. The trainers
+// themselves run only in workers (workers/training/).
+import { parseSftConfig, SFT_CONFIG_FIELDS, type ConfigField } from "../../../training/sft-config.ts";
+
+export type TrainingKindName = "sft" | "reward" | "ppo" | "rloo";
+
+export interface TrainingKindSpec {
+  kind: TrainingKindName;
+  label: string;
+  /** Export formats a run of this kind reads (any other is refused). */
+  exportFormats: readonly string[];
+  /** The registry kind of the model a run produces. */
+  output: "policy" | "reward" | "value";
+  fields: readonly ConfigField[];
+  /** Defaults filled in; throws training/sft-config's ConfigError naming each bad field. */
+  parseConfig(raw: unknown): Record<string, number>;
+}
+
+export const TRAINING_KINDS: Partial<Record<TrainingKindName, TrainingKindSpec>> = {
+  sft: {
+    kind: "sft",
+    label: "Supervised fine-tuning",
+    exportFormats: ["sft_messages", "sft_paths"],
+    output: "policy",
+    fields: SFT_CONFIG_FIELDS,
+    parseConfig: (raw) => parseSftConfig(raw) as unknown as Record<string, number>,
+  },
+};
+
+export function trainingKindSpec(kind: string): TrainingKindSpec | null {
+  return (TRAINING_KINDS as Record<string, TrainingKindSpec | undefined>)[kind] ?? null;
+}

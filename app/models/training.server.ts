@@ -1,0 +1,147 @@
+// Training runs: the row (config, datasets, base model) is written first, then its job on the
+// `training` queue; a worker runs it (never the web server). Cancel stops it at the next step
+// boundary keeping its checkpoint; resume queues it again from that checkpoint.
+import path from "node:path";
+import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
+import type { Prisma } from "~/generated/prisma/client.ts";
+import { enqueue, queue } from "~/jobs/enqueue.server.ts";
+import { jobIdFor } from "~/jobs/queues.ts";
+import { trainingKindSpec } from "~/domain/training/kinds.ts";
+import { ConfigError } from "../../training/sft-config.ts";
+
+export class TrainingRunError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+    readonly fields: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Where a run keeps its checkpoints, and where its trained model goes. */
+export function runDirs(runId: string, dataDir = env().DATA_DIR) {
+  const root = path.resolve(dataDir, "runs", runId);
+  return { root, checkpoints: path.join(root, "checkpoints"), model: path.resolve(dataDir, "models", `run-${runId}`) };
+}
+
+export type CreateTrainingRunInput = {
+  projectId: string;
+  kind: string;
+  exportIds: string[];
+  baseModelId: string | null;
+  config: unknown;
+  createdById: string | null;
+};
+
+export async function createTrainingRun(input: CreateTrainingRunInput) {
+  const spec = trainingKindSpec(input.kind);
+  if (!spec) throw new TrainingRunError(`Training kind "${input.kind}" is not available; choose one of: sft.`);
+  let config: Record<string, number>;
+  try {
+    config = spec.parseConfig(input.config ?? {});
+  } catch (error) {
+    if (error instanceof ConfigError) throw new TrainingRunError(`Config: ${Object.entries(error.fields).map(([k, v]) => `${k} ${v}`).join("; ")}.`, 400, error.fields);
+    throw error;
+  }
+  const exportIds = [...new Set(input.exportIds)];
+  if (exportIds.length === 0) throw new TrainingRunError("Choose at least one export snapshot.");
+  const exports = await prisma.datasetExport.findMany({ where: { id: { in: exportIds }, projectId: input.projectId } });
+  for (const id of exportIds) {
+    const e = exports.find((x) => x.id === id);
+    if (!e) throw new TrainingRunError(`Export ${id} is not one of this project's snapshots.`, 404);
+    if (e.status !== "succeeded" || e.deletedAt) throw new TrainingRunError(`Export ${id} has no files to train on (it is ${e.deletedAt ? "deleted" : e.status}).`);
+    if (!spec.exportFormats.includes(e.format))
+      throw new TrainingRunError(`Export ${id} is ${e.format}; a ${spec.label} run reads ${spec.exportFormats.join(" or ")}.`);
+  }
+  if (!input.baseModelId) throw new TrainingRunError("Choose a base model.");
+  const base = await prisma.modelVersion.findUnique({ where: { id: input.baseModelId } });
+  if (!base) throw new TrainingRunError("The base model does not exist.", 404);
+  if (base.kind !== "policy") throw new TrainingRunError(`The base model ${base.name} is a ${base.kind} model; ${spec.label} starts from a policy (language model).`);
+  if (base.architecture !== "GPT2LMHeadModel" && (base.config as { modelType?: string }).modelType !== "gpt2")
+    throw new TrainingRunError(`The base model ${base.name} is ${base.architecture}; the trainer trains GPT-2 family models.`);
+  if (config.maxLength !== undefined && config.maxLength > base.contextLength)
+    throw new TrainingRunError(`Config: maxLength ${config.maxLength} exceeds ${base.name}'s context of ${base.contextLength} tokens.`, 400, { maxLength: `exceeds the base model's context of ${base.contextLength}` });
+
+  const run = await prisma.$transaction(async (tx) => {
+    const row = await tx.trainingRun.create({
+      data: { projectId: input.projectId, kind: spec.kind, config: config as Prisma.InputJsonValue, baseModelId: base.id, createdById: input.createdById },
+    });
+    await tx.trainingRunDataset.createMany({ data: exportIds.map((exportId) => ({ runId: row.id, exportId, purpose: "train" })) });
+    return row;
+  });
+  await enqueue("training", { trainingRunId: run.id });
+  return run;
+}
+
+const LIST_SELECT = {
+  id: true,
+  kind: true,
+  status: true,
+  progress: true,
+  metrics: true,
+  error: true,
+  createdAt: true,
+  startedAt: true,
+  finishedAt: true,
+  baseModel: { select: { id: true, name: true } },
+  createdBy: { select: { displayName: true, email: true } },
+  datasets: { select: { exportId: true, export: { select: { format: true, createdAt: true } } } },
+  outputModel: { select: { id: true, name: true } },
+} as const;
+
+export async function listTrainingRuns(projectId: string) {
+  return prisma.trainingRun.findMany({ where: { projectId }, orderBy: { createdAt: "desc" }, take: 100, select: LIST_SELECT });
+}
+
+export async function getTrainingRun(projectId: string, runId: string) {
+  return prisma.trainingRun.findFirst({ where: { id: runId, projectId }, select: { ...LIST_SELECT, config: true, attempts: true, checkpoint: true } });
+}
+
+/** Metric curves: name → [steps, values]. */
+export async function trainingCurves(runId: string): Promise<Record<string, [number[], number[]]>> {
+  const rows = await prisma.trainingMetric.findMany({ where: { runId }, orderBy: [{ name: "asc" }, { step: "asc" }], select: { name: true, step: true, value: true } });
+  const out: Record<string, [number[], number[]]> = {};
+  for (const r of rows) {
+    const c = (out[r.name] ??= [[], []]);
+    c[0].push(r.step);
+    c[1].push(r.value);
+  }
+  return out;
+}
+
+/** The worker's log lines of the run's job (newest attempt included). */
+export async function trainingRunLog(runId: string): Promise<string[]> {
+  const { logs } = await (await queue("training")).getJobLogs(jobIdFor("training", { trainingRunId: runId }), 0, 499);
+  return logs;
+}
+
+/**
+ * Queued: it will not start. Running: the worker stops at the next step boundary, saving a
+ * checkpoint, and leaves the row cancelled.
+ */
+export async function cancelTrainingRun(projectId: string, runId: string) {
+  return prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM training_runs WHERE id = ${runId}::uuid AND project_id = ${projectId}::uuid FOR UPDATE`;
+    if (!rows[0]) throw new TrainingRunError("No such training run.", 404);
+    if (rows[0].status !== "queued" && rows[0].status !== "running") throw new TrainingRunError(`The run is ${rows[0].status}; only a queued or running run can be cancelled.`, 409);
+    await tx.$executeRaw`UPDATE training_runs SET status = 'cancelled', finished_at = now() WHERE id = ${runId}::uuid`;
+  });
+}
+
+/** A cancelled or failed run goes back on the queue and continues from its last checkpoint. */
+export async function resumeTrainingRun(projectId: string, runId: string) {
+  const jobId = jobIdFor("training", { trainingRunId: runId });
+  const job = await (await queue("training")).getJob(jobId);
+  if (job && (await job.getState()) === "active") throw new TrainingRunError("The run is still stopping at its next step; resume it in a moment.", 409);
+  await prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM training_runs WHERE id = ${runId}::uuid AND project_id = ${projectId}::uuid FOR UPDATE`;
+    if (!rows[0]) throw new TrainingRunError("No such training run.", 404);
+    if (rows[0].status !== "cancelled" && rows[0].status !== "failed") throw new TrainingRunError(`The run is ${rows[0].status}; only a cancelled or failed run can be resumed.`, 409);
+    await tx.$executeRaw`UPDATE training_runs SET status = 'queued', error = NULL, finished_at = NULL WHERE id = ${runId}::uuid`;
+  });
+  // The finished job keeps its id until removed; a new one with the same id carries on.
+  await job?.remove();
+  await enqueue("training", { trainingRunId: runId });
+}

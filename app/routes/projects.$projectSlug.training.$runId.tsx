@@ -1,0 +1,130 @@
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
+import { authorize } from "~/auth/guard.server.ts";
+import { access as accessOf } from "~/auth/permissions.ts";
+import { MetricChart } from "~/components/metric-chart.tsx";
+import { RouteError } from "~/components/route-error.tsx";
+import { duration, StatusBadge } from "~/components/training-run.tsx";
+import { usePolling } from "~/components/use-polling.ts";
+import { trainingKindSpec } from "~/domain/training/kinds.ts";
+import { cancelTrainingRun, getTrainingRun, resumeTrainingRun, trainingCurves, trainingRunLog, TrainingRunError } from "~/models/training.server.ts";
+import { badRequest, invariantResponse } from "~/utils/http.server.ts";
+
+export const access = accessOf.project("train:project");
+export const meta: MetaFunction = () => [{ title: "Training run · RLHF Studio" }];
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const { project } = await authorize(request, access, params);
+  const run = await getTrainingRun(project!.id, params.runId ?? "");
+  invariantResponse(run, "No such training run.", { status: 404 });
+  const [curves, log] = await Promise.all([trainingCurves(run.id), trainingRunLog(run.id).catch(() => [])]);
+  return {
+    project: project!,
+    run: {
+      ...run,
+      config: run.config as Record<string, number>,
+      metrics: run.metrics as Record<string, number | string | null>,
+      createdAt: run.createdAt.toISOString(),
+      startedAt: run.startedAt?.toISOString() ?? null,
+      finishedAt: run.finishedAt?.toISOString() ?? null,
+      datasets: run.datasets.map((d) => ({ ...d, export: { ...d.export, createdAt: d.export.createdAt.toISOString() } })),
+    },
+    fields: trainingKindSpec(run.kind)?.fields ?? [],
+    curves,
+    log,
+  };
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { project } = await authorize(request, access, params);
+  const intent = (await request.formData()).get("intent");
+  try {
+    if (intent === "cancel") await cancelTrainingRun(project!.id, params.runId ?? "");
+    else if (intent === "resume") await resumeTrainingRun(project!.id, params.runId ?? "");
+    else return badRequest({ error: "Unknown action." });
+    return { error: null };
+  } catch (error) {
+    if (error instanceof TrainingRunError) return badRequest({ error: error.message }, error.status);
+    throw error;
+  }
+}
+
+const num = (v: unknown, digits = 4) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
+
+export default function TrainingRun() {
+  const { project, run, fields, curves, log } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const live = run.status === "queued" || run.status === "running";
+  usePolling(live);
+  const m = run.metrics;
+  const curve = (name: string, label: string, color: string) => (curves[name] ? [{ label, steps: curves[name][0], values: curves[name][1], color }] : []);
+  return (
+    <div className="stack" data-run-id={run.id}>
+      <p><Link to={`/projects/${project.slug}/training`}>← Training</Link></p>
+      <div className="title-row">
+        <h1>{trainingKindSpec(run.kind)?.label ?? run.kind} run</h1>
+        <StatusBadge status={run.status} />
+      </div>
+      {result?.error && <p className="notice error" role="alert">{result.error}</p>}
+      {run.error && <p className="notice error" role="status">{run.status === "failed" ? "Failed: " : ""}{run.error}</p>}
+
+      <section className="card stack" aria-label="Progress">
+        <progress value={run.progress} max={1} aria-label="progress" style={{ width: "100%" }} />
+        <p>
+          Step <strong data-testid="step">{m.step ?? 0}</strong> / {m.totalSteps ?? "?"} · {m.tokensPerSecond ?? 0} tok/s ·
+          ETA {live && typeof m.etaSeconds === "number" ? `${m.etaSeconds} s` : "–"} · running for {duration(run.startedAt, run.finishedAt)} · attempt {run.attempts}
+        </p>
+        <p className="muted">
+          Loss {num(m.loss)} · validation loss {num(m.validationLoss)} (perplexity {num(m.validationPerplexity, 2)}) · tokens seen {m.tokensSeen ?? 0}
+        </p>
+        <div style={{ display: "flex", gap: ".5rem" }}>
+          {live && (
+            <Form method="post"><input type="hidden" name="intent" value="cancel" /><button type="submit">Cancel</button></Form>
+          )}
+          {(run.status === "cancelled" || run.status === "failed") && (
+            <Form method="post"><input type="hidden" name="intent" value="resume" /><button type="submit">Resume from checkpoint</button></Form>
+          )}
+        </div>
+      </section>
+
+      <div className="grid" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(420px, 1fr))" }}>
+        <MetricChart title="Loss" curves={[...curve("loss", "train loss", "#2563eb"), ...curve("validation_loss", "validation loss", "#dc2626")]} />
+        <MetricChart title="Learning rate" curves={curve("lr", "lr", "#059669")} />
+        <MetricChart title="Gradient norm" curves={curve("grad_norm", "grad norm", "#7c3aed")} />
+      </div>
+
+      <section className="card">
+        <h2>Output model</h2>
+        {run.outputModel ? <p><Link to={`/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> (policy, parent {run.baseModel?.name})</p> : <p className="muted">Registered when the run succeeds.</p>}
+      </section>
+
+      <section className="card">
+        <h2>Datasets and base model</h2>
+        <ul>
+          {run.datasets.map((d) => (
+            <li key={d.exportId}><Link to={`/projects/${project.slug}/datasets#export-${d.exportId}`}>{d.export.format} export of {new Date(d.export.createdAt).toLocaleString()}</Link> <span className="muted">{d.exportId}</span></li>
+          ))}
+        </ul>
+        <p>Base model: {run.baseModel?.name ?? "–"}</p>
+      </section>
+
+      <section className="card">
+        <h2>Config</h2>
+        <table>
+          <tbody>
+            {fields.map((f) => (
+              <tr key={f.key}><th style={{ textAlign: "left" }}>{f.label}</th><td>{String(run.config[f.key] ?? "–")}</td><td className="muted">{f.help}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+
+      <section className="card">
+        <h2>Log</h2>
+        <pre style={{ maxHeight: "20rem", overflow: "auto", whiteSpace: "pre-wrap" }} data-testid="log">{log.join("\n") || "(nothing yet)"}</pre>
+      </section>
+    </div>
+  );
+}
+
+export const ErrorBoundary = RouteError;

@@ -1,0 +1,136 @@
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { redirect } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { authorize } from "~/auth/guard.server.ts";
+import { access as accessOf } from "~/auth/permissions.ts";
+import { RouteError } from "~/components/route-error.tsx";
+import { duration, StatusBadge } from "~/components/training-run.tsx";
+import { usePolling } from "~/components/use-polling.ts";
+import { prisma } from "~/db.server.ts";
+import { TRAINING_KINDS } from "~/domain/training/kinds.ts";
+import { createTrainingRun, listTrainingRuns, TrainingRunError } from "~/models/training.server.ts";
+import { badRequest } from "~/utils/http.server.ts";
+
+export const access = accessOf.project("train:project");
+export const meta: MetaFunction = () => [{ title: "Training · RLHF Studio" }];
+
+const sft = TRAINING_KINDS.sft!;
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const { project } = await authorize(request, access, params);
+  const p = project!;
+  const [runs, exports, models] = await Promise.all([
+    listTrainingRuns(p.id),
+    prisma.datasetExport.findMany({
+      where: { projectId: p.id, status: "succeeded", deletedAt: null },
+      orderBy: { createdAt: "desc" },
+      select: { id: true, format: true, createdAt: true, rowCounts: true },
+    }),
+    prisma.modelVersion.findMany({ where: { kind: "policy", status: "ready" }, orderBy: { createdAt: "desc" }, select: { id: true, name: true, contextLength: true } }),
+  ]);
+  return {
+    project: p,
+    runs: runs.map((r) => ({
+      ...r,
+      metrics: r.metrics as Record<string, number | null>,
+      createdAt: r.createdAt.toISOString(),
+      startedAt: r.startedAt?.toISOString() ?? null,
+      finishedAt: r.finishedAt?.toISOString() ?? null,
+    })),
+    exports: exports.map((e) => ({ ...e, createdAt: e.createdAt.toISOString(), rowCounts: e.rowCounts as Record<string, number> })),
+    models,
+  };
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { viewer, project } = await authorize(request, access, params);
+  const form = await request.formData();
+  const config: Record<string, unknown> = {};
+  for (const f of sft.fields) {
+    const v = String(form.get(f.key) ?? "").trim();
+    if (v !== "") config[f.key] = Number.isNaN(Number(v)) ? v : Number(v);
+  }
+  try {
+    const run = await createTrainingRun({
+      projectId: project!.id,
+      kind: String(form.get("kind") ?? "sft"),
+      exportIds: form.getAll("exportId").map(String),
+      baseModelId: String(form.get("baseModelId") ?? "") || null,
+      config,
+      createdById: viewer.id,
+    });
+    return redirect(`/projects/${project!.slug}/training/${run.id}`);
+  } catch (error) {
+    if (error instanceof TrainingRunError) return badRequest({ error: error.message, fields: error.fields }, error.status);
+    throw error;
+  }
+}
+
+export default function Training() {
+  const { project, runs, exports, models } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const busy = useNavigation().state === "submitting";
+  usePolling(runs.some((r) => r.status === "queued" || r.status === "running"));
+  const fieldErrors = (result?.fields ?? {}) as Record<string, string>;
+  return (
+    <div className="stack">
+      <p><Link to={`/projects/${project.slug}`}>← {project.name}</Link></p>
+      <h1>Training</h1>
+      <table className="card">
+        <thead><tr><th>Run</th><th>Kind</th><th>Status</th><th>Progress</th><th>Base model</th><th>Datasets</th><th>Started by</th><th>Duration</th></tr></thead>
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id} data-run-id={r.id}>
+              <td><Link to={r.id}>{new Date(r.createdAt).toLocaleString()}</Link></td>
+              <td>{r.kind}</td>
+              <td><StatusBadge status={r.status} /></td>
+              <td style={{ minWidth: "9rem" }}>
+                <progress value={r.progress} max={1} aria-label="progress" /> <span className="muted">{r.metrics.step ?? 0}/{r.metrics.totalSteps ?? "?"}</span>
+              </td>
+              <td>{r.baseModel?.name ?? "–"}</td>
+              <td>{r.datasets.map((d) => d.export.format).join(", ")}</td>
+              <td>{r.createdBy?.displayName ?? "CLI"}</td>
+              <td>{duration(r.startedAt, r.finishedAt)}</td>
+            </tr>
+          ))}
+          {runs.length === 0 && <tr><td colSpan={8} className="muted">No runs yet.</td></tr>}
+        </tbody>
+      </table>
+
+      <Form method="post" className="card stack" aria-label="Start a training run">
+        <h2>Start a run</h2>
+        <input type="hidden" name="kind" value="sft" />
+        <p className="muted">{sft.label}: the base model learns to write the assistant turns of the chosen demonstrations (the loss counts only the assistant's tokens).</p>
+        {result?.error && <p className="notice error" role="alert">{result.error}</p>}
+        <fieldset>
+          <legend>Export snapshots (train and validation splits; {sft.exportFormats.join(" or ")})</legend>
+          {exports.length === 0 && <p className="muted">No finished exports yet: make one on <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>.</p>}
+          {exports.map((e) => (
+            <label key={e.id} style={{ display: "flex", gap: ".5rem", alignItems: "center", fontWeight: "normal" }}>
+              <input type="checkbox" name="exportId" value={e.id} style={{ width: "auto" }} />
+              {e.format} · {new Date(e.createdAt).toLocaleString()} · {Object.entries(e.rowCounts).map(([k, v]) => `${v} ${k}`).join(", ")}
+            </label>
+          ))}
+        </fieldset>
+        <label>Base model
+          <select name="baseModelId" defaultValue="">
+            <option value="" disabled>Choose…</option>
+            {models.map((m) => <option key={m.id} value={m.id}>{m.name} (context {m.contextLength})</option>)}
+          </select>
+        </label>
+        <div className="grid" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(230px, 1fr))" }}>
+          {sft.fields.map((f) => (
+            <label key={f.key}>
+              {f.label}
+              <input name={f.key} type="number" step="any" min={f.min} max={f.max} defaultValue={f.default} aria-invalid={fieldErrors[f.key] ? true : undefined} />
+              <small className={fieldErrors[f.key] ? "error" : "muted"} style={{ fontWeight: "normal" }}>{fieldErrors[f.key] ? `${f.key} ${fieldErrors[f.key]}` : f.help}</small>
+            </label>
+          ))}
+        </div>
+        <button type="submit" disabled={busy}>Start training</button>
+      </Form>
+    </div>
+  );
+}
+
+export const ErrorBoundary = RouteError;

@@ -1,0 +1,53 @@
+// A project ready to train: a tiny GPT-2 base (byte-level tokenizer, OASST chat template) in the
+// registry and an sft_messages snapshot of real Open-Assistant conversations in DATA_DIR.
+import fs from "node:fs";
+import path from "node:path";
+import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
+import { exportDir } from "~/models/datasets/exports.server.ts";
+import { registerModel } from "~/models/model-registry.server.ts";
+import { createProject } from "~/models/project.server.ts";
+import { OASST_CHAT_TEMPLATE } from "../../inference/chat-template.ts";
+import { initGpt2Weights } from "../../inference/models/gpt2.ts";
+import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
+import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts";
+import { DEMO_SPECIAL_TOKENS, EOT } from "../../inference/tokenizer/demo-tokenizer.ts";
+import { oasstConversations } from "../../training/oasst.ts";
+import { OASST_FIXTURES } from "./fixtures.ts";
+
+export const TINY_BASE = { vocabSize: 260, nPositions: 192, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5, bosTokenId: 0, eosTokenId: 0, padTokenId: 0 };
+
+export async function trainingProject(slug: string) {
+  const project = await createProject({ slug, name: `Training ${slug}` });
+  const dir = path.resolve(env().DATA_DIR, "models", `base-${slug}`);
+  writeGpt2ModelDir(dir, {
+    config: TINY_BASE,
+    weights: initGpt2Weights(TINY_BASE, 5),
+    tokenizer: bytesOnlyTokenizerJson([...DEMO_SPECIAL_TOKENS]),
+    specialTokens: { bos: EOT, eos: EOT, pad: EOT },
+    chatTemplate: OASST_CHAT_TEMPLATE,
+  });
+  const base = await registerModel({ name: `base-${slug}`, kind: "policy", path: dir, projectId: project.id });
+  const sft = await snapshot(project.id, "sft_messages");
+  const pairs = await snapshot(project.id, "pairwise_trl");
+  return { project, base, sft, pairs };
+}
+
+/** A finished export row with its files, as the export job leaves them (short real conversations). */
+async function snapshot(projectId: string, format: string) {
+  const row = await prisma.datasetExport.create({ data: { projectId, format, status: "succeeded", filters: {}, config: {}, progress: 1 } });
+  const all = oasstConversations(fs.readFileSync(path.join(OASST_FIXTURES, "en_100_tree.jsonl"), "utf8"));
+  const line = (c: (typeof all)[number]) =>
+    JSON.stringify({ messages: [{ role: "user", content: c.at(-2)!.text.slice(0, 60) }, { role: "assistant", content: c.at(-1)!.text.slice(0, 100) }] });
+  const dir = exportDir(row.id);
+  fs.mkdirSync(dir, { recursive: true });
+  const train = all.slice(0, 64).map(line);
+  const validation = all.slice(-16).map(line);
+  fs.writeFileSync(path.join(dir, "train.jsonl"), train.join("\n") + "\n");
+  fs.writeFileSync(path.join(dir, "validation.jsonl"), validation.join("\n") + "\n");
+  const files = [
+    { name: "train.jsonl", split: "train", rows: train.length },
+    { name: "validation.jsonl", split: "validation", rows: validation.length },
+  ];
+  return prisma.datasetExport.update({ where: { id: row.id }, data: { files, rowCounts: { train: train.length, validation: validation.length } } });
+}
