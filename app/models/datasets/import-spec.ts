@@ -1,5 +1,6 @@
 // What an import request may ask for, shared by the upload form, the CLI and the import job.
 import { z } from "zod";
+import type { ImportWarning, WarningKind } from "~/domain/datasets/import-lines.ts";
 
 export const IMPORT_FORMATS = {
   oasst: { label: "Open-Assistant trees or messages (trees, bare-root or flat message JSONL)" },
@@ -37,13 +38,23 @@ export const MAX_UPLOAD_BYTES = 4 * 1024 ** 3;
 /** How many bad lines the report lists (all are counted). */
 export const REPORTED_ERRORS = 500;
 
+/** How many warnings the report lists (all are counted, by kind). */
+export const REPORTED_WARNINGS = 2_000;
+
 export interface ImportReport {
   phase: "validating" | "writing" | "done" | "rejected";
   file: { name: string; bytes: number; sha256: string | null };
   lines: number;
   blank: number;
-  /** Items (trees, pairs, prompts) the file holds that passed every check. */
+  /** Items (trees, pairs, prompts) the file holds that are imported, some of them with a warning. */
   items: number;
+  /** Readable lines left out by a rule of imports (an empty reply, a text over the import limit…). */
+  skipped: number;
+  /** Lines with a warning, by kind (skipped or imported). */
+  warningCounts: Partial<Record<WarningKind, number>>;
+  warnings: ImportWarning[];
+  warningsTruncated: boolean;
+  /** Lines refused: they cannot be read as the chosen format. */
   badLines: number;
   errors: { line: number; reason: string }[];
   errorsTruncated: boolean;

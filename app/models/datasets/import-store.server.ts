@@ -3,7 +3,7 @@
 // (messages.import_key), pairs by a hash of their content, so writing a batch again creates nothing.
 import crypto from "node:crypto";
 import { rankedPairs } from "~/domain/consensus/ranked-pairs.ts";
-import type { ImportedTurn } from "~/domain/datasets/import-lines.ts";
+import { conversationKeys, type ImportedTurn } from "~/domain/datasets/import-lines.ts";
 import { oaTreeToMessageRows } from "~/domain/datasets/oasst-import.ts";
 import type { OaMessageTree } from "~/domain/datasets/oasst-schema.ts";
 import type { ImportedPreference } from "~/domain/datasets/preference-import.ts";
@@ -35,6 +35,9 @@ export interface WriteCounts {
 }
 
 export const noCounts = (): WriteCounts => ({ trees: 0, messages: 0, pairs: 0, prompts: 0, alreadyPresent: 0 });
+
+/** The emoji of the row that records an empty `emojis` object ({}) in imported data. */
+export const EMPTY_EMOJIS = "";
 
 const TX_OPTIONS = { timeout: 120_000, maxWait: 30_000 };
 const REVIEW = (value: boolean | null) => (value === true ? "accepted" : value === false ? "rejected" : "pending") as "accepted" | "rejected" | "pending";
@@ -151,7 +154,13 @@ export async function writeOaTrees(db: PrismaClient, target: ImportTarget, trees
     });
     const isNew = new Set(created.map((m) => m.id));
     const fresh = rows.filter((m) => isNew.has(m.message_id));
-    const emojis = fresh.flatMap((m) => Object.entries(m.emojis ?? {}).map(([emoji, count]) => ({ messageId: m.message_id, emoji, count })));
+    const emojis = fresh.flatMap((m) => {
+      if (m.emojis === null) return [];
+      const entries = Object.entries(m.emojis);
+      // An empty object is data too (kept apart from "no emojis" by a row without an emoji).
+      if (entries.length === 0) return [{ messageId: m.message_id, emoji: EMPTY_EMOJIS, count: 0 }];
+      return entries.map(([emoji, count]) => ({ messageId: m.message_id, emoji, count }));
+    });
     if (emojis.length > 0) await tx.importedEmojiCount.createMany({ data: emojis, skipDuplicates: true });
     const labels = fresh.flatMap((m) =>
       Object.entries(m.labels ?? {}).map(([name, v]) => ({ messageId: m.message_id, name, value: v.value, count: v.count })),
@@ -269,8 +278,8 @@ export async function writePreferences(db: PrismaClient, target: ImportTarget, i
   if (items.length === 0) return counts;
   await db.$transaction(async (tx) => {
     const paths = items.flatMap((p) => [
-      { turns: [...p.prompt, p.chosen], keys: [...p.prompt_keys, p.chosen_key] },
-      { turns: [...p.prompt, p.rejected], keys: [...p.prompt_keys, p.rejected_key] },
+      { turns: p.chosen_path, keys: conversationKeys(p.chosen_path) },
+      { turns: p.rejected_path, keys: conversationKeys(p.rejected_path) },
     ]);
     const idOf = await ensurePaths(tx, target, paths, { state: "ready_for_export", review: "pending" }, counts);
     const created = await tx.importedPreference.createManyAndReturn({

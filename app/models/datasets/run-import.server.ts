@@ -6,7 +6,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { createOaImportReader, type OaImportOptions, type ParsedOaTree } from "~/domain/datasets/oasst-import.ts";
-import type { ImportLineError, LineResult } from "~/domain/datasets/import-lines.ts";
+import type { ImportLineError, ImportWarning, LineResult, WarningKind } from "~/domain/datasets/import-lines.ts";
 import { parseHhPreferenceLine, parseTrlPreferenceLine, type ImportedPreference } from "~/domain/datasets/preference-import.ts";
 import { parsePromptLine, type ImportedPrompt } from "~/domain/datasets/prompt-import.ts";
 import type { OaMessageTree } from "~/domain/datasets/oasst-schema.ts";
@@ -16,6 +16,7 @@ import {
   IMPORT_FORMAT_KEYS,
   IMPORT_MODE_KEYS,
   REPORTED_ERRORS,
+  REPORTED_WARNINGS,
   type ImportFormat,
   type ImportReport,
   uploadedName,
@@ -138,7 +139,35 @@ async function* parsedItems(
     // Flat messages make trees only once the whole file is read.
     const assembled = reader.finish();
     if (assembled.errors.length > 0) onLine({ kind: "error", line: assembled.errors[0].line, errors: assembled.errors });
+    for (const [line, warnings] of groupByLine(assembled.warnings)) onLine({ kind: "skipped", line, warnings });
     for (const tree of assembled.trees) yield { line: tree.lines[0], item: tree };
+  }
+}
+
+function groupByLine(warnings: readonly ImportWarning[]): Map<number, ImportWarning[]> {
+  const out = new Map<number, ImportWarning[]>();
+  for (const w of warnings) out.set(w.line, [...(out.get(w.line) ?? []), w]);
+  return out;
+}
+
+/** Warnings by kind (each line counted once per kind), the first REPORTED_WARNINGS listed. */
+class WarningLog {
+  readonly shown: ImportWarning[] = [];
+  readonly counts: Partial<Record<WarningKind, number>> = {};
+  private listed = 0;
+  private total = 0;
+  add(warnings: readonly ImportWarning[]): void {
+    for (const kind of new Set(warnings.map((w) => w.kind))) this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    for (const w of warnings) {
+      this.total += 1;
+      if (this.listed < REPORTED_WARNINGS) {
+        this.shown.push(w);
+        this.listed += 1;
+      }
+    }
+  }
+  get truncated(): boolean {
+    return this.total > this.listed;
   }
 }
 
@@ -175,7 +204,7 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   if (!config.success) throw new PermanentImportError("The project's workflow config is invalid.");
   if (!fs.existsSync(row.sourcePath)) throw new PermanentImportError(`The file ${row.sourcePath} is gone.`);
   const stat = fs.statSync(row.sourcePath);
-  const options: OaImportOptions = { maxTextLength: config.config.maxMessageLength, allowedLangs: config.config.languages };
+  const options: OaImportOptions = { maxTextLength: config.config.importMaxTextLength, allowedLangs: config.config.languages };
   const target: ImportTarget = {
     importId,
     projectId: row.projectId,
@@ -190,6 +219,10 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
     lines: 0,
     blank: 0,
     items: 0,
+    skipped: 0,
+    warningCounts: {},
+    warnings: [],
+    warningsTruncated: false,
     badLines: 0,
     errors: [],
     errorsTruncated: false,
@@ -211,12 +244,17 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
 
   // Pass 1: parse everything, check Open-Assistant ids against the database, hash the file.
   const errors = new ErrorLog();
+  const warnings = new WarningLog();
   const hash = crypto.createHash("sha256");
   let bytesRead = 0;
   const countLine = (result: LineResult<unknown> | { kind: "buffered"; line: number }) => {
     report.lines = Math.max(report.lines, result.line);
     if (result.kind === "error") errors.add(result.errors);
     else if (result.kind === "blank") report.blank += 1;
+    else if (result.kind === "skipped") {
+      report.skipped += 1;
+      warnings.add(result.warnings);
+    } else if (result.kind === "item" && result.warnings) warnings.add(result.warnings);
   };
   let pending: { line: number; item: Item }[] = [];
   const checkConflicts = async (batch: { line: number; item: Item }[]) => {
@@ -243,6 +281,9 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   report.badLines = errors.badLines;
   report.errors = [...errors.shown].sort((a, b) => a.line - b.line);
   report.errorsTruncated = errors.truncated;
+  report.warnings = [...warnings.shown].sort((a, b) => a.line - b.line);
+  report.warningsTruncated = warnings.truncated;
+  report.warningCounts = warnings.counts;
   const earlier = await prisma.datasetImport.findFirst({
     where: { projectId: row.projectId, sourceSha256: report.file.sha256, status: "succeeded", id: { not: importId } },
     orderBy: { createdAt: "asc" },
