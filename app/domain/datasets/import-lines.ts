@@ -13,17 +13,17 @@ export interface ImportLineError {
  * Why a readable line was imported differently from how it reads, or skipped. The kind groups
  * warnings in the report; the reason names the turns, messages or lengths concerned.
  */
-export const WARNING_KINDS = {
-  text_over_limit: "a text is longer than the import limit (skipped)",
-  empty_text: "a text is empty (skipped)",
-  identical_replies: "chosen and rejected are identical (skipped)",
-  no_shared_prompt: "chosen and rejected share no prompt or no reply (skipped)",
-  diverges_at_user_turn: "chosen and rejected part at a user turn (skipped)",
-  lang_not_in_project: "a language the project does not collect (skipped)",
-  turns_merged: "consecutive turns of one speaker merged (imported)",
-  diverges_early: "chosen and rejected part before their last turn (imported where they part)",
-} as const;
-export type WarningKind = keyof typeof WARNING_KINDS;
+export const WARNING_KINDS = [
+  "text_over_limit",
+  "empty_text",
+  "identical_replies",
+  "no_shared_prompt",
+  "diverges_at_user_turn",
+  "lang_not_in_project",
+  "turns_merged",
+  "diverges_early",
+] as const;
+export type WarningKind = (typeof WARNING_KINDS)[number];
 
 /** Warnings whose line is still imported; every other kind skips it. */
 export const IMPORTING_WARNINGS: ReadonlySet<WarningKind> = new Set(["turns_merged", "diverges_early"]);

@@ -50,6 +50,8 @@ export interface ImportReport {
   items: number;
   /** Readable lines left out by a rule of imports (an empty reply, a text over the import limit…). */
   skipped: number;
+  /** Lines with at least one warning (skipped or imported). */
+  warnedLines: number;
   /** Lines with a warning, by kind (skipped or imported). */
   warningCounts: Partial<Record<WarningKind, number>>;
   warnings: ImportWarning[];
@@ -63,4 +65,27 @@ export interface ImportReport {
   alreadyPresent: number;
   /** The same file (by sha256) imported before into this project. */
   sameFileAs: string | null;
+}
+
+/** What each warning kind means, for the report. */
+export const WARNING_LABELS: Record<WarningKind, string> = {
+  text_over_limit: "a text is longer than the import limit (skipped)",
+  empty_text: "a text is empty (skipped)",
+  identical_replies: "chosen and rejected are identical (skipped)",
+  no_shared_prompt: "chosen and rejected share no prompt or no pair of replies (skipped)",
+  diverges_at_user_turn: "chosen and rejected part at a user turn (skipped)",
+  lang_not_in_project: "a language the project does not collect (skipped)",
+  turns_merged: "consecutive turns of one speaker merged (imported)",
+  diverges_early: "chosen and rejected part before their last turn (imported where they part)",
+};
+
+/**
+ * The group of a refused line's reason: the reason with its ids, numbers and quoted values
+ * blanked, so "message 1b…: parent 9c… not found" lines fall in one group.
+ */
+export function reasonGroup(reason: string): string {
+  return reason
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "…")
+    .replace(/"(?:[^"\\]|\\.)*"/g, "\"…\"")
+    .replace(/\d+/g, "N");
 }

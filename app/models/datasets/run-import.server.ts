@@ -48,6 +48,7 @@ export class PermanentImportError extends Error {
 const BATCH = { oasst: 100, hh: 500, trl_preference: 500, prompts: 500 } as const satisfies Record<ImportFormat, number>;
 const VALIDATE_SHARE = 0.4;
 const PROGRESS_INTERVAL_MS = 250;
+const REPORT_INTERVAL_MS = 1_000;
 
 type Item = ParsedOaTree | ImportedPreference | ImportedPrompt;
 
@@ -154,9 +155,11 @@ function groupByLine(warnings: readonly ImportWarning[]): Map<number, ImportWarn
 class WarningLog {
   readonly shown: ImportWarning[] = [];
   readonly counts: Partial<Record<WarningKind, number>> = {};
+  lines = 0;
   private listed = 0;
   private total = 0;
   add(warnings: readonly ImportWarning[]): void {
+    this.lines += 1;
     for (const kind of new Set(warnings.map((w) => w.kind))) this.counts[kind] = (this.counts[kind] ?? 0) + 1;
     for (const w of warnings) {
       this.total += 1;
@@ -220,6 +223,7 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
     blank: 0,
     items: 0,
     skipped: 0,
+    warnedLines: 0,
     warningCounts: {},
     warnings: [],
     warningsTruncated: false,
@@ -236,11 +240,21 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
       data: { report: report as unknown as Prisma.InputJsonValue, sourceSha256: report.file.sha256 },
     });
   let lastProgress = 0;
+  let lastSave = Date.now();
+  // Counts so far, shown on the import's page while it runs.
+  let live = () => undefined as void;
   const progress = async (fraction: number) => {
     if (Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
     lastProgress = Date.now();
     await ctx.progress(fraction);
+    if (Date.now() - lastSave >= REPORT_INTERVAL_MS) {
+      lastSave = Date.now();
+      live();
+      await save();
+    }
   };
+
+  await save();
 
   // Pass 1: parse everything, check Open-Assistant ids against the database, hash the file.
   const errors = new ErrorLog();
@@ -263,6 +277,11 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
     for (const [i, reason] of conflicts) errors.add([{ line: batch[i].line, reason }]);
     return batch.filter((_, i) => !conflicts.has(i));
   };
+  live = () => {
+    report.badLines = errors.badLines;
+    report.warnedLines = warnings.lines;
+    report.warningCounts = warnings.counts;
+  };
   const onBytes = (bytes: number, chunk: Buffer) => {
     bytesRead = bytes;
     hash.update(chunk);
@@ -284,6 +303,7 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   report.warnings = [...warnings.shown].sort((a, b) => a.line - b.line);
   report.warningsTruncated = warnings.truncated;
   report.warningCounts = warnings.counts;
+  report.warnedLines = warnings.lines;
   const earlier = await prisma.datasetImport.findFirst({
     where: { projectId: row.projectId, sourceSha256: report.file.sha256, status: "succeeded", id: { not: importId } },
     orderBy: { createdAt: "asc" },
@@ -305,6 +325,10 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   const now = fs.statSync(row.sourcePath);
   if (now.size !== stat.size || now.mtimeMs !== stat.mtimeMs) throw new PermanentImportError("The file changed while it was being imported.");
   const totals: WriteCounts = noCounts();
+  live = () => {
+    report.created = { trees: totals.trees, messages: totals.messages, pairs: totals.pairs, prompts: totals.prompts };
+    report.alreadyPresent = totals.alreadyPresent;
+  };
   const add = (c: WriteCounts) => {
     totals.trees += c.trees;
     totals.messages += c.messages;

@@ -10,7 +10,7 @@ import { env } from "~/env.server.ts";
 import type { ImportReport } from "~/models/datasets/import-spec.ts";
 import { receiveUpload } from "~/models/datasets/imports.server.ts";
 import { PermanentImportError, runImport } from "~/models/datasets/run-import.server.ts";
-import * as importsRoute from "~/routes/projects.$projectSlug.imports.tsx";
+import * as importsRoute from "~/routes/projects.$projectSlug.imports._index.tsx";
 import { OASST_FIXTURES } from "../../helpers/fixtures.ts";
 import { addToProject, call, createTestUser } from "../../helpers/users.ts";
 import { closeAll, datasetProject, importFile, startWorkers } from "./harness.ts";
@@ -227,8 +227,10 @@ describe("uploads", () => {
     await addToProject(project.id, manager.user.id, "manager");
     const request = multipart("http://localhost/projects/upload/imports", manager.cookie, { format: "prompts", mode: "reject_file" }, '"What is 2 + 2?"\n"Name a colour."\n');
     const res = await call(() => importsRoute.action({ request, params: { projectSlug: project.slug }, context: {} }));
-    expect(res.status).toBe(200);
-    const created = (res.body as { created: string }).created;
+    // The new import's page follows its progress.
+    expect(res.status).toBe(302);
+    const created = (res.location ?? "").split("/").pop() as string;
+    expect(res.location).toBe(`/projects/upload/imports/${created}`);
     const row = await prisma.datasetImport.findUniqueOrThrow({ where: { id: created } });
     expect(row.sourcePath.startsWith(path.resolve(env().DATA_DIR, "uploads"))).toBe(true);
     expect(fs.readFileSync(row.sourcePath, "utf8")).toContain("Name a colour.");
