@@ -142,3 +142,16 @@ export function conversationKeys(turns: readonly ImportedTurn[]): string[] {
 export function conversationKey(turns: readonly ImportedTurn[]): string {
   return contentHash("conversation/v1", turns.map(({ role, text }) => ({ role, text })));
 }
+
+/** A JSON value that looks like another import format's line: says which, or null. */
+export function otherFormatHint(value: unknown, chosen: "oasst" | "preference"): string | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const keys = value as Record<string, unknown>;
+  if (chosen === "oasst" && "chosen" in keys && "rejected" in keys) {
+    return 'this line looks like a preference pair ({"chosen", "rejected"}), not Open-Assistant data: choose the HH or TRL preference format';
+  }
+  if (chosen === "preference" && ("message_tree_id" in keys || "message_id" in keys)) {
+    return "this line looks like Open-Assistant data (a message tree or message), not an HH pair: choose the Open-Assistant format";
+  }
+  return null;
+}

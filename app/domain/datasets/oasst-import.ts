@@ -6,6 +6,7 @@ import { buildOaTree, serializeOaNode } from "./formats/oasst";
 import {
   isBlankLine,
   lineResult,
+  otherFormatHint,
   parseJsonLine,
   textProblem,
   zodErrors,
@@ -316,6 +317,8 @@ export function createOaImportReader(options: OaImportOptions = {}): OaImportRea
       if (isBlankLine(text)) return { kind: "blank", line };
       const json = parseJsonLine(text);
       if (!json.ok) return { kind: "error", line, errors: [{ line, reason: json.reason }] };
+      const hint = otherFormatHint(json.value, "oasst");
+      if (hint) return { kind: "error", line, errors: [{ line, reason: hint }] };
       const value = json.value as Record<string, unknown> | null;
       const wholeTree =
         isTreeValue(value) ||

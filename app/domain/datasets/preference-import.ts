@@ -12,6 +12,7 @@ import {
   isBlankLine,
   lineResult,
   mergeConsecutiveTurns,
+  otherFormatHint,
   parseJsonLine,
   textProblem,
   zodErrors,
@@ -180,6 +181,8 @@ export function parseHhPreferenceLine(text: string, line: number, limits: TextLi
   if (isBlankLine(text)) return { kind: "blank", line };
   const json = parseJsonLine(text);
   if (!json.ok) return { kind: "error", line, errors: [{ line, reason: json.reason }] };
+  const hint = otherFormatHint(json.value, "preference");
+  if (hint) return { kind: "error", line, errors: [{ line, reason: hint }] };
   const parsed = HhLineSchema.safeParse(json.value);
   if (!parsed.success) return { kind: "error", line, errors: zodErrors(parsed.error, line) };
   return result(line, hhFromStrings(parsed.data.chosen, parsed.data.rejected, "hh", null, limits));
@@ -235,6 +238,8 @@ export function parseTrlPreferenceLine(text: string, line: number, limits: TextL
   if (isBlankLine(text)) return { kind: "blank", line };
   const json = parseJsonLine(text);
   if (!json.ok) return { kind: "error", line, errors: [{ line, reason: json.reason }] };
+  const hint = otherFormatHint(json.value, "preference");
+  if (hint) return { kind: "error", line, errors: [{ line, reason: hint }] };
   const parsed = TrlLineSchema.safeParse(json.value);
   if (!parsed.success) return { kind: "error", line, errors: zodErrors(parsed.error, line) };
   const { prompt, chosen, rejected } = parsed.data;

@@ -32,6 +32,10 @@ export async function createImport(input: {
   if (!parsed.success) throw new DatasetError(parsed.error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; "));
   const sourcePath = path.resolve(input.sourcePath);
   if (!fs.existsSync(sourcePath) || !fs.statSync(sourcePath).isFile()) throw new DatasetError(`No file at ${sourcePath}.`);
+  const bytes = fs.statSync(sourcePath).size;
+  if (bytes > MAX_UPLOAD_BYTES) {
+    throw new DatasetError(`The file has ${bytes.toLocaleString("en")} bytes, larger than the import limit of ${MAX_UPLOAD_BYTES / 1024 ** 3} GB.`, 413);
+  }
   const row = await prisma.datasetImport.create({
     data: { projectId: input.projectId, format: parsed.data.format, mode: parsed.data.mode, sourcePath, createdById: input.createdById },
   });

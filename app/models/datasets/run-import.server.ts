@@ -5,6 +5,7 @@
 // (except flat Open-Assistant message files, whose messages wait until their trees are complete).
 import crypto from "node:crypto";
 import fs from "node:fs";
+import zlib from "node:zlib";
 import { createOaImportReader, type OaImportOptions, type ParsedOaTree } from "~/domain/datasets/oasst-import.ts";
 import type { ImportLineError, ImportWarning, LineResult, WarningKind } from "~/domain/datasets/import-lines.ts";
 import { parseHhPreferenceLine, parseTrlPreferenceLine, type ImportedPreference } from "~/domain/datasets/preference-import.ts";
@@ -58,55 +59,92 @@ type Item = ParsedOaTree | ImportedPreference | ImportedPrompt;
  */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+/** A line that cannot be read as text: over-long, not UTF-8, or cut by the end of a gzip stream. */
+export interface UnreadableLine {
+  unreadable: string;
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function isGzip(filePath: string): boolean {
+  const fd = fs.openSync(filePath, "r");
+  try {
+    const head = Buffer.alloc(2);
+    return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
- * Reads a file line by line (numbered from 1; "\r\n" ends a line too), reporting how many
- * bytes were read. A line over `maxBytes` comes as null, whatever its length: memory stays
- * bounded by one line.
+ * Reads a file line by line (numbered from 1; "\r\n" ends a line too), gzip or not (told by its
+ * first bytes), reporting how many bytes of the file were read and handing over the file's own
+ * bytes (for its hash). A line over `maxBytes` comes as unreadable whatever its length: memory
+ * stays bounded by one line. So does a line that is not UTF-8, and the line a truncated gzip
+ * stream ends in.
  */
 export async function* fileLines(
   filePath: string,
   onBytes: (bytes: number, chunk: Buffer) => void,
   maxBytes = MAX_LINE_BYTES,
-): AsyncGenerator<[string | null, number]> {
-  const stream = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
+): AsyncGenerator<[string | UnreadableLine, number]> {
+  const raw = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
+  raw.on("data", (chunk) => onBytes(raw.bytesRead, chunk as Buffer));
+  const gunzip = isGzip(filePath) ? zlib.createGunzip() : null;
+  const stream: AsyncIterable<Buffer> = gunzip ? raw.pipe(gunzip) : raw;
+  raw.on("error", (error) => gunzip?.destroy(error));
   let parts: Buffer[] = [];
   let held = 0;
   let overlong = false;
   let n = 0;
-  const text = (last: Buffer): string | null => {
-    if (overlong || held + last.length > maxBytes) return null;
+  const text = (last: Buffer): string | UnreadableLine => {
+    if (overlong || held + last.length > maxBytes) return { unreadable: `the line is longer than ${maxBytes / 1024 ** 2} MB` };
     const bytes = parts.length ? Buffer.concat([...parts, last]) : last;
     const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-    return bytes.toString("utf8", 0, end);
+    try {
+      return utf8.decode(bytes.subarray(0, end));
+    } catch {
+      return { unreadable: "the line is not valid UTF-8 (the file may be in another encoding, or binary)" };
+    }
   };
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      onBytes(stream.bytesRead, chunk);
-      let start = 0;
-      for (let nl = chunk.indexOf(0x0a, start); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
-        yield [text(chunk.subarray(start, nl)), ++n];
-        parts = [];
-        held = 0;
-        overlong = false;
-        start = nl + 1;
-      }
-      if (start < chunk.length && !overlong) {
-        const rest = chunk.subarray(start);
-        if (held + rest.length > maxBytes) {
-          // From here to the next line break is thrown away as it is read.
-          overlong = true;
+    try {
+      for await (const chunk of stream) {
+        let start = 0;
+        for (let nl = chunk.indexOf(0x0a, start); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+          yield [text(chunk.subarray(start, nl)), ++n];
           parts = [];
           held = 0;
-        } else {
-          // A copy: the stream may reuse the chunk's memory.
-          parts.push(Buffer.from(rest));
-          held += rest.length;
+          overlong = false;
+          start = nl + 1;
+        }
+        if (start < chunk.length && !overlong) {
+          const rest = chunk.subarray(start);
+          if (held + rest.length > maxBytes) {
+            // From here to the next line break is thrown away as it is read.
+            overlong = true;
+            parts = [];
+            held = 0;
+          } else {
+            // A copy: the stream may reuse the chunk's memory.
+            parts.push(Buffer.from(rest));
+            held += rest.length;
+          }
         }
       }
+    } catch (error) {
+      if (!gunzip || (error as NodeJS.ErrnoException).code !== "Z_BUF_ERROR") {
+        if (gunzip) throw new PermanentImportError(`The gzip data cannot be read after line ${n}: ${(error as Error).message}`);
+        throw error;
+      }
+      yield [{ unreadable: `the gzip data ends early (a truncated file): line ${n + 1} is incomplete` }, ++n];
+      return;
     }
     if (held > 0 || overlong) yield [text(Buffer.alloc(0)), ++n];
   } finally {
-    stream.destroy();
+    raw.destroy();
+    gunzip?.destroy();
   }
 }
 
@@ -123,7 +161,7 @@ async function* parsedItems(
   let held = 0;
   for await (const [text, line] of fileLines(filePath, onBytes)) {
     let result: LineResult<Item> | { kind: "buffered"; line: number; count: number };
-    if (text === null) result = { kind: "error", line, errors: [{ line, reason: `the line is longer than ${MAX_LINE_BYTES / 1024 ** 2} MB` }] };
+    if (typeof text !== "string") result = { kind: "error", line, errors: [{ line, reason: text.unreadable }] };
     else if (reader) result = reader.push(text, line);
     else if (format === "hh") result = parseHhPreferenceLine(text, line, options);
     else if (format === "trl_preference") result = parseTrlPreferenceLine(text, line, options);
