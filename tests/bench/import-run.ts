@@ -17,10 +17,6 @@ const [format, projectId, file] = process.argv.slice(2);
 const connection = createRedis({ forWorker: true });
 const worker = createQueueWorker("import", importDataset, { prisma, dataDir: env().DATA_DIR, ortThreads: 1 }, { connection, prefix: env().QUEUE_PREFIX, maxAttempts: 1 });
 await worker.waitUntilReady();
-const finished = new Promise<void>((resolve, reject) => {
-  worker.on("completed", () => resolve());
-  worker.on("failed", (_job, error) => reject(error));
-});
 await prisma.$queryRaw`SELECT 1`;
 await queue("import").waitUntilReady();
 
@@ -29,13 +25,13 @@ const seen: { at_s: number; progress: number; phase: string }[] = [];
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
 const row = await createImport({ projectId, createdById: null, request: { format, mode: "reject_file" }, sourcePath: file });
-const watch = setInterval(() => {
-  void prisma.datasetImport.findUnique({ where: { id: row.id }, select: { progress: true, report: true } }).then((r) => {
-    if (r) seen.push({ at_s: (performance.now() - started) / 1000, progress: r.progress, phase: (r.report as Partial<ImportReport>).phase ?? "" });
-  });
-}, 2_000);
-await finished;
-clearInterval(watch);
+// Followed as the page follows it: the row's status, progress and counts, every second.
+for (;;) {
+  const r = await prisma.datasetImport.findUniqueOrThrow({ where: { id: row.id }, select: { status: true, progress: true, report: true } });
+  seen.push({ at_s: (performance.now() - started) / 1000, progress: r.progress, phase: (r.report as Partial<ImportReport>).phase ?? "" });
+  if (r.status === "succeeded" || r.status === "failed") break;
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+}
 const wallSeconds = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
 const done = await prisma.datasetImport.findUniqueOrThrow({ where: { id: row.id } });
