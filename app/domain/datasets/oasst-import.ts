@@ -5,10 +5,13 @@ import { contentHash } from "./content-hash";
 import { buildOaTree, serializeOaNode } from "./formats/oasst";
 import {
   isBlankLine,
+  lineResult,
+  otherFormatHint,
   parseJsonLine,
   textProblem,
   zodErrors,
   type ImportLineError,
+  type ImportWarning,
   type LineResult,
   type TextLimits,
 } from "./import-lines";
@@ -49,20 +52,23 @@ export function oaTreeContentHash(tree: OaMessageTree): string {
   return contentHash("oasst-tree/v1", { message_tree_id: tree.message_tree_id, prompt: canonical(tree.prompt) });
 }
 
-function messageProblems(node: OaFlatMessage | OaMessageNode, options: OaImportOptions): string[] {
-  const problems: string[] = [];
+/** Rules of imports a message breaks: its tree is skipped with these warnings. */
+function messageWarnings(node: OaFlatMessage | OaMessageNode, options: OaImportOptions): Omit<ImportWarning, "line">[] {
+  const where = `message ${node.message_id}`;
+  const out: Omit<ImportWarning, "line">[] = [];
   const text = textProblem(node.text, options);
-  if (text) problems.push(text);
-  if (options.allowedLangs) {
-    if (node.lang === null) problems.push("lang is missing");
-    else if (!options.allowedLangs.includes(node.lang)) problems.push(`lang ${JSON.stringify(node.lang)} is not allowed`);
+  if (text) out.push({ kind: text.kind, reason: `${where}: ${text.reason}` });
+  // A message without a language takes the project's first one.
+  if (options.allowedLangs && node.lang !== null && !options.allowedLangs.includes(node.lang)) {
+    out.push({ kind: "lang_not_in_project", reason: `${where}: lang ${JSON.stringify(node.lang)} is not one of the project's languages (${options.allowedLangs.join(", ")})` });
   }
-  return problems;
+  return out;
 }
 
-/** Structural and content checks of a nested tree; fills parent ids implied by nesting. */
-function checkOaTree(tree: OaMessageTree, options: OaImportOptions): string[] {
+/** Structural checks of a nested tree (and the import rules, as warnings); fills parent ids implied by nesting. */
+function checkOaTree(tree: OaMessageTree, options: OaImportOptions): { problems: string[]; warnings: Omit<ImportWarning, "line">[] } {
   const problems: string[] = [];
+  const warnings: Omit<ImportWarning, "line">[] = [];
   const root = tree.prompt;
   if (tree.message_tree_id !== root.message_id) problems.push("message_tree_id must equal the root message_id");
   if (root.parent_id !== null) problems.push(`root message ${root.message_id} has a parent_id`);
@@ -77,11 +83,11 @@ function checkOaTree(tree: OaMessageTree, options: OaImportOptions): string[] {
       else if (node.parent_id !== parent.message_id) problems.push(`${where}: parent_id ${node.parent_id} differs from the enclosing message ${parent.message_id}`);
       if (node.role === parent.role) problems.push(`${where}: a ${node.role} message cannot reply to a ${parent.role} message`);
     }
-    for (const p of messageProblems(node, options)) problems.push(`${where}: ${p}`);
+    warnings.push(...messageWarnings(node, options));
     node.replies.forEach((r) => visit(r, node));
   };
   visit(root, null);
-  return problems;
+  return { problems, warnings };
 }
 
 function countMessages(node: OaMessageNode): number {
@@ -104,9 +110,8 @@ function treeFromValue(value: unknown, line: number, options: OaImportOptions): 
     if (!parsed.success) return { kind: "error", line, errors: zodErrors(parsed.error, line) };
     tree = { message_tree_id: parsed.data.message_id, tree_state: null, prompt: parsed.data };
   }
-  const problems = checkOaTree(tree, options);
-  if (problems.length > 0) return { kind: "error", line, errors: problems.map((reason) => ({ line, reason })) };
-  return { kind: "item", line, item: { tree, content_hash: oaTreeContentHash(tree), message_count: countMessages(tree.prompt) } };
+  const { problems, warnings } = checkOaTree(tree, options);
+  return lineResult(line, problems, warnings, () => ({ tree, content_hash: oaTreeContentHash(tree), message_count: countMessages(tree.prompt) }));
 }
 
 /** One line of a tree file or of a bare-root message file (a whole tree per line). */
@@ -156,6 +161,8 @@ export interface AssembledOaTree extends ParsedOaTree {
 export interface AssembleResult {
   trees: AssembledOaTree[];
   errors: ImportLineError[];
+  /** Trees left out by a rule of imports: the warnings name the line of each message concerned. */
+  warnings: ImportWarning[];
 }
 
 /**
@@ -171,6 +178,7 @@ export function assembleOaMessages(
   knownIds: ReadonlyMap<string, number> = new Map(),
 ): AssembleResult {
   const errors: ImportLineError[] = [];
+  const warnings: ImportWarning[] = [];
   const byId = new Map<string, FlatMessageEntry>();
   const bad = new Map<string, string>(); // message id → reason, for messages refused on their own
   for (const entry of entries) {
@@ -242,6 +250,7 @@ export function assembleOaMessages(
     const treeState = root.tree_state ?? group.find((e) => e.message.tree_state !== null)?.message.tree_state ?? null;
     const problems = new Map<FlatMessageEntry, string[]>();
     const note = (entry: FlatMessageEntry, reason: string) => problems.set(entry, [...(problems.get(entry) ?? []), reason]);
+    const ruled = group.flatMap((entry) => messageWarnings(entry.message, options).map((w) => ({ ...w, line: entry.line })));
     for (const entry of group) {
       const m = entry.message;
       const where = `message ${m.message_id}`;
@@ -253,7 +262,6 @@ export function assembleOaMessages(
       if (m.tree_state !== null && m.tree_state !== treeState) {
         note(entry, `${where}: tree_state ${m.tree_state} differs from its tree's ${treeState}`);
       }
-      for (const p of messageProblems(m, options)) note(entry, `${where}: ${p}`);
     }
     if (problems.size > 0) {
       const firstBad = Math.min(...[...problems.keys()].map((e) => e.line));
@@ -261,6 +269,10 @@ export function assembleOaMessages(
         const reasons = problems.get(entry) ?? [`tree ${rootId} refused (see line ${firstBad})`];
         for (const reason of reasons) errors.push({ line: entry.line, reason });
       }
+      continue;
+    }
+    if (ruled.length > 0) {
+      warnings.push(...ruled);
       continue;
     }
     const ordered = [...group].sort((a, b) => a.line - b.line);
@@ -278,7 +290,8 @@ export function assembleOaMessages(
 
   for (const [id, reason] of bad) errors.push({ line: (byId.get(id) as FlatMessageEntry).line, reason });
   errors.sort((a, b) => a.line - b.line);
-  return { trees, errors };
+  warnings.sort((a, b) => a.line - b.line);
+  return { trees, errors, warnings };
 }
 
 export type OaReaderLineResult =
@@ -304,6 +317,8 @@ export function createOaImportReader(options: OaImportOptions = {}): OaImportRea
       if (isBlankLine(text)) return { kind: "blank", line };
       const json = parseJsonLine(text);
       if (!json.ok) return { kind: "error", line, errors: [{ line, reason: json.reason }] };
+      const hint = otherFormatHint(json.value, "oasst");
+      if (hint) return { kind: "error", line, errors: [{ line, reason: hint }] };
       const value = json.value as Record<string, unknown> | null;
       const wholeTree =
         isTreeValue(value) ||

@@ -5,16 +5,22 @@ import type { MessageRole } from "../trees/enums";
 import { contentHash } from "./content-hash";
 import { parseHhTranscript } from "./formats/hh";
 import {
+  IMPORTING_WARNINGS,
   alternationProblem,
   conversationKey,
   conversationKeys,
   isBlankLine,
+  lineResult,
+  mergeConsecutiveTurns,
+  otherFormatHint,
   parseJsonLine,
   textProblem,
   zodErrors,
+  type ImportWarning,
   type ImportedTurn,
   type LineResult,
   type TextLimits,
+  type WarningKind,
 } from "./import-lines";
 
 export type PreferenceSource = "hh" | "trl_explicit" | "trl_implicit";
@@ -37,9 +43,23 @@ export interface ImportedPreference {
   /** conversationKey(prompt + chosen) and conversationKey(prompt + rejected). */
   chosen_key: string;
   rejected_key: string;
+  /** Every turn of each side: prompt, reply, and any turns the side adds after its reply. */
+  chosen_path: ImportedTurn[];
+  rejected_path: ImportedTurn[];
 }
 
-type Built = { ok: true; value: ImportedPreference } | { ok: false; reasons: string[] };
+interface Continuation {
+  /** Turns the side adds after its reply (a pair that parts before its last turn). */
+  chosen: ImportedTurn[];
+  rejected: ImportedTurn[];
+}
+
+type Built =
+  | { kind: "ok"; value: ImportedPreference; warnings: Omit<ImportWarning, "line">[] }
+  | { kind: "refused"; reasons: string[] }
+  | { kind: "skipped"; warnings: Omit<ImportWarning, "line">[] };
+
+const skip = (kind: WarningKind, reason: string): Built => ({ kind: "skipped", warnings: [{ kind, reason }] });
 
 function build(
   source: PreferenceSource,
@@ -48,6 +68,8 @@ function build(
   rejected: ImportedTurn,
   margin: number | null,
   limits: TextLimits,
+  warnings: Omit<ImportWarning, "line">[] = [],
+  continuation: Continuation = { chosen: [], rejected: [] },
 ): Built {
   const reasons: string[] = [];
   const alternation = alternationProblem(prompt, "prompt");
@@ -56,18 +78,25 @@ function build(
   else if (prompt[prompt.length - 1].role !== "prompter") reasons.push("prompt must end with a user turn");
   if (chosen.role !== "assistant") reasons.push("chosen must be an assistant reply");
   if (rejected.role !== "assistant") reasons.push("rejected must be an assistant reply");
-  prompt.forEach((t, i) => {
-    const p = textProblem(t.text, limits);
-    if (p) reasons.push(`prompt turn ${i + 1}: ${p}`);
-  });
-  const c = textProblem(chosen.text, limits);
-  if (c) reasons.push(`chosen: ${c}`);
-  const r = textProblem(rejected.text, limits);
-  if (r) reasons.push(`rejected: ${r}`);
-  if (chosen.text === rejected.text) reasons.push("chosen and rejected are identical");
-  if (reasons.length > 0) return { ok: false, reasons };
+  if (reasons.length > 0) return { kind: "refused", reasons };
+  const all = [...warnings];
+  const check = (turns: readonly ImportedTurn[], name: (i: number) => string) =>
+    turns.forEach((t, i) => {
+      const p = textProblem(t.text, limits);
+      if (p) all.push({ kind: p.kind, reason: `${name(i)}: ${p.reason}` });
+    });
+  check(prompt, (i) => `prompt turn ${i + 1}`);
+  check([chosen], () => "chosen");
+  check([rejected], () => "rejected");
+  check(continuation.chosen, (i) => `chosen turn ${prompt.length + 2 + i}`);
+  check(continuation.rejected, (i) => `rejected turn ${prompt.length + 2 + i}`);
+  if (chosen.text === rejected.text) all.push({ kind: "identical_replies", reason: "chosen and rejected are identical" });
+  if (all.some((w) => !IMPORTING_WARNINGS.has(w.kind))) return { kind: "skipped", warnings: all };
+  const chosenPath = [...prompt, chosen, ...continuation.chosen];
+  const rejectedPath = [...prompt, rejected, ...continuation.rejected];
   return {
-    ok: true,
+    kind: "ok",
+    warnings: all,
     value: {
       source,
       prompt,
@@ -78,33 +107,57 @@ function build(
       prompt_keys: conversationKeys(prompt),
       chosen_key: conversationKey([...prompt, chosen]),
       rejected_key: conversationKey([...prompt, rejected]),
+      chosen_path: chosenPath,
+      rejected_path: rejectedPath,
     },
   };
 }
 
-/** Implicit prompt: the longest common run of turns is the prompt; each side adds one reply. */
+/**
+ * Implicit prompt: the turns both sides share are the prompt, and the turn where they part holds
+ * the two replies. Consecutive turns of one speaker are merged first (real transcripts split a
+ * reply in two); a pair that parts before its last turn is imported where it parts, the turns
+ * after that kept as the rest of each side's conversation.
+ */
 function fromImplicitTurns(
   source: PreferenceSource,
-  chosen: ImportedTurn[],
-  rejected: ImportedTurn[],
+  chosenIn: ImportedTurn[],
+  rejectedIn: ImportedTurn[],
   margin: number | null,
   limits: TextLimits,
 ): Built {
+  const warnings: Omit<ImportWarning, "line">[] = [];
+  const c = mergeConsecutiveTurns(chosenIn);
+  const r = mergeConsecutiveTurns(rejectedIn);
+  if (c.merged.length > 0) warnings.push({ kind: "turns_merged", reason: `chosen: ${c.merged.join(", ")} merged into one turn each` });
+  if (r.merged.length > 0) warnings.push({ kind: "turns_merged", reason: `rejected: ${r.merged.join(", ")} merged into one turn each` });
+  const [chosen, rejected] = [c.turns, r.turns];
   let k = 0;
   while (k < chosen.length && k < rejected.length && chosen[k].role === rejected[k].role && chosen[k].text === rejected[k].text) k++;
-  if (k === chosen.length && k === rejected.length) return { ok: false, reasons: ["chosen and rejected are identical"] };
-  if (k === 0) return { ok: false, reasons: ["chosen and rejected share no prompt"] };
-  const extra = (side: ImportedTurn[], name: string) =>
-    side.length - k === 1 ? null : `${name} must add exactly one assistant reply to the shared prompt (it adds ${side.length - k} turns)`;
-  const reasons = [extra(chosen, "chosen"), extra(rejected, "rejected")].filter((x): x is string => x !== null);
-  if (reasons.length > 0) return { ok: false, reasons };
-  return build(source, chosen.slice(0, k), chosen[k], rejected[k], margin, limits);
+  if (k === chosen.length && k === rejected.length) return { kind: "skipped", warnings: [...warnings, { kind: "identical_replies", reason: "chosen and rejected are identical" }] };
+  if (k === 0) return { kind: "skipped", warnings: [...warnings, { kind: "no_shared_prompt", reason: "chosen and rejected share no prompt" }] };
+  if (k === chosen.length || k === rejected.length) {
+    const longer = k === chosen.length ? "rejected" : "chosen";
+    return { kind: "skipped", warnings: [...warnings, { kind: "no_shared_prompt", reason: `${longer} only continues the other side's conversation (from turn ${k + 1}): there is no pair of replies` }] };
+  }
+  if (chosen[k].role !== "assistant" || rejected[k].role !== "assistant") {
+    return { kind: "skipped", warnings: [...warnings, { kind: "diverges_at_user_turn", reason: `chosen and rejected part at turn ${k + 1}, which is not an assistant reply on both sides` }] };
+  }
+  const extra = { chosen: chosen.slice(k + 1), rejected: rejected.slice(k + 1) };
+  if (extra.chosen.length > 0 || extra.rejected.length > 0) {
+    const adds = (n: number, name: string) => (n > 0 ? `${name} adds ${n} turn${n === 1 ? "" : "s"} after it` : null);
+    warnings.push({
+      kind: "diverges_early",
+      reason: `chosen and rejected part at turn ${k + 1}, not at their last turn (${[adds(extra.chosen.length, "chosen"), adds(extra.rejected.length, "rejected")].filter(Boolean).join(", ")}): the pair is imported at turn ${k + 1}, the later turns kept under its replies`,
+    });
+  }
+  return build(source, chosen.slice(0, k), chosen[k], rejected[k], margin, limits, warnings, extra);
 }
 
 function result(line: number, built: Built): LineResult<ImportedPreference> {
-  return built.ok
-    ? { kind: "item", line, item: built.value }
-    : { kind: "error", line, errors: built.reasons.map((reason) => ({ line, reason })) };
+  if (built.kind === "refused") return lineResult(line, built.reasons, [], () => null as never);
+  if (built.kind === "skipped") return lineResult(line, [], built.warnings, () => null as never);
+  return lineResult(line, [], built.warnings, () => built.value);
 }
 
 const HhLineSchema = z.object({ chosen: z.string(), rejected: z.string() });
@@ -114,7 +167,7 @@ function hhFromStrings(chosenText: string, rejectedText: string, source: Prefere
   const rejected = parseHhTranscript(rejectedText);
   if (!chosen.ok || !rejected.ok) {
     return {
-      ok: false,
+      kind: "refused",
       reasons: [!chosen.ok ? `chosen: ${chosen.reason}` : null, !rejected.ok ? `rejected: ${rejected.reason}` : null].filter(
         (x): x is string => x !== null,
       ),
@@ -128,6 +181,8 @@ export function parseHhPreferenceLine(text: string, line: number, limits: TextLi
   if (isBlankLine(text)) return { kind: "blank", line };
   const json = parseJsonLine(text);
   if (!json.ok) return { kind: "error", line, errors: [{ line, reason: json.reason }] };
+  const hint = otherFormatHint(json.value, "preference");
+  if (hint) return { kind: "error", line, errors: [{ line, reason: hint }] };
   const parsed = HhLineSchema.safeParse(json.value);
   if (!parsed.success) return { kind: "error", line, errors: zodErrors(parsed.error, line) };
   return result(line, hhFromStrings(parsed.data.chosen, parsed.data.rejected, "hh", null, limits));
@@ -183,6 +238,8 @@ export function parseTrlPreferenceLine(text: string, line: number, limits: TextL
   if (isBlankLine(text)) return { kind: "blank", line };
   const json = parseJsonLine(text);
   if (!json.ok) return { kind: "error", line, errors: [{ line, reason: json.reason }] };
+  const hint = otherFormatHint(json.value, "preference");
+  if (hint) return { kind: "error", line, errors: [{ line, reason: hint }] };
   const parsed = TrlLineSchema.safeParse(json.value);
   if (!parsed.success) return { kind: "error", line, errors: zodErrors(parsed.error, line) };
   const { prompt, chosen, rejected } = parsed.data;
@@ -198,10 +255,10 @@ export function parseTrlPreferenceLine(text: string, line: number, limits: TextL
     if (prompt !== undefined) {
       return result(line, build("trl_explicit", [{ role: "prompter", text: prompt as string }], { role: "assistant", text: c }, { role: "assistant", text: r }, margin, limits));
     }
-    if (c === r) return { kind: "error", line, errors: [{ line, reason: "chosen and rejected are identical" }] };
+    if (c === r) return result(line, skip("identical_replies", "chosen and rejected are identical"));
     if (looksLikeHh(c) && looksLikeHh(r)) return result(line, hhFromStrings(c, r, "trl_implicit", margin, limits));
     const split = splitImplicitStrings(c, r);
-    if (split.prompt.trim() === "") return { kind: "error", line, errors: [{ line, reason: "chosen and rejected share no prompt" }] };
+    if (split.prompt.trim() === "") return result(line, skip("no_shared_prompt", "chosen and rejected share no prompt"));
     return result(
       line,
       build("trl_implicit", [{ role: "prompter", text: split.prompt }], { role: "assistant", text: split.chosen }, { role: "assistant", text: split.rejected }, margin, limits),

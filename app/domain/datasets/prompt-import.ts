@@ -4,6 +4,7 @@ import {
   alternationProblem,
   conversationKeys,
   isBlankLine,
+  lineResult,
   parseJsonLine,
   textProblem,
   zodErrors,
@@ -52,13 +53,14 @@ function item(line: number, turns: ImportedTurn[], limits: TextLimits): LineResu
   const alternation = alternationProblem(turns, "prompt");
   if (alternation) reasons.push(alternation);
   else if (turns[turns.length - 1].role !== "prompter") reasons.push("prompt must end with a user turn");
-  turns.forEach((t, i) => {
+  const warnings = turns.flatMap((t, i) => {
     const p = textProblem(t.text, limits);
-    if (p) reasons.push(turns.length === 1 ? p : `turn ${i + 1}: ${p}`);
+    return p ? [{ kind: p.kind, reason: turns.length === 1 ? p.reason : `turn ${i + 1}: ${p.reason}` }] : [];
   });
-  if (reasons.length > 0) return { kind: "error", line, errors: reasons.map((reason) => ({ line, reason })) };
-  const keys = conversationKeys(turns);
-  return { kind: "item", line, item: { turns, content_hash: keys[keys.length - 1], turn_keys: keys } };
+  return lineResult(line, reasons, warnings, () => {
+    const keys = conversationKeys(turns);
+    return { turns, content_hash: keys[keys.length - 1], turn_keys: keys };
+  });
 }
 
 export function parsePromptLine(text: string, line: number, options: PromptImportOptions = {}): LineResult<ImportedPrompt> {

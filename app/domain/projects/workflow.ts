@@ -174,8 +174,11 @@ export const WorkflowConfigSchema = z
       .array(z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "a BCP 47 language tag such as en or pt-BR"))
       .min(1)
       .default(["en"]),
-    /** Longest message text accepted, in characters. */
+    /** Longest message text a labeler may write, in characters. */
     maxMessageLength: z.number().int().min(1).default(2000),
+    /** Longest text an import takes, in characters. Imported texts are stored as written: the
+     *  message length above is a rule for labelers, not for data brought in. */
+    importMaxTextLength: z.number().int().min(1).default(100_000),
     /** A user's identical text within this many minutes is rejected as a duplicate. */
     duplicateWindowMinutes: z.number().int().min(0).default(120),
     /** A started task keeps its place until this many minutes after it was handed out (2 days);

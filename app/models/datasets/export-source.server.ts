@@ -8,6 +8,7 @@ import pg from "pg";
 import { SPAM_LABEL, SPAM_MAJORITY } from "~/domain/consensus/labels.ts";
 import { TREE_EXCLUSIONS, type TreeExclusion } from "~/domain/datasets/exclusions.ts";
 import { MESSAGE_ROLES, REVIEW_RESULTS, TREE_STATES } from "~/domain/trees/enums.ts";
+import { EMPTY_EMOJIS } from "./import-store.server.ts";
 import { copyRows, enumIndexSql, type CopyColumn, type CopyRow } from "./pg-copy.server.ts";
 import type { ExportFilters } from "./export-spec.ts";
 
@@ -476,7 +477,8 @@ export async function openExportSource(
         const emojis = await streams.get("emojis")?.take(tree.id);
         for (const r of emojis ?? []) {
           const counts = tree.emojis.get(r[1] as string) ?? {};
-          counts[r[2] as string] = (counts[r[2] as string] ?? 0) + (r[3] as number);
+          // An imported empty object ({}) has a row without an emoji: the object, no entry.
+          if (r[2] !== EMPTY_EMOJIS) counts[r[2] as string] = (counts[r[2] as string] ?? 0) + (r[3] as number);
           tree.emojis.set(r[1] as string, counts);
         }
         return tree;

@@ -3,7 +3,7 @@
 // (messages.import_key), pairs by a hash of their content, so writing a batch again creates nothing.
 import crypto from "node:crypto";
 import { rankedPairs } from "~/domain/consensus/ranked-pairs.ts";
-import type { ImportedTurn } from "~/domain/datasets/import-lines.ts";
+import { conversationKeys, type ImportedTurn } from "~/domain/datasets/import-lines.ts";
 import { oaTreeToMessageRows } from "~/domain/datasets/oasst-import.ts";
 import type { OaMessageTree } from "~/domain/datasets/oasst-schema.ts";
 import type { ImportedPreference } from "~/domain/datasets/preference-import.ts";
@@ -35,6 +35,12 @@ export interface WriteCounts {
 }
 
 export const noCounts = (): WriteCounts => ({ trees: 0, messages: 0, pairs: 0, prompts: 0, alreadyPresent: 0 });
+
+/** A timestamp column's value: Prisma keeps DateTime as UTC in columns without a time zone. */
+const utc = (date: Date) => date.toISOString().replace("Z", "");
+
+/** The emoji of the row that records an empty `emojis` object ({}) in imported data. */
+export const EMPTY_EMOJIS = "";
 
 const TX_OPTIONS = { timeout: 120_000, maxWait: 30_000 };
 const REVIEW = (value: boolean | null) => (value === true ? "accepted" : value === false ? "rejected" : "pending") as "accepted" | "rejected" | "pending";
@@ -125,34 +131,37 @@ export async function writeOaTrees(db: PrismaClient, target: ImportTarget, trees
       select: { id: true, state: true },
     });
     await treeEvents(tx, target, createdTrees);
-    const created = await tx.message.createManyAndReturn({
-      data: rows.map((m) => ({
-        id: m.message_id,
-        treeId: m.message_tree_id,
-        projectId: target.projectId,
-        parentId: m.parent_id,
-        depth: m.depth,
-        role: m.role,
-        text: m.text,
-        lang: m.lang ?? target.lang,
-        externalAuthor: m.user_id,
-        synthetic: m.synthetic ?? false,
-        modelName: m.model_name,
-        deleted: m.deleted ?? false,
-        reviewCount: m.review_count ?? 0,
-        reviewResult: REVIEW(m.review_result),
-        consensusRank: m.rank,
-        textHash: textHash(m.text),
-        importKey: `oasst:${m.message_id}`,
-        createdAt: at(m.created_date),
-      })),
-      skipDuplicates: true,
-      select: { id: true },
-    });
+    // One statement per table, the rows as column arrays: a batch's thousand messages cost one
+    // round trip and no per-row objects in the query engine.
+    const col = <T,>(f: (m: (typeof rows)[number]) => T) => rows.map(f);
+    const created = await tx.$queryRaw<{ id: string }[]>`
+      INSERT INTO messages (id, tree_id, project_id, parent_id, depth, role, text, lang, external_author, synthetic, model_name,
+                            deleted, review_count, review_result, consensus_rank, text_hash, import_key, created_at, updated_at)
+      SELECT r.*, ${utc(target.now)}::timestamp FROM unnest(
+        ${col((m) => m.message_id)}::uuid[], ${col((m) => m.message_tree_id)}::uuid[], ${col(() => target.projectId)}::uuid[],
+        ${col((m) => m.parent_id)}::uuid[], ${col((m) => m.depth)}::int[], ${col((m) => m.role)}::"MessageRole"[], ${col((m) => m.text)}::text[],
+        ${col((m) => m.lang ?? target.lang)}::text[], ${col((m) => m.user_id)}::text[], ${col((m) => m.synthetic ?? false)}::boolean[],
+        ${col((m) => m.model_name)}::text[], ${col((m) => m.deleted ?? false)}::boolean[], ${col((m) => m.review_count ?? 0)}::int[],
+        ${col((m) => REVIEW(m.review_result))}::"ReviewResult"[], ${col((m) => m.rank)}::int[], ${col((m) => textHash(m.text))}::text[],
+        ${col((m) => `oasst:${m.message_id}`)}::text[], ${col((m) => utc(at(m.created_date)))}::timestamp[]
+      ) AS r
+      ON CONFLICT DO NOTHING
+      RETURNING id::text`;
     const isNew = new Set(created.map((m) => m.id));
     const fresh = rows.filter((m) => isNew.has(m.message_id));
-    const emojis = fresh.flatMap((m) => Object.entries(m.emojis ?? {}).map(([emoji, count]) => ({ messageId: m.message_id, emoji, count })));
-    if (emojis.length > 0) await tx.importedEmojiCount.createMany({ data: emojis, skipDuplicates: true });
+    const emojis = fresh.flatMap((m) => {
+      if (m.emojis === null) return [];
+      const entries = Object.entries(m.emojis);
+      // An empty object is data too (kept apart from "no emojis" by a row without an emoji).
+      if (entries.length === 0) return [{ messageId: m.message_id, emoji: EMPTY_EMOJIS, count: 0 }];
+      return entries.map(([emoji, count]) => ({ messageId: m.message_id, emoji, count }));
+    });
+    if (emojis.length > 0) {
+      await tx.$executeRaw`
+        INSERT INTO imported_emoji_counts (message_id, emoji, count)
+        SELECT * FROM unnest(${emojis.map((e) => e.messageId)}::uuid[], ${emojis.map((e) => e.emoji)}::text[], ${emojis.map((e) => e.count)}::int[])
+        ON CONFLICT DO NOTHING`;
+    }
     const labels = fresh.flatMap((m) =>
       Object.entries(m.labels ?? {}).map(([name, v]) => ({ messageId: m.message_id, name, value: v.value, count: v.count })),
     );
@@ -269,8 +278,8 @@ export async function writePreferences(db: PrismaClient, target: ImportTarget, i
   if (items.length === 0) return counts;
   await db.$transaction(async (tx) => {
     const paths = items.flatMap((p) => [
-      { turns: [...p.prompt, p.chosen], keys: [...p.prompt_keys, p.chosen_key] },
-      { turns: [...p.prompt, p.rejected], keys: [...p.prompt_keys, p.rejected_key] },
+      { turns: p.chosen_path, keys: conversationKeys(p.chosen_path) },
+      { turns: p.rejected_path, keys: conversationKeys(p.rejected_path) },
     ]);
     const idOf = await ensurePaths(tx, target, paths, { state: "ready_for_export", review: "pending" }, counts);
     const created = await tx.importedPreference.createManyAndReturn({

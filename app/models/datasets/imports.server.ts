@@ -15,7 +15,7 @@ import { env } from "~/env.server.ts";
 import type { DatasetImport } from "~/generated/prisma/client.ts";
 import { enqueue } from "~/jobs/enqueue.server.ts";
 import { DatasetError } from "./errors.server.ts";
-import { ImportRequestSchema, MAX_UPLOAD_BYTES } from "./import-spec.ts";
+import { ImportRequestSchema, MAX_UPLOAD_BYTES, type ImportReport } from "./import-spec.ts";
 
 export function uploadsDir(dataDir = env().DATA_DIR): string {
   return path.resolve(dataDir, "uploads");
@@ -32,6 +32,10 @@ export async function createImport(input: {
   if (!parsed.success) throw new DatasetError(parsed.error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; "));
   const sourcePath = path.resolve(input.sourcePath);
   if (!fs.existsSync(sourcePath) || !fs.statSync(sourcePath).isFile()) throw new DatasetError(`No file at ${sourcePath}.`);
+  const bytes = fs.statSync(sourcePath).size;
+  if (bytes > MAX_UPLOAD_BYTES) {
+    throw new DatasetError(`The file has ${bytes.toLocaleString("en")} bytes, larger than the import limit of ${MAX_UPLOAD_BYTES / 1024 ** 3} GB.`, 413);
+  }
   const row = await prisma.datasetImport.create({
     data: { projectId: input.projectId, format: parsed.data.format, mode: parsed.data.mode, sourcePath, createdById: input.createdById },
   });
@@ -86,25 +90,29 @@ export async function receiveUpload(request: Request, maxBytes = MAX_UPLOAD_BYTE
   return { fields, file };
 }
 
+/** The project's latest imports with their counts (the lines each report lists stay out). */
 export async function listImports(projectId: string, take = 50) {
-  return prisma.datasetImport.findMany({
-    where: { projectId },
-    orderBy: { createdAt: "desc" },
-    take,
-    select: {
-      id: true,
-      format: true,
-      mode: true,
-      status: true,
-      progress: true,
-      report: true,
-      error: true,
-      sourcePath: true,
-      createdAt: true,
-      finishedAt: true,
-      createdBy: { select: { displayName: true } },
-    },
-  });
+  const rows = await prisma.$queryRaw<
+    { id: string; format: string; mode: string; status: string; progress: number; report: Partial<ImportReport>; error: string | null; source_path: string; created_at: Date; finished_at: Date | null; created_by: string | null }[]
+  >`
+    SELECT i.id::text, i.format, i.mode, i.status::text, i.progress, i.report - 'errors' - 'warnings' AS report, i.error,
+           i.source_path, i.created_at, i.finished_at, u.display_name AS created_by
+    FROM dataset_imports i LEFT JOIN users u ON u.id = i.created_by_id
+    WHERE i.project_id = ${projectId}::uuid
+    ORDER BY i.created_at DESC LIMIT ${take}`;
+  return rows.map((r) => ({
+    id: r.id,
+    format: r.format,
+    mode: r.mode,
+    status: r.status,
+    progress: r.progress,
+    report: r.report,
+    error: r.error,
+    sourcePath: r.source_path,
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+    createdBy: r.created_by === null ? null : { displayName: r.created_by },
+  }));
 }
 
 export async function getImport(projectId: string, importId: string) {

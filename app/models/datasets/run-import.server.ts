@@ -5,8 +5,9 @@
 // (except flat Open-Assistant message files, whose messages wait until their trees are complete).
 import crypto from "node:crypto";
 import fs from "node:fs";
+import zlib from "node:zlib";
 import { createOaImportReader, type OaImportOptions, type ParsedOaTree } from "~/domain/datasets/oasst-import.ts";
-import type { ImportLineError, LineResult } from "~/domain/datasets/import-lines.ts";
+import type { ImportLineError, ImportWarning, LineResult, WarningKind } from "~/domain/datasets/import-lines.ts";
 import { parseHhPreferenceLine, parseTrlPreferenceLine, type ImportedPreference } from "~/domain/datasets/preference-import.ts";
 import { parsePromptLine, type ImportedPrompt } from "~/domain/datasets/prompt-import.ts";
 import type { OaMessageTree } from "~/domain/datasets/oasst-schema.ts";
@@ -16,6 +17,7 @@ import {
   IMPORT_FORMAT_KEYS,
   IMPORT_MODE_KEYS,
   REPORTED_ERRORS,
+  REPORTED_WARNINGS,
   type ImportFormat,
   type ImportReport,
   uploadedName,
@@ -47,6 +49,7 @@ export class PermanentImportError extends Error {
 const BATCH = { oasst: 100, hh: 500, trl_preference: 500, prompts: 500 } as const satisfies Record<ImportFormat, number>;
 const VALIDATE_SHARE = 0.4;
 const PROGRESS_INTERVAL_MS = 250;
+const REPORT_INTERVAL_MS = 1_000;
 
 type Item = ParsedOaTree | ImportedPreference | ImportedPrompt;
 
@@ -56,55 +59,92 @@ type Item = ParsedOaTree | ImportedPreference | ImportedPrompt;
  */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+/** A line that cannot be read as text: over-long, not UTF-8, or cut by the end of a gzip stream. */
+export interface UnreadableLine {
+  unreadable: string;
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function isGzip(filePath: string): boolean {
+  const fd = fs.openSync(filePath, "r");
+  try {
+    const head = Buffer.alloc(2);
+    return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
- * Reads a file line by line (numbered from 1; "\r\n" ends a line too), reporting how many
- * bytes were read. A line over `maxBytes` comes as null, whatever its length: memory stays
- * bounded by one line.
+ * Reads a file line by line (numbered from 1; "\r\n" ends a line too), gzip or not (told by its
+ * first bytes), reporting how many bytes of the file were read and handing over the file's own
+ * bytes (for its hash). A line over `maxBytes` comes as unreadable whatever its length: memory
+ * stays bounded by one line. So does a line that is not UTF-8, and the line a truncated gzip
+ * stream ends in.
  */
 export async function* fileLines(
   filePath: string,
   onBytes: (bytes: number, chunk: Buffer) => void,
   maxBytes = MAX_LINE_BYTES,
-): AsyncGenerator<[string | null, number]> {
-  const stream = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
+): AsyncGenerator<[string | UnreadableLine, number]> {
+  const raw = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
+  raw.on("data", (chunk) => onBytes(raw.bytesRead, chunk as Buffer));
+  const gunzip = isGzip(filePath) ? zlib.createGunzip() : null;
+  const stream: AsyncIterable<Buffer> = gunzip ? raw.pipe(gunzip) : raw;
+  raw.on("error", (error) => gunzip?.destroy(error));
   let parts: Buffer[] = [];
   let held = 0;
   let overlong = false;
   let n = 0;
-  const text = (last: Buffer): string | null => {
-    if (overlong || held + last.length > maxBytes) return null;
+  const text = (last: Buffer): string | UnreadableLine => {
+    if (overlong || held + last.length > maxBytes) return { unreadable: `the line is longer than ${maxBytes / 1024 ** 2} MB` };
     const bytes = parts.length ? Buffer.concat([...parts, last]) : last;
     const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-    return bytes.toString("utf8", 0, end);
+    try {
+      return utf8.decode(bytes.subarray(0, end));
+    } catch {
+      return { unreadable: "the line is not valid UTF-8 (the file may be in another encoding, or binary)" };
+    }
   };
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      onBytes(stream.bytesRead, chunk);
-      let start = 0;
-      for (let nl = chunk.indexOf(0x0a, start); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
-        yield [text(chunk.subarray(start, nl)), ++n];
-        parts = [];
-        held = 0;
-        overlong = false;
-        start = nl + 1;
-      }
-      if (start < chunk.length && !overlong) {
-        const rest = chunk.subarray(start);
-        if (held + rest.length > maxBytes) {
-          // From here to the next line break is thrown away as it is read.
-          overlong = true;
+    try {
+      for await (const chunk of stream) {
+        let start = 0;
+        for (let nl = chunk.indexOf(0x0a, start); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+          yield [text(chunk.subarray(start, nl)), ++n];
           parts = [];
           held = 0;
-        } else {
-          // A copy: the stream may reuse the chunk's memory.
-          parts.push(Buffer.from(rest));
-          held += rest.length;
+          overlong = false;
+          start = nl + 1;
+        }
+        if (start < chunk.length && !overlong) {
+          const rest = chunk.subarray(start);
+          if (held + rest.length > maxBytes) {
+            // From here to the next line break is thrown away as it is read.
+            overlong = true;
+            parts = [];
+            held = 0;
+          } else {
+            // A copy: the stream may reuse the chunk's memory.
+            parts.push(Buffer.from(rest));
+            held += rest.length;
+          }
         }
       }
+    } catch (error) {
+      if (!gunzip || (error as NodeJS.ErrnoException).code !== "Z_BUF_ERROR") {
+        if (gunzip) throw new PermanentImportError(`The gzip data cannot be read after line ${n}: ${(error as Error).message}`);
+        throw error;
+      }
+      yield [{ unreadable: `the gzip data ends early (a truncated file): line ${n + 1} is incomplete` }, ++n];
+      return;
     }
     if (held > 0 || overlong) yield [text(Buffer.alloc(0)), ++n];
   } finally {
-    stream.destroy();
+    raw.destroy();
+    gunzip?.destroy();
   }
 }
 
@@ -121,7 +161,7 @@ async function* parsedItems(
   let held = 0;
   for await (const [text, line] of fileLines(filePath, onBytes)) {
     let result: LineResult<Item> | { kind: "buffered"; line: number; count: number };
-    if (text === null) result = { kind: "error", line, errors: [{ line, reason: `the line is longer than ${MAX_LINE_BYTES / 1024 ** 2} MB` }] };
+    if (typeof text !== "string") result = { kind: "error", line, errors: [{ line, reason: text.unreadable }] };
     else if (reader) result = reader.push(text, line);
     else if (format === "hh") result = parseHhPreferenceLine(text, line, options);
     else if (format === "trl_preference") result = parseTrlPreferenceLine(text, line, options);
@@ -138,7 +178,37 @@ async function* parsedItems(
     // Flat messages make trees only once the whole file is read.
     const assembled = reader.finish();
     if (assembled.errors.length > 0) onLine({ kind: "error", line: assembled.errors[0].line, errors: assembled.errors });
+    for (const [line, warnings] of groupByLine(assembled.warnings)) onLine({ kind: "skipped", line, warnings });
     for (const tree of assembled.trees) yield { line: tree.lines[0], item: tree };
+  }
+}
+
+function groupByLine(warnings: readonly ImportWarning[]): Map<number, ImportWarning[]> {
+  const out = new Map<number, ImportWarning[]>();
+  for (const w of warnings) out.set(w.line, [...(out.get(w.line) ?? []), w]);
+  return out;
+}
+
+/** Warnings by kind (each line counted once per kind), the first REPORTED_WARNINGS listed. */
+class WarningLog {
+  readonly shown: ImportWarning[] = [];
+  readonly counts: Partial<Record<WarningKind, number>> = {};
+  lines = 0;
+  private listed = 0;
+  private total = 0;
+  add(warnings: readonly ImportWarning[]): void {
+    this.lines += 1;
+    for (const kind of new Set(warnings.map((w) => w.kind))) this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    for (const w of warnings) {
+      this.total += 1;
+      if (this.listed < REPORTED_WARNINGS) {
+        this.shown.push(w);
+        this.listed += 1;
+      }
+    }
+  }
+  get truncated(): boolean {
+    return this.total > this.listed;
   }
 }
 
@@ -175,7 +245,7 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   if (!config.success) throw new PermanentImportError("The project's workflow config is invalid.");
   if (!fs.existsSync(row.sourcePath)) throw new PermanentImportError(`The file ${row.sourcePath} is gone.`);
   const stat = fs.statSync(row.sourcePath);
-  const options: OaImportOptions = { maxTextLength: config.config.maxMessageLength, allowedLangs: config.config.languages };
+  const options: OaImportOptions = { maxTextLength: config.config.importMaxTextLength, allowedLangs: config.config.languages };
   const target: ImportTarget = {
     importId,
     projectId: row.projectId,
@@ -190,6 +260,11 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
     lines: 0,
     blank: 0,
     items: 0,
+    skipped: 0,
+    warnedLines: 0,
+    warningCounts: {},
+    warnings: [],
+    warningsTruncated: false,
     badLines: 0,
     errors: [],
     errorsTruncated: false,
@@ -203,20 +278,35 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
       data: { report: report as unknown as Prisma.InputJsonValue, sourceSha256: report.file.sha256 },
     });
   let lastProgress = 0;
+  let lastSave = Date.now();
+  // Counts so far, shown on the import's page while it runs.
+  let live = () => undefined as void;
   const progress = async (fraction: number) => {
     if (Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
     lastProgress = Date.now();
     await ctx.progress(fraction);
+    if (Date.now() - lastSave >= REPORT_INTERVAL_MS) {
+      lastSave = Date.now();
+      live();
+      await save();
+    }
   };
+
+  await save();
 
   // Pass 1: parse everything, check Open-Assistant ids against the database, hash the file.
   const errors = new ErrorLog();
+  const warnings = new WarningLog();
   const hash = crypto.createHash("sha256");
   let bytesRead = 0;
   const countLine = (result: LineResult<unknown> | { kind: "buffered"; line: number }) => {
     report.lines = Math.max(report.lines, result.line);
     if (result.kind === "error") errors.add(result.errors);
     else if (result.kind === "blank") report.blank += 1;
+    else if (result.kind === "skipped") {
+      report.skipped += 1;
+      warnings.add(result.warnings);
+    } else if (result.kind === "item" && result.warnings) warnings.add(result.warnings);
   };
   let pending: { line: number; item: Item }[] = [];
   const checkConflicts = async (batch: { line: number; item: Item }[]) => {
@@ -224,6 +314,11 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
     const conflicts = await oaConflicts(prisma, row.projectId, batch.map((b) => (b.item as ParsedOaTree).tree));
     for (const [i, reason] of conflicts) errors.add([{ line: batch[i].line, reason }]);
     return batch.filter((_, i) => !conflicts.has(i));
+  };
+  live = () => {
+    report.badLines = errors.badLines;
+    report.warnedLines = warnings.lines;
+    report.warningCounts = warnings.counts;
   };
   const onBytes = (bytes: number, chunk: Buffer) => {
     bytesRead = bytes;
@@ -243,6 +338,10 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   report.badLines = errors.badLines;
   report.errors = [...errors.shown].sort((a, b) => a.line - b.line);
   report.errorsTruncated = errors.truncated;
+  report.warnings = [...warnings.shown].sort((a, b) => a.line - b.line);
+  report.warningsTruncated = warnings.truncated;
+  report.warningCounts = warnings.counts;
+  report.warnedLines = warnings.lines;
   const earlier = await prisma.datasetImport.findFirst({
     where: { projectId: row.projectId, sourceSha256: report.file.sha256, status: "succeeded", id: { not: importId } },
     orderBy: { createdAt: "asc" },
@@ -264,6 +363,10 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   const now = fs.statSync(row.sourcePath);
   if (now.size !== stat.size || now.mtimeMs !== stat.mtimeMs) throw new PermanentImportError("The file changed while it was being imported.");
   const totals: WriteCounts = noCounts();
+  live = () => {
+    report.created = { trees: totals.trees, messages: totals.messages, pairs: totals.pairs, prompts: totals.prompts };
+    report.alreadyPresent = totals.alreadyPresent;
+  };
   const add = (c: WriteCounts) => {
     totals.trees += c.trees;
     totals.messages += c.messages;

@@ -42,9 +42,9 @@ export async function closeAll(): Promise<void> {
   fs.rmSync(env().DATA_DIR, { recursive: true, force: true });
 }
 
-/** A project whose limits take the Open-Assistant sample (its longest message has 9,573 characters). */
+/** A project at default settings (changed only where a test says so). */
 export async function datasetProject(slug: string, workflow: Record<string, unknown> = {}) {
-  return createProject({ slug, name: slug, workflowConfig: { maxMessageLength: 10_000, languages: ["en"], ...workflow } });
+  return createProject({ slug, name: slug, workflowConfig: workflow });
 }
 
 async function settled<T extends { status: string }>(read: () => Promise<T>, what: string): Promise<T> {

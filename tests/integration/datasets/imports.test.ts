@@ -10,7 +10,7 @@ import { env } from "~/env.server.ts";
 import type { ImportReport } from "~/models/datasets/import-spec.ts";
 import { receiveUpload } from "~/models/datasets/imports.server.ts";
 import { PermanentImportError, runImport } from "~/models/datasets/run-import.server.ts";
-import * as importsRoute from "~/routes/projects.$projectSlug.imports.tsx";
+import * as importsRoute from "~/routes/projects.$projectSlug.imports._index.tsx";
 import { OASST_FIXTURES } from "../../helpers/fixtures.ts";
 import { addToProject, call, createTestUser } from "../../helpers/users.ts";
 import { closeAll, datasetProject, importFile, startWorkers } from "./harness.ts";
@@ -56,31 +56,34 @@ describe("bad lines", () => {
     oaTree(50, [{ n: 51 }]),
   ];
 
-  it("reject_file: every bad line is reported and nothing is written", async () => {
-    const project = await datasetProject("bad-reject", { maxMessageLength: 2_000 });
+  it("reject_file: every unreadable line is reported and nothing is written", async () => {
+    const project = await datasetProject("bad-reject", { importMaxTextLength: 2_000 });
     const row = await importFile(project.id, file("bad-reject.jsonl", lines()), { format: "oasst", mode: "reject_file" });
     expect(row.status).toBe("failed");
-    expect(row.error).toMatch(/5 bad lines .*nothing was imported/);
+    expect(row.error).toMatch(/3 bad lines .*nothing was imported/);
     const r = report(row);
     expect(r.phase).toBe("rejected");
-    expect(r.badLines).toBe(5);
+    expect(r.badLines).toBe(3);
     expect(r.blank).toBe(1);
     const byLine = (n: number) => r.errors.filter((e) => e.line === n).map((e) => e.reason).join(" | ");
     expect(byLine(2)).toMatch(/malformed JSON/);
     expect(byLine(3)).toMatch(/text: missing field/);
     expect(byLine(4)).toMatch(/role/);
-    expect(byLine(5)).toMatch(/2001 characters, more than 2000/);
-    expect(byLine(6)).toMatch(/lang "xx" is not allowed/);
-    expect(r.errors.map((e) => e.line)).not.toContain(1);
+    expect(r.errors.map((e) => e.line)).toEqual([2, 3, 4]);
+    // Readable lines that a rule of imports leaves out are warnings, not refusals.
+    expect(r.skipped).toBe(2);
+    expect(r.warnings.map((w) => [w.line, w.kind])).toEqual([[5, "text_over_limit"], [6, "lang_not_in_project"]]);
+    expect(r.warnings[0].reason).toMatch(/2001 characters, more than the import limit 2000/);
+    expect(r.warningCounts).toEqual({ text_over_limit: 1, lang_not_in_project: 1 });
     expect(await prisma.message.count({ where: { projectId: project.id } })).toBe(0);
     expect(await prisma.messageTree.count({ where: { projectId: project.id } })).toBe(0);
   });
 
   it("skip_bad_lines: the good trees are imported, the bad lines reported", async () => {
-    const project = await datasetProject("bad-skip", { maxMessageLength: 2_000 });
+    const project = await datasetProject("bad-skip", { importMaxTextLength: 2_000 });
     const row = await importFile(project.id, file("bad-skip.jsonl", lines()), { format: "oasst", mode: "skip_bad_lines" });
     expect(row.status, row.error ?? "").toBe("succeeded");
-    expect(report(row)).toMatchObject({ phase: "done", items: 2, badLines: 5, created: { trees: 2, messages: 5 } });
+    expect(report(row)).toMatchObject({ phase: "done", items: 2, skipped: 2, badLines: 3, created: { trees: 2, messages: 5 } });
     const ranks = await prisma.message.findMany({ where: { id: { in: [id(2), id(3)] } }, select: { id: true, consensusRank: true } });
     expect(Object.fromEntries(ranks.map((m) => [m.id, m.consensusRank]))).toEqual({ [id(2)]: 0, [id(3)]: 1 });
     const events = await prisma.treeStateEvent.findMany({ where: { treeId: id(1) } });
@@ -224,8 +227,10 @@ describe("uploads", () => {
     await addToProject(project.id, manager.user.id, "manager");
     const request = multipart("http://localhost/projects/upload/imports", manager.cookie, { format: "prompts", mode: "reject_file" }, '"What is 2 + 2?"\n"Name a colour."\n');
     const res = await call(() => importsRoute.action({ request, params: { projectSlug: project.slug }, context: {} }));
-    expect(res.status).toBe(200);
-    const created = (res.body as { created: string }).created;
+    // The new import's page follows its progress.
+    expect(res.status).toBe(302);
+    const created = (res.location ?? "").split("/").pop() as string;
+    expect(res.location).toBe(`/projects/upload/imports/${created}`);
     const row = await prisma.datasetImport.findUniqueOrThrow({ where: { id: created } });
     expect(row.sourcePath.startsWith(path.resolve(env().DATA_DIR, "uploads"))).toBe(true);
     expect(fs.readFileSync(row.sourcePath, "utf8")).toContain("Name a colour.");

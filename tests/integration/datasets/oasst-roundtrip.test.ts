@@ -36,6 +36,26 @@ function normal(node: Node, withLabels = false): Record<string, unknown> {
   };
 }
 
+/**
+ * Every field the source node writes (ids, text, role, lang, review count and result, deleted,
+ * rank, synthetic, model name, emojis, labels) must come back equal; a field the source leaves
+ * out comes back null (created_date excepted). Replies are compared as a set.
+ */
+function expectSameNode(exported: Node, source: Node, where: string): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (key === "replies") continue;
+    expect(exported[key] ?? null, `${where}.${key}`).toEqual(value);
+  }
+  for (const [key, value] of Object.entries(exported)) {
+    // Every message here has a creation time: the import's, when the file gives none.
+    if (key === "replies" || key === "created_date" || key in source) continue;
+    expect(value, `${where}.${key} is not in the source`).toBeNull();
+  }
+  const byId = new Map((exported.replies ?? []).map((r) => [r.message_id, r]));
+  expect([...byId.keys()].sort(), `${where}.replies`).toEqual((source.replies ?? []).map((r) => r.message_id).sort());
+  for (const reply of source.replies ?? []) expectSameNode(byId.get(reply.message_id) as Node, reply, `${where} → ${String(reply.message_id)}`);
+}
+
 function treesById(lines: Record<string, unknown>[], withLabels = false) {
   return new Map(lines.map((t) => [t.message_tree_id as string, normal(t.prompt as Node, withLabels)]));
 }
@@ -47,7 +67,7 @@ beforeAll(async () => {
 });
 afterAll(closeAll);
 
-describe("the Open-Assistant sample", () => {
+describe("the Open-Assistant sample, at default settings", () => {
   it("imports tree lines, imports nothing twice, and exports an equivalent file", async () => {
     const project = await datasetProject("oasst-trees");
     const first = await importFile(project.id, TREES, { format: "oasst", mode: "reject_file" }, adminId);
@@ -70,6 +90,13 @@ describe("the Open-Assistant sample", () => {
     for (const line of train) expect(checkExportLine("oasst_tree", line)).toEqual({ ok: true });
     const source = fs.readFileSync(TREES, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(treesById(train)).toEqual(treesById(source));
+    const exportedTrees = new Map(train.map((t) => [t.message_tree_id, t]));
+    expect([...exportedTrees.keys()].sort()).toEqual(source.map((t) => t.message_tree_id).sort());
+    for (const tree of source) {
+      const out = exportedTrees.get(tree.message_tree_id) as Record<string, unknown>;
+      expect(out.tree_state).toBe(tree.tree_state);
+      expectSameNode(out.prompt as Node, tree.prompt as Node, String(tree.message_tree_id));
+    }
     expect(new Set(train.map((t) => t.tree_state))).toEqual(new Set(["ready_for_export"]));
 
     const flat = await runExportJob(project.id, { format: "oasst_messages", filters: EVERYTHING, split: { validationRatio: 0 } });
@@ -92,8 +119,10 @@ describe("the Open-Assistant sample", () => {
     expect(imported.status, imported.error ?? "").toBe("succeeded");
     expect(imported.report).toMatchObject({ items: 100, created: { trees: 100, messages: 1167 } });
     const exported = await runExportJob(project.id, { format: "oasst_trees", filters: EVERYTHING, split: { validationRatio: 0 } });
-    const source = fs.readFileSync(TREES, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(treesById((await readExport(exported.id)).train)).toEqual(treesById(source));
+    const source = fs.readFileSync(MESSAGES, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Node);
+    const train = new Map((await readExport(exported.id)).train.map((t) => [t.message_tree_id, t.prompt as Node]));
+    expect(train.size).toBe(100);
+    for (const root of source) expectSameNode(train.get(root.message_id) as Node, root, String(root.message_id));
   });
 });
 

@@ -1,5 +1,6 @@
 // The Imports and Datasets pages in a real browser against the production build: an upload whose
-// bad line is reported, a good one, an export followed to the end, and its download.
+// bad lines are reported on its own page (grouped, collapsed, a page at a time), a good one, the
+// list of imports with their counts, an export followed to the end, and its download.
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -36,7 +37,15 @@ it("a manager imports prompts, exports them and downloads the file", async () =>
   const dir = path.resolve(env().DATA_DIR, "inputs");
   fs.mkdirSync(dir, { recursive: true });
   const bad = path.join(dir, "prompts-bad.jsonl");
-  fs.writeFileSync(bad, '"What is 2 + 2?"\n{"prompt": 5}\n"Name a colour."\n');
+  // 120 refused lines of one kind, 40 of another, 30 skipped with a warning, 2 good prompts.
+  const badLines = [
+    '"What is 2 + 2?"',
+    ...Array.from({ length: 120 }, () => '{"prompt": 5}'),
+    ...Array.from({ length: 40 }, (_, i) => `{"prompt": "unterminated ${i}`),
+    ...Array.from({ length: 30 }, () => '""'),
+    '"Name a colour."',
+  ];
+  fs.writeFileSync(bad, `${badLines.join("\n")}\n`);
   const good = path.join(dir, "prompts.jsonl");
   fs.writeFileSync(good, '"What is 2 + 2?"\n"Name a colour."\n{"prompt": "Why is the sky blue?"}\n');
 
@@ -44,15 +53,43 @@ it("a manager imports prompts, exports them and downloads the file", async () =>
   await page.setInputFiles('input[name="file"]', bad);
   await page.selectOption('select[name="format"]', "prompts");
   await page.click('button:has-text("Import")');
+  // The upload leads to the import's own page, which follows it to the end.
+  await page.waitForURL(/\/projects\/pages\/imports\/[0-9a-f-]{36}$/);
   await expect.poll(() => page.textContent("body"), { timeout: 30_000 }).toContain("failed");
-  await expect.poll(() => page.textContent("table")).toContain("prompt: must be a string or a list");
+  expect(await page.textContent('[aria-label="Status"]')).toContain("none imported (file rejected) · 30 warned (30 skipped) · 160 refused");
+  const refused = page.locator('section[aria-label="Refused lines"] details');
+  expect(await refused.count()).toBe(2);
+  expect(await refused.first().locator("summary").textContent()).toBe("prompt: must be a string or a list of {role, content} messages — 120 lines");
+  expect(await refused.nth(1).locator("summary").textContent()).toMatch(/^malformed JSON: .* — 40 lines$/);
+  expect(await page.locator('section[aria-label="Warnings"] summary').textContent()).toBe("a text is empty (skipped) — 30 lines");
+  // Every group starts collapsed: the page stays short.
+  expect(await page.locator("details[open]").count()).toBe(0);
+  expect(await page.evaluate(() => document.documentElement.scrollHeight)).toBeLessThan(1_200);
+  await refused.first().locator("summary").click();
+  expect(await refused.first().locator("tbody tr").count()).toBe(50);
+  expect(await refused.first().locator("tbody tr").first().textContent()).toBe("2prompt: must be a string or a list of {role, content} messages");
+  await refused.first().locator('a:has-text("Next")').click();
+  await expect.poll(() => page.url()).toContain("page=2");
+  expect(await page.locator("details[open]").count()).toBe(1);
+  expect(await page.locator("details[open] nav").textContent()).toContain("page 2 of 3");
+  expect(await page.locator("details[open] tbody tr").first().textContent()).toMatch(/^52prompt/);
+  await screenshot(page, "datasets-import-report");
   expect(await prisma.message.count({ where: { projectId: project.id } })).toBe(0);
 
+  await page.goto(`${server.url}/projects/pages/imports`);
   await page.setInputFiles('input[name="file"]', good);
   await page.selectOption('select[name="format"]', "prompts");
   await page.click('button:has-text("Import")');
-  await expect.poll(async () => (await page.locator("tbody tr").first().textContent()) ?? "", { timeout: 30_000 }).toContain("succeeded");
-  expect(await page.locator("tbody tr").first().textContent()).toContain("created 3 trees, 3 messages, 3 prompts");
+  await page.waitForURL(/\/imports\/[0-9a-f-]{36}$/);
+  await expect.poll(() => page.textContent('[aria-label="Status"]'), { timeout: 30_000 }).toContain("succeeded");
+  expect(await page.textContent('[aria-label="Status"]')).toContain("created 3 trees, 3 messages, 3 prompts");
+
+  // The list: one row per import, newest first, with its counts.
+  await page.goto(`${server.url}/projects/pages/imports`);
+  const rows = page.locator('table[aria-label="Imports"] tbody tr');
+  expect(await rows.count()).toBe(2);
+  expect(await rows.first().textContent()).toContain("3 imported · 0 warned · 0 refused");
+  expect(await rows.nth(1).textContent()).toContain("none imported (file rejected) · 30 warned (30 skipped) · 160 refused");
   await screenshot(page, "datasets-imports");
 
   await page.goto(`${server.url}/projects/pages/datasets`);

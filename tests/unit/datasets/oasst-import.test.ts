@@ -149,7 +149,7 @@ describe("Open-Assistant fixtures", () => {
       reason: `duplicate message id ${trees[0].tree.prompt.message_id} (also on line 1)`,
     });
     expect(reader.push(messageLines[1], 4).kind).toBe("item");
-    expect(reader.finish()).toEqual({ trees: [], errors: [] });
+    expect(reader.finish()).toEqual({ trees: [], errors: [], warnings: [] });
   });
 });
 
@@ -193,22 +193,29 @@ describe("bad Open-Assistant lines", () => {
     expect(errorsOf(parseOaTreeLine(JSON.stringify({ ...good, message_tree_id: u(1) }), 1))).toEqual([
       { line: 1, reason: "message_tree_id must equal the root message_id" },
     ]);
-    expect(errorsOf(parseOaTreeLine(withPrompt((p) => (p.replies[2].text = " \n ")), 1))).toEqual([
-      { line: 1, reason: `message ${good.prompt.replies[2].message_id}: text is empty` },
-    ]);
   });
 
-  it("applies the text length limit and the allowed languages", () => {
+  const warningsOf = (result: LineResult<unknown>) => {
+    if (result.kind !== "skipped") throw new Error(`expected a skipped line, got ${result.kind}`);
+    return result.warnings;
+  };
+
+  it("skips a tree with an empty text, a text over the import limit or another language, with a warning", () => {
+    expect(warningsOf(parseOaTreeLine(withPrompt((p) => (p.replies[2].text = " \n ")), 1))).toEqual([
+      { line: 1, kind: "empty_text", reason: `message ${good.prompt.replies[2].message_id}: text is empty` },
+    ]);
     const longest = Math.max(...[good.prompt, ...good.prompt.replies].map((m: { text: string }) => [...m.text].length));
     expect(parseOaTreeLine(treeLines[0], 1, { maxTextLength: longest }).kind).toBe("item");
-    const tooLong = errorsOf(parseOaTreeLine(treeLines[0], 1, { maxTextLength: longest - 1 }));
+    const tooLong = warningsOf(parseOaTreeLine(treeLines[0], 1, { maxTextLength: longest - 1 }));
     expect(tooLong).toHaveLength(1);
-    expect(tooLong[0].reason).toMatch(new RegExp(`text has ${longest} characters, more than ${longest - 1}$`));
+    expect(tooLong[0].reason).toMatch(new RegExp(`text has ${longest} characters, more than the import limit ${longest - 1}$`));
     expect(parseOaTreeLine(treeLines[0], 1, { allowedLangs: ["en", "de"] }).kind).toBe("item");
-    const lang = errorsOf(parseOaTreeLine(withPrompt((p) => (p.replies[0].lang = "xx")), 9, { allowedLangs: ["en"] }));
-    expect(lang).toEqual([{ line: 9, reason: `message ${good.prompt.replies[0].message_id}: lang "xx" is not allowed` }]);
-    const missing = errorsOf(parseOaTreeLine(withPrompt((p) => delete p.lang), 9, { allowedLangs: ["en"] }));
-    expect(missing).toEqual([{ line: 9, reason: `message ${good.prompt.message_id}: lang is missing` }]);
+    const lang = warningsOf(parseOaTreeLine(withPrompt((p) => (p.replies[0].lang = "xx")), 9, { allowedLangs: ["en"] }));
+    expect(lang).toEqual([
+      { line: 9, kind: "lang_not_in_project", reason: `message ${good.prompt.replies[0].message_id}: lang "xx" is not one of the project's languages (en)` },
+    ]);
+    // Without a language a message takes the project's.
+    expect(parseOaTreeLine(withPrompt((p) => delete p.lang), 9, { allowedLangs: ["en"] }).kind).toBe("item");
   });
 });
 

@@ -11,6 +11,9 @@ const itemOf = (result: LineResult<ImportedPreference>): ImportedPreference => {
   return result.item;
 };
 const reasons = (result: LineResult<unknown>) => (result.kind === "error" ? result.errors.map((e) => `${e.line}: ${e.reason}`) : []);
+/** "skipped" or "item", then each warning as "line kind: reason". */
+const warned = (result: LineResult<unknown>) =>
+  result.kind === "skipped" || result.kind === "item" ? [result.kind, ...(result.warnings ?? []).map((w) => `${w.line} ${w.kind}: ${w.reason}`)] : [result.kind];
 
 const hhLine = {
   chosen: "\n\nHuman: Name a prime.\n\nAssistant: 7 is prime.\n\nHuman: Another one?\n\nAssistant: 11.",
@@ -49,25 +52,58 @@ describe("HH transcripts", () => {
     expect(reasons(parseHhPreferenceLine(JSON.stringify({ chosen: hhLine.chosen, rejected: 3 }), 6))).toEqual([
       "6: rejected: Expected string, received number",
     ]);
-    expect(reasons(parseHhPreferenceLine(JSON.stringify({ chosen: hhLine.chosen, rejected: hhLine.chosen }), 7))).toEqual([
-      "7: chosen and rejected are identical",
-    ]);
-    const empty = { ...hhLine, rejected: "\n\nHuman: Name a prime.\n\nAssistant: 7 is prime.\n\nHuman: Another one?\n\nAssistant:" };
-    expect(reasons(parseHhPreferenceLine(JSON.stringify(empty), 8))).toEqual(["8: rejected: text is empty"]);
-    const fork = { ...hhLine, rejected: "\n\nHuman: Name a prime.\n\nAssistant: 5.\n\nHuman: Another one?\n\nAssistant: 3." };
-    expect(reasons(parseHhPreferenceLine(JSON.stringify(fork), 9))).toEqual([
-      "9: chosen must add exactly one assistant reply to the shared prompt (it adds 3 turns)",
-      "9: rejected must add exactly one assistant reply to the shared prompt (it adds 3 turns)",
-    ]);
     expect(reasons(parseHhPreferenceLine(JSON.stringify({ chosen: "oops", rejected: "no" }), 10))).toEqual([
       '10: chosen: transcript must start with "\\n\\nHuman:"',
       '10: rejected: transcript must start with "\\n\\nHuman:"',
     ]);
-    expect(reasons(parseHhPreferenceLine(JSON.stringify(hhLine), 11, { maxTextLength: 9 }))).toEqual([
-      "11: prompt turn 1: text has 13 characters, more than 9",
-      "11: prompt turn 2: text has 11 characters, more than 9",
-      "11: prompt turn 3: text has 12 characters, more than 9",
-      "11: rejected: text has 10 characters, more than 9",
+  });
+
+  it("skips identical, empty and over-long replies with a warning, and refuses nothing readable", () => {
+    const hh = (value: unknown, line: number, limits = {}) => warned(parseHhPreferenceLine(JSON.stringify(value), line, limits));
+    expect(hh({ chosen: hhLine.chosen, rejected: hhLine.chosen }, 7)).toEqual(["skipped", "7 identical_replies: chosen and rejected are identical"]);
+    const empty = { ...hhLine, rejected: "\n\nHuman: Name a prime.\n\nAssistant: 7 is prime.\n\nHuman: Another one?\n\nAssistant:" };
+    expect(hh(empty, 8)).toEqual(["skipped", "8 empty_text: rejected: text is empty"]);
+    expect(hh(hhLine, 11, { maxTextLength: 12 })).toEqual([
+      "skipped",
+      "11 text_over_limit: prompt turn 1: text has 13 characters, more than the import limit 12",
+    ]);
+    // A long reply is kept as written when under the import limit.
+    const long = { ...hhLine, chosen: `${hhLine.chosen} ${"very ".repeat(2_000)}long.` };
+    expect(itemOf(parseHhPreferenceLine(JSON.stringify(long), 1)).chosen.text).toBe(`11. ${"very ".repeat(2_000)}long.`);
+  });
+
+  it("merges consecutive turns of one speaker and says which", () => {
+    const split = {
+      chosen: "\n\nHuman: Name a prime.\n\nAssistant: 7 is prime.\n\nAssistant:  So is 11.",
+      rejected: "\n\nHuman: Name a prime.\n\nAssistant: 9.",
+    };
+    const result = parseHhPreferenceLine(JSON.stringify(split), 3);
+    expect(warned(result)).toEqual(["item", "3 turns_merged: chosen: turns 2–3 (assistant) merged into one turn each"]);
+    expect(itemOf(result).chosen.text).toBe("7 is prime.\n\n So is 11.");
+    expect(itemOf(result).rejected.text).toBe("9.");
+  });
+
+  it("imports a pair that parts before its last turn where it parts, keeping the later turns", () => {
+    const fork = { ...hhLine, rejected: "\n\nHuman: Name a prime.\n\nAssistant: 5.\n\nHuman: Another one?\n\nAssistant: 3." };
+    const result = parseHhPreferenceLine(JSON.stringify(fork), 9);
+    expect(warned(result)).toEqual([
+      "item",
+      "9 diverges_early: chosen and rejected part at turn 2, not at their last turn (chosen adds 2 turns after it, rejected adds 2 turns after it): the pair is imported at turn 2, the later turns kept under its replies",
+    ]);
+    const item = itemOf(result);
+    expect(item.prompt).toEqual([{ role: "prompter", text: "Name a prime." }]);
+    expect([item.chosen.text, item.rejected.text]).toEqual(["7 is prime.", "5."]);
+    expect(item.chosen_path.map((t) => t.text)).toEqual(["Name a prime.", "7 is prime.", "Another one?", "11."]);
+    expect(item.rejected_path.map((t) => t.text)).toEqual(["Name a prime.", "5.", "Another one?", "3."]);
+    const atUser = { chosen: "\n\nHuman: Hi\n\nAssistant: Hello.\n\nHuman: Bye", rejected: "\n\nHuman: Hi\n\nAssistant: Hello.\n\nHuman: Ciao" };
+    expect(warned(parseHhPreferenceLine(JSON.stringify(atUser), 2))).toEqual([
+      "skipped",
+      "2 diverges_at_user_turn: chosen and rejected part at turn 3, which is not an assistant reply on both sides",
+    ]);
+    const prefix = { chosen: "\n\nHuman: Hi\n\nAssistant: Hello.\n\nHuman: Bye", rejected: "\n\nHuman: Hi\n\nAssistant: Hello." };
+    expect(warned(parseHhPreferenceLine(JSON.stringify(prefix), 4))).toEqual([
+      "skipped",
+      "4 no_shared_prompt: chosen only continues the other side's conversation (from turn 3): there is no pair of replies",
     ]);
   });
 });
@@ -124,8 +160,10 @@ describe("TRL preference lines", () => {
     expect(r({ prompt: [msgs[1], msgs[2]], chosen: [{ role: "assistant", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
       "1: prompt: turn 1 must be user (roles alternate, starting with the user)",
     ]);
-    expect(r({ chosen: "abc", rejected: "xyz" })).toEqual(["1: chosen and rejected share no prompt"]);
-    expect(r({ chosen: "same", rejected: "same" }, 3)).toEqual(["3: chosen and rejected are identical"]);
+    const w = (value: unknown, line = 1) => warned(parseTrlPreferenceLine(JSON.stringify(value), line));
+    expect(w({ chosen: "abc", rejected: "xyz" })).toEqual(["skipped", "1 no_shared_prompt: chosen and rejected share no prompt"]);
+    expect(w({ chosen: "same", rejected: "same" }, 3)).toEqual(["skipped", "3 identical_replies: chosen and rejected are identical"]);
+    expect(w({ prompt: "p", chosen: "", rejected: "b" })).toEqual(["skipped", "1 empty_text: chosen: text is empty"]);
     expect(r({ prompt: "p", chosen: "a", rejected: "b", margin: "big" })).toEqual(["1: margin: Expected number, received string"]);
   });
 });

@@ -52,7 +52,7 @@ describe("prompt lines", () => {
     expect(reasons(parsePromptLine('{"text": "x"}', 3))).toEqual(["3: prompt: missing field"]);
     expect(reasons(parsePromptLine('{"prompt": 4}', 4))).toEqual(["4: prompt: must be a string or a list of {role, content} messages"]);
     expect(reasons(parsePromptLine("[1, 2]", 5))).toEqual(['5: expected a JSON string or {"prompt": string | messages}']);
-    expect(reasons(parsePromptLine('""', 6))).toEqual(["6: text is empty"]);
+    expect(parsePromptLine('""', 6)).toEqual({ kind: "skipped", line: 6, warnings: [{ line: 6, kind: "empty_text", reason: "text is empty" }] });
     expect(reasons(parsePromptLine('{"prompt": [{"role": "assistant", "content": "x"}]}', 7))).toEqual([
       "7: prompt: turn 1 must be user (roles alternate, starting with the user)",
     ]);
@@ -62,7 +62,10 @@ describe("prompt lines", () => {
     expect(reasons(parsePromptLine('{"prompt": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}', 9))).toEqual([
       "9: prompt must end with a user turn",
     ]);
-    expect(reasons(parsePromptLine("abcdef", 10, { maxTextLength: 5 }))).toEqual(["10: text has 6 characters, more than 5"]);
+    expect(parsePromptLine("abcdef", 10, { maxTextLength: 5 })).toMatchObject({
+      kind: "skipped",
+      warnings: [{ line: 10, kind: "text_over_limit", reason: "text has 6 characters, more than the import limit 5" }],
+    });
   });
 
   it("counts code points, not UTF-16 units, against the limit", () => {

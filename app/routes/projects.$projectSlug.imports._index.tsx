@@ -1,14 +1,16 @@
 // A project's dataset imports: upload a file (streamed to disk), choose what to do with bad
-// lines, and follow each import's report. Managers only.
+// lines, and the list of imports, one row each; each import's report has its own page. Managers only.
 import fs from "node:fs";
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { redirect } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
+import { ImportCounts } from "~/components/import-counts.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { usePolling } from "~/components/use-polling.ts";
 import { DatasetError } from "~/models/datasets/errors.server.ts";
-import { IMPORT_FORMATS, IMPORT_FORMAT_KEYS, IMPORT_MODES, IMPORT_MODE_KEYS, MAX_UPLOAD_BYTES, uploadedName, type ImportReport } from "~/models/datasets/import-spec.ts";
+import { IMPORT_FORMATS, IMPORT_FORMAT_KEYS, IMPORT_MODES, IMPORT_MODE_KEYS, MAX_UPLOAD_BYTES, uploadedName } from "~/models/datasets/import-spec.ts";
 import { createImport, listImports, receiveUpload } from "~/models/datasets/imports.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
@@ -20,7 +22,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const imports = await listImports(project!.id);
   return {
     project: project!,
-    imports: imports.map(({ sourcePath, report, ...row }) => ({ ...row, file: uploadedName(sourcePath), report: report as Partial<ImportReport> })),
+    imports: imports.map(({ sourcePath, ...row }) => ({ ...row, file: uploadedName(sourcePath) })),
   };
 }
 
@@ -37,41 +39,12 @@ export async function action({ request, params }: ActionFunctionArgs) {
       request: { format: upload.fields.format, mode: upload.fields.mode },
       sourcePath: upload.file.path,
     });
-    return { error: null, created: row.id };
+    return redirect(`/projects/${project!.slug}/imports/${row.id}`);
   } catch (error) {
     if (uploaded) fs.rmSync(uploaded, { force: true });
-    if (error instanceof DatasetError) return badRequest({ error: error.message, created: null }, error.status);
+    if (error instanceof DatasetError) return badRequest({ error: error.message }, error.status);
     throw error;
   }
-}
-
-function Report({ report }: { report: Partial<ImportReport> }) {
-  if (!report.phase) return null;
-  const created = report.created;
-  return (
-    <div className="small">
-      <div>
-        {report.lines ?? 0} lines · {report.items ?? 0} good items · {report.badLines ?? 0} bad lines
-        {created && report.phase === "done" && (
-          <> · created {created.trees} trees, {created.messages} messages{created.pairs ? `, ${created.pairs} pairs` : ""}{created.prompts ? `, ${created.prompts} prompts` : ""} · {report.alreadyPresent ?? 0} already present</>
-        )}
-      </div>
-      {report.sameFileAs && <div className="muted">The same file was imported before ({report.sameFileAs.slice(0, 8)}).</div>}
-      {(report.errors?.length ?? 0) > 0 && (
-        <details open={report.phase === "rejected"}>
-          <summary>Bad lines{report.errorsTruncated ? ` (first ${report.errors?.length})` : ""}</summary>
-          <table>
-            <thead><tr><th>Line</th><th>Reason</th></tr></thead>
-            <tbody>
-              {report.errors?.map((e, i) => (
-                <tr key={i}><td>{e.line}</td><td>{e.reason}</td></tr>
-              ))}
-            </tbody>
-          </table>
-        </details>
-      )}
-    </div>
-  );
 }
 
 export default function ProjectImports() {
@@ -108,20 +81,19 @@ export default function ProjectImports() {
         </fieldset>
         <button type="submit" disabled={busy}>{busy ? "Uploading…" : "Import"}</button>
       </Form>
-      <table className="card">
-        <thead><tr><th>Started</th><th>File</th><th>Format</th><th>Status</th><th>Report</th></tr></thead>
+      <table className="card" aria-label="Imports">
+        <thead><tr><th>Started</th><th>File</th><th>Format</th><th>Status</th><th>Lines</th></tr></thead>
         <tbody>
           {imports.map((i) => (
             <tr key={i.id}>
               <td className="muted small">{new Date(i.createdAt).toLocaleString()}<br />{i.createdBy?.displayName}</td>
-              <td className="small">{i.file}</td>
+              <td className="small"><Link to={i.id}>{i.file}</Link></td>
               <td className="small"><code>{i.format}</code><br /><span className="muted">{i.mode.replaceAll("_", " ")}</span></td>
               <td style={{ minWidth: "9rem" }}>
                 <span className={`badge ${i.status === "succeeded" ? "ok" : i.status === "failed" ? "bad" : ""}`}>{i.status}</span>
                 {(i.status === "queued" || i.status === "running") && <progress value={i.progress} max={1} aria-label="progress" />}
-                {i.error && <div className="error small">{i.error}</div>}
               </td>
-              <td><Report report={i.report} /></td>
+              <td className="small"><ImportCounts report={i.report} /></td>
             </tr>
           ))}
           {imports.length === 0 && <tr><td colSpan={5} className="muted">No imports yet.</td></tr>}
