@@ -33,12 +33,12 @@ export function samplerGraph(
       const c = gpt2ConfigFromHf(readJsonFile(files.config));
       const weights = readOnnxWeights(files.model);
       checkGpt2Weights(c, weights);
-      return { graph: { bytes: serializeGraph(buildGpt2SamplerGraph(c, weights, chunks)), chunks, chunkSize, source: "gpt2" } };
+      return { graph: { bytes: serializeGraph(buildGpt2SamplerGraph(c, weights, chunks)), chunks, chunkSize, sharedPrompt: true, source: "gpt2" } };
     } catch {
       // Parameters under other names: convert the graph instead.
     }
   }
   const converted = convertToSamplerGraph(graph, io, chunks);
   if ("reason" in converted) return converted;
-  return { graph: { bytes: converted.bytes, chunks, chunkSize, source: "converted" } };
+  return { graph: { bytes: converted.bytes, chunks, chunkSize, sharedPrompt: false, source: "converted" } };
 }

@@ -71,7 +71,8 @@ export interface Gpt2Forward {
 /**
  * Names of the sampler graph's inputs and outputs. Inputs: input_ids, attention_mask [B, P + T],
  * position_ids, the cache chunks cache.{c}.{i}.key/.value [B, kv_heads, P_c, head_dim] (P = ΣP_c;
- * unused chunks are fed empty) and temperature [1]. Outputs: the new tokens' keys/values
+ * unused chunks are fed empty; chunk 0 may have n rows, n dividing B, each shared by k = B / n
+ * consecutive rows: a prompt's keys/values for its k completions) and temperature [1]. Outputs: the new tokens' keys/values
  * new.{i}.key/.value [B, kv_heads, T, head_dim], and at the last position only: logits [B, V],
  * probs = softmax(logits / temperature) [B, V] and max_scaled = max(logits / temperature) [B, 1].
  */
@@ -276,7 +277,7 @@ export function gpt2Forward(
     for (let i = 0; i < c.nLayer; i++) {
       cache.push([]);
       for (let ch = 0; ch < chunks; ch++) {
-        const dims = [B, H, `cache_${ch}_length`, Dh];
+        const dims = [ch === 0 ? "prompt_batch_size" : B, H, `cache_${ch}_length`, Dh];
         cache[i].push({ key: g.input(SAMPLER_IO.cache(ch, i, "key"), ft, dims), value: g.input(SAMPLER_IO.cache(ch, i, "value"), ft, dims) });
       }
     }
@@ -355,15 +356,24 @@ export function gpt2LmHead(g: Graph, c: Gpt2Config, hidden: Value, wte: Value, n
   return g.matmul(hidden, g.transpose(wte, [1, 0]), { name, shape: [AXES.batch, AXES.seq, c.vocabSize] }); // [B, T, V]
 }
 
+/** The score head (reward or value) at every position: hidden [B, T, D] · score.weightᵀ → [B, T]. */
+export function gpt2ScoreHead(g: Graph, hidden: Value, scoreWeight: Value): Value {
+  const scores = g.matmul(hidden, g.transpose(scoreWeight, [1, 0])); // [B, T, 1]
+  return g.reshape(scores, [0, 0], { shape: [AXES.batch, AXES.seq] }); // [B, T]
+}
+
 /**
  * Attention over keys/values held in parts (cache chunks, then the new tokens) without joining them:
  * scores = Concat(q·K_cᵀ) over the parts, one softmax over all of them, context = Σ probs_c·V_c.
- * Same result as attending over Concat(K_c), but the cache is only read, never copied.
+ * Same result as attending over Concat(K_c), but the cache is only read, never copied. The first
+ * part may hold fewer rows than q, n dividing B: then rows b·k … b·k + k − 1 (k = B / n) share its
+ * row b (a prompt's keys/values, read once for its k completions).
  */
 export function splitAttention(g: Graph, q: Value, parts: { key: Value; value: Value }[], allowed: Value, masked: Value, scale: Value): Value {
   return g.scope("split_attention", () => {
+    const grouped = groupedRows(g, q, parts[0].key);
     const scores = g.concat(
-      parts.map((p) => g.matmul(q, g.transpose(p.key, [0, 1, 3, 2]))),
+      [grouped.scores(parts[0].key), ...parts.slice(1).map((p) => g.matmul(q, g.transpose(p.key, [0, 1, 3, 2])))],
       3,
     ); // [B, H, T, S]
     const probs = g.softmax(g.where(allowed, g.mul(scores, scale), masked)); // [B, H, T, S]
@@ -372,14 +382,35 @@ export function splitAttention(g: Graph, q: Value, parts: { key: Value; value: V
       0,
     ); // [parts]
     const pieces = g.op("Split", [probs, sizes], { axis: attr.int(3) }, parts.map(() => ({ dtype: probs.dtype, shape: null })));
-    return pieces.map((pr, j) => g.matmul(pr, parts[j].value)).reduce((a, b) => g.add(a, b)); // [B, H, T, Dh]
+    const contexts = [grouped.context(pieces[0], parts[0].value), ...pieces.slice(1).map((pr, j) => g.matmul(pr, parts[j + 1].value))];
+    return contexts.reduce((a, b) => g.add(a, b)); // [B, H, T, Dh]
   });
 }
 
-/** The score head (reward or value) at every position: hidden [B, T, D] · score.weightᵀ → [B, T]. */
-export function gpt2ScoreHead(g: Graph, hidden: Value, scoreWeight: Value): Value {
-  const scores = g.matmul(hidden, g.transpose(scoreWeight, [1, 0])); // [B, T, 1]
-  return g.reshape(scores, [0, 0], { shape: [AXES.batch, AXES.seq] }); // [B, T]
+/**
+ * q·Kᵀ and probs·V against keys/values [n, H, P, Dh] shared by groups of k = B / n consecutive rows:
+ * the group's queries become one [k·T, Dh] matrix per (prompt, head), so the shared rows are read
+ * once per group instead of once per row. Only q-, score- and context-sized tensors are moved.
+ */
+function groupedRows(g: Graph, q: Value, key: Value) {
+  const n = g.shapeOf(key, 0, 1);
+  const B = g.shapeOf(q, 0, 1);
+  const k = g.div(B, n);
+  const H = g.shapeOf(q, 1, 2);
+  const T = g.shapeOf(q, 2, 3);
+  const Dh = g.shapeOf(q, 3, 4);
+  const P = g.shapeOf(key, 2, 3);
+  const shape = (...dims: Value[]) => g.concat(dims, 0);
+  const reshape = (x: Value, dims: Value) => g.op("Reshape", [x, dims], {}, [{ dtype: x.dtype, shape: null }])[0];
+  const swap12 = (x: Value) => g.transpose(x, [0, 2, 1, 3]);
+  /** [B, H, T, X] → [n, H, k·T, X]: each group's rows stacked per head. */
+  const stack = (x: Value, X: Value) => reshape(swap12(reshape(x, shape(n, k, H, g.mul(T, X)))), shape(n, H, g.mul(k, T), X));
+  /** [n, H, k·T, X] → [B, H, T, X]. */
+  const unstack = (x: Value, X: Value) => reshape(swap12(reshape(x, shape(n, H, k, g.mul(T, X)))), shape(B, H, T, X));
+  return {
+    scores: (keys: Value) => unstack(g.matmul(stack(q, Dh), g.transpose(keys, [0, 1, 3, 2])), P), // [B, H, T, P]
+    context: (probs: Value, values: Value) => unstack(g.matmul(stack(probs, P), values), Dh), // [B, H, T, Dh]
+  };
 }
 
 /**

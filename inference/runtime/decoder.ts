@@ -28,6 +28,8 @@ export interface SamplerGraph {
   bytes: Uint8Array;
   chunks: number;
   chunkSize: number;
+  /** Chunk 0 may hold one row per prompt, shared by its completions (see SAMPLER_IO). */
+  sharedPrompt: boolean;
   /** How it was made, for the load log: "gpt2" (built from the GPT-2 definition) or "converted". */
   source: string;
 }
@@ -35,6 +37,8 @@ export interface SamplerGraph {
 /** Keys and values of a batch of rows, in chunks. */
 export interface KvCache {
   rows: number;
+  /** Rows of chunk 0: one per prompt when its completions share it (rows / promptRows consecutive rows each), else rows. */
+  promptRows: number;
   /** Chunk c: 2 × layers tensors [rows, heads, sizes[c], headDim]; chunk 0 holds the prompts (left-padded). */
   chunks: Float32Array[][];
   sizes: number[];
@@ -158,27 +162,23 @@ export class DecoderRunner {
     return { probs, maxScaled, logits, T, kv, mask };
   }
 
-  /** A cache for prompts × repeats rows (row r continues prompt floor(r / repeats)). */
+  /**
+   * A cache for prompts × repeats rows (row r continues prompt floor(r / repeats)). The sampler graph
+   * reads each prompt's keys/values once for all its rows; other graphs get a copy per row.
+   */
   makeCache(prefill: PrefillResult, repeats: number): KvCache {
     const { T } = prefill;
     const n = prefill.mask.length / T;
     const rows = n * repeats;
-    const block = this.heads * T * this.headDim;
-    const prompt = prefill.kv.map((src) => {
-      const dst = new Float32Array(rows * block);
-      for (let r = 0; r < rows; r++) {
-        const p = Math.floor(r / repeats);
-        dst.set(src.subarray(p * block, (p + 1) * block), r * block);
-      }
-      return dst;
-    });
+    const shared = this.sampler?.sharedPrompt ?? false;
+    const prompt = shared ? prefill.kv : prefill.kv.map((src) => repeatRows(src, this.heads * T * this.headDim, rows, (r) => Math.floor(r / repeats)));
     const attn = new BigInt64Array(rows * (T + 1));
     for (let r = 0; r < rows; r++) {
       const p = Math.floor(r / repeats);
       for (let t = 0; t < T; t++) attn[r * (T + 1) + t] = prefill.mask[p * T + t] ? 1n : 0n;
       attn[r * (T + 1) + T] = 1n;
     }
-    return { rows, chunks: [prompt], sizes: [T], fill: T, attn };
+    return { rows, promptRows: shared ? n : rows, chunks: [prompt], sizes: [T], fill: T, attn };
   }
 
   /** Feeds one token per row at the given positions, appends its keys/values to the cache, and returns the next distribution. */
@@ -192,7 +192,7 @@ export class DecoderRunner {
       cache.chunks.forEach((chunk, c) =>
         this.io.past.forEach((_, i) => {
           for (const [j, kind] of (["key", "value"] as const).entries()) {
-            feeds[SAMPLER_IO.cache(c, i, kind)] = float32Tensor(chunk[2 * i + j], [rows, this.heads, cache.sizes[c], Dh]);
+            feeds[SAMPLER_IO.cache(c, i, kind)] = float32Tensor(chunk[2 * i + j], [c === 0 ? cache.promptRows : rows, this.heads, cache.sizes[c], Dh]);
           }
         }),
       );
@@ -235,16 +235,15 @@ export class DecoderRunner {
     return out;
   }
 
-  /** Keeps only the given rows (in that order). */
+  /** Keeps only the given rows (in that order); a shared prompt chunk becomes one row per kept row. */
   compact(cache: KvCache, keep: number[]): void {
+    const group = cache.rows / cache.promptRows;
     cache.chunks = cache.chunks.map((chunk, c) => {
       const block = this.heads * cache.sizes[c] * this.headDim;
-      return chunk.map((src) => {
-        const dst = new Float32Array(keep.length * block);
-        keep.forEach((r, i) => dst.set(src.subarray(r * block, r * block + block), i * block));
-        return dst;
-      });
+      const source = c === 0 ? (r: number) => Math.floor(r / group) : (r: number) => r;
+      return chunk.map((src) => repeatRows(src, block, keep.length, (i) => source(keep[i])));
     });
+    cache.promptRows = keep.length;
     const w = cache.sizes.reduce((a, b) => a + b, 0) + 1;
     const attn = new BigInt64Array(keep.length * w);
     keep.forEach((r, i) => attn.set(cache.attn.subarray(r * w, r * w + w), i * w));
@@ -342,6 +341,13 @@ export class DecoderRunner {
     this.stats.runs++;
     this.stats.runMs += performance.now() - started;
   }
+}
+
+/** rows blocks of `block` floats, block i copied from block from(i) of src. */
+function repeatRows(src: Float32Array, block: number, rows: number, from: (i: number) => number): Float32Array {
+  const dst = new Float32Array(rows * block);
+  for (let i = 0; i < rows; i++) dst.set(src.subarray(from(i) * block, (from(i) + 1) * block), i * block);
+  return dst;
 }
 
 /**

@@ -82,6 +82,8 @@ describe.each([
 
       // Two completions per prompt; row r continues prompt floor(r / 2) (odd rows shifted by one token).
       const cache = lm.runner.makeCache(prefill, 2);
+      // The built graph reads each prompt's keys/values once for its two rows; the others get a copy per row.
+      expect(cache.promptRows).toBe(kind === "gpt2" ? prompts.length : 2 * prompts.length);
       let rows = prompts.map((_, i) => [2 * i, 2 * i + 1]).flat();
       const seqs = rows.map((r) => [...prompts[Math.floor(r / 2)]]);
       for (let step = 0; step < continuation[0].length; step++) {
