@@ -60,10 +60,12 @@ for (let i = 1; i <= rounds; i++) {
   await step("our sampler, plain parameters", runs.plain, "ours.ts", ["auto", "plain"]);
   await step("transformers.js, plain parameters", runs.tjsPlain, "transformers-js.ts", ["plain"]);
   await step("our sampler, default parameters", runs.dflt, "ours.ts", ["auto", "default"]);
-  await step("transformers.js, default parameters", runs.tjsDefault, "transformers-js.ts", ["default"]);
+  // The ceiling right after our run with the default parameters, which it is compared with (the
+  // machine's load changes over minutes).
   const ceiling = await runChild("ceiling.ts");
   runs.ceiling.push({ ...ceiling, generatedTokens: Number(ceiling.rows), wallMs: Number(ceiling.stepMs) });
   log(`round ${i}/${rounds}: ceiling ${round(tps(runs.ceiling.at(-1)!))} tok/s (dense MatMuls of a decode step: ${round(Number(ceiling.stepMs), 2)} ms)`);
+  await step("transformers.js, default parameters", runs.tjsDefault, "transformers-js.ts", ["default"]);
 }
 log("our sampler with the plain present-cache loop, for comparison");
 const oursPresent = await runChild("ours.ts", ["present", "plain"]);
