@@ -4,10 +4,11 @@ import path from "node:path";
 import { ModelValidationError } from "./errors";
 import { generate, type GenerateResult } from "./generation/generate";
 import type { GenerateParams } from "./generation/params";
-import { inspectDecoder, readDecoderGraph, withSamplerOutputs, type DecoderIo } from "./loader/decoder-io";
+import { inspectDecoder, readDecoderGraph, type DecoderIo } from "./loader/decoder-io";
 import { readModelConfig, type ModelConfig } from "./loader/model-config";
 import { locateModelFiles, type ModelFiles } from "./loader/model-files";
 import { loadModelTokenizer, type ModelTokenizer } from "./loader/tokenizer";
+import { samplerGraph } from "./loader/sampler-graph";
 import { checkTokenizerMatchesModel } from "./loader/tokenizer-checks";
 import { DecoderRunner, type DecoderOptions } from "./runtime/decoder";
 import type { Provider } from "./runtime/ort";
@@ -30,11 +31,12 @@ export async function openModelDir(dir: string, opts: LoadOptions = {}): Promise
   const graph = readDecoderGraph(files.model, files.modelRel);
   const io = inspectDecoder(graph, config, files.modelRel);
   checkTokenizerMatchesModel(tokenizer, config);
-  // A graph with external weight files must be loaded from its path, so it is run unmodified.
-  const newKv = io.newKv && files.externalData.length === 0 ? () => withSamplerOutputs(graph, io) : null;
+  const log = opts.log ?? console.info;
+  const sampler = (opts.cacheStrategy ?? "auto") === "auto" ? samplerGraph(files, config, graph, io, opts.cacheChunk) : null;
+  if (sampler && "reason" in sampler) log(`${files.modelRel}: runs with the plain present-cache loop: ${sampler.reason}`);
   let runner: DecoderRunner;
   try {
-    runner = await DecoderRunner.open(files.model, io, newKv, opts);
+    runner = await DecoderRunner.open(files.model, io, sampler && "graph" in sampler ? sampler.graph : null, opts);
   } catch (err) {
     throw new ModelValidationError(`${files.modelRel} cannot be loaded by onnxruntime: ${(err as Error).message}`);
   }

@@ -19,6 +19,8 @@ export { serializeGraph, readOnnxWeights, decodeModel, describeModel, type OnnxM
 export type { TensorData, DType, Dim } from "./onnx/tensor";
 export {
   buildGpt2Graph,
+  buildGpt2SamplerGraph,
+  SAMPLER_IO,
   initGpt2Weights,
   gpt2ParamShapes,
   gpt2ParamCount,
@@ -47,4 +49,5 @@ export {
   sampleFromLogits,
   kthLargest,
 } from "./sampling/logits";
+export { DistributionSampler, type Filters } from "./sampling/distribution";
 export { Rng } from "./sampling/rng";

@@ -1,10 +1,12 @@
-// The generation loop: chat-formatted prompts → left-padded prefill (each prompt once) → its KV
-// cache copied for the k completions → batched decode with per-completion seeded sampling.
+// The generation loop: chat-formatted prompts → prefill (each prompt once, in groups of similar
+// length) → its KV cache copied for the k completions → batched decode with per-completion seeded
+// sampling from the distribution the graph computes.
 
 import { GenerationParamError } from "../errors";
 import type { ModelTokenizer } from "../loader/tokenizer";
-import type { DecoderRunner } from "../runtime/decoder";
-import { applyRepetitionPenalty, applyTemperature, argmax, logSumExp, sampleFromLogits, topKFilter, topPFilter } from "../sampling/logits";
+import type { DecoderRunner, StepOutput } from "../runtime/decoder";
+import { DistributionSampler } from "../sampling/distribution";
+import { applyRepetitionPenalty, argmax, logSumExp } from "../sampling/logits";
 import { Rng } from "../sampling/rng";
 import { resolveParams, type GenerateParams, type ResolvedParams } from "./params";
 import { StopMatcher } from "./stop";
@@ -127,28 +129,27 @@ export async function generate(model: GenerationModel, input: GenerateParams): P
   }
 
   const stop = p.stop.length ? new StopMatcher(p.stop, (ids) => tokenizer.decode(ids)) : null;
-  const eos = new Set(model.eosTokenIds);
-  const scratch = new Float32Array(V);
-  const rowLogits = new Float32Array(V);
+  const eos = new Set(model.eosTokenIds.filter((e) => e >= 0 && e < V));
+  const greedy = p.temperature === 0;
+  // Greedy decoding reads the raw logits (argmax with the reference's tie order); sampling reads
+  // softmax(logits / temperature) as the graph computed it.
+  const temperature = greedy ? 1 : p.temperature;
+  const sampler = new DistributionSampler(V);
+  const filters = { temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty };
+  const noEos: number[] = [];
 
-  const pick = (row: RowState, logits: Float32Array) => {
-    if (row.seen) applyRepetitionPenalty(logits, row.seenList, p.repetitionPenalty);
-    if (row.tokens.length < p.minNewTokens) for (const e of eos) if (e < V) logits[e] = -Infinity;
+  const pick = (row: RowState, out: StepOutput, b: number) => {
+    const masked = row.tokens.length < p.minNewTokens ? eos : noEos;
     let token: number;
     let logprob: number;
-    if (p.temperature === 0) {
+    if (greedy) {
+      const logits = out.logits!.subarray(b * V, (b + 1) * V);
+      if (row.seen) applyRepetitionPenalty(logits, row.seenList, p.repetitionPenalty);
+      for (const e of masked) if (e < V) logits[e] = -Infinity;
       token = argmax(logits);
       logprob = logits[token] - logSumExp(logits);
     } else {
-      // Top-k does not depend on the temperature; top-p does, so it sees the tempered logits.
-      let temperature = p.temperature;
-      if (p.topP < 1) {
-        applyTemperature(logits, temperature);
-        temperature = 1;
-      }
-      if (p.topK > 0) topKFilter(logits, p.topK);
-      if (p.topP < 1) topPFilter(logits, p.topP);
-      ({ token, logprob } = sampleFromLogits(logits, row.rng, scratch, temperature));
+      ({ token, logprob } = sampler.sample(out.probs.subarray(b * V, (b + 1) * V), out.maxScaled[b], filters, row.seenList, masked, row.rng));
     }
     row.tokens.push(token);
     row.logprobs.push(logprob);
@@ -158,14 +159,19 @@ export async function generate(model: GenerationModel, input: GenerateParams): P
     else if (row.tokens.length >= row.maxTokens) row.finish = "length";
   };
 
-  // Prefill each distinct prompt once; its last position's logits seed all k completions.
-  const prefill = await runner.forward(promptIds, model.padTokenId, true);
+  // Prefill each distinct prompt once; its last position's distribution seeds all k completions
+  // (each gets its own copy, as filters change it in place).
+  const prefill = await runner.forward(promptIds, model.padTokenId, temperature, greedy);
+  const first: StepOutput = { probs: new Float32Array(V), maxScaled: new Float32Array(1), logits: greedy ? new Float32Array(V) : null };
   rows.forEach((row) => {
-    rowLogits.set(prefill.logits.subarray(row.prompt * V, (row.prompt + 1) * V));
-    pick(row, rowLogits);
+    const range = [row.prompt * V, (row.prompt + 1) * V] as const;
+    first.probs.set(prefill.probs.subarray(...range));
+    first.maxScaled[0] = prefill.maxScaled[row.prompt];
+    first.logits?.set(prefill.logits!.subarray(...range));
+    pick(row, first, 0);
   });
   const prefillDone = performance.now();
-  const cache = runner.makeCache(prefill, p.k, p.maxNewTokens);
+  const cache = runner.makeCache(prefill, p.k);
 
   // Decode: batch row b holds rows[batch[b]].
   let batch = rows.map((_, i) => i);
@@ -187,10 +193,10 @@ export async function generate(model: GenerationModel, input: GenerateParams): P
       tokens[b] = BigInt(row.tokens[row.tokens.length - 1]);
       positions[b] = BigInt(row.promptLen + row.tokens.length - 1);
     }
-    const logits = await runner.step(cache, tokens, positions);
+    const out = await runner.step(cache, tokens, positions, temperature, greedy);
     for (let b = 0; b < batch.length; b++) {
       const row = rows[batch[b]];
-      if (row.finish === null) pick(row, logits.subarray(b * V, (b + 1) * V));
+      if (row.finish === null) pick(row, out, b);
     }
   }
   const finished = performance.now();

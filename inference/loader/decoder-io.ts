@@ -1,14 +1,12 @@
 // Checks a decoder graph's inputs and outputs against the Optimum conventions and config.json, and
-// finds where the new keys/values enter each present.{i} Concat (so the sampler can fetch only those).
+// finds where the new keys/values enter each present.{i} Concat and what computes the logits (what
+// the conversion to the sampler's form needs).
 
 import { readFileSync } from "node:fs";
-import onnxProto from "onnx-proto";
 import type { onnx as P } from "onnx-proto";
 import { ModelValidationError } from "../errors";
 import { decodeModel, describeModel, type DecodedModel, type IoSignature, type OnnxModelInfo } from "../onnx/serialize";
 import type { ModelConfig } from "./model-config";
-
-const { onnx } = onnxProto;
 
 export interface DecoderIo {
   layers: number;
@@ -178,45 +176,4 @@ function findLogitsMatMul(model: DecodedModel): DecoderIo["logitsMatMul"] {
   const node = model.graph.node.find((n) => (n.output ?? []).includes("logits"));
   if (!node || node.opType !== "MatMul" || (node.domain ?? "") !== "" || (node.input ?? []).length !== 2) return null;
   return { hidden: node.input![0], weight: node.input![1] };
-}
-
-/** Name of the extra output holding the last position's logits [B, 1, vocab]. */
-export const LAST_LOGITS = "sampler.last_logits";
-
-/**
- * The graph the sampler runs (mutates `model`, returns it serialised): the new keys/values become
- * outputs, and so do the last position's logits when the LM head is a plain MatMul (so a prompt
- * pass need not compute logits for every position).
- */
-export function withSamplerOutputs(model: DecodedModel, io: DecoderIo): Uint8Array {
-  const out = (name: string) => model.graph.output.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: 1 } } }));
-  for (const pair of io.newKv ?? []) {
-    out(pair.key);
-    out(pair.value);
-  }
-  if (io.logitsMatMul) {
-    const i64 = (name: string, v: bigint) =>
-      model.graph.initializer.push(
-        onnx.TensorProto.create({ name, dims: [1], dataType: 7, rawData: new Uint8Array(BigInt64Array.from([v]).buffer) }),
-      );
-    i64("sampler.last.start", -1n);
-    i64("sampler.last.end", 9223372036854775807n);
-    i64("sampler.last.axis", 1n);
-    model.graph.node.push(
-      onnx.NodeProto.create({
-        name: "sampler.last.slice",
-        opType: "Slice",
-        input: [io.logitsMatMul.hidden, "sampler.last.start", "sampler.last.end", "sampler.last.axis"],
-        output: ["sampler.last.hidden"], // [B, 1, D]
-      }),
-      onnx.NodeProto.create({
-        name: "sampler.last.matmul",
-        opType: "MatMul",
-        input: ["sampler.last.hidden", io.logitsMatMul.weight],
-        output: [LAST_LOGITS], // [B, 1, vocab]
-      }),
-    );
-    out(LAST_LOGITS);
-  }
-  return onnx.ModelProto.encode(model).finish();
 }

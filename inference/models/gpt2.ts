@@ -5,10 +5,12 @@
 // token embedding (logits = h · wteᵀ), as in GPT-2. Parameter names and layouts are those of Hugging
 // Face's GPT2LMHeadModel state dict (Conv1D weights are [in, out]), so weights map one to one.
 //
-// The graph follows Hugging Face Optimum's decoder I/O: input_ids, attention_mask, position_ids,
-// past_key_values.{i}.key/.value → logits, present.{i}.key/.value.
+// The exported graph follows Hugging Face Optimum's decoder I/O: input_ids, attention_mask,
+// position_ids, past_key_values.{i}.key/.value → logits, present.{i}.key/.value. The sampler runs its
+// own form of the same body (buildGpt2SamplerGraph, see SAMPLER_IO): the cache in chunks, attention
+// split over them so no step copies the cache, and the sampling softmax in the graph.
 
-import { FLOAT32_MIN, Graph, type Value } from "../onnx/graph";
+import { attr, FLOAT32_MIN, Graph, type Value } from "../onnx/graph";
 import { float32, numel, type FloatType, type TensorData } from "../onnx/tensor";
 import { Rng } from "../sampling/rng";
 
@@ -47,8 +49,11 @@ export interface Gpt2ForwardOptions {
    * padding give the same outputs. Default "input".
    */
   positionIds?: "input" | "from-mask";
-  /** Declare past_key_values inputs and present outputs (default false here). */
-  kvCache?: boolean;
+  /**
+   * The KV cache: false (none, default here); true: Optimum's past_key_values inputs and present
+   * outputs (present = Concat(past, new)); or { chunks }: the sampler's form, see SAMPLER_IO.
+   */
+  kvCache?: boolean | { chunks: number };
 }
 
 /** What gpt2Forward adds to a graph. */
@@ -59,8 +64,26 @@ export interface Gpt2Forward {
   hidden: Value;
   /** The token embedding, which the LM head reuses (tied). */
   wte: Value;
+  /** Optimum form: present.{i}.key/.value per layer. Sampler form: the new tokens' keys/values new.{i}.key/.value. */
   presents: Value[];
 }
+
+/**
+ * Names of the sampler graph's inputs and outputs. Inputs: input_ids, attention_mask [B, P + T],
+ * position_ids, the cache chunks cache.{c}.{i}.key/.value [B, kv_heads, P_c, head_dim] (P = ΣP_c;
+ * unused chunks are fed empty; chunk 0 may have n rows, n dividing B, each shared by k = B / n
+ * consecutive rows: a prompt's keys/values for its k completions) and temperature [1]. Outputs: the new tokens' keys/values
+ * new.{i}.key/.value [B, kv_heads, T, head_dim], and at the last position only: logits [B, V],
+ * probs = softmax(logits / temperature) [B, V] and max_scaled = max(logits / temperature) [B, 1].
+ */
+export const SAMPLER_IO = {
+  cache: (chunk: number, layer: number, kind: "key" | "value") => `cache.${chunk}.${layer}.${kind}`,
+  newKv: (layer: number, kind: "key" | "value") => `new.${layer}.${kind}`,
+  temperature: "temperature",
+  logits: "logits",
+  probs: "probs",
+  maxScaled: "max_scaled",
+} as const;
 
 /** Weights keyed by parameter name. */
 export type Gpt2Weights = Map<string, TensorData>;
@@ -183,6 +206,31 @@ export function buildGpt2Graph(c: Gpt2Config, weights: Gpt2Weights, opts: Gpt2Gr
   return g;
 }
 
+/** The sampler's decoder graph (see SAMPLER_IO) with `chunks` cache chunks per layer. */
+export function buildGpt2SamplerGraph(c: Gpt2Config, weights: Gpt2Weights, chunks: number): Graph {
+  validateGpt2Config(c);
+  checkGpt2Weights(c, weights);
+  const g = new Graph("gpt2_sampler", { "": 20 });
+  const fwd = gpt2Forward(g, c, (name) => g.param(name, weights.get(name)!), { kvCache: { chunks } });
+  const temperature = g.input(SAMPLER_IO.temperature, "float32", [1]);
+  const last = g.slice(fwd.hidden, [-1], [Number.MAX_SAFE_INTEGER], [1]); // [B, 1, D]
+  const logits = g.reshape(gpt2LmHead(g, c, last, fwd.wte, "sampler.logits"), [0, -1], { name: SAMPLER_IO.logits, shape: [AXES.batch, c.vocabSize] }); // [B, V]
+  appendSamplingHead(g, logits, temperature);
+  for (const pr of fwd.presents) g.output(pr);
+  return g;
+}
+
+/**
+ * Adds probs = softmax(logits / temperature) and max_scaled = max(logits / temperature) as outputs
+ * after `logits` (with max_scaled, a logit is recovered from its probability: see DistributionSampler).
+ */
+export function appendSamplingHead(g: Graph, logits: Value, temperature: Value): void {
+  g.output(logits);
+  const scaled = g.div(logits, temperature); // [B, V]
+  g.output(g.softmax(scaled, -1, { name: SAMPLER_IO.probs }));
+  g.output(g.reduceMax(scaled, [1], true, { name: SAMPLER_IO.maxScaled, shape: [AXES.batch, 1] }));
+}
+
 /**
  * Hugging Face's GPT2ForSequenceClassification as Optimum exports it: input_ids and attention_mask
  * int64 [B, T] → logits [B, 1], the score head read at each row's last non-pad token.
@@ -211,7 +259,8 @@ export function gpt2Forward(
   declareMore?: () => void,
 ): Gpt2Forward {
   validateGpt2Config(c);
-  const kv = opts.kvCache ?? false;
+  const kv = (opts.kvCache ?? false) !== false;
+  const chunks = typeof opts.kvCache === "object" ? opts.kvCache.chunks : 0;
   const ft = opts.floatType ?? "float32";
   const D = c.nEmbd;
   const H = c.nHead;
@@ -223,7 +272,16 @@ export function gpt2Forward(
   const attentionMask = g.input("attention_mask", "int64", [B, S]);
   const positionIds = (opts.positionIds ?? "input") === "input" ? g.input("position_ids", "int64", [B, T]) : null;
   const past: { key: Value; value: Value }[] = [];
-  if (kv) {
+  const cache: { key: Value; value: Value }[][] = [];
+  if (chunks > 0) {
+    for (let i = 0; i < c.nLayer; i++) {
+      cache.push([]);
+      for (let ch = 0; ch < chunks; ch++) {
+        const dims = [ch === 0 ? "prompt_batch_size" : B, H, `cache_${ch}_length`, Dh];
+        cache[i].push({ key: g.input(SAMPLER_IO.cache(ch, i, "key"), ft, dims), value: g.input(SAMPLER_IO.cache(ch, i, "value"), ft, dims) });
+      }
+    }
+  } else if (kv) {
     for (let i = 0; i < c.nLayer; i++) {
       past.push({
         key: g.input(`past_key_values.${i}.key`, ft, [B, H, P, Dh]),
@@ -263,14 +321,23 @@ export function gpt2Forward(
       const q = heads(q0);
       let k = heads(k0);
       let v = heads(v0);
-      if (kv) {
-        k = g.concat([past[i].key, k], 2, { name: `present.${i}.key`, shape: [B, H, S, Dh] }); // [B, H, S, Dh]
-        v = g.concat([past[i].value, v], 2, { name: `present.${i}.value`, shape: [B, H, S, Dh] }); // [B, H, S, Dh]
+      let attended: Value; // [B, H, T, Dh]
+      if (chunks > 0) {
+        k = g.identity(k, { name: SAMPLER_IO.newKv(i, "key") });
+        v = g.identity(v, { name: SAMPLER_IO.newKv(i, "value") });
         presents.push(k, v);
+        attended = splitAttention(g, q, [...cache[i], { key: k, value: v }], allowed, masked, scale);
+      } else {
+        if (kv) {
+          k = g.concat([past[i].key, k], 2, { name: `present.${i}.key`, shape: [B, H, S, Dh] }); // [B, H, S, Dh]
+          v = g.concat([past[i].value, v], 2, { name: `present.${i}.value`, shape: [B, H, S, Dh] }); // [B, H, S, Dh]
+          presents.push(k, v);
+        }
+        const scores = g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), scale); // [B, H, T, S]
+        const probs = g.softmax(g.where(allowed, scores, masked)); // [B, H, T, S]
+        attended = g.matmul(probs, v);
       }
-      const scores = g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), scale); // [B, H, T, S]
-      const probs = g.softmax(g.where(allowed, scores, masked)); // [B, H, T, S]
-      const ctx = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [0, 0, D]); // [B, H, T, Dh] → [B, T, H, Dh] → [B, T, D]
+      const ctx = g.reshape(g.transpose(attended, [0, 2, 1, 3]), [0, 0, D]); // [B, H, T, Dh] → [B, T, H, Dh] → [B, T, D]
       const attnOut = g.add(g.matmul(ctx, param(`${p}.attn.c_proj.weight`)), param(`${p}.attn.c_proj.bias`)); // [B, T, D]
       const h1 = g.add(h, attnOut);
       const x2 = g.layerNorm(h1, param(`${p}.ln_2.weight`), param(`${p}.ln_2.bias`), c.layerNormEpsilon);
@@ -285,14 +352,65 @@ export function gpt2Forward(
 }
 
 /** The LM head tied to the token embedding: logits = hidden · wteᵀ [B, T, V]. */
-export function gpt2LmHead(g: Graph, c: Gpt2Config, hidden: Value, wte: Value): Value {
-  return g.matmul(hidden, g.transpose(wte, [1, 0]), { name: "logits", shape: [AXES.batch, AXES.seq, c.vocabSize] }); // [B, T, V]
+export function gpt2LmHead(g: Graph, c: Gpt2Config, hidden: Value, wte: Value, name = "logits"): Value {
+  return g.matmul(hidden, g.transpose(wte, [1, 0]), { name, shape: [AXES.batch, AXES.seq, c.vocabSize] }); // [B, T, V]
 }
 
 /** The score head (reward or value) at every position: hidden [B, T, D] · score.weightᵀ → [B, T]. */
 export function gpt2ScoreHead(g: Graph, hidden: Value, scoreWeight: Value): Value {
   const scores = g.matmul(hidden, g.transpose(scoreWeight, [1, 0])); // [B, T, 1]
   return g.reshape(scores, [0, 0], { shape: [AXES.batch, AXES.seq] }); // [B, T]
+}
+
+/**
+ * Attention over keys/values held in parts (cache chunks, then the new tokens) without joining them:
+ * scores = Concat(q·K_cᵀ) over the parts, one softmax over all of them, context = Σ probs_c·V_c.
+ * Same result as attending over Concat(K_c), but the cache is only read, never copied. The first
+ * part may hold fewer rows than q, n dividing B: then rows b·k … b·k + k − 1 (k = B / n) share its
+ * row b (a prompt's keys/values, read once for its k completions).
+ */
+export function splitAttention(g: Graph, q: Value, parts: { key: Value; value: Value }[], allowed: Value, masked: Value, scale: Value): Value {
+  return g.scope("split_attention", () => {
+    const grouped = groupedRows(g, q, parts[0].key);
+    const scores = g.concat(
+      [grouped.scores(parts[0].key), ...parts.slice(1).map((p) => g.matmul(q, g.transpose(p.key, [0, 1, 3, 2])))],
+      3,
+    ); // [B, H, T, S]
+    const probs = g.softmax(g.where(allowed, g.mul(scores, scale), masked)); // [B, H, T, S]
+    const sizes = g.concat(
+      parts.map((p) => g.shapeOf(p.key, 2, 3)),
+      0,
+    ); // [parts]
+    const pieces = g.op("Split", [probs, sizes], { axis: attr.int(3) }, parts.map(() => ({ dtype: probs.dtype, shape: null })));
+    const contexts = [grouped.context(pieces[0], parts[0].value), ...pieces.slice(1).map((pr, j) => g.matmul(pr, parts[j + 1].value))];
+    return contexts.reduce((a, b) => g.add(a, b)); // [B, H, T, Dh]
+  });
+}
+
+/**
+ * q·Kᵀ and probs·V against keys/values [n, H, P, Dh] shared by groups of k = B / n consecutive rows:
+ * the group's queries become one [k·T, Dh] matrix per (prompt, head), so the shared rows are read
+ * once per group instead of once per row. Only q-, score- and context-sized tensors are moved.
+ */
+function groupedRows(g: Graph, q: Value, key: Value) {
+  const n = g.shapeOf(key, 0, 1);
+  const B = g.shapeOf(q, 0, 1);
+  const k = g.div(B, n);
+  const H = g.shapeOf(q, 1, 2);
+  const T = g.shapeOf(q, 2, 3);
+  const Dh = g.shapeOf(q, 3, 4);
+  const P = g.shapeOf(key, 2, 3);
+  const shape = (...dims: Value[]) => g.concat(dims, 0);
+  const reshape = (x: Value, dims: Value) => g.op("Reshape", [x, dims], {}, [{ dtype: x.dtype, shape: null }])[0];
+  const swap12 = (x: Value) => g.transpose(x, [0, 2, 1, 3]);
+  /** [B, H, T, X] → [n, H, k·T, X]: each group's rows stacked per head. */
+  const stack = (x: Value, X: Value) => reshape(swap12(reshape(x, shape(n, k, H, g.mul(T, X)))), shape(n, H, g.mul(k, T), X));
+  /** [n, H, k·T, X] → [B, H, T, X]. */
+  const unstack = (x: Value, X: Value) => reshape(swap12(reshape(x, shape(n, H, k, g.mul(T, X)))), shape(B, H, T, X));
+  return {
+    scores: (keys: Value) => unstack(g.matmul(stack(q, Dh), g.transpose(keys, [0, 1, 3, 2])), P), // [B, H, T, P]
+    context: (probs: Value, values: Value) => unstack(g.matmul(stack(probs, P), values), Dh), // [B, H, T, Dh]
+  };
 }
 
 /**

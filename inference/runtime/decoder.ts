@@ -1,52 +1,72 @@
-// Runs an Optimum-style decoder graph step by step with a KV cache kept in JS buffers.
+// Runs a decoder graph step by step with its KV cache kept in JS buffers.
 //
 // Two cache strategies:
-// - "new-kv" (used when present.{i} = Concat(past_key_values.{i}, new) and the graph takes
-//   position_ids): the graph also outputs `new`, the sampler fetches only logits and those slices,
-//   and keeps the cache in fixed-capacity buffers [rows, heads, capacity, head_dim]. Unused slots are
-//   masked out by attention_mask, and the token being fed sits after them. This avoids copying the
-//   whole cache out of onnxruntime at every step, which otherwise costs more than the model itself.
-// - "present": the plain Optimum loop, present.{i} fed back as past_key_values.{i}.
+// - "split" (the sampler graph, see SAMPLER_IO in models/gpt2.ts: built from the GPT-2 definition or
+//   converted on load from an Optimum export): the cache lives in chunks of fixed size, fed as separate
+//   inputs; attention is split over them, so a step reads the cache but never copies it, and growing
+//   the cache adds a chunk instead of moving it. Each step fetches only the new keys/values and the
+//   last position's sampling distribution (softmax with temperature, computed in the graph).
+// - "present": the plain Optimum loop, present.{i} fed back as past_key_values.{i} (graphs that could
+//   not be converted). Every step copies the whole cache out of onnxruntime and back.
 
 import { ModelValidationError } from "../errors";
-import { LAST_LOGITS, type DecoderIo } from "../loader/decoder-io";
+import type { DecoderIo } from "../loader/decoder-io";
+import { SAMPLER_IO } from "../models/gpt2";
 import { boolTensor, createSession, float32Tensor, int64Tensor, runSession, type Feeds, type OrtSession, type Provider, type SessionOptions } from "./ort";
 
-export type CacheStrategy = "new-kv" | "present";
+export type CacheStrategy = "split" | "present";
 
 export interface DecoderOptions extends SessionOptions {
-  /** "auto" picks "new-kv" when the graph allows it (default); "present" forces the plain loop. */
+  /** "auto" runs the sampler graph when the model can be given that form (default); "present" forces the plain loop. */
   cacheStrategy?: "auto" | "present";
-  /** Slots added to the cache when it is full (new-kv strategy); default 32. */
+  /** Slots per cache chunk (split strategy); default 64. */
   cacheChunk?: number;
 }
 
-/** Keys and values of a batch of rows: 2 × layers tensors [rows, heads, capacity, headDim]. */
+/** The sampler graph of a model: its bytes and how many cache chunks per layer it takes. */
+export interface SamplerGraph {
+  bytes: Uint8Array;
+  chunks: number;
+  chunkSize: number;
+  /** Chunk 0 may hold one row per prompt, shared by its completions (see SAMPLER_IO). */
+  sharedPrompt: boolean;
+  /** How it was made, for the load log: "gpt2" (built from the GPT-2 definition) or "converted". */
+  source: string;
+}
+
+/** Keys and values of a batch of rows, in chunks. */
 export interface KvCache {
   rows: number;
-  capacity: number;
-  /** Filled slots (the same for every row; padding slots are masked). */
-  len: number;
-  /** The tensors fed as past_key_values: views [rows, heads, capacity, headDim] over `buffers`. */
-  data: Float32Array[];
-  /** Allocations holding up to `maxCapacity` slots per row and head, so growing needs no new memory. */
-  buffers: Float32Array[];
-  maxCapacity: number;
+  /** Rows of chunk 0: one per prompt when its completions share it (rows / promptRows consecutive rows each), else rows. */
+  promptRows: number;
+  /** Chunk c: 2 × layers tensors [rows, heads, sizes[c], headDim]; chunk 0 holds the prompts (left-padded). */
+  chunks: Float32Array[][];
+  sizes: number[];
+  /** Filled slots of the last chunk. */
+  fill: number;
   /** attention_mask of the next step: [rows, capacity + 1], the last column being the fed token. */
   attn: BigInt64Array;
 }
 
-export interface ForwardResult {
-  /** [rows, T, vocab], or [rows, vocab] (the last position) when only the last logits were kept. */
-  logits: Float32Array;
+/** The last position's distribution for each row. */
+export interface StepOutput {
+  /** softmax(logits / temperature) [rows, vocab]: owned by the caller until the next step. */
+  probs: Float32Array;
+  /** max(logits / temperature) per row. */
+  maxScaled: Float32Array;
+  /** Raw logits [rows, vocab], when asked for. */
+  logits: Float32Array | null;
+}
+
+export interface PrefillResult extends StepOutput {
   T: number;
   /** 2 × layers tensors [rows, heads, T, headDim]. */
   kv: Float32Array[];
-  /** attention mask of the prompts [rows, T] (0 on left padding). */
+  /** Attention mask of the prompts [rows, T] (0 on left padding). */
   mask: Uint8Array;
 }
 
-// Keeps one prefill run's largest output [rows, T, width] under this many floats.
+// Keeps one prefill run's largest activation [rows, T, 4·width] under this many floats.
 const PREFILL_BUDGET = 16 * 1024 * 1024;
 
 /** Where time goes: onnxruntime runs versus everything else (for profiling). */
@@ -61,35 +81,30 @@ export class DecoderRunner {
   readonly heads: number;
   readonly headDim: number;
   private readonly kvNames: string[];
-  private readonly pastNames: string[];
-  private readonly chunk: number;
-  /** The graph also outputs the last position's logits (see withSamplerOutputs). */
-  private readonly lastLogits: boolean;
 
   private constructor(
     private readonly session: OrtSession,
     readonly provider: Provider,
     readonly io: DecoderIo,
     readonly strategy: CacheStrategy,
-    opts: DecoderOptions,
+    private readonly sampler: SamplerGraph | null,
   ) {
     this.vocab = io.vocabSize;
     this.heads = io.kvHeads;
     this.headDim = io.headDim;
-    this.pastNames = io.past.flatMap((p) => [p.key, p.value]);
-    this.kvNames = strategy === "new-kv" ? io.newKv!.flatMap((p) => [p.key, p.value]) : io.present.flatMap((p) => [p.key, p.value]);
-    this.chunk = Math.max(1, opts.cacheChunk ?? 32);
-    this.lastLogits = strategy === "new-kv" && io.logitsMatMul !== null;
+    this.kvNames = sampler
+      ? io.past.flatMap((_, i) => [SAMPLER_IO.newKv(i, "key"), SAMPLER_IO.newKv(i, "value")])
+      : io.present.flatMap((p) => [p.key, p.value]);
   }
 
   /**
-   * @param modelFile the .onnx path (used as is for the "present" strategy)
-   * @param newKvModel the graph with the sampler's outputs added (withSamplerOutputs), when the new-kv strategy is possible
+   * @param modelFile the .onnx path (run as is by the "present" strategy)
+   * @param sampler the model's sampler graph, or null when it has none
    */
-  static async open(modelFile: string, io: DecoderIo, newKvModel: (() => Uint8Array) | null, opts: DecoderOptions = {}): Promise<DecoderRunner> {
-    const useNewKv = (opts.cacheStrategy ?? "auto") === "auto" && io.newKv !== null && io.hasPositionIds && newKvModel !== null;
-    const { session, provider } = await createSession(useNewKv ? newKvModel!() : modelFile, opts);
-    return new DecoderRunner(session, provider, io, useNewKv ? "new-kv" : "present", opts);
+  static async open(modelFile: string, io: DecoderIo, sampler: SamplerGraph | null, opts: DecoderOptions = {}): Promise<DecoderRunner> {
+    const split = (opts.cacheStrategy ?? "auto") === "auto" && sampler !== null;
+    const { session, provider } = await createSession(split ? sampler.bytes : modelFile, opts);
+    return new DecoderRunner(session, provider, io, split ? "split" : "present", split ? sampler : null);
   }
 
   async dispose(): Promise<void> {
@@ -97,193 +112,263 @@ export class DecoderRunner {
   }
 
   /**
-   * Full forward pass over left-padded prompts with an empty cache. With `lastOnly`, keeps only the
-   * logits of the last position (what generation needs) instead of [rows, T, vocab].
+   * Prompt pass with an empty cache: the last position's distribution and the prompts' keys/values,
+   * left-padded to the longest prompt. Prompts run in groups of similar length, so a short prompt is
+   * not computed at the length of the longest.
    */
-  async forward(prompts: number[][], padId: number, lastOnly = false): Promise<ForwardResult> {
+  async forward(prompts: number[][], padId: number, temperature = 1, wantLogits = false): Promise<PrefillResult> {
     const n = prompts.length;
     const T = Math.max(...prompts.map((p) => p.length));
     const V = this.vocab;
-    const logits = new Float32Array(n * (lastOnly ? 1 : T) * V);
-    const kv = this.kvNames.map(() => new Float32Array(n * this.heads * T * this.headDim));
+    const Dh = this.headDim;
+    const probs = new Float32Array(n * V);
+    const maxScaled = new Float32Array(n);
+    const logits = wantLogits ? new Float32Array(n * V) : null;
+    const kv = this.kvNames.map(() => new Float32Array(n * this.heads * T * Dh));
     const mask = new Uint8Array(n * T);
-    // Rows per run, bounding the widest per-position output (logits, or the MLP's 4·d when only the last logits are fetched).
-    const width = lastOnly && this.lastLogits ? 4 * this.heads * this.headDim : V;
-    const perChunk = Math.max(1, Math.floor(PREFILL_BUDGET / (T * width)));
-    for (let start = 0; start < n; start += perChunk) {
-      const rows = Math.min(perChunk, n - start);
-      const ids = new BigInt64Array(rows * T);
-      const attn = new BigInt64Array(rows * T);
-      const pos = new BigInt64Array(rows * T);
-      for (let r = 0; r < rows; r++) {
-        const p = prompts[start + r];
-        const pad = T - p.length;
-        for (let t = 0; t < T; t++) {
+    for (const group of lengthGroups(prompts, this.prefillWidth())) {
+      const rows = group.length;
+      const Tg = Math.max(...group.map((i) => prompts[i].length));
+      const ids = new BigInt64Array(rows * Tg);
+      const attn = new BigInt64Array(rows * Tg);
+      const pos = new BigInt64Array(rows * Tg);
+      group.forEach((p, r) => {
+        const prompt = prompts[p];
+        const pad = Tg - prompt.length;
+        for (let t = 0; t < Tg; t++) {
           const real = t >= pad;
-          ids[r * T + t] = BigInt(real ? p[t - pad] : padId);
-          attn[r * T + t] = real ? 1n : 0n;
+          ids[r * Tg + t] = BigInt(real ? prompt[t - pad] : padId);
+          attn[r * Tg + t] = real ? 1n : 0n;
           // Hugging Face: position_ids = cumsum(mask) - 1, with padding set to 1.
-          pos[r * T + t] = real ? BigInt(t - pad) : 1n;
-          mask[(start + r) * T + t] = real ? 1 : 0;
+          pos[r * Tg + t] = real ? BigInt(t - pad) : 1n;
         }
-      }
-      const feeds: Feeds = { input_ids: int64Tensor(ids, [rows, T]), attention_mask: int64Tensor(attn, [rows, T]) };
-      if (this.io.hasPositionIds) feeds.position_ids = int64Tensor(pos, [rows, T]);
-      if (this.io.hasUseCacheBranch) feeds.use_cache_branch = boolTensor(new Uint8Array([0]), [1]);
-      for (const name of this.pastNames) feeds[name] = float32Tensor(new Float32Array(0), [rows, this.heads, 0, this.headDim]);
-      const logitsName = lastOnly && this.lastLogits ? LAST_LOGITS : "logits";
-      const out = await this.run(feeds, logitsName);
-      this.kvNames.forEach((name) => expectDims(name, out[name].dims, [rows, this.heads, T, this.headDim]));
-      const got = out[logitsName];
-      if (logitsName === LAST_LOGITS) {
-        expectDims("logits", got.dims, [rows, 1, V]);
-        logits.set(got.data, start * V);
-      } else {
-        expectDims("logits", got.dims, [rows, T, V]);
-        if (!lastOnly) logits.set(got.data, start * T * V);
-        else for (let r = 0; r < rows; r++) logits.set(got.data.subarray(((r + 1) * T - 1) * V, (r + 1) * T * V), (start + r) * V);
-      }
-      this.kvNames.forEach((name, j) => kv[j].set(out[name].data, start * this.heads * T * this.headDim));
+        for (let t = T - prompt.length; t < T; t++) mask[p * T + t] = 1;
+      });
+      const out = await this.runOnce(ids, attn, pos, rows, Tg, this.emptyCacheFeeds(rows), temperature, wantLogits);
+      group.forEach((p, r) => {
+        probs.set(out.probs.subarray(r * V, (r + 1) * V), p * V);
+        maxScaled[p] = out.maxScaled[r];
+        logits?.set(out.logits!.subarray(r * V, (r + 1) * V), p * V);
+        // Right-aligned in the T-wide block: the group's own padding becomes more left padding.
+        this.kvNames.forEach((_, j) => {
+          for (let h = 0; h < this.heads; h++) {
+            const from = (r * this.heads + h) * Tg * Dh;
+            const to = ((p * this.heads + h) * T + (T - Tg)) * Dh;
+            kv[j].set(out.kv[j].subarray(from, from + Tg * Dh), to);
+          }
+        });
+      });
     }
-    return { logits, T, kv, mask };
-  }
-
-  /** A cache for prompts × repeats rows (row r holds prompt floor(r / repeats)), with room for `reserve` more tokens. */
-  makeCache(prefill: ForwardResult, repeats: number, reserve: number): KvCache {
-    const { T } = prefill;
-    const n = prefill.mask.length / T;
-    const rows = n * repeats;
-    const newKv = this.strategy === "new-kv";
-    const capacity = newKv ? T + Math.max(1, Math.min(this.chunk, reserve)) : T;
-    const maxCapacity = newKv ? Math.max(capacity, T + reserve) : T;
-    const blockIn = T * this.headDim;
-    const blockOut = capacity * this.headDim;
-    const buffers = prefill.kv.map((src) => {
-      const dst = new Float32Array(rows * this.heads * maxCapacity * this.headDim);
-      for (let r = 0; r < rows; r++) {
-        const p = Math.floor(r / repeats);
-        for (let h = 0; h < this.heads; h++) {
-          const from = (p * this.heads + h) * blockIn;
-          dst.set(src.subarray(from, from + blockIn), (r * this.heads + h) * blockOut);
-        }
-      }
-      return dst;
-    });
-    const attn = new BigInt64Array(rows * (capacity + 1));
-    for (let r = 0; r < rows; r++) {
-      const p = Math.floor(r / repeats);
-      for (let t = 0; t < T; t++) attn[r * (capacity + 1) + t] = prefill.mask[p * T + t] ? 1n : 0n;
-      attn[r * (capacity + 1) + capacity] = 1n;
-    }
-    const size = rows * this.heads * capacity * this.headDim;
-    return { rows, capacity, len: T, data: buffers.map((b) => b.subarray(0, size)), buffers, maxCapacity, attn };
+    return { probs, maxScaled, logits, T, kv, mask };
   }
 
   /**
-   * Feeds one token per row at the given positions; returns logits [rows, vocab] (a buffer owned by
-   * the caller until the next step) and appends the tokens' keys/values to the cache.
+   * A cache for prompts × repeats rows (row r continues prompt floor(r / repeats)). The sampler graph
+   * reads each prompt's keys/values once for all its rows; other graphs get a copy per row.
    */
-  async step(cache: KvCache, tokens: BigInt64Array, positions: BigInt64Array): Promise<Float32Array> {
-    if (this.strategy === "new-kv" && cache.len === cache.capacity) this.grow(cache, cache.capacity + this.chunk);
-    const { rows, capacity } = cache;
-    const feeds: Feeds = {
-      input_ids: int64Tensor(tokens, [rows, 1]),
-      attention_mask: int64Tensor(cache.attn, [rows, capacity + 1]),
-    };
-    if (this.io.hasPositionIds) feeds.position_ids = int64Tensor(positions, [rows, 1]);
-    if (this.io.hasUseCacheBranch) feeds.use_cache_branch = boolTensor(new Uint8Array([1]), [1]);
-    this.pastNames.forEach((name, j) => (feeds[name] = float32Tensor(cache.data[j], [rows, this.heads, capacity, this.headDim])));
-    const out = await this.run(feeds, "logits");
-    expectDims("logits", out.logits.dims, [rows, 1, this.vocab]);
+  makeCache(prefill: PrefillResult, repeats: number): KvCache {
+    const { T } = prefill;
+    const n = prefill.mask.length / T;
+    const rows = n * repeats;
+    const shared = this.sampler?.sharedPrompt ?? false;
+    const prompt = shared ? prefill.kv : prefill.kv.map((src) => repeatRows(src, this.heads * T * this.headDim, rows, (r) => Math.floor(r / repeats)));
+    const attn = new BigInt64Array(rows * (T + 1));
+    for (let r = 0; r < rows; r++) {
+      const p = Math.floor(r / repeats);
+      for (let t = 0; t < T; t++) attn[r * (T + 1) + t] = prefill.mask[p * T + t] ? 1n : 0n;
+      attn[r * (T + 1) + T] = 1n;
+    }
+    return { rows, promptRows: shared ? n : rows, chunks: [prompt], sizes: [T], fill: T, attn };
+  }
 
-    if (this.strategy === "new-kv") {
-      const Dh = this.headDim;
-      const slot = cache.len;
-      this.kvNames.forEach((name, j) => {
-        const src = out[name].data; // [rows, heads, 1, Dh]
-        const dst = cache.data[j];
+  /** Feeds one token per row at the given positions, appends its keys/values to the cache, and returns the next distribution. */
+  async step(cache: KvCache, tokens: BigInt64Array, positions: BigInt64Array, temperature = 1, wantLogits = false): Promise<StepOutput> {
+    const { rows } = cache;
+    const Dh = this.headDim;
+    if (this.sampler) {
+      if (cache.fill === cache.sizes.at(-1)) this.addChunk(cache);
+      const capacity = cache.sizes.reduce((a, b) => a + b, 0);
+      const feeds = this.emptyCacheFeeds(rows);
+      cache.chunks.forEach((chunk, c) =>
+        this.io.past.forEach((_, i) => {
+          for (const [j, kind] of (["key", "value"] as const).entries()) {
+            feeds[SAMPLER_IO.cache(c, i, kind)] = float32Tensor(chunk[2 * i + j], [c === 0 ? cache.promptRows : rows, this.heads, cache.sizes[c], Dh]);
+          }
+        }),
+      );
+      const out = await this.runOnce(tokens, cache.attn, positions, rows, 1, feeds, temperature, wantLogits, capacity + 1);
+      const size = cache.sizes.at(-1)!;
+      const slot = cache.fill;
+      const last = cache.chunks.at(-1)!;
+      out.kv.forEach((src, j) => {
+        const dst = last[j];
         // A plain loop: subarray() per (row, head) would allocate thousands of views per step.
         for (let rh = 0; rh < rows * this.heads; rh++) {
           const from = rh * Dh;
-          const to = (rh * capacity + slot) * Dh;
+          const to = (rh * size + slot) * Dh;
           for (let d = 0; d < Dh; d++) dst[to + d] = src[from + d];
         }
       });
-      for (let r = 0; r < rows; r++) cache.attn[r * (capacity + 1) + slot] = 1n;
-      cache.len++;
-    } else {
-      // present.{i} [rows, heads, len + 1, Dh] becomes the next past.
-      cache.data = this.kvNames.map((name) => out[name].data);
-      cache.buffers = cache.data;
-      const w = capacity + 1;
-      const attn = new BigInt64Array(rows * (w + 1));
-      for (let r = 0; r < rows; r++) {
-        attn.set(cache.attn.subarray(r * w, r * w + w), r * (w + 1));
-        attn[r * (w + 1) + w] = 1n;
-      }
-      cache.attn = attn;
-      cache.len++;
-      cache.capacity = cache.len;
-      cache.maxCapacity = cache.len;
+      const filled = capacity - size + slot;
+      for (let r = 0; r < rows; r++) cache.attn[r * (capacity + 1) + filled] = 1n;
+      cache.fill++;
+      return out;
     }
-    return out.logits.data;
+    // present.{i} [rows, heads, len + 1, Dh] becomes the next past.
+    const len = cache.sizes[0];
+    const feeds: Feeds = {};
+    this.io.past.forEach((p, i) => {
+      feeds[p.key] = float32Tensor(cache.chunks[0][2 * i], [rows, this.heads, len, Dh]);
+      feeds[p.value] = float32Tensor(cache.chunks[0][2 * i + 1], [rows, this.heads, len, Dh]);
+    });
+    const out = await this.runOnce(tokens, cache.attn, positions, rows, 1, feeds, temperature, wantLogits, len + 1);
+    cache.chunks[0] = out.kv;
+    cache.sizes[0] = len + 1;
+    cache.fill = len + 1;
+    const w = len + 1;
+    const attn = new BigInt64Array(rows * (w + 1));
+    for (let r = 0; r < rows; r++) {
+      attn.set(cache.attn.subarray(r * w, r * w + w), r * (w + 1));
+      attn[r * (w + 1) + w] = 1n;
+    }
+    cache.attn = attn;
+    return out;
   }
 
-  /** Keeps only the given rows (in that order). */
+  /** Keeps only the given rows (in that order); a shared prompt chunk becomes one row per kept row. */
   compact(cache: KvCache, keep: number[]): void {
-    const block = this.heads * cache.capacity * this.headDim;
-    cache.buffers = cache.data.map((src) => {
-      const dst = new Float32Array(keep.length * this.heads * cache.maxCapacity * this.headDim);
-      keep.forEach((r, i) => dst.set(src.subarray(r * block, r * block + block), i * block));
-      return dst;
+    const group = cache.rows / cache.promptRows;
+    cache.chunks = cache.chunks.map((chunk, c) => {
+      const block = this.heads * cache.sizes[c] * this.headDim;
+      const source = c === 0 ? (r: number) => Math.floor(r / group) : (r: number) => r;
+      return chunk.map((src) => repeatRows(src, block, keep.length, (i) => source(keep[i])));
     });
-    cache.data = cache.buffers.map((b) => b.subarray(0, keep.length * block));
-    const w = cache.capacity + 1;
+    cache.promptRows = keep.length;
+    const w = cache.sizes.reduce((a, b) => a + b, 0) + 1;
     const attn = new BigInt64Array(keep.length * w);
     keep.forEach((r, i) => attn.set(cache.attn.subarray(r * w, r * w + w), i * w));
     cache.attn = attn;
     cache.rows = keep.length;
   }
 
-  private async run(feeds: Feeds, logitsName: string) {
-    const started = performance.now();
-    const out = await runSession(this.session, feeds, [logitsName, ...this.kvNames]);
-    this.stats.runs++;
-    this.stats.runMs += performance.now() - started;
-    return out;
-  }
-
-  /** Spreads each (row, head) block to a larger capacity, in place when the buffers have room. */
-  private grow(cache: KvCache, capacity: number): void {
-    const { rows, len } = cache;
-    const Dh = this.headDim;
-    const n = rows * this.heads;
-    const oldStride = cache.capacity * Dh;
-    const newStride = capacity * Dh;
-    if (capacity > cache.maxCapacity) {
-      cache.buffers = cache.data.map((src) => {
-        const dst = new Float32Array(n * newStride);
-        for (let rh = 0; rh < n; rh++) dst.set(src.subarray(rh * oldStride, rh * oldStride + len * Dh), rh * newStride);
-        return dst;
-      });
-      cache.maxCapacity = capacity;
-    } else {
-      // Last block first: every block moves to a higher offset, so none is overwritten before it moves.
-      for (const buf of cache.buffers) {
-        for (let rh = n - 1; rh > 0; rh--) buf.copyWithin(rh * newStride, rh * oldStride, rh * oldStride + len * Dh);
-      }
-    }
-    cache.data = cache.buffers.map((b) => b.subarray(0, n * newStride));
-    const wOld = cache.capacity + 1;
-    const wNew = capacity + 1;
+  /** A new empty chunk at the end; the mask widens, the cache itself does not move. */
+  private addChunk(cache: KvCache): void {
+    const { chunks: max, chunkSize } = this.sampler!;
+    if (cache.chunks.length >= max) throw new ModelValidationError(`the KV cache is full (${max} chunks of ${chunkSize} slots beyond the prompt)`);
+    const { rows } = cache;
+    cache.chunks.push(this.kvNames.map(() => new Float32Array(rows * this.heads * chunkSize * this.headDim)));
+    const wOld = cache.sizes.reduce((a, b) => a + b, 0) + 1;
+    const wNew = wOld + chunkSize;
     const attn = new BigInt64Array(rows * wNew);
     for (let r = 0; r < rows; r++) {
-      attn.set(cache.attn.subarray(r * wOld, r * wOld + len), r * wNew);
-      attn[r * wNew + capacity] = 1n;
+      attn.set(cache.attn.subarray(r * wOld, r * wOld + wOld - 1), r * wNew);
+      attn[r * wNew + wNew - 1] = 1n;
     }
     cache.attn = attn;
-    cache.capacity = capacity;
+    cache.sizes.push(chunkSize);
+    cache.fill = 0;
   }
+
+  private emptyCacheFeeds(rows: number): Feeds {
+    const feeds: Feeds = {};
+    const empty = (name: string) => (feeds[name] = float32Tensor(new Float32Array(0), [rows, this.heads, 0, this.headDim]));
+    if (this.sampler) {
+      for (let c = 0; c < this.sampler.chunks; c++) this.io.past.forEach((_, i) => (empty(SAMPLER_IO.cache(c, i, "key")), empty(SAMPLER_IO.cache(c, i, "value"))));
+    } else {
+      for (const p of this.io.past) (empty(p.key), empty(p.value));
+    }
+    return feeds;
+  }
+
+  /** Widest per-position activation of a prompt pass, for sizing its groups. */
+  private prefillWidth(): number {
+    return this.sampler ? 4 * this.heads * this.headDim : this.vocab;
+  }
+
+  private async runOnce(
+    ids: BigInt64Array,
+    attn: BigInt64Array,
+    pos: BigInt64Array,
+    rows: number,
+    T: number,
+    feeds: Feeds,
+    temperature: number,
+    wantLogits: boolean,
+    width = T,
+  ): Promise<StepOutput & { kv: Float32Array[] }> {
+    const V = this.vocab;
+    feeds.input_ids = int64Tensor(ids, [rows, T]);
+    feeds.attention_mask = int64Tensor(attn, [rows, width]);
+    if (this.io.hasPositionIds || this.sampler) feeds.position_ids = int64Tensor(pos, [rows, T]);
+    if (this.io.hasUseCacheBranch && !this.sampler) feeds.use_cache_branch = boolTensor(new Uint8Array([width > T ? 1 : 0]), [1]);
+    const started = performance.now();
+    if (this.sampler) {
+      feeds[SAMPLER_IO.temperature] = float32Tensor(Float32Array.of(temperature), [1]);
+      const fetches = [SAMPLER_IO.probs, SAMPLER_IO.maxScaled, ...(wantLogits ? [SAMPLER_IO.logits] : []), ...this.kvNames];
+      const out = await runSession(this.session, feeds, fetches);
+      this.count(started);
+      expectDims("probs", out[SAMPLER_IO.probs].dims, [rows, V]);
+      this.kvNames.forEach((name) => expectDims(name, out[name].dims, [rows, this.heads, T, this.headDim]));
+      return {
+        probs: out[SAMPLER_IO.probs].data,
+        maxScaled: out[SAMPLER_IO.maxScaled].data,
+        logits: wantLogits ? out[SAMPLER_IO.logits].data : null,
+        kv: this.kvNames.map((name) => out[name].data),
+      };
+    }
+    const out = await runSession(this.session, feeds, ["logits", ...this.kvNames]);
+    this.count(started);
+    expectDims("logits", out.logits.dims, [rows, T, V]);
+    this.kvNames.forEach((name) => expectDims(name, out[name].dims, [rows, this.heads, width, this.headDim]));
+    // The plain graph gives logits at every position: keep the last, and do the softmax here.
+    const logits = new Float32Array(rows * V);
+    for (let r = 0; r < rows; r++) logits.set(out.logits.data.subarray(((r + 1) * T - 1) * V, (r + 1) * T * V), r * V);
+    const probs = new Float32Array(rows * V);
+    const maxScaled = new Float32Array(rows);
+    const inv = 1 / temperature;
+    for (let r = 0; r < rows; r++) {
+      let max = -Infinity;
+      for (let v = r * V; v < (r + 1) * V; v++) max = Math.max(max, logits[v] * inv);
+      let sum = 0;
+      for (let v = r * V; v < (r + 1) * V; v++) sum += probs[v] = Math.exp(logits[v] * inv - max);
+      for (let v = r * V; v < (r + 1) * V; v++) probs[v] /= sum;
+      maxScaled[r] = max;
+    }
+    return { probs, maxScaled, logits: wantLogits ? logits : null, kv: this.kvNames.map((name) => out[name].data) };
+  }
+
+  private count(started: number): void {
+    this.stats.runs++;
+    this.stats.runMs += performance.now() - started;
+  }
+}
+
+/** rows blocks of `block` floats, block i copied from block from(i) of src. */
+function repeatRows(src: Float32Array, block: number, rows: number, from: (i: number) => number): Float32Array {
+  const dst = new Float32Array(rows * block);
+  for (let i = 0; i < rows; i++) dst.set(src.subarray(from(i) * block, (from(i) + 1) * block), i * block);
+  return dst;
+}
+
+/**
+ * Prompt indices in groups of similar length (sorted by length; a group ends when a prompt is over
+ * 1.25× + 8 tokens longer than the group's first, or when the group's activations would pass the budget).
+ */
+export function lengthGroups(prompts: number[][], width: number): number[][] {
+  const order = prompts.map((_, i) => i).sort((a, b) => prompts[a].length - prompts[b].length);
+  const groups: number[][] = [];
+  let group: number[] = [];
+  for (const i of order) {
+    const len = prompts[i].length;
+    const first = group.length ? prompts[group[0]].length : len;
+    if (group.length && (len > first * 1.25 + 8 || (group.length + 1) * len * width > PREFILL_BUDGET)) {
+      groups.push(group);
+      group = [];
+    }
+    group.push(i);
+  }
+  if (group.length) groups.push(group);
+  return groups;
 }
 
 function expectDims(name: string, got: readonly number[], want: number[]): void {

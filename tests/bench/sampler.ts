@@ -1,9 +1,14 @@
 // Sampler benchmark: our sampler vs @huggingface/transformers on the demo architecture (4 layers,
 // d 256, 4 heads, 8,192-token tokenizer, seeded random weights), 32 prompts × 4 completions,
-// exactly 128 new tokens, temperature 0.7, 2 intra-op threads. Each engine runs in its own child
-// process, one after the other. tok/s = generated tokens / wall time of the whole generation.
+// exactly 128 new tokens, 2 intra-op threads, with two sets of sampling parameters:
+// - plain: temperature 0.7, no top-k/top-p/repetition penalty;
+// - default: the project's default sampling config (app/domain/sampling/config.ts).
+// Each engine runs in its own child process, one after the other, with the same parameters.
+// tok/s = generated tokens / wall time of the whole generation.
+// The ceiling (sampler/ceiling.ts) times a graph of only the decode step's dense MatMuls at the same
+// batch: batch / its step time is the tok/s no sampler of this model can beat on this machine.
 // The last line printed is one JSON object.
-// `--rounds N` runs both engines N times, alternating, and keeps each one's best round (other work on
+// `--rounds N` runs everything N times, alternating, and keeps each one's best round (other work on
 // the machine slows single runs down at random).
 
 import { spawn } from "node:child_process";
@@ -11,7 +16,7 @@ import { parseArgs } from "node:util";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildDemoModel } from "../../inference/index";
-import { BENCH, RESULT_PREFIX } from "./sampler/setup";
+import { BENCH, benchSampling, RESULT_PREFIX } from "./sampler/setup";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -37,7 +42,8 @@ const log = (msg: string) => console.log(`[bench:sampler] ${msg}`);
 log(`building the demo model in ${BENCH.modelDir}`);
 const built = await buildDemoModel(BENCH.modelDir, BENCH.model);
 log(built.written.length ? `wrote ${built.written.join(", ")}` : "model already up to date");
-log(`${BENCH.prompts} prompts × k ${BENCH.k}, ${BENCH.newTokens} new tokens, temperature ${BENCH.temperature}, ${BENCH.threads} threads`);
+log(`${BENCH.prompts} prompts × k ${BENCH.k}, ${BENCH.newTokens} new tokens, ${BENCH.threads} threads`);
+log(`plain parameters ${JSON.stringify(benchSampling("plain"))}; default parameters ${JSON.stringify(benchSampling("default"))}`);
 
 const rounds = Math.max(1, Number(parseArgs({ options: { rounds: { type: "string" } } }).values.rounds ?? 1));
 type Run = Record<string, number | string>;
@@ -45,40 +51,66 @@ const tps = (r: Run) => Number(r.generatedTokens) / (Number(r.wallMs) / 1000);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const best = (runs: Run[]) => runs.reduce((a, b) => (tps(b) > tps(a) ? b : a));
 
-const oursRuns: Run[] = [];
-const tjsRuns: Run[] = [];
+const runs = { plain: [] as Run[], tjsPlain: [] as Run[], dflt: [] as Run[], tjsDefault: [] as Run[], ceiling: [] as Run[] };
 for (let i = 1; i <= rounds; i++) {
-  log(`round ${i}/${rounds}: our sampler`);
-  oursRuns.push(await runChild("ours.ts", ["auto"]));
-  log(`round ${i}/${rounds}: our sampler ${round(tps(oursRuns.at(-1)!))} tok/s; now transformers.js`);
-  tjsRuns.push(await runChild("transformers-js.ts"));
-  log(`round ${i}/${rounds}: transformers.js ${round(tps(tjsRuns.at(-1)!))} tok/s`);
+  const step = async (label: string, into: Run[], script: string, args: string[]) => {
+    into.push(await runChild(script, args));
+    log(`round ${i}/${rounds}: ${label} ${round(tps(into.at(-1)!))} tok/s`);
+  };
+  await step("our sampler, plain parameters", runs.plain, "ours.ts", ["auto", "plain"]);
+  await step("transformers.js, plain parameters", runs.tjsPlain, "transformers-js.ts", ["plain"]);
+  await step("our sampler, default parameters", runs.dflt, "ours.ts", ["auto", "default"]);
+  // The ceiling right after our run with the default parameters, which it is compared with (the
+  // machine's load changes over minutes).
+  const ceiling = await runChild("ceiling.ts");
+  runs.ceiling.push({ ...ceiling, generatedTokens: Number(ceiling.rows), wallMs: Number(ceiling.stepMs) });
+  log(`round ${i}/${rounds}: ceiling ${round(tps(runs.ceiling.at(-1)!))} tok/s (dense MatMuls of a decode step: ${round(Number(ceiling.stepMs), 2)} ms)`);
+  await step("transformers.js, default parameters", runs.tjsDefault, "transformers-js.ts", ["default"]);
 }
 log("our sampler with the plain present-cache loop, for comparison");
-const oursPresent = await runChild("ours.ts", ["present"]);
-const ours = best(oursRuns);
-const tjs = best(tjsRuns);
+const oursPresent = await runChild("ours.ts", ["present", "plain"]);
+const ours = best(runs.plain);
+const tjs = best(runs.tjsPlain);
+const dflt = best(runs.dflt);
+const tjsDefault = best(runs.tjsDefault);
+const ceiling = best(runs.ceiling);
 const oursTps = tps(ours);
 const tjsTps = tps(tjs);
-const runShare = Number(ours.sessionRunMs) / Number(ours.wallMs);
-log(
-  `profile (ours): onnxruntime ${round(Number(ours.sessionRunMs) / 1000, 2)} s in ${ours.sessionRuns} runs ` +
-    `(${round(100 * runShare)}% of ${round(Number(ours.wallMs) / 1000, 2)} s), everything else ${round((Number(ours.wallMs) - Number(ours.sessionRunMs)) / 1000, 2)} s`,
-);
+const dfltTps = tps(dflt);
+const ceilingTps = tps(ceiling);
+const profile = (label: string, r: Run) => {
+  const share = Number(r.sessionRunMs) / Number(r.wallMs);
+  log(
+    `profile (ours, ${label}): onnxruntime ${round(Number(r.sessionRunMs) / 1000, 2)} s in ${r.sessionRuns} runs ` +
+      `(${round(100 * share)}% of ${round(Number(r.wallMs) / 1000, 2)} s), everything else ${round((Number(r.wallMs) - Number(r.sessionRunMs)) / 1000, 2)} s`,
+  );
+  return share;
+};
+const runShare = profile("plain", ours);
+const defaultRunShare = profile("default parameters", dflt);
 console.log(
   JSON.stringify({
     bench: "sampler",
     tok_per_s: round(oursTps),
     transformers_js_tok_per_s: round(tjsTps),
     ratio: round(oursTps / tjsTps, 2),
+    default_params_tok_per_s: round(dfltTps),
+    default_params_transformers_js_tok_per_s: round(tps(tjsDefault)),
+    default_params_ratio: round(dfltTps / tps(tjsDefault), 2),
+    ceiling_tok_per_s: round(ceilingTps),
+    ratio_to_ceiling: round(dfltTps / ceilingTps, 3),
+    plain_ratio_to_ceiling: round(oursTps / ceilingTps, 3),
+    ceiling_step_ms: round(Number(ceiling.stepMs), 2),
     prefill_tok_per_s: round(Number(ours.promptTokens) / (Number(ours.prefillMs) / 1000)),
     peak_rss_mb: round(Number(ours.peakRssMb)),
     provider: ours.provider,
     cache_strategy: ours.cacheStrategy,
     present_loop_tok_per_s: round(tps(oursPresent)),
     session_run_share: round(runShare, 3),
+    default_params_session_run_share: round(defaultRunShare, 3),
     generated_tokens: ours.generatedTokens,
     wall_s: round(Number(ours.wallMs) / 1000, 2),
+    default_params_wall_s: round(Number(dflt.wallMs) / 1000, 2),
     transformers_js_wall_s: round(Number(tjs.wallMs) / 1000, 2),
     transformers_js_generated_tokens: tjs.generatedTokens,
     transformers_js_peak_rss_mb: round(Number(tjs.peakRssMb)),

@@ -1,16 +1,15 @@
-// Benchmark child: our sampler on the demo model. Argument: "auto" or "present" (cache strategy).
+// Benchmark child: our sampler on the demo model. Arguments: "auto" or "present" (cache strategy),
+// then "plain" or "default" (sampling parameters, see setup.ts).
 
 import { loadCausalLM } from "../../../inference/index";
-import { BENCH, benchPrompts, peakRssMb, RESULT_PREFIX } from "./setup";
+import { BENCH, benchPrompts, benchSampling, paramsMode, peakRssMb, RESULT_PREFIX } from "./setup";
 
 const strategy = process.argv[2] === "present" ? "present" : "auto";
 const model = await loadCausalLM(BENCH.modelDir, { intraOpThreads: BENCH.threads, cacheStrategy: strategy, log: (l) => console.error(l) });
 const prompts = benchPrompts().map((text) => [{ role: "prompter" as const, text }]);
 const params = {
   k: BENCH.k,
-  temperature: BENCH.temperature,
-  topK: BENCH.topK,
-  topP: BENCH.topP,
+  ...benchSampling(paramsMode(process.argv[3])),
   maxNewTokens: BENCH.newTokens,
   minNewTokens: BENCH.newTokens,
   seed: BENCH.seed,

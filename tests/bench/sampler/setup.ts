@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { defaultSamplingConfig } from "../../../app/domain/sampling/config";
 import { demoCorpusDir } from "../../../inference/tokenizer/demo-tokenizer";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -13,12 +14,33 @@ export const BENCH = {
   prompts: 32,
   k: 4,
   newTokens: 128,
-  temperature: 0.7,
-  topK: 0,
-  topP: 1.0,
   threads: 2,
   seed: 1,
 };
+
+/** Which sampling parameters a run uses. */
+export type ParamsMode = "plain" | "default";
+
+export interface BenchSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+}
+
+/**
+ * "plain": temperature 0.7 and no filter or penalty (the sampler's cheapest path). "default": the
+ * project's default sampling config (what a project samples with unless it changes it).
+ */
+export function benchSampling(mode: ParamsMode): BenchSampling {
+  if (mode === "plain") return { temperature: 0.7, topK: 0, topP: 1, repetitionPenalty: 1 };
+  const { temperature, topK, topP, repetitionPenalty } = defaultSamplingConfig().params;
+  return { temperature, topK, topP, repetitionPenalty };
+}
+
+export function paramsMode(arg: string | undefined): ParamsMode {
+  return arg === "default" ? "default" : "plain";
+}
 
 /** The first prompts of the prompt-lottery sample (one JSON string per line). */
 export function benchPrompts(): string[] {

@@ -1,10 +1,11 @@
-// Benchmark child: @huggingface/transformers generate on the same model directory.
+// Benchmark child: @huggingface/transformers generate on the same model directory. Argument: "plain"
+// or "default" (sampling parameters, see setup.ts).
 // transformers.js 4.x ignores num_return_sequences when sampling (it returns one sequence per input
 // row), so the k completions are asked for the way num_return_sequences does it: each prompt
 // repeated k times in the one batch.
 
 import { AutoModelForCausalLM, AutoTokenizer, env, type Tensor } from "@huggingface/transformers";
-import { BENCH, benchPrompts, peakRssMb, RESULT_PREFIX } from "./setup";
+import { BENCH, benchPrompts, benchSampling, paramsMode, peakRssMb, RESULT_PREFIX } from "./setup";
 
 env.allowRemoteModels = false;
 const tokenizer = await AutoTokenizer.from_pretrained(BENCH.modelDir);
@@ -18,7 +19,14 @@ const texts = benchPrompts().map(
   (text) => tokenizer.apply_chat_template([{ role: "user", content: text }], { tokenize: false, add_generation_prompt: true }) as string,
 );
 const batch = texts.flatMap((t) => Array<string>(BENCH.k).fill(t));
-const sampling = { do_sample: true, temperature: BENCH.temperature, top_k: BENCH.topK, top_p: BENCH.topP };
+const params = benchSampling(paramsMode(process.argv[2]));
+const sampling = {
+  do_sample: true,
+  temperature: params.temperature,
+  top_k: params.topK,
+  top_p: params.topP,
+  repetition_penalty: params.repetitionPenalty,
+};
 
 // Warm-up, as for our sampler.
 const warm = tokenizer(texts.slice(0, 1), { padding: true, add_special_tokens: false });

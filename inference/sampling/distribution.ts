@@ -1,0 +1,167 @@
+// Sampling from the distribution the model graph computes: probs = softmax(logits / temperature)
+// and maxScaled = max(logits / temperature) for one row. No exp over the vocabulary and no sort
+// happen here: the repetition penalty touches only the tokens already seen, top-k takes a bounded
+// heap, and top-p finds its cut-off by radix selection on the probabilities' float bits.
+
+import { GenerationParamError } from "../errors";
+import { kthLargest } from "./logits";
+import type { Rng } from "./rng";
+
+export interface Filters {
+  /** The temperature the probabilities were computed with (> 0). */
+  temperature: number;
+  /** 0 = off. */
+  topK: number;
+  /** 1 = off. */
+  topP: number;
+  /** 1 = off. */
+  repetitionPenalty: number;
+}
+
+// Radix selection reads a probability's float32 bits in two 12-bit digits below the sign.
+const DIGIT = 4096;
+
+/** Reusable buffers for one vocabulary size. */
+export class DistributionSampler {
+  private readonly mass = new Float64Array(DIGIT);
+  private readonly members: Int32Array;
+
+  constructor(readonly vocab: number) {
+    this.members = new Int32Array(vocab);
+  }
+
+  /**
+   * Draws a token from `probs` (a row of softmax(logits / temperature), changed in place): the
+   * repetition penalty on `seen` (as Hugging Face: positive logits divided by it, negative ones
+   * multiplied), tokens in `masked` set to 0, then top-k and top-p. Returns the token and its
+   * log-probability under the distribution it was drawn from.
+   */
+  sample(probs: Float32Array, maxScaled: number, f: Filters, seen: readonly number[], masked: Iterable<number>, rng: Rng): { token: number; logprob: number } {
+    if (probs.length !== this.vocab) throw new GenerationParamError("probs", `expected ${this.vocab} probabilities, got ${probs.length}`);
+    if (f.repetitionPenalty !== 1) penalize(probs, maxScaled, f.temperature, seen, f.repetitionPenalty);
+    for (const t of masked) if (t >= 0 && t < probs.length) probs[t] = 0;
+    if (f.topK > 0 && f.topK < probs.length) {
+      const threshold = kthLargest(probs, f.topK);
+      // Ties with the k-th value stay, as in Hugging Face's TopKLogitsWarper.
+      for (let i = 0; i < probs.length; i++) if (probs[i] < threshold) probs[i] = 0;
+    }
+    if (f.topP < 1) {
+      const cut = this.nucleus(probs, f.topP);
+      return drawAbove(probs, cut, rng);
+    }
+    let total = 0;
+    for (let i = 0; i < probs.length; i++) total += probs[i];
+    return drawAbove(probs, { bits: 0, index: 0, mass: total }, rng);
+  }
+
+  /**
+   * Hugging Face's TopPLogitsWarper without its sort: in ascending order of (probability, id), the
+   * tokens whose cumulative probability is ≤ 1 − topP are removed (so among tokens tied at the
+   * cut-off, lower ids go first), and at least the last one stays. Returns the first token kept in
+   * that order (its probability's float bits and id) and the mass kept; `probs` is not changed.
+   * The cut-off is found by radix selection: the mass per 12-bit digit of the float bits, then the
+   * same inside the bucket the cut-off falls in, then a sort of the few tokens left in the last bucket.
+   */
+  nucleus(probs: Float32Array, topP: number): Cut {
+    if (!(topP > 0 && topP <= 1)) throw new GenerationParamError("topP", `must be in (0, 1], got ${topP}`);
+    const bits = new Uint32Array(probs.buffer, probs.byteOffset, probs.length);
+    const n = probs.length;
+    const mass = this.mass;
+    mass.fill(0);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const p = probs[i];
+      mass[bits[i] >>> 20] += p;
+      total += p;
+    }
+    if (topP === 1) return { bits: 0, index: 0, mass: total };
+    const budget = (1 - topP) * total; // the mass that may go
+    let removed = 0;
+    let hi = 0;
+    while (hi < DIGIT - 1 && removed + mass[hi] <= budget) removed += mass[hi++];
+    // Bucket `hi` holds the cut-off: buckets below go whole, buckets above stay whole.
+    let count = 0;
+    for (let i = 0; i < n; i++) if (bits[i] >>> 20 === hi) this.members[count++] = i;
+    mass.fill(0);
+    for (let j = 0; j < count; j++) {
+      const i = this.members[j];
+      mass[(bits[i] >>> 8) & 0xfff] += probs[i];
+    }
+    let lo = 0;
+    while (lo < DIGIT - 1 && removed + mass[lo] <= budget) removed += mass[lo++];
+    const last: number[] = [];
+    for (let j = 0; j < count; j++) {
+      const i = this.members[j];
+      if (((bits[i] >>> 8) & 0xfff) === lo) last.push(i);
+    }
+    last.sort((a, b) => bits[a] - bits[b] || a - b);
+    for (const i of last) {
+      if (removed + probs[i] > budget) return { bits: bits[i], index: i, mass: total - removed };
+      removed += probs[i];
+    }
+    // Every token of the last bucket went: the next one in order is the first of a higher bucket.
+    const top = last[last.length - 1];
+    // Rounding left nothing: the most likely token stays.
+    if (!(total - removed > 0)) return { bits: bits[top], index: top, mass: probs[top] };
+    return { bits: bits[top], index: top + 1, mass: total - removed };
+  }
+}
+
+/** The first token kept in (probability, id) order, and the probability mass kept. */
+export interface Cut {
+  bits: number;
+  index: number;
+  mass: number;
+}
+
+/**
+ * One uniform draw, walking the tokens in id order, over the tokens at or after `cut` in (probability,
+ * id) order; the log-probability is under their normalisation.
+ */
+function drawAbove(probs: Float32Array, cut: Cut, rng: Rng): { token: number; logprob: number } {
+  if (!(cut.mass > 0)) throw new GenerationParamError("logits", "every token is masked: nothing to sample");
+  const bits = new Uint32Array(probs.buffer, probs.byteOffset, probs.length);
+  const u = rng.nextFloat() * cut.mass;
+  let acc = 0;
+  let token = -1;
+  if (cut.bits === 0 && cut.index === 0) {
+    // Nothing cut: every token with probability is a candidate.
+    for (let i = 0; i < probs.length; i++) {
+      const p = probs[i];
+      if (p === 0) continue;
+      acc += p;
+      token = i;
+      if (acc > u) break;
+    }
+    return { token, logprob: Math.log(probs[token] / cut.mass) };
+  }
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i];
+    if (p === 0) continue;
+    const b = bits[i];
+    if (b < cut.bits || (b === cut.bits && i < cut.index)) continue;
+    acc += p;
+    token = i;
+    if (acc > u) break;
+  }
+  return { token, logprob: Math.log(probs[token] / cut.mass) };
+}
+
+/**
+ * Repetition penalty on the probabilities of the seen tokens only. A logit is recovered from its
+ * probability: logit / temperature = log p + logZ, where logZ = maxScaled − log(largest p).
+ */
+function penalize(probs: Float32Array, maxScaled: number, temperature: number, seen: readonly number[], penalty: number): void {
+  if (!(penalty > 0) || !Number.isFinite(penalty)) throw new GenerationParamError("repetitionPenalty", `must be a finite number > 0, got ${penalty}`);
+  if (seen.length === 0) return;
+  let top = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i] > top) top = probs[i];
+  const logNorm = maxScaled - Math.log(top);
+  for (const t of seen) {
+    const p = probs[t];
+    if (!(p > 0)) continue;
+    const logit = temperature * (Math.log(p) + logNorm);
+    const penalized = logit > 0 ? logit / penalty : logit * penalty;
+    probs[t] = Math.exp(penalized / temperature - logNorm);
+  }
+}
