@@ -43,6 +43,7 @@ function Header() {
             <NavLink to="/admin/users">Users</NavLink>
             <NavLink to="/admin/models">Models</NavLink>
             <NavLink to="/admin/playground">Playground</NavLink>
+            <NavLink to="/admin/audit">Audit</NavLink>
           </>
         )}
       </nav>

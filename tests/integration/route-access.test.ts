@@ -15,7 +15,7 @@ type RouteModule = {
 
 const modules = import.meta.glob<RouteModule>("../../app/routes/*.{ts,tsx}");
 /** Routes that are deliberately open to anyone. Adding one here is a reviewed decision. */
-const PUBLIC_ROUTES = new Set(["login", "signup", "health"]);
+const PUBLIC_ROUTES = new Set(["login", "signup", "health", "reset-password"]);
 
 const refusedAnonymous = (r: { status: number; location: string | null }) =>
   r.status === 401 || (r.status === 302 && (r.location ?? "").startsWith("/login"));
