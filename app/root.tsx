@@ -15,6 +15,7 @@ import {
 } from "@remix-run/react";
 import type { ReactNode } from "react";
 import { getViewer } from "~/auth/guard.server.ts";
+import { useNonce } from "~/security/nonce.tsx";
 import styles from "./styles.css?url";
 
 export const links: LinksFunction = () => [
@@ -42,6 +43,7 @@ function Header() {
             <NavLink to="/admin/users">Users</NavLink>
             <NavLink to="/admin/models">Models</NavLink>
             <NavLink to="/admin/playground">Playground</NavLink>
+            <NavLink to="/admin/audit">Audit</NavLink>
           </>
         )}
       </nav>
@@ -61,6 +63,7 @@ function Header() {
 }
 
 export function Layout({ children }: { children: ReactNode }) {
+  const nonce = useNonce();
   return (
     <html lang="en">
       <head>
@@ -72,8 +75,8 @@ export function Layout({ children }: { children: ReactNode }) {
       <body>
         <Header />
         <main>{children}</main>
-        <ScrollRestoration />
-        <Scripts />
+        <ScrollRestoration nonce={nonce} />
+        <Scripts nonce={nonce} />
       </body>
     </html>
   );

@@ -11,6 +11,7 @@ export const GLOBAL_PERMISSIONS = {
   "manage:models": ["admin"],
   "manage:settings": ["admin"],
   "use:playground": ["admin"],
+  "read:audit": ["admin"],
 } as const satisfies Record<string, readonly GlobalRole[]>;
 export type GlobalPermission = keyof typeof GLOBAL_PERMISSIONS;
 

@@ -53,3 +53,26 @@ export async function destroySession(request: Request): Promise<string> {
 export async function destroyAllSessionsOf(userId: string): Promise<void> {
   await prisma.session.deleteMany({ where: { userId } });
 }
+
+/** A session's public handle: the id is the cookie's secret, so pages name sessions by a hash of it. */
+function handleOf(id: string): string {
+  return crypto.createHash("sha256").update(id).digest("hex").slice(0, 16);
+}
+
+/** The user's live sessions, newest first, the current one marked. */
+export async function listSessions(userId: string, currentId: string) {
+  const rows = await prisma.session.findMany({
+    where: { userId, expiresAt: { gt: new Date() } },
+    orderBy: { createdAt: "desc" },
+    select: { id: true, createdAt: true, expiresAt: true, userAgent: true },
+  });
+  return rows.map(({ id, ...r }) => ({ ...r, handle: handleOf(id), current: id === currentId }));
+}
+
+/** Ends one of the user's sessions by its handle; false when it is not theirs or already gone. */
+export async function endSession(userId: string, handle: string): Promise<boolean> {
+  const rows = await prisma.session.findMany({ where: { userId }, select: { id: true } });
+  const match = rows.find((r) => handleOf(r.id) === handle);
+  if (!match) return false;
+  return (await prisma.session.deleteMany({ where: { id: match.id, userId } })).count === 1;
+}

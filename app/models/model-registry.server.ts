@@ -8,6 +8,7 @@ import type { ModelSummary } from "../../inference/validate.ts";
 import { prisma } from "~/db.server.ts";
 import { Prisma } from "~/generated/prisma/client.ts";
 import type { ModelKind } from "~/generated/prisma/enums.ts";
+import { recordAudit } from "./audit.server.ts";
 
 const run = promisify(execFile);
 
@@ -101,14 +102,26 @@ export async function registerModel(input: RegisterModelInput) {
   }
 }
 
-export async function setActivePolicy(projectId: string, modelVersionId: string | null) {
+/** `actorId`: the admin, for the audit log (null from the command line and the demo seed). */
+export async function setActivePolicy(projectId: string, modelVersionId: string | null, actorId: string | null = null) {
   if (modelVersionId) {
     const model = await prisma.modelVersion.findUnique({ where: { id: modelVersionId }, select: { kind: true, status: true } });
     if (!model) throw new ModelRegistryError("No such model.", 404);
     if (model.kind !== "policy") throw new ModelRegistryError("Only a policy model can be a project's active policy.");
     if (model.status !== "ready") throw new ModelRegistryError("This model is archived.");
   }
-  await prisma.project.update({ where: { id: projectId }, data: { activePolicyId: modelVersionId } });
+  await prisma.$transaction(async (tx) => {
+    const project = await tx.project.update({ where: { id: projectId }, data: { activePolicyId: modelVersionId }, select: { slug: true } });
+    const model = modelVersionId ? await tx.modelVersion.findUniqueOrThrow({ where: { id: modelVersionId }, select: { name: true } }) : null;
+    await recordAudit(tx, {
+      actorId,
+      action: "model.promoted",
+      targetType: "project",
+      targetId: projectId,
+      summary: model ? `${model.name} is the active policy of ${project.slug}` : `${project.slug} has no active policy`,
+      details: { modelVersionId },
+    });
+  });
 }
 
 export async function listModels() {

@@ -8,6 +8,7 @@ import { hashPassword, verifyDummyPassword, verifyPassword } from "~/auth/passwo
 import { destroyAllSessionsOf } from "~/auth/session.server.ts";
 import { inviteRefusal, inviteStatus } from "~/domain/accounts/invites.ts";
 import type { SignupInput } from "~/domain/accounts/schemas.ts";
+import { recordAudit } from "./audit.server.ts";
 import { isSignupOpen } from "./settings.server.ts";
 
 export class AccountError extends Error {
@@ -214,11 +215,32 @@ export async function revokeInvite(inviteId: string): Promise<void> {
   throw new AccountError(`This invite cannot be revoked: it is ${inviteStatus(invite)}.`, "form", 409);
 }
 
-export async function setUserDisabled(userId: string, disabled: boolean): Promise<void> {
-  await prisma.user.update({ where: { id: userId }, data: { disabled, disabledAt: disabled ? new Date() : null } });
+/** `actorId`: the admin or moderator, for the audit log (null from the command line). */
+export async function setUserDisabled(userId: string, disabled: boolean, actorId: string | null = null): Promise<void> {
+  await prisma.$transaction(async (tx) => {
+    const user = await tx.user.update({ where: { id: userId }, data: { disabled, disabledAt: disabled ? new Date() : null } });
+    await recordAudit(tx, {
+      actorId,
+      action: disabled ? "user.disabled" : "user.enabled",
+      targetType: "user",
+      targetId: userId,
+      summary: `${disabled ? "Disabled" : "Enabled"} ${user.email}`,
+    });
+  });
   if (disabled) await destroyAllSessionsOf(userId);
 }
 
-export async function setUserRole(userId: string, role: GlobalRole): Promise<void> {
-  await prisma.user.update({ where: { id: userId }, data: { role } });
+export async function setUserRole(userId: string, role: GlobalRole, actorId: string | null = null): Promise<void> {
+  await prisma.$transaction(async (tx) => {
+    const before = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { role: true } });
+    const user = await tx.user.update({ where: { id: userId }, data: { role } });
+    await recordAudit(tx, {
+      actorId,
+      action: "user.role_changed",
+      targetType: "user",
+      targetId: userId,
+      summary: `${user.email}: ${before.role} → ${role}`,
+      details: { from: before.role, to: role },
+    });
+  });
 }

@@ -1,10 +1,12 @@
-// The signed-in user's own account: display name, password (other sessions end with it), and
-// the projects they work in.
+// The signed-in user's own account: display name, password (other sessions end with it), the
+// projects they work in, and where they are signed in (end one session, or all of them).
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { redirect } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { hitRateLimit, resetRateLimit } from "~/auth/rate-limit.server.ts";
+import { destroyAllSessionsOf, endSession, listSessions, sessionCookie } from "~/auth/session.server.ts";
 import { RouteError } from "~/components/route-error.tsx";
 import { ChangePasswordSchema, DisplayNameSchema, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, fieldErrors, type FieldErrors } from "~/domain/accounts/schemas.ts";
 import { AccountError, accountOverview, changeDisplayName, changePassword } from "~/models/user.server.ts";
@@ -18,10 +20,11 @@ const PASSWORD_CHECK_LIMIT = { count: 10, windowSeconds: 15 * 60 };
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const { viewer } = await authorize(request, access);
-  return { account: await accountOverview(viewer.id) };
+  const [account, sessions] = await Promise.all([accountOverview(viewer.id), listSessions(viewer.id, viewer.sessionId)]);
+  return { account, sessions };
 }
 
-type Intent = "display-name" | "password";
+type Intent = "display-name" | "password" | "end-session";
 type Result = { intent: Intent | null; fieldErrors: FieldErrors; formError: string | null; done: string | null };
 
 const result = (intent: Intent | null, r: Partial<Result>): Result => ({ intent, fieldErrors: {}, formError: null, done: null, ...r });
@@ -57,6 +60,15 @@ export async function action({ request }: ActionFunctionArgs) {
       throw error;
     }
   }
+  if (form.intent === "end-session") {
+    const handle = typeof form.session === "string" ? form.session : "";
+    if (!(await endSession(viewer.id, handle))) return badRequest(result("end-session", { formError: "No such session: it may have ended already." }), 404);
+    return result("end-session", { done: "That session is signed out." });
+  }
+  if (form.intent === "sign-out-everywhere") {
+    await destroyAllSessionsOf(viewer.id);
+    throw redirect("/login", { headers: { "Set-Cookie": await sessionCookie.serialize("", { maxAge: 0 }) } });
+  }
   return badRequest(result(null, { formError: "Unknown action." }));
 }
 
@@ -66,13 +78,14 @@ function FieldError({ errors, name }: { errors: FieldErrors; name: string }) {
 }
 
 export default function Account() {
-  const { account } = useLoaderData<typeof loader>();
+  const { account, sessions } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const navigation = useNavigation();
   const busy = (intent: Intent) => navigation.state === "submitting" && navigation.formData?.get("intent") === intent;
   const of = (intent: Intent) => (actionData?.intent === intent ? actionData : null);
   const name = of("display-name");
   const password = of("password");
+  const ended = of("end-session");
   return (
     <div className="stack">
       <h1>Your account</h1>
@@ -146,6 +159,37 @@ export default function Account() {
         {password?.done && <p className="notice" role="status">{password.done}</p>}
         <button type="submit" disabled={busy("password")}>Change password</button>
       </Form>
+
+      <section className="card stack" aria-label="Sessions">
+        <h2>Where you are signed in</h2>
+        <table data-testid="sessions">
+          <thead><tr><th>Browser</th><th>Signed in</th><th>Until</th><th /></tr></thead>
+          <tbody>
+            {sessions.map((s) => (
+              <tr key={s.handle}>
+                <td>{s.userAgent ?? <span className="muted">unknown</span>} {s.current && <span className="badge ok">this browser</span>}</td>
+                <td>{new Date(s.createdAt).toLocaleString()}</td>
+                <td className="muted">{new Date(s.expiresAt).toLocaleDateString()}</td>
+                <td>
+                  {!s.current && (
+                    <Form method="post">
+                      <input type="hidden" name="intent" value="end-session" />
+                      <input type="hidden" name="session" value={s.handle} />
+                      <button type="submit" className="secondary">Sign out</button>
+                    </Form>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {ended?.formError && <p className="notice error" role="alert">{ended.formError}</p>}
+        {ended?.done && <p className="notice" role="status">{ended.done}</p>}
+        <Form method="post">
+          <input type="hidden" name="intent" value="sign-out-everywhere" />
+          <button type="submit" className="danger">Sign out everywhere</button>
+        </Form>
+      </section>
     </div>
   );
 }

@@ -41,7 +41,7 @@ export async function action({ request }: ActionFunctionArgs) {
       return { error: null, registered: model.name };
     }
     if (!(await prisma.project.count({ where: { id: input.projectId } }))) return badRequest({ error: "No such project.", registered: null }, 404);
-    await setActivePolicy(input.projectId, input.modelId || null);
+    await setActivePolicy(input.projectId, input.modelId || null, viewer.id);
     return { error: null, registered: null };
   } catch (error) {
     if (error instanceof ModelRegistryError) return badRequest({ error: error.message, registered: null }, error.status);

@@ -7,8 +7,9 @@ import { DisableUserButton } from "~/components/disable-user-button.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { prisma } from "~/db.server.ts";
 import { isSignupOpen, setSignupOpen } from "~/models/settings.server.ts";
-import { InviteSchema, PROJECT_ROLES } from "~/domain/accounts/schemas.ts";
+import { InviteSchema, PROJECT_ROLES, RESET_TTL_HOURS } from "~/domain/accounts/schemas.ts";
 import { AccountError, createInvite, listInvites, revokeInvite, setUserDisabled, setUserRole } from "~/models/user.server.ts";
+import { createPasswordReset } from "~/models/password-reset.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.global("manage:users");
@@ -34,9 +35,14 @@ const ActionSchema = z.discriminatedUnion("intent", [
   z.object({ intent: z.literal("set-role"), userId: z.string().uuid(), role: z.enum(["admin", "user"]) }),
   z.object({ intent: z.literal("invite") }).passthrough(),
   z.object({ intent: z.literal("revoke-invite"), inviteId: z.string().uuid("No such invite.") }),
+  z.object({ intent: z.literal("reset-link"), userId: z.string().uuid("No such user.") }),
 ]);
 
-type Result = { error: string | null; invite: { url: string; expiresAt: string; project: string | null; role: string | null } | null };
+type Result = {
+  error: string | null;
+  invite: { url: string; expiresAt: string; project: string | null; role: string | null } | null;
+  resetLink?: { url: string; expiresAt: string; email: string };
+};
 const ok: Result = { error: null, invite: null };
 const refuse = (error: string, status = 400) => badRequest<Result>({ error, invite: null }, status);
 const issues = (error: z.ZodError) => error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
@@ -56,8 +62,8 @@ export async function action({ request }: ActionFunctionArgs) {
         if (input.userId === viewer.id) return refuse("You cannot change your own account here.");
         const exists = await prisma.user.count({ where: { id: input.userId } });
         if (!exists) return refuse("No such user.", 404);
-        if (input.intent === "set-disabled") await setUserDisabled(input.userId, input.disabled === "true");
-        else await setUserRole(input.userId, input.role);
+        if (input.intent === "set-disabled") await setUserDisabled(input.userId, input.disabled === "true", viewer.id);
+        else await setUserRole(input.userId, input.role, viewer.id);
         return ok;
       }
       case "invite": {
@@ -71,6 +77,11 @@ export async function action({ request }: ActionFunctionArgs) {
       case "revoke-invite":
         await revokeInvite(input.inviteId);
         return ok;
+      case "reset-link": {
+        const { token, expiresAt, email } = await createPasswordReset(input.userId, viewer.id);
+        const url = new URL(`/reset-password?token=${token}`, request.url).toString();
+        return { ...ok, resetLink: { url, expiresAt: expiresAt.toISOString(), email } };
+      }
     }
   } catch (error) {
     if (error instanceof AccountError) return refuse(error.message, error.status);
@@ -164,7 +175,14 @@ export default function AdminUsers() {
         )}
       </div>
 
-      <table className="card">
+      {result?.resetLink && (
+        <div className="notice" role="status" data-testid="reset-link">
+          One-time password reset link for {result.resetLink.email}, valid {RESET_TTL_HOURS} hours (until{" "}
+          {new Date(result.resetLink.expiresAt).toLocaleString()}); it is shown only once:
+          <input readOnly value={result.resetLink.url} aria-label="Reset link" onFocus={(e) => e.currentTarget.select()} className="code" />
+        </div>
+      )}
+      <table className="card" data-testid="users">
         <thead>
           <tr><th>Name</th><th>Email</th><th>Role</th><th>Status</th><th>Last sign-in</th><th /></tr>
         </thead>
@@ -184,8 +202,13 @@ export default function AdminUsers() {
               </td>
               <td>{u.disabled ? <span className="badge bad">disabled</span> : <span className="badge ok">active</span>}</td>
               <td className="muted">{u.lastLoginAt ? new Date(u.lastLoginAt).toLocaleString() : "never"}</td>
-              <td>
+              <td className="actions">
                 <DisableUserButton userId={u.id} disabled={u.disabled} />
+                <Form method="post">
+                  <input type="hidden" name="intent" value="reset-link" />
+                  <input type="hidden" name="userId" value={u.id} />
+                  <button type="submit" className="secondary" aria-label={`Password reset link for ${u.email}`}>Reset link</button>
+                </Form>
               </td>
             </tr>
           ))}

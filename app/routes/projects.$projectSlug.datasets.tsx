@@ -50,7 +50,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
     }
     const del = DeleteSchema.safeParse(Object.fromEntries(form));
     if (del.success) {
-      await deleteExport(project!.id, del.data.exportId);
+      await deleteExport(project!.id, del.data.exportId, viewer.id);
       return { error: null, created: null };
     }
     return badRequest({ error: "Unknown action.", created: null });

@@ -1,10 +1,10 @@
 // Walks every route module in app/routes: each must declare its access, and anonymous or
 // wrong-role requests to its loader and action must be refused before anything happens.
-import crypto from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Access, ProjectRole } from "~/auth/permissions.ts";
 import { PROJECT_PERMISSIONS } from "~/auth/permissions.ts";
 import { createProject } from "~/models/project.server.ts";
+import { paramsOf, routeName, urlOf } from "../helpers/routes.ts";
 import { addToProject, call, createTestUser, makeRequest } from "../helpers/users.ts";
 
 type RouteModule = {
@@ -15,30 +15,7 @@ type RouteModule = {
 
 const modules = import.meta.glob<RouteModule>("../../app/routes/*.{ts,tsx}");
 /** Routes that are deliberately open to anyone. Adding one here is a reviewed decision. */
-const PUBLIC_ROUTES = new Set(["login", "signup", "health"]);
-
-function routeName(file: string) {
-  return file.split("/").pop()!.replace(/\.(ts|tsx)$/, "");
-}
-
-function paramsOf(name: string, projectSlug: string): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const segment of name.split(".")) {
-    if (!segment.startsWith("$")) continue;
-    const key = segment.slice(1);
-    params[key] = key === "projectSlug" ? projectSlug : crypto.randomUUID();
-  }
-  return params;
-}
-
-function urlOf(name: string, params: Record<string, string>) {
-  const path = name
-    .split(".")
-    .filter((s) => s !== "_index" && !s.startsWith("_"))
-    .map((s) => (s.startsWith("$") ? params[s.slice(1)] : s))
-    .join("/");
-  return `/${path}`;
-}
+const PUBLIC_ROUTES = new Set(["login", "signup", "health", "reset-password"]);
 
 const refusedAnonymous = (r: { status: number; location: string | null }) =>
   r.status === 401 || (r.status === 302 && (r.location ?? "").startsWith("/login"));

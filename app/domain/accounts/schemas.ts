@@ -5,6 +5,8 @@ export const EMAIL_MAX = 254;
 export const NAME_MAX = 64;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 128;
+/** How long an admin's password reset link works. */
+export const RESET_TTL_HOURS = 24;
 
 const email = z
   .string({ required_error: "Email is required." })
@@ -52,6 +54,15 @@ export const ChangePasswordSchema = z
   .refine((p) => p.confirmPassword === p.newPassword, { message: "The two new passwords differ.", path: ["confirmPassword"] })
   .refine((p) => p.newPassword !== p.currentPassword, { message: "The new password is the current one.", path: ["newPassword"] });
 export type ChangePasswordInput = z.infer<typeof ChangePasswordSchema>;
+
+/** A new password set through an admin's one-time reset link. */
+export const ResetPasswordSchema = z
+  .object({
+    token: z.string({ required_error: "The link has no token." }).min(1, "The link has no token.").max(128),
+    newPassword,
+    confirmPassword: z.string({ required_error: "Repeat the new password." }),
+  })
+  .refine((p) => p.confirmPassword === p.newPassword, { message: "The two new passwords differ.", path: ["confirmPassword"] });
 
 export const PROJECT_ROLES = ["labeler", "moderator", "manager"] as const;
 

@@ -7,6 +7,7 @@ import { env } from "~/env.server.ts";
 import type { DatasetExport, PrismaClient } from "~/generated/prisma/client.ts";
 import type { Prisma } from "~/generated/prisma/client.ts";
 import { enqueue } from "~/jobs/enqueue.server.ts";
+import { recordAudit } from "~/models/audit.server.ts";
 import { DatasetError } from "./errors.server.ts";
 import {
   ExportFiltersSchema,
@@ -65,15 +66,26 @@ export async function parseExportRequest(projectId: string, request: unknown): P
 export async function createExport(input: { projectId: string; createdById: string | null; request: unknown }): Promise<DatasetExport> {
   const { format, filters, options, split, output, retentionDays } = await parseExportRequest(input.projectId, input.request);
   const config: ExportConfig = { options, split, output };
-  const row = await prisma.datasetExport.create({
-    data: {
-      projectId: input.projectId,
-      format,
-      filters: filters as Prisma.InputJsonValue,
-      config: config as unknown as Prisma.InputJsonValue,
-      createdById: input.createdById,
-      expiresAt: retentionDays ? new Date(Date.now() + retentionDays * 86_400_000) : null,
-    },
+  const row = await prisma.$transaction(async (tx) => {
+    const created = await tx.datasetExport.create({
+      data: {
+        projectId: input.projectId,
+        format,
+        filters: filters as Prisma.InputJsonValue,
+        config: config as unknown as Prisma.InputJsonValue,
+        createdById: input.createdById,
+        expiresAt: retentionDays ? new Date(Date.now() + retentionDays * 86_400_000) : null,
+      },
+    });
+    await recordAudit(tx, {
+      actorId: input.createdById,
+      action: "export.created",
+      targetType: "export",
+      targetId: created.id,
+      summary: `${format} export of project ${input.projectId}`,
+      details: { projectId: input.projectId, format, filters: filters as Prisma.InputJsonObject },
+    });
+    return created;
   });
   await enqueue("export", { exportId: row.id });
   return row;
@@ -136,12 +148,22 @@ export async function getExport(projectId: string, exportId: string) {
  * Deletes the export's files and hides it. The row stays (training runs keep pointing at it);
  * a queued export is cancelled, a running one throws its files away when it ends.
  */
-export async function deleteExport(projectId: string, exportId: string, dataDir = env().DATA_DIR): Promise<void> {
-  await getExport(projectId, exportId);
-  await prisma.$executeRaw`
-    UPDATE dataset_exports SET deleted_at = now(),
-      status = CASE WHEN status = 'queued' THEN 'cancelled'::"JobStatus" ELSE status END
-    WHERE id = ${exportId}::uuid`;
+export async function deleteExport(projectId: string, exportId: string, actorId: string | null = null, dataDir = env().DATA_DIR): Promise<void> {
+  const row = await getExport(projectId, exportId);
+  await prisma.$transaction(async (tx) => {
+    await tx.$executeRaw`
+      UPDATE dataset_exports SET deleted_at = now(),
+        status = CASE WHEN status = 'queued' THEN 'cancelled'::"JobStatus" ELSE status END
+      WHERE id = ${exportId}::uuid`;
+    await recordAudit(tx, {
+      actorId,
+      action: "export.deleted",
+      targetType: "export",
+      targetId: exportId,
+      summary: `Deleted ${row.format} export of project ${projectId}`,
+      details: { projectId },
+    });
+  });
   removeExportFiles(exportId, dataDir);
 }
 

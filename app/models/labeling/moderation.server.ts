@@ -301,7 +301,7 @@ export async function setLabelerDisabled(
   if (role === "manager" && actor.globalRole !== "admin" && actor.projectRole !== "manager") {
     throw new LabelingError("forbidden", "Only a manager or an admin can disable a manager.");
   }
-  await setUserDisabled(targetUserId, disabled);
+  await setUserDisabled(targetUserId, disabled, actor.id);
   await prisma.moderationAction.create({
     data: { actorId: actor.id, action: disabled ? "disable_user" : "enable_user", targetType: "user", targetId: targetUserId, reason },
   });
