@@ -10,6 +10,7 @@ import express from "express";
 import { env } from "./app/env.server.ts";
 import { CROSS_SITE_MESSAGE, crossSiteRefusal } from "./app/security/cross-site.ts";
 import { securityHeaders } from "./app/security/headers.ts";
+import { tolerateDatabaseShutdown } from "./app/utils/shutdown.server.ts";
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "127.0.0.1";
@@ -59,6 +60,7 @@ let closing = false;
 async function shutdown(signal: string) {
   if (closing) return;
   closing = true;
+  tolerateDatabaseShutdown("web");
   console.log(`web: ${signal} received, closing`);
   server.close();
   server.closeIdleConnections();

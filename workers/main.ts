@@ -10,6 +10,7 @@ import { startHeartbeat } from "./heartbeat.ts";
 import { disposeModels } from "./model-cache.ts";
 import { PROCESSORS } from "./processors/index.ts";
 import { startRetentionSweep } from "./retention.ts";
+import { tolerateDatabaseShutdown } from "~/utils/shutdown.server.ts";
 import { startSamplingScheduler } from "./sampling-scheduler.ts";
 
 const config = env();
@@ -40,6 +41,7 @@ console.log(`workers ready: ${keys.join(", ") || "(no queues)"} on ${backend.whe
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
+  tolerateDatabaseShutdown("workers");
   console.log(`workers: ${signal} received, finishing current jobs…`);
   await Promise.all([stopScheduler(), stopRetention()]);
   await Promise.all(workers.map((w) => w.close()));
