@@ -83,7 +83,7 @@ async function post(path: string, kind: Body["kind"], headers: Record<string, st
 describe("cross-site requests", () => {
   it("finds every route with an action", () => {
     expect(actionRoutes.length).toBeGreaterThanOrEqual(15);
-    for (const name of ["logout", "login", "signup", "account", "api.projects.$projectSlug.tasks", "api.projects.$projectSlug.tasks.$taskId", "projects.$projectSlug.imports"])
+    for (const name of ["logout", "login", "signup", "account", "api.projects.$projectSlug.tasks", "api.projects.$projectSlug.tasks.$taskId", "projects.$projectSlug.imports._index", "projects.$projectSlug.training._index"])
       expect(actionRoutes).toContain(name);
   });
 
