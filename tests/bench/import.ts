@@ -8,7 +8,8 @@
 //   messages = messages imported; messages_per_s = messages / the import's wall time (both passes:
 //   checking every line, then writing); copy_messages_per_s = messages / the anchor's time;
 //   ratio = messages_per_s / copy_messages_per_s; peak_rss_mb = the importing process's peak RSS.
-// Target: peak RSS < 300 MB. `--messages 100000` runs another size.
+// Target: peak RSS < 300 MB. `--messages 100000` runs another size. BENCH_IMPORT_NODE_ARGS passes
+// node options to the importing process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -121,7 +122,7 @@ interface ImportResult {
 
 function runImport(url: string, projectId: string, file: string, dataDir: string): Promise<ImportResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "import-run.ts"), "oasst", projectId, file], {
+    const child = spawn(process.execPath, [...(process.env.BENCH_IMPORT_NODE_ARGS ?? "").split(" ").filter(Boolean), "--import", "tsx", path.join(here, "import-run.ts"), "oasst", projectId, file], {
       stdio: ["ignore", "pipe", "inherit"],
       env: { ...process.env, DATABASE_URL: url, QUEUE_PREFIX: `bench-import-${crypto.randomBytes(4).toString("hex")}`, DATA_DIR: dataDir, NODE_ENV: "production" },
     });

@@ -24,6 +24,7 @@ import {
   type OaMessageNode,
   type OaMessageTree,
 } from "./oasst-schema";
+import { UuidLineMap } from "./uuid-line-map";
 
 export interface OaImportOptions extends TextLimits {
   /** Accepted language codes; messages in other languages (or with none) are refused. */
@@ -50,6 +51,18 @@ export function oaTreeContentHash(tree: OaMessageTree): string {
     replies: [...node.replies].sort((a, b) => (a.message_id < b.message_id ? -1 : 1)).map(canonical),
   });
   return contentHash("oasst-tree/v1", { message_tree_id: tree.message_tree_id, prompt: canonical(tree.prompt) });
+}
+
+/** A tree read whole; its content hash is worked out when asked for (writing trees does not need it). */
+function parsedTree(tree: OaMessageTree, messageCount: number): ParsedOaTree {
+  let hash: string | undefined;
+  return {
+    tree,
+    get content_hash() {
+      return (hash ??= oaTreeContentHash(tree));
+    },
+    message_count: messageCount,
+  };
 }
 
 /** Rules of imports a message breaks: its tree is skipped with these warnings. */
@@ -111,7 +124,7 @@ function treeFromValue(value: unknown, line: number, options: OaImportOptions): 
     tree = { message_tree_id: parsed.data.message_id, tree_state: null, prompt: parsed.data };
   }
   const { problems, warnings } = checkOaTree(tree, options);
-  return lineResult(line, problems, warnings, () => ({ tree, content_hash: oaTreeContentHash(tree), message_count: countMessages(tree.prompt) }));
+  return lineResult(line, problems, warnings, () => parsedTree(tree, countMessages(tree.prompt)));
 }
 
 /** One line of a tree file or of a bare-root message file (a whole tree per line). */
@@ -175,7 +188,7 @@ export interface AssembleResult {
 export function assembleOaMessages(
   entries: readonly FlatMessageEntry[],
   options: OaImportOptions = {},
-  knownIds: ReadonlyMap<string, number> = new Map(),
+  knownIds: { get(id: string): number | undefined } = new Map<string, number>(),
 ): AssembleResult {
   const errors: ImportLineError[] = [];
   const warnings: ImportWarning[] = [];
@@ -280,12 +293,7 @@ export function assembleOaMessages(
       ordered.map((e) => e.message),
       { message_tree_id: rootId, tree_state: treeState },
     );
-    trees.push({
-      tree,
-      content_hash: oaTreeContentHash(tree),
-      message_count: group.length,
-      lines: [...new Set(ordered.map((e) => e.line))],
-    });
+    trees.push(Object.assign(parsedTree(tree, group.length), { lines: [...new Set(ordered.map((e) => e.line))] }));
   }
 
   for (const [id, reason] of bad) errors.push({ line: (byId.get(id) as FlatMessageEntry).line, reason });
@@ -310,7 +318,8 @@ export interface OaImportReader {
  * message ids already seen on an earlier line. Holds only the flat messages in memory.
  */
 export function createOaImportReader(options: OaImportOptions = {}): OaImportReader {
-  const seen = new Map<string, number>(); // message id → line of the trees already returned
+  // Message id → line of the trees already returned: every id of the file, so kept compact.
+  const seen = new UuidLineMap();
   const buffered: FlatMessageEntry[] = [];
   return {
     push(text, line) {
@@ -337,14 +346,11 @@ export function createOaImportReader(options: OaImportOptions = {}): OaImportRea
         n.replies.forEach(collect);
       };
       collect(result.item.tree.prompt);
-      const duplicates = ids.filter((id) => seen.has(id));
-      if (duplicates.length > 0) {
-        return {
-          kind: "error",
-          line,
-          errors: duplicates.map((id) => ({ line, reason: `duplicate message id ${id} (also on line ${seen.get(id)})` })),
-        };
-      }
+      const duplicates = ids.flatMap((id) => {
+        const earlier = seen.get(id);
+        return earlier === undefined ? [] : [{ line, reason: `duplicate message id ${id} (also on line ${earlier})` }];
+      });
+      if (duplicates.length > 0) return { kind: "error", line, errors: duplicates };
       for (const id of ids) seen.set(id, line);
       return result;
     },

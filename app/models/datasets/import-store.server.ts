@@ -108,13 +108,24 @@ async function recountChildren(tx: Prisma.TransactionClient, parentIds: Iterable
     WHERE p.id = ANY(${parents}::uuid[])`;
 }
 
-/** Open-Assistant trees (already checked with oaConflicts); returns what was new. */
-export async function writeOaTrees(db: PrismaClient, target: ImportTarget, trees: readonly OaMessageTree[]): Promise<WriteCounts> {
+/**
+ * Open-Assistant trees (already checked with oaConflicts); returns what was new. A tree whose ids
+ * were taken since that check (by a concurrent import) fails the batch, or with `skipTaken` is
+ * left out.
+ */
+export async function writeOaTrees(
+  db: PrismaClient,
+  target: ImportTarget,
+  batch: readonly OaMessageTree[],
+  { skipTaken = false }: { skipTaken?: boolean } = {},
+): Promise<WriteCounts> {
   const counts = noCounts();
-  if (trees.length === 0) return counts;
+  if (batch.length === 0) return counts;
   await db.$transaction(async (tx) => {
-    const conflicts = await oaConflicts(tx, target.projectId, trees);
-    if (conflicts.size > 0) throw new Error([...conflicts.values()][0]);
+    const conflicts = await oaConflicts(tx, target.projectId, batch);
+    if (conflicts.size > 0 && !skipTaken) throw new Error([...conflicts.values()][0]);
+    const trees = batch.filter((_, i) => !conflicts.has(i));
+    if (trees.length === 0) return;
     const rows = trees.flatMap((t) => oaTreeToMessageRows(t));
     const at = (date: string | null) => (date ? new Date(date) : target.now);
     const createdTrees = await tx.messageTree.createManyAndReturn({

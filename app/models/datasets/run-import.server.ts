@@ -10,7 +10,6 @@ import { createOaImportReader, type OaImportOptions, type ParsedOaTree } from "~
 import type { ImportLineError, ImportWarning, LineResult, WarningKind } from "~/domain/datasets/import-lines.ts";
 import { parseHhPreferenceLine, parseTrlPreferenceLine, type ImportedPreference } from "~/domain/datasets/preference-import.ts";
 import { parsePromptLine, type ImportedPrompt } from "~/domain/datasets/prompt-import.ts";
-import type { OaMessageTree } from "~/domain/datasets/oasst-schema.ts";
 import { parseWorkflowConfig } from "~/domain/projects/workflow.ts";
 import type { Prisma, PrismaClient } from "~/generated/prisma/client.ts";
 import {
@@ -376,8 +375,8 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   };
   const write = async (batch: { line: number; item: Item }[]) => {
     if (format === "oasst") {
-      const good = await checkConflictsQuietly(prisma, row.projectId, batch);
-      add(await writeOaTrees(prisma, target, good.map((b) => (b.item as ParsedOaTree).tree)));
+      // Trees a concurrent import has taken since the first pass are left out.
+      add(await writeOaTrees(prisma, target, batch.map((b) => (b.item as ParsedOaTree).tree), { skipTaken: true }));
     } else if (format === "prompts") add(await writePrompts(prisma, target, batch.map((b) => b.item as ImportedPrompt)));
     else add(await writePreferences(prisma, target, batch.map((b) => b.item as ImportedPreference)));
   };
@@ -394,10 +393,4 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   report.created = { trees: totals.trees, messages: totals.messages, pairs: totals.pairs, prompts: totals.prompts };
   report.alreadyPresent = totals.alreadyPresent;
   await save();
-}
-
-/** Trees still free to import (a concurrent import may have taken some since the first pass). */
-async function checkConflictsQuietly(prisma: PrismaClient, projectId: string, batch: { line: number; item: Item }[]) {
-  const conflicts = await oaConflicts(prisma, projectId, batch.map((b) => (b.item as ParsedOaTree).tree as OaMessageTree));
-  return batch.filter((_, i) => !conflicts.has(i));
 }
