@@ -132,16 +132,18 @@ for (const [name, disabled] of [["disable-user", true], ["enable-user", false]] 
 
 program
   .command("register-model")
-  .description("validate a model directory (Optimum layout) and register it as a policy")
+  .description("validate a model directory (Optimum layout) and register it as a policy or a reward model")
   .requiredOption("--name <name>")
   .requiredOption("--path <dir>")
+  .option("--kind <kind>", "policy (a causal LM) or reward (a sequence classifier: input_ids, attention_mask → logits [B, 1])", "policy")
   .option("--parent <name>", "the model it was derived from")
   .option("--activate <slug>", "make it the active policy of this project")
-  .action(async (o: { name: string; path: string; parent?: string; activate?: string }) => {
+  .action(async (o: { name: string; path: string; kind: string; parent?: string; activate?: string }) => {
+    if (o.kind !== "policy" && o.kind !== "reward") throw new Error(`--kind must be policy or reward, got ${o.kind}`);
     const { registerModel, setActivePolicy } = await import("~/models/model-registry.server.ts");
     const parent = o.parent ? await prisma.modelVersion.findUnique({ where: { name: o.parent } }) : null;
     if (o.parent && !parent) throw new Error(`No model named ${o.parent}`);
-    const model = await registerModel({ name: o.name, kind: "policy", path: o.path, parentId: parent?.id });
+    const model = await registerModel({ name: o.name, kind: o.kind, path: o.path, parentId: parent?.id });
     console.log(`model registered: ${model.name} (${model.architecture}, ${Number(model.paramCount).toLocaleString()} parameters)`);
     if (o.activate) {
       await setActivePolicy((await projectBySlug(o.activate)).id, model.id);

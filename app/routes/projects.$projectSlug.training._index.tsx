@@ -77,9 +77,8 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function Training() {
-  const { project, runs, exports: allExports, models, kind } = useLoaderData<typeof loader>();
+  const { project, runs, exports, models, kind } = useLoaderData<typeof loader>();
   const spec = kindOf(kind);
-  const exports = allExports.filter((e) => spec.exportFormats.includes(e.format));
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === "submitting";
   usePolling(runs.some((r) => r.status === "queued" || r.status === "running"));
@@ -119,7 +118,7 @@ export default function Training() {
         {result?.error && <p className="notice error" role="alert">{result.error}</p>}
         <fieldset>
           <legend>Export snapshots (train and validation splits; {spec.exportFormats.join(" or ")})</legend>
-          {exports.length === 0 && <p className="muted">No finished {spec.exportFormats.join(" or ")} exports yet: make one on <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>.</p>}
+          {exports.length === 0 && <p className="muted">No finished exports yet: make one on <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>.</p>}
           {exports.map((e) => (
             <label key={e.id} style={{ display: "flex", gap: ".5rem", alignItems: "center", fontWeight: "normal" }}>
               <input type="checkbox" name="exportId" value={e.id} style={{ width: "auto" }} />

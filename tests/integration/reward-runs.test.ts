@@ -9,48 +9,17 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { queue } from "~/jobs/enqueue.server.ts";
-import { exportDir } from "~/models/datasets/exports.server.ts";
 import { registerModel } from "~/models/model-registry.server.ts";
 import { createTrainingRun, runDirs, TrainingRunError } from "~/models/training.server.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startWorkers, type RunningProcess } from "../helpers/server.ts";
-import { trainingProject } from "../helpers/training.ts";
-import { exportRows, oasstRankedSets } from "../training/fixtures/oasst-preferences.ts";
+import { kwaySnapshot, trainingProject } from "../helpers/training.ts";
 
 const CONFIG = { steps: 6, promptsPerBatch: 4, lr: 1e-3, warmupRatio: 0, evalEvery: 3, checkpointEvery: 3 };
 let worker: RunningProcess;
 let setup: Awaited<ReturnType<typeof trainingProject>>;
 let kway: Awaited<ReturnType<typeof kwaySnapshot>>;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "reward-runs-"));
-
-/**
- * A finished kway export of the fixture's single-turn ranked sets, as the exporter writes its rows
- * (texts shortened to fit the tiny base's 192 positions), split by tree.
- */
-async function kwaySnapshot(projectId: string) {
-  const records = oasstRankedSets().filter((r) => r.conversation.length === 1);
-  const rows = (exportRows(records, "kway") as { tree_id: string; prompt: { content: string }[]; completions: { content: string }[] }[]).map((r) => ({
-    ...r,
-    prompt: r.prompt.map((m) => ({ ...m, content: m.content.slice(0, 60) })),
-    completions: r.completions.map((c) => ({ ...c, content: c.content.slice(0, 90) })),
-  }));
-  const trees = [...new Set(rows.map((r) => r.tree_id))];
-  const validationTrees = new Set(trees.slice(-Math.max(2, Math.round(trees.length / 5))));
-  const train = rows.filter((r) => !validationTrees.has(r.tree_id));
-  const validation = rows.filter((r) => validationTrees.has(r.tree_id));
-  const row = await prisma.datasetExport.create({ data: { projectId, format: "kway", status: "succeeded", filters: {}, config: {}, progress: 1 } });
-  const dir = exportDir(row.id);
-  fs.mkdirSync(dir, { recursive: true });
-  const write = (name: string, lines: object[]) => fs.writeFileSync(path.join(dir, name), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
-  write("train.jsonl", train);
-  write("validation.jsonl", validation);
-  const files = [
-    { name: "train.jsonl", split: "train", rows: train.length },
-    { name: "validation.jsonl", split: "validation", rows: validation.length },
-  ];
-  const updated = await prisma.datasetExport.update({ where: { id: row.id }, data: { files, rowCounts: { train: train.length, validation: validation.length } } });
-  return { ...updated, validationFile: path.join(dir, "validation.jsonl"), trainSets: train.length };
-}
 
 beforeAll(async () => {
   setup = await trainingProject("rm-runs");
