@@ -404,12 +404,14 @@ async function followRun(runId: string) {
     const width = 30;
     const filled = Math.round(row.progress * width);
     const line = `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${m.step ?? 0}/${m.totalSteps ?? "?"} loss ${m.loss?.toFixed(4) ?? "-"} ${m.tokensPerSecond ?? 0} tok/s ETA ${m.etaSeconds ?? "?"} s`;
+    const ended = row.status === "succeeded" || row.status === "failed" || row.status === "cancelled";
     if (tty) process.stderr.write(`\r${line}`);
-    else if (Math.floor(row.progress * 10) > lastTenth) {
+    // The final line too: progress can reach a tenth before the row's step does.
+    else if (Math.floor(row.progress * 10) > lastTenth || ended) {
       lastTenth = Math.floor(row.progress * 10);
       process.stderr.write(`${line}\n`);
     }
-    if (row.status === "succeeded" || row.status === "failed" || row.status === "cancelled") {
+    if (ended) {
       if (tty) process.stderr.write("\n");
       if (row.status === "succeeded") {
         console.log(`succeeded: model ${row.outputModel?.name ?? "-"}`);
