@@ -132,16 +132,18 @@ for (const [name, disabled] of [["disable-user", true], ["enable-user", false]] 
 
 program
   .command("register-model")
-  .description("validate a model directory (Optimum layout) and register it as a policy")
+  .description("validate a model directory (Optimum layout) and register it as a policy or a reward model")
   .requiredOption("--name <name>")
   .requiredOption("--path <dir>")
+  .option("--kind <kind>", "policy (a causal LM) or reward (a sequence classifier: input_ids, attention_mask → logits [B, 1])", "policy")
   .option("--parent <name>", "the model it was derived from")
   .option("--activate <slug>", "make it the active policy of this project")
-  .action(async (o: { name: string; path: string; parent?: string; activate?: string }) => {
+  .action(async (o: { name: string; path: string; kind: string; parent?: string; activate?: string }) => {
+    if (o.kind !== "policy" && o.kind !== "reward") throw new Error(`--kind must be policy or reward, got ${o.kind}`);
     const { registerModel, setActivePolicy } = await import("~/models/model-registry.server.ts");
     const parent = o.parent ? await prisma.modelVersion.findUnique({ where: { name: o.parent } }) : null;
     if (o.parent && !parent) throw new Error(`No model named ${o.parent}`);
-    const model = await registerModel({ name: o.name, kind: "policy", path: o.path, parentId: parent?.id });
+    const model = await registerModel({ name: o.name, kind: o.kind, path: o.path, parentId: parent?.id });
     console.log(`model registered: ${model.name} (${model.architecture}, ${Number(model.paramCount).toLocaleString()} parameters)`);
     if (o.activate) {
       await setActivePolicy((await projectBySlug(o.activate)).id, model.id);
@@ -356,32 +358,41 @@ program
   });
 
 const train = program.command("train").description("start a training run (the worker runs it)");
-train
-  .command("sft")
-  .description("supervised fine-tuning of a policy on SFT export snapshots")
-  .requiredOption("--project <slug>")
-  .requiredOption("--export <ids...>", "export snapshot ids (sft_messages or sft_paths)")
-  .requiredOption("--base <name>", "the registered base model")
-  .option("--config <file>", "hyperparameters as JSON (defaults for the rest; see the Training page)")
-  .option("--by <email>", "the user recorded as its starter")
-  .option("--wait", "follow the run with a progress bar and print its final metrics")
-  .action(async (o: { project: string; export: string[]; base: string; config?: string; by?: string; wait?: boolean }) => {
-    const { createTrainingRun } = await import("~/models/training.server.ts");
-    const project = await projectBySlug(o.project);
-    const base = await prisma.modelVersion.findUnique({ where: { name: o.base } });
-    if (!base) throw new Error(`No model named ${o.base}`);
-    const config = o.config ? JSON.parse(fs.readFileSync(o.config, "utf8")) : {};
-    const run = await createTrainingRun({
-      projectId: project.id,
-      kind: "sft",
-      exportIds: o.export.flatMap((e) => e.split(",")).filter(Boolean),
-      baseModelId: base.id,
-      config,
-      createdById: o.by ? (await userByEmail(o.by)).id : null,
+type TrainOptions = { project: string; export: string[]; base: string; config?: string; by?: string; wait?: boolean };
+const trainCommand = (kind: "sft" | "reward", description: string, exportsHelp: string, baseHelp: string) =>
+  train
+    .command(kind)
+    .description(description)
+    .requiredOption("--project <slug>")
+    .requiredOption("--export <ids...>", exportsHelp)
+    .requiredOption("--base <name>", baseHelp)
+    .option("--config <file>", "hyperparameters as JSON (defaults for the rest; see the Training page)")
+    .option("--by <email>", "the user recorded as its starter")
+    .option("--wait", "follow the run with a progress bar and print its final metrics")
+    .action(async (o: TrainOptions) => {
+      const { createTrainingRun } = await import("~/models/training.server.ts");
+      const project = await projectBySlug(o.project);
+      const base = await prisma.modelVersion.findUnique({ where: { name: o.base } });
+      if (!base) throw new Error(`No model named ${o.base}`);
+      const config = o.config ? JSON.parse(fs.readFileSync(o.config, "utf8")) : {};
+      const run = await createTrainingRun({
+        projectId: project.id,
+        kind,
+        exportIds: o.export.flatMap((e) => e.split(",")).filter(Boolean),
+        baseModelId: base.id,
+        config,
+        createdById: o.by ? (await userByEmail(o.by)).id : null,
+      });
+      console.log(`training run ${run.id} queued`);
+      if (o.wait) await followRun(run.id);
     });
-    console.log(`training run ${run.id} queued`);
-    if (o.wait) await followRun(run.id);
-  });
+trainCommand("sft", "supervised fine-tuning of a policy on SFT export snapshots", "export snapshot ids (sft_messages or sft_paths)", "the registered base model");
+trainCommand(
+  "reward",
+  "a reward model trained on ranked replies (kway or pairwise export snapshots), its backbone a registered policy",
+  "export snapshot ids (kway or pairwise_*)",
+  "the registered policy the reward model starts from",
+);
 
 /** A progress bar on the terminal (one line per 10 % when not a terminal) until the run ends. */
 async function followRun(runId: string) {
@@ -393,16 +404,20 @@ async function followRun(runId: string) {
     const width = 30;
     const filled = Math.round(row.progress * width);
     const line = `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${m.step ?? 0}/${m.totalSteps ?? "?"} loss ${m.loss?.toFixed(4) ?? "-"} ${m.tokensPerSecond ?? 0} tok/s ETA ${m.etaSeconds ?? "?"} s`;
+    const ended = row.status === "succeeded" || row.status === "failed" || row.status === "cancelled";
     if (tty) process.stderr.write(`\r${line}`);
-    else if (Math.floor(row.progress * 10) > lastTenth) {
+    // The final line too: progress can reach a tenth before the row's step does.
+    else if (Math.floor(row.progress * 10) > lastTenth || ended) {
       lastTenth = Math.floor(row.progress * 10);
       process.stderr.write(`${line}\n`);
     }
-    if (row.status === "succeeded" || row.status === "failed" || row.status === "cancelled") {
+    if (ended) {
       if (tty) process.stderr.write("\n");
       if (row.status === "succeeded") {
         console.log(`succeeded: model ${row.outputModel?.name ?? "-"}`);
-        console.log(`train loss ${m.trainLoss?.toFixed(4)} · validation loss ${m.validationLoss?.toFixed(4) ?? "-"} · perplexity ${m.validationPerplexity?.toFixed(2) ?? "-"} · ${m.tokensSeen} tokens · ${m.step}/${m.totalSteps} steps (${m.status})`);
+        if (row.kind === "reward")
+          console.log(`validation accuracy ${m.evalAccuracy?.toFixed(3) ?? "-"} on ${m.evalPairs ?? "-"} pairs (longer reply wins ${m.longerWinsAccuracy?.toFixed(3) ?? "-"}, shorter ${m.shorterWinsAccuracy?.toFixed(3) ?? "-"}) · mean margin ${m.evalMeanMargin?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} steps (${m.status})`);
+        else console.log(`train loss ${m.trainLoss?.toFixed(4)} · validation loss ${m.validationLoss?.toFixed(4) ?? "-"} · perplexity ${m.validationPerplexity?.toFixed(2) ?? "-"} · ${m.tokensSeen} tokens · ${m.step}/${m.totalSteps} steps (${m.status})`);
       } else {
         console.error(`${row.status}${row.error ? `: ${row.error}` : ""}`);
         process.exitCode = 1;

@@ -18,8 +18,8 @@ export interface SftConfig {
   seed: number;
 }
 
-export interface ConfigField {
-  key: keyof SftConfig;
+export interface ConfigField<K extends string = string> {
+  key: K;
   label: string;
   default: number;
   min: number;
@@ -28,7 +28,7 @@ export interface ConfigField {
   help: string;
 }
 
-export const SFT_CONFIG_FIELDS: readonly ConfigField[] = [
+export const SFT_CONFIG_FIELDS: readonly ConfigField<keyof SftConfig>[] = [
   { key: "epochs", label: "Epochs", default: 3, min: 0.01, max: 100, integer: false, help: "Passes over the training split (TRL's default is 3; more overfits small sets)." },
   { key: "maxSteps", label: "Max steps", default: 0, min: 0, max: 1_000_000, integer: true, help: "Stop after this many optimizer steps; 0 lets the epochs decide." },
   { key: "learningRate", label: "Learning rate", default: 5e-5, min: 1e-7, max: 0.1, integer: false, help: "Peak AdamW learning rate: 1e-5–5e-5 to fine-tune a pretrained model, ~1e-3 for a tiny model trained from scratch." },
@@ -56,13 +56,18 @@ export class ConfigError extends Error {
 
 /** Defaults filled in, every field checked; throws ConfigError naming each bad or unknown field. */
 export function parseSftConfig(input: unknown): SftConfig {
+  return parseConfigFields(SFT_CONFIG_FIELDS, input, "SFT runs") as unknown as SftConfig;
+}
+
+/** A run's config against its kind's fields: defaults filled in, each bad or unknown field named (ConfigError). */
+export function parseConfigFields(fields: readonly ConfigField[], input: unknown, what: string): Record<string, number> {
   if (input === null || typeof input !== "object" || Array.isArray(input)) throw new ConfigError({ config: "must be an object" });
   const raw = input as Record<string, unknown>;
   const errors: Record<string, string> = {};
-  const known = new Set<string>(SFT_CONFIG_FIELDS.map((f) => f.key));
-  for (const k of Object.keys(raw)) if (!known.has(k)) errors[k] = "is not a setting of SFT runs";
+  const known = new Set<string>(fields.map((f) => f.key));
+  for (const k of Object.keys(raw)) if (!known.has(k)) errors[k] = `is not a setting of ${what}`;
   const out: Record<string, number> = {};
-  for (const f of SFT_CONFIG_FIELDS) {
+  for (const f of fields) {
     const v = raw[f.key] ?? f.default;
     if (typeof v !== "number" || !Number.isFinite(v)) errors[f.key] = `must be a number, got ${JSON.stringify(v)}`;
     else if (f.integer && !Number.isInteger(v)) errors[f.key] = `must be a whole number, got ${v}`;
@@ -70,5 +75,5 @@ export function parseSftConfig(input: unknown): SftConfig {
     else out[f.key] = v;
   }
   if (Object.keys(errors).length) throw new ConfigError(errors);
-  return out as unknown as SftConfig;
+  return out;
 }

@@ -22,13 +22,14 @@ export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * Validates a model directory in a child process (the web server never loads onnxruntime):
- * files, graph, I/O names, dims, tokenizer/vocab agreement and one forward pass.
+ * files, graph, I/O names, dims, tokenizer/vocab agreement and one forward pass. A reward model
+ * is a sequence classifier (input_ids, attention_mask → logits [B, 1]).
  */
-export async function validateModelDirectory(dir: string): Promise<ModelSummary> {
+export async function validateModelDirectory(dir: string, kind: "policy" | "reward" = "policy"): Promise<ModelSummary> {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new ModelRegistryError(`${dir} is not a directory.`);
   try {
-    const { stdout } = await run(process.execPath, ["--import", "tsx", "inference/scripts/validate-model.ts", abs], {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", "inference/scripts/validate-model.ts", abs, kind], {
       maxBuffer: 8 * 1024 * 1024,
       timeout: 120_000,
     });
@@ -54,15 +55,15 @@ export type RegisterModelInput = {
 export async function registerModel(input: RegisterModelInput) {
   if (!MODEL_NAME_PATTERN.test(input.name))
     throw new ModelRegistryError("Name must be 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit.");
-  if (input.kind !== "policy")
-    throw new ModelRegistryError(`Only policy models can be registered from a directory for now; ${input.kind} models come from their trainer.`);
+  if (input.kind !== "policy" && input.kind !== "reward")
+    throw new ModelRegistryError(`Only policy and reward models can be registered from a directory; ${input.kind} models come from their trainer.`);
   if (await prisma.modelVersion.findUnique({ where: { name: input.name }, select: { id: true } }))
     throw new ModelRegistryError(`A model named "${input.name}" already exists.`, 409);
   if (input.parentId && !(await prisma.modelVersion.findUnique({ where: { id: input.parentId }, select: { id: true } })))
     throw new ModelRegistryError("The parent model does not exist.", 404);
 
   const dir = path.resolve(input.path);
-  const summary = await validateModelDirectory(dir);
+  const summary = await validateModelDirectory(dir, input.kind);
   try {
     return await prisma.modelVersion.create({
       data: {

@@ -7,7 +7,7 @@ import { env } from "~/env.server.ts";
 import type { Prisma } from "~/generated/prisma/client.ts";
 import { enqueue, queue } from "~/jobs/enqueue.server.ts";
 import { jobIdFor } from "~/jobs/queues.ts";
-import { trainingKindSpec } from "~/domain/training/kinds.ts";
+import { TRAINING_KINDS, trainingKindSpec } from "~/domain/training/kinds.ts";
 import { ConfigError } from "../../training/sft-config.ts";
 
 export class TrainingRunError extends Error {
@@ -37,7 +37,7 @@ export type CreateTrainingRunInput = {
 
 export async function createTrainingRun(input: CreateTrainingRunInput) {
   const spec = trainingKindSpec(input.kind);
-  if (!spec) throw new TrainingRunError(`Training kind "${input.kind}" is not available; choose one of: sft.`);
+  if (!spec) throw new TrainingRunError(`Training kind "${input.kind}" is not available; choose one of: ${Object.keys(TRAINING_KINDS).join(", ")}.`);
   let config: Record<string, number>;
   try {
     config = spec.parseConfig(input.config ?? {});

@@ -26,6 +26,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
     name: z.string().trim().min(1, "Name is required.").max(64),
     path: z.string().trim().min(1, "Directory is required.").max(1024),
     parentId: z.union([z.literal(""), z.string().uuid()]).optional(),
+    kind: z.enum(["policy", "reward"], { message: "Kind must be policy or reward." }).default("policy"),
   }),
   z.object({ intent: z.literal("activate"), projectId: z.string().uuid(), modelId: z.union([z.literal(""), z.string().uuid()]) }),
 ]);
@@ -37,7 +38,7 @@ export async function action({ request }: ActionFunctionArgs) {
   const input = parsed.data;
   try {
     if (input.intent === "register") {
-      const model = await registerModel({ name: input.name, kind: "policy", path: input.path, parentId: input.parentId || null, createdById: viewer.id });
+      const model = await registerModel({ name: input.name, kind: input.kind, path: input.path, parentId: input.parentId || null, createdById: viewer.id });
       return { error: null, registered: model.name };
     }
     if (!(await prisma.project.count({ where: { id: input.projectId } }))) return badRequest({ error: "No such project.", registered: null }, 404);
@@ -89,6 +90,13 @@ export default function AdminModels() {
           <input type="hidden" name="intent" value="register" />
           <label>Name<input name="name" required maxLength={64} pattern={MODEL_NAME_INPUT_PATTERN} /></label>
           <label>Directory on the server<input name="path" required placeholder="/models/my-policy" /></label>
+          <label>
+            Kind
+            <select name="kind" defaultValue="policy">
+              <option value="policy">policy (causal language model)</option>
+              <option value="reward">reward model (sequence classifier: input_ids, attention_mask → logits [batch, 1])</option>
+            </select>
+          </label>
           <label>
             Parent model (optional)
             <select name="parentId" defaultValue="">

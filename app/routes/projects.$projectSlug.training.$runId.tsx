@@ -23,7 +23,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     run: {
       ...run,
       config: run.config as Record<string, number>,
-      metrics: run.metrics as Record<string, number | string | null>,
+      metrics: run.metrics as Record<string, number | string | null> & { calibration?: CalibrationRow[] | null },
       createdAt: run.createdAt.toISOString(),
       startedAt: run.startedAt?.toISOString() ?? null,
       finishedAt: run.finishedAt?.toISOString() ?? null,
@@ -49,6 +49,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
   }
 }
 
+/** A reward run's calibration table row (training/reward/evaluate.ts). */
+type CalibrationRow = { from: number; to: number | null; pairs: number; accuracy: number | null; predicted: number | null };
+
 const num = (v: unknown, digits = 4) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
 
 export default function TrainingRun() {
@@ -57,6 +60,7 @@ export default function TrainingRun() {
   const live = run.status === "queued" || run.status === "running";
   usePolling(live);
   const m = run.metrics;
+  const reward = run.kind === "reward";
   const curve = (name: string, label: string, color: string) => (curves[name] ? [{ label, steps: curves[name][0], values: curves[name][1], color }] : []);
   return (
     <div className="stack" data-run-id={run.id}>
@@ -74,9 +78,16 @@ export default function TrainingRun() {
           Step <strong data-testid="step">{m.step ?? 0}</strong> / {m.totalSteps ?? "?"} · {m.tokensPerSecond ?? 0} tok/s ·
           ETA {live && typeof m.etaSeconds === "number" ? `${m.etaSeconds} s` : "–"} · running for {duration(run.startedAt, run.finishedAt)} · attempt {run.attempts}
         </p>
-        <p className="muted">
-          Loss {num(m.loss)} · validation loss {num(m.validationLoss)} (perplexity {num(m.validationPerplexity, 2)}) · tokens seen {m.tokensSeen ?? 0}
-        </p>
+        {reward ? (
+          <p className="muted" data-testid="reward-summary">
+            Loss {num(m.loss)} · step accuracy {num(m.accuracy, 3)} · validation accuracy {num(m.evalAccuracy, 3)} on {m.evalPairs ?? "–"} pairs
+            (longer reply wins {num(m.longerWinsAccuracy, 3)}, shorter {num(m.shorterWinsAccuracy, 3)}) · mean margin {num(m.evalMeanMargin, 3)}
+          </p>
+        ) : (
+          <p className="muted">
+            Loss {num(m.loss)} · validation loss {num(m.validationLoss)} (perplexity {num(m.validationPerplexity, 2)}) · tokens seen {m.tokensSeen ?? 0}
+          </p>
+        )}
         <div style={{ display: "flex", gap: ".5rem" }}>
           {live && (
             <Form method="post"><input type="hidden" name="intent" value="cancel" /><button type="submit">Cancel</button></Form>
@@ -89,13 +100,42 @@ export default function TrainingRun() {
 
       <div className="grid" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(420px, 1fr))" }}>
         <MetricChart title="Loss" curves={[...curve("loss", "train loss", "#2563eb"), ...curve("validation_loss", "validation loss", "#dc2626")]} />
+        {reward && (
+          <>
+            <MetricChart
+              title="Pairwise accuracy"
+              curves={[
+                ...curve("accuracy", "train (step)", "#93c5fd"),
+                ...curve("eval_accuracy", "validation", "#dc2626"),
+                ...curve("eval_longer_wins_accuracy", "longer reply wins", "#9ca3af"),
+                ...curve("eval_shorter_wins_accuracy", "shorter reply wins", "#d97706"),
+              ]}
+            />
+            <MetricChart title="Margin (r_w − r_l)" curves={[...curve("margin", "train (step)", "#93c5fd"), ...curve("eval_mean_margin", "validation", "#dc2626")]} />
+          </>
+        )}
         <MetricChart title="Learning rate" curves={curve("lr", "lr", "#059669")} />
         <MetricChart title="Gradient norm" curves={curve("grad_norm", "grad norm", "#7c3aed")} />
       </div>
 
+      {reward && m.calibration && m.calibration.length > 0 && (
+        <section className="card" aria-label="Calibration">
+          <h2>Calibration</h2>
+          <p className="muted">Validation pairs by score difference |r_a − r_b|: how often the higher score is the preferred reply, beside σ(|Δ|), what a calibrated model reaches there.</p>
+          <table>
+            <thead><tr><th>|Δ|</th><th>Pairs</th><th>Accuracy</th><th>Calibrated</th></tr></thead>
+            <tbody>
+              {m.calibration.map((b) => (
+                <tr key={b.from}><td>{b.from}–{b.to ?? "∞"}</td><td>{b.pairs}</td><td>{num(b.accuracy, 3)}</td><td>{num(b.predicted, 3)}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+
       <section className="card">
         <h2>Output model</h2>
-        {run.outputModel ? <p><Link to={`/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> (policy, parent {run.baseModel?.name})</p> : <p className="muted">Registered when the run succeeds.</p>}
+        {run.outputModel ? <p><Link to={`/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> ({reward ? "reward model" : "policy"}, parent {run.baseModel?.name})</p> : <p className="muted">Registered when the run succeeds.</p>}
       </section>
 
       <section className="card">

@@ -7,18 +7,26 @@ import { RouteError } from "~/components/route-error.tsx";
 import { duration, StatusBadge } from "~/components/training-run.tsx";
 import { usePolling } from "~/components/use-polling.ts";
 import { prisma } from "~/db.server.ts";
-import { TRAINING_KINDS } from "~/domain/training/kinds.ts";
+import { TRAINING_KINDS, trainingKindSpec, type TrainingKindSpec } from "~/domain/training/kinds.ts";
 import { createTrainingRun, listTrainingRuns, TrainingRunError } from "~/models/training.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.project("train:project");
 export const meta: MetaFunction = () => [{ title: "Training · RLHF Studio" }];
 
-const sft = TRAINING_KINDS.sft!;
+/** What a run of each kind does, above its form. */
+const KIND_INTRO: Record<string, string> = {
+  sft: "the base model learns to write the assistant turns of the chosen demonstrations (the loss counts only the assistant's tokens).",
+  reward:
+    "the base policy becomes the backbone of a scalar reward model that learns the people's rankings: −log σ(r_w − r_l) over every winner/loser pair of a ranked set, evaluated by pairwise accuracy beside the longer- and shorter-reply baselines.",
+};
+const KINDS = Object.values(TRAINING_KINDS) as TrainingKindSpec[];
+const kindOf = (name: string | null) => trainingKindSpec(name ?? "") ?? TRAINING_KINDS.sft!;
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { project } = await authorize(request, access, params);
   const p = project!;
+  const kind = kindOf(new URL(request.url).searchParams.get("kind")).kind;
   const [runs, exports, models] = await Promise.all([
     listTrainingRuns(p.id),
     prisma.datasetExport.findMany({
@@ -39,14 +47,16 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     })),
     exports: exports.map((e) => ({ ...e, createdAt: e.createdAt.toISOString(), rowCounts: e.rowCounts as Record<string, number> })),
     models,
+    kind,
   };
 }
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const form = await request.formData();
+  const spec = kindOf(String(form.get("kind") ?? "sft"));
   const config: Record<string, unknown> = {};
-  for (const f of sft.fields) {
+  for (const f of spec.fields) {
     const v = String(form.get(f.key) ?? "").trim();
     if (v !== "") config[f.key] = Number.isNaN(Number(v)) ? v : Number(v);
   }
@@ -67,7 +77,8 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function Training() {
-  const { project, runs, exports, models } = useLoaderData<typeof loader>();
+  const { project, runs, exports, models, kind } = useLoaderData<typeof loader>();
+  const spec = kindOf(kind);
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === "submitting";
   usePolling(runs.some((r) => r.status === "queued" || r.status === "running"));
@@ -99,11 +110,14 @@ export default function Training() {
 
       <Form method="post" className="card stack" aria-label="Start a training run">
         <h2>Start a run</h2>
-        <input type="hidden" name="kind" value="sft" />
-        <p className="muted">{sft.label}: the base model learns to write the assistant turns of the chosen demonstrations (the loss counts only the assistant's tokens).</p>
+        <nav aria-label="Kind of run" style={{ display: "flex", gap: "1rem" }}>
+          {KINDS.map((k) => (k.kind === spec.kind ? <strong key={k.kind}>{k.label}</strong> : <Link key={k.kind} to={`?kind=${k.kind}`}>{k.label}</Link>))}
+        </nav>
+        <input type="hidden" name="kind" value={spec.kind} />
+        <p className="muted">{spec.label}: {KIND_INTRO[spec.kind]}</p>
         {result?.error && <p className="notice error" role="alert">{result.error}</p>}
         <fieldset>
-          <legend>Export snapshots (train and validation splits; {sft.exportFormats.join(" or ")})</legend>
+          <legend>Export snapshots (train and validation splits; {spec.exportFormats.join(" or ")})</legend>
           {exports.length === 0 && <p className="muted">No finished exports yet: make one on <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>.</p>}
           {exports.map((e) => (
             <label key={e.id} style={{ display: "flex", gap: ".5rem", alignItems: "center", fontWeight: "normal" }}>
@@ -112,15 +126,15 @@ export default function Training() {
             </label>
           ))}
         </fieldset>
-        <label>Base model
+        <label>{spec.output === "reward" ? "Backbone (a registered policy)" : "Base model"}
           <select name="baseModelId" defaultValue="">
             <option value="" disabled>Choose…</option>
             {models.map((m) => <option key={m.id} value={m.id}>{m.name} (context {m.contextLength})</option>)}
           </select>
         </label>
         <div className="grid" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(230px, 1fr))" }}>
-          {sft.fields.map((f) => (
-            <label key={f.key}>
+          {spec.fields.map((f) => (
+            <label key={`${spec.kind}-${f.key}`}>
               {f.label}
               <input name={f.key} type="number" step="any" min={f.min} max={f.max} defaultValue={f.default} aria-invalid={fieldErrors[f.key] ? true : undefined} />
               <small className={fieldErrors[f.key] ? "error" : "muted"} style={{ fontWeight: "normal" }}>{fieldErrors[f.key] ? `${f.key} ${fieldErrors[f.key]}` : f.help}</small>

@@ -1,5 +1,6 @@
 // A project ready to train: a tiny GPT-2 base (byte-level tokenizer, OASST chat template) in the
-// registry and an sft_messages snapshot of real Open-Assistant conversations in DATA_DIR.
+// registry and an sft_messages snapshot of real Open-Assistant conversations in DATA_DIR; a kway
+// snapshot of the same sample's ranked sets for reward-model runs.
 import fs from "node:fs";
 import path from "node:path";
 import { prisma } from "~/db.server.ts";
@@ -13,6 +14,7 @@ import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
 import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts";
 import { DEMO_SPECIAL_TOKENS, EOT } from "../../inference/tokenizer/demo-tokenizer.ts";
 import { oasstConversations } from "../../training/oasst.ts";
+import { exportRows, oasstRankedSets } from "../training/fixtures/oasst-preferences.ts";
 import { OASST_FIXTURES } from "./fixtures.ts";
 
 export const TINY_BASE = { vocabSize: 260, nPositions: 192, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5, bosTokenId: 0, eosTokenId: 0, padTokenId: 0 };
@@ -50,4 +52,33 @@ async function snapshot(projectId: string, format: string) {
     { name: "validation.jsonl", split: "validation", rows: validation.length },
   ];
   return prisma.datasetExport.update({ where: { id: row.id }, data: { files, rowCounts: { train: train.length, validation: validation.length } } });
+}
+
+/**
+ * A finished kway export of the fixture's single-turn ranked sets, as the exporter writes its rows
+ * (texts shortened to fit the tiny base's 192 positions), split by tree.
+ */
+export async function kwaySnapshot(projectId: string) {
+  const records = oasstRankedSets().filter((r) => r.conversation.length === 1);
+  const rows = (exportRows(records, "kway") as { tree_id: string; prompt: { content: string }[]; completions: { content: string }[] }[]).map((r) => ({
+    ...r,
+    prompt: r.prompt.map((m) => ({ ...m, content: m.content.slice(0, 60) })),
+    completions: r.completions.map((c) => ({ ...c, content: c.content.slice(0, 90) })),
+  }));
+  const trees = [...new Set(rows.map((r) => r.tree_id))];
+  const validationTrees = new Set(trees.slice(-Math.max(2, Math.round(trees.length / 5))));
+  const train = rows.filter((r) => !validationTrees.has(r.tree_id));
+  const validation = rows.filter((r) => validationTrees.has(r.tree_id));
+  const row = await prisma.datasetExport.create({ data: { projectId, format: "kway", status: "succeeded", filters: {}, config: {}, progress: 1 } });
+  const dir = exportDir(row.id);
+  fs.mkdirSync(dir, { recursive: true });
+  const write = (name: string, lines: object[]) => fs.writeFileSync(path.join(dir, name), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+  write("train.jsonl", train);
+  write("validation.jsonl", validation);
+  const files = [
+    { name: "train.jsonl", split: "train", rows: train.length },
+    { name: "validation.jsonl", split: "validation", rows: validation.length },
+  ];
+  const updated = await prisma.datasetExport.update({ where: { id: row.id }, data: { files, rowCounts: { train: train.length, validation: validation.length } } });
+  return { ...updated, validationFile: path.join(dir, "validation.jsonl"), trainSets: train.length };
 }

@@ -1,4 +1,4 @@
-// validateModelDir: the summary of a good directory, and a ModelValidationError naming each problem.
+// validateModelDir and validateRewardModelDir: the summary of a good directory, and a ModelValidationError naming each problem.
 
 import { createHash } from "node:crypto";
 import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
@@ -6,10 +6,11 @@ import path from "node:path";
 import onnxProto from "onnx-proto";
 import { afterAll, describe, expect, it } from "vitest";
 import { ModelValidationError } from "../../inference/errors";
-import { gpt2ParamCount } from "../../inference/models/gpt2";
+import { gpt2ParamCount, initGpt2ScoreHead } from "../../inference/models/gpt2";
+import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir";
 import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level";
-import { validateModelDir } from "../../inference/validate";
-import { removeTempDirs, TINY, writeTinyModel } from "./tiny-model";
+import { validateModelDir, validateRewardModelDir } from "../../inference/validate";
+import { removeTempDirs, tempDir, TINY, writeTinyModel } from "./tiny-model";
 
 const { onnx } = onnxProto;
 afterAll(removeTempDirs);
@@ -141,5 +142,24 @@ describe("validateModelDir", () => {
     const { dir } = writeTinyModel();
     writeFileSync(path.join(dir, "config.json"), "{ not json");
     await expectInvalid(dir, /config\.json is not valid JSON/);
+  });
+});
+
+describe("validateRewardModelDir", () => {
+  it("accepts a sequence classifier (input_ids, attention_mask → logits [B, 1]) and refuses a causal LM, naming its outputs", async () => {
+    const policy = writeTinyModel();
+    const weights = new Map(policy.weights);
+    weights.set("score.weight", initGpt2ScoreHead(policy.config, 3));
+    const dir = tempDir();
+    writeGpt2ModelDir(dir, { config: policy.config, weights, head: "score", tokenizerFrom: policy.dir });
+    const s = await validateRewardModelDir(dir);
+    expect(s).toMatchObject({ architecture: "GPT2ForSequenceClassification", modelType: "gpt2", vocabSize: 260, layers: 2, mergedDecoder: false });
+    expect(s.parameterCount).toBe(gpt2ParamCount(policy.config) + policy.config.nEmbd);
+
+    const err = await validateRewardModelDir(policy.dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelValidationError);
+    expect((err as Error).message).toMatch(/is not a reward model: inputs input_ids, attention_mask, .*→ outputs logits \[.*\], present\.0\.key/);
+    // and the policy validator refuses the reward model
+    await expect(validateModelDir(dir)).rejects.toThrow();
   });
 });

@@ -14,7 +14,7 @@ export const PREFERENCE_FORMATS = ["kway", "hh", "trl_preference"] as const;
 export type PreferenceFormat = (typeof PREFERENCE_FORMATS)[number];
 
 /** Export formats (manifest.json `format`) and the reader of their lines. */
-const EXPORT_READERS: Record<string, PreferenceFormat> = {
+export const EXPORT_READERS: Record<string, PreferenceFormat> = {
   kway: "kway",
   pairwise_trl: "trl_preference",
   pairwise_trl_implicit: "trl_preference",

@@ -1,7 +1,7 @@
 // The reward-model trainer: preference files → token ids → a GPT-2 sequence classifier, evaluated
 // against the length baselines. See training/README.md ("Reward models").
 
-export { readPreferenceFile, readPreferenceExport, parseHhTranscript, PreferenceDataError, PREFERENCE_FORMATS, type PreferenceFormat, type RankedSet, type RankedCompletion, type PreferenceRead, type PreferenceExport } from "./data";
+export { readPreferenceFile, readPreferenceExport, EXPORT_READERS,  parseHhTranscript, PreferenceDataError, PREFERENCE_FORMATS, type PreferenceFormat, type RankedSet, type RankedCompletion, type PreferenceRead, type PreferenceExport } from "./data";
 export { RewardEncoder, encodeRankedSets, modelDirTokenizer, pairCount, type EncodedSet, type EncodeReport } from "./encode";
 export { RewardScorer, type ScorerOptions } from "./score";
 export { evaluatePairs, evaluateRewardModel, evaluateRewardDir, CALIBRATION_EDGES, type RewardEvaluation, type FileEvaluation, type CalibrationBucket, type ScoredPair } from "./evaluate";

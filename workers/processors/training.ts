@@ -10,10 +10,11 @@ import { registerModel } from "~/models/model-registry.server.ts";
 import { runDirs } from "~/models/training.server.ts";
 import type { Processor } from "../harness.ts";
 import { TrainingInputError, type RunDataset, type TrainingRunContext, type TrainingRunner } from "../training/runner.ts";
+import { rewardRunner } from "../training/reward.ts";
 import { sftRunner } from "../training/sft.ts";
 
 /** The trainer of each kind; a new kind adds its runner here and its spec in app/domain/training/kinds.ts. */
-export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner };
+export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner, reward: rewardRunner };
 
 const CANCEL_CHECK_MS = 1_000;
 const ROW_WRITE_MS = 500;

@@ -2,6 +2,7 @@
 // formats it reads, whether it starts from a base model, what it registers, and its config fields
 // (defaults, ranges, one sentence each) with the parser that names every bad field. The trainers
 // themselves run only in workers (workers/training/).
+import { parseRewardConfig, REWARD_CONFIG_FIELDS } from "../../../training/reward/config.ts";
 import { parseSftConfig, SFT_CONFIG_FIELDS, type ConfigField } from "../../../training/sft-config.ts";
 
 export type TrainingKindName = "sft" | "reward" | "ppo" | "rloo";
@@ -26,6 +27,14 @@ export const TRAINING_KINDS: Partial<Record<TrainingKindName, TrainingKindSpec>>
     output: "policy",
     fields: SFT_CONFIG_FIELDS,
     parseConfig: (raw) => parseSftConfig(raw) as unknown as Record<string, number>,
+  },
+  reward: {
+    kind: "reward",
+    label: "Reward model",
+    exportFormats: ["kway", "pairwise_trl", "pairwise_trl_implicit", "pairwise_trl_standard", "pairwise_openrlhf", "pairwise_hh"],
+    output: "reward",
+    fields: REWARD_CONFIG_FIELDS,
+    parseConfig: parseRewardConfig,
   },
 };
 

@@ -14,6 +14,7 @@ describe("admin models page", () => {
       [{ intent: "register", name: "x", path: "/nonexistent/dir" }, 400, /is not a directory/],
       [{ intent: "register", name: "bad name!", path: "/tmp" }, 400, /Name must be/],
       [{ intent: "register", name: "", path: "/tmp" }, 400, /Name is required/],
+      [{ intent: "register", name: "v", path: "/tmp", kind: "value" }, 400, /Kind must be policy or reward/],
       [{ intent: "register", name: "empty-dir", path: "/tmp" }, 400, /model\.onnx|config\.json|no model/i],
     ] as const) {
       const res = await call(() => models.action({ request: makeRequest("/admin/models", { cookie, form }), params: {}, context: {} }));

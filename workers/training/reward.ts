@@ -1,0 +1,92 @@
+// Reward-model runs: ranked sets from kway or pairwise export snapshots → training/reward's
+// trainRewardModel, backbone the run's base policy.
+import path from "node:path";
+import { EXPORT_READERS, PreferenceDataError, readPreferenceFile, RewardInputError, trainRewardModel, type RankedSet } from "../../training/reward/index.ts";
+import { rewardHyperparameters, type RewardRunConfig } from "../../training/reward/config.ts";
+import { NonFiniteError } from "../../training/trainer.ts";
+import { TrainingInputError, type TrainingRunner } from "./runner.ts";
+
+export const rewardRunner: TrainingRunner = {
+  kind: "reward",
+  async run(ctx) {
+    if (!ctx.baseModel) throw new TrainingInputError("a reward-model run needs a base policy as its backbone");
+    const train: RankedSet[] = [];
+    const validation: RankedSet[] = [];
+    const skipped: Record<string, number> = {};
+    for (const d of ctx.datasets) {
+      const reader = EXPORT_READERS[d.format];
+      if (!reader) throw new TrainingInputError(`export ${d.exportId} is ${d.format}; a reward model trains on ${Object.keys(EXPORT_READERS).join(", ")}`);
+      for (const f of d.files) {
+        let read;
+        try {
+          read = readPreferenceFile(path.join(d.dir, f.name), reader);
+        } catch (error) {
+          if (error instanceof PreferenceDataError) throw new TrainingInputError(`export ${d.exportId} ${f.name}: ${error.message}`);
+          throw error;
+        }
+        (f.split === "validation" ? validation : train).push(...read.sets);
+        for (const [why, n] of Object.entries(read.skipped)) skipped[why] = (skipped[why] ?? 0) + n;
+      }
+    }
+    const skippedText = Object.entries(skipped).map(([why, n]) => `${n} ${why}`).join(", ");
+    ctx.log(`read ${train.length} training and ${validation.length} validation ranked sets from ${ctx.datasets.length} export(s)${skippedText ? ` (skipped: ${skippedText})` : ""}`);
+
+    // Throughput and ETA over the steps of this session (a resumed run starts counting again).
+    let tokens = 0;
+    let ms = 0;
+    let steps = 0;
+    try {
+      const r = await trainRewardModel(
+        {
+          backbone: { modelDir: ctx.baseModel.path },
+          train,
+          validation,
+          outputDir: ctx.outputDir,
+          hyper: rewardHyperparameters(ctx.config as RewardRunConfig),
+          intraOpThreads: ctx.ortThreads,
+        },
+        {
+          checkpointDir: ctx.checkpointDir,
+          async progress(step, total, m) {
+            tokens += m.tokens;
+            ms += m.ms;
+            steps += 1;
+            const tokensPerSecond = ms > 0 ? (tokens * 1000) / ms : 0;
+            const etaSeconds = ((total - step) * ms) / steps / 1000;
+            await ctx.progress({ step, totalSteps: total, tokensPerSecond, etaSeconds, latest: { loss: m.loss, accuracy: m.accuracy, margin: m.margin, lr: m.lr, gradNorm: m.grad_norm } });
+          },
+          async logMetrics(step, values) {
+            const { ms: _ms, ...rest } = values;
+            await ctx.logMetrics(step, rest);
+          },
+          evaluation(step, e) {
+            ctx.log(`step ${step}: validation accuracy ${e.accuracy.toFixed(3)} on ${e.pairs} pairs, mean margin ${e.mean_margin.toFixed(3)} (longer reply wins ${e.longer_wins_accuracy.toFixed(3)}, shorter ${e.shorter_wins_accuracy.toFixed(3)})`);
+          },
+          shouldStop: ctx.shouldStop,
+          log: ctx.log,
+        },
+      );
+      const v = r.metadata?.validation ?? r.evaluations.at(-1)?.evaluation ?? null;
+      return {
+        status: r.status === "stopped" ? "stopped" : "completed",
+        metrics: {
+          status: r.status,
+          step: r.step,
+          totalSteps: r.totalSteps,
+          data: r.data,
+          evalAccuracy: v?.accuracy ?? null,
+          evalMeanMargin: v?.mean_margin ?? null,
+          evalPairs: v?.pairs ?? null,
+          longerWinsAccuracy: v?.longer_wins_accuracy ?? null,
+          shorterWinsAccuracy: v?.shorter_wins_accuracy ?? null,
+          calibration: v?.calibration ?? null,
+          rewardMean: r.metadata?.reward_mean ?? null,
+          rewardStd: r.metadata?.reward_std ?? null,
+        },
+      };
+    } catch (error) {
+      if (error instanceof RewardInputError || error instanceof NonFiniteError) throw new TrainingInputError(error.message);
+      throw error;
+    }
+  },
+};
