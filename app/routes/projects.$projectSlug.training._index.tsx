@@ -108,7 +108,8 @@ export default function Training() {
         </tbody>
       </table>
 
-      <Form method="post" className="card stack" aria-label="Start a training run">
+      {/* One form per kind: switching kind starts from that kind's defaults. */}
+      <Form method="post" className="card stack" aria-label="Start a training run" key={spec.kind}>
         <h2>Start a run</h2>
         <nav aria-label="Kind of run" style={{ display: "flex", gap: "1rem" }}>
           {KINDS.map((k) => (k.kind === spec.kind ? <strong key={k.kind}>{k.label}</strong> : <Link key={k.kind} to={`?kind=${k.kind}`}>{k.label}</Link>))}

@@ -40,7 +40,8 @@ it("starts a reward run and shows its accuracy and margin charts and calibration
   await page.waitForURL(/\/training$/);
   await page.click('nav[aria-label="Kind of run"] >> text="Reward model"');
   await page.waitForURL(/\?kind=reward$/);
-  expect(await page.locator('input[name="kind"]').inputValue()).toBe("reward");
+  // The URL changes as the navigation commits; the form re-renders right after.
+  await expect.poll(() => page.locator('input[name="kind"]').inputValue()).toBe("reward");
   expect(await page.locator('input[name="lr"]').inputValue()).toBe("0.000009");
   expect(await page.locator("body").textContent()).toContain("InstructGPT's 6B reward model: 9e-6");
 
