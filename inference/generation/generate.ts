@@ -36,7 +36,7 @@ export interface PromptResult {
   /** The prompt text after the chat template. */
   promptText: string;
   promptTokens: number;
-  /** Distinct completions, in draw order. */
+  /** Completions in draw order: distinct ones unless keepDuplicates was asked for. */
   completions: Completion[];
   /** How many drawn completions had the same text as an earlier one and were dropped. */
   duplicates: number;
@@ -201,7 +201,7 @@ export async function generate(model: GenerationModel, input: GenerateParams): P
   }
   const finished = performance.now();
 
-  // Completions grouped per prompt, duplicates (same text) dropped.
+  // Completions grouped per prompt, duplicates (same text) dropped unless asked to keep them.
   const results: PromptResult[] = promptTexts.map((promptText, i) => ({ promptText, promptTokens: promptIds[i].length, completions: [], duplicates: 0 }));
   const seenTexts = promptTexts.map(() => new Set<string>());
   let generatedTokens = 0;
@@ -210,7 +210,7 @@ export async function generate(model: GenerationModel, input: GenerateParams): P
     let text = tokenizer.decode(row.tokens);
     if (row.finish === "stop" && row.stopAt >= 0) text = text.slice(0, row.stopAt);
     const res = results[row.prompt];
-    if (seenTexts[row.prompt].has(text)) {
+    if (!p.keepDuplicates && seenTexts[row.prompt].has(text)) {
       res.duplicates++;
       continue;
     }

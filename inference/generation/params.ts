@@ -25,6 +25,8 @@ export interface GenerateParams {
   stop?: string[];
   /** Base seed; completion i (prompt-major, i = prompt·k + j) uses seed + i. Random when omitted. */
   seed?: number;
+  /** Keep completions whose text repeats an earlier one of the same prompt (RL rollouts need all k); default false. */
+  keepDuplicates?: boolean;
 }
 
 export type ResolvedParams = Required<GenerateParams>;
@@ -43,6 +45,7 @@ export function resolveParams(p: GenerateParams): ResolvedParams {
     minNewTokens: p.minNewTokens ?? 0,
     stop: p.stop ?? [],
     seed: p.seed ?? randomInt(0, 2 ** 32 - 1),
+    keepDuplicates: p.keepDuplicates ?? false,
   };
   if (!Number.isInteger(r.k) || r.k < 1) throw new GenerationParamError("k", `must be an integer >= 1, got ${r.k}`);
   if (!Number.isFinite(r.temperature) || r.temperature < 0) throw new GenerationParamError("temperature", `must be a finite number >= 0 (0 = greedy), got ${r.temperature}`);

@@ -141,7 +141,7 @@ function str(v: unknown, what: string): string {
 
 const ROLE_IN: Record<string, Turn["role"]> = { user: "prompter", assistant: "assistant", system: "system" };
 
-function messages(v: unknown, what: string): Turn[] {
+export function parseChatMessages(v: unknown, what: string): Turn[] {
   if (!Array.isArray(v)) throw new PreferenceDataError(`${what} must be a list of {role, content} messages`);
   return v.map((m, i) => {
     if (!isObject(m)) throw new PreferenceDataError(`${what}[${i}] must be a {role, content} message`);
@@ -182,7 +182,7 @@ function pairSet(prompt: Turn[], chosen: string, rejected: string, margin: numbe
 /** kway export row: {id, tree_id, lang, prompt: messages, completions: [{content, rank, bt_score}], pairs}. */
 function kwayLine(j: unknown, line: number): LineResult {
   if (!isObject(j)) throw new PreferenceDataError("a kway row must be a JSON object");
-  const prompt = checkPrompt(messages(j.prompt, "prompt"));
+  const prompt = checkPrompt(parseChatMessages(j.prompt, "prompt"));
   if (!Array.isArray(j.completions)) throw new PreferenceDataError("completions must be a list");
   const completions = j.completions.map((c, i) => {
     if (!isObject(c)) throw new PreferenceDataError(`completions[${i}] must be an object`);
@@ -264,11 +264,11 @@ function trlLine(j: unknown, line: number): LineResult {
     return pairSet([{ role: "prompter", text: c.slice(0, i) }], c.slice(i), r.slice(i), margin, line);
   }
   if (!sides.every((s) => Array.isArray(s))) throw new PreferenceDataError("prompt, chosen and rejected must be all strings or all message lists");
-  const chosen = messages(j.chosen, "chosen");
-  const rejected = messages(j.rejected, "rejected");
+  const chosen = parseChatMessages(j.chosen, "chosen");
+  const rejected = parseChatMessages(j.rejected, "rejected");
   if (j.prompt === undefined) return implicitPair(chosen, rejected, margin, line);
   for (const [side, name] of [[chosen, "chosen"], [rejected, "rejected"]] as const) {
     if (side.length !== 1 || side[0].role !== "assistant") throw new PreferenceDataError(`${name} must be exactly one assistant message`);
   }
-  return pairSet(messages(j.prompt, "prompt"), chosen[0].text, rejected[0].text, margin, line);
+  return pairSet(parseChatMessages(j.prompt, "prompt"), chosen[0].text, rejected[0].text, margin, line);
 }
