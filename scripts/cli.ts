@@ -358,14 +358,16 @@ program
   });
 
 const train = program.command("train").description("start a training run (the worker runs it)");
-type TrainOptions = { project: string; export: string[]; base: string; config?: string; by?: string; wait?: boolean };
-const trainCommand = (kind: "sft" | "reward", description: string, exportsHelp: string, baseHelp: string) =>
-  train
+type TrainOptions = { project: string; export: string[]; base: string; rewardModel?: string; config?: string; by?: string; wait?: boolean };
+const trainCommand = (kind: "sft" | "reward" | "ppo" | "rloo", description: string, exportsHelp: string, baseHelp: string) => {
+  const command = train
     .command(kind)
     .description(description)
     .requiredOption("--project <slug>")
     .requiredOption("--export <ids...>", exportsHelp)
-    .requiredOption("--base <name>", baseHelp)
+    .requiredOption("--base <name>", baseHelp);
+  if (kind === "ppo" || kind === "rloo") command.requiredOption("--reward-model <name>", "the registered reward model that scores the samples (same tokenizer as the base)");
+  return command
     .option("--config <file>", "hyperparameters as JSON (defaults for the rest; see the Training page)")
     .option("--by <email>", "the user recorded as its starter")
     .option("--wait", "follow the run with a progress bar and print its final metrics")
@@ -374,18 +376,22 @@ const trainCommand = (kind: "sft" | "reward", description: string, exportsHelp: 
       const project = await projectBySlug(o.project);
       const base = await prisma.modelVersion.findUnique({ where: { name: o.base } });
       if (!base) throw new Error(`No model named ${o.base}`);
+      const rewardModel = o.rewardModel ? await prisma.modelVersion.findUnique({ where: { name: o.rewardModel } }) : null;
+      if (o.rewardModel && !rewardModel) throw new Error(`No model named ${o.rewardModel}`);
       const config = o.config ? JSON.parse(fs.readFileSync(o.config, "utf8")) : {};
       const run = await createTrainingRun({
         projectId: project.id,
         kind,
         exportIds: o.export.flatMap((e) => e.split(",")).filter(Boolean),
         baseModelId: base.id,
+        rewardModelId: rewardModel?.id ?? null,
         config,
         createdById: o.by ? (await userByEmail(o.by)).id : null,
       });
       console.log(`training run ${run.id} queued`);
       if (o.wait) await followRun(run.id);
     });
+};
 trainCommand("sft", "supervised fine-tuning of a policy on SFT export snapshots", "export snapshot ids (sft_messages or sft_paths)", "the registered base model");
 trainCommand(
   "reward",
@@ -393,6 +399,8 @@ trainCommand(
   "export snapshot ids (kway or pairwise_*)",
   "the registered policy the reward model starts from",
 );
+trainCommand("ppo", "PPO on prompt snapshots: the policy learns the reward model's preferences, a KL penalty keeps it near its SFT start", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
+trainCommand("rloo", "RLOO on prompt snapshots: K samples per prompt, leave-one-out baseline, no value model", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
 
 /** A progress bar on the terminal (one line per 10 % when not a terminal) until the run ends. */
 async function followRun(runId: string) {
@@ -403,7 +411,7 @@ async function followRun(runId: string) {
     const m = row.metrics as Record<string, number | null>;
     const width = 30;
     const filled = Math.round(row.progress * width);
-    const line = `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${m.step ?? 0}/${m.totalSteps ?? "?"} loss ${m.loss?.toFixed(4) ?? "-"} ${m.tokensPerSecond ?? 0} tok/s ETA ${m.etaSeconds ?? "?"} s`;
+    const line = `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${m.step ?? 0}/${m.totalSteps ?? "?"} ${typeof m["objective/scores"] === "number" ? `score ${m["objective/scores"].toFixed(3)} KL ${m["objective/kl"]?.toFixed(3) ?? "-"}` : `loss ${m.loss?.toFixed(4) ?? "-"}`} ${m.tokensPerSecond ?? 0} tok/s ETA ${m.etaSeconds ?? "?"} s`;
     const ended = row.status === "succeeded" || row.status === "failed" || row.status === "cancelled";
     if (tty) process.stderr.write(`\r${line}`);
     // The final line too: progress can reach a tenth before the row's step does.
@@ -417,6 +425,8 @@ async function followRun(runId: string) {
         console.log(`succeeded: model ${row.outputModel?.name ?? "-"}`);
         if (row.kind === "reward")
           console.log(`validation accuracy ${m.evalAccuracy?.toFixed(3) ?? "-"} on ${m.evalPairs ?? "-"} pairs (longer reply wins ${m.longerWinsAccuracy?.toFixed(3) ?? "-"}, shorter ${m.shorterWinsAccuracy?.toFixed(3) ?? "-"}) · mean margin ${m.evalMeanMargin?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} steps (${m.status})`);
+        else if (row.kind === "ppo" || row.kind === "rloo")
+          console.log(`held-out score ${m.evalScoreBefore?.toFixed(3) ?? "-"} → ${m.evalScoreAfter?.toFixed(3) ?? "-"} on ${m.evalPrompts ?? "-"} prompts · KL to the reference ${m.evalKlAfter?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} iterations`);
         else console.log(`train loss ${m.trainLoss?.toFixed(4)} · validation loss ${m.validationLoss?.toFixed(4) ?? "-"} · perplexity ${m.validationPerplexity?.toFixed(2) ?? "-"} · ${m.tokensSeen} tokens · ${m.step}/${m.totalSteps} steps (${m.status})`);
       } else {
         console.error(`${row.status}${row.error ? `: ${row.error}` : ""}`);

@@ -8,6 +8,7 @@ import type { Prisma } from "~/generated/prisma/client.ts";
 import { enqueue, queue } from "~/jobs/enqueue.server.ts";
 import { jobIdFor } from "~/jobs/queues.ts";
 import { TRAINING_KINDS, trainingKindSpec } from "~/domain/training/kinds.ts";
+import { tokenizerDifference } from "../../inference/loader/tokenizer-checks.ts";
 import { ConfigError } from "../../training/sft-config.ts";
 
 export class TrainingRunError extends Error {
@@ -31,6 +32,8 @@ export type CreateTrainingRunInput = {
   kind: string;
   exportIds: string[];
   baseModelId: string | null;
+  /** PPO and RLOO: the registered reward model that scores the rollouts (its tokenizer must be the base's). */
+  rewardModelId?: string | null;
   config: unknown;
   createdById: string | null;
 };
@@ -64,9 +67,28 @@ export async function createTrainingRun(input: CreateTrainingRunInput) {
   if (config.maxLength !== undefined && config.maxLength > base.contextLength)
     throw new TrainingRunError(`Config: maxLength ${config.maxLength} exceeds ${base.name}'s context of ${base.contextLength} tokens.`, 400, { maxLength: `exceeds the base model's context of ${base.contextLength}` });
 
+  let rewardModelId: string | null = null;
+  if (spec.rewardModel) {
+    if (!input.rewardModelId) throw new TrainingRunError(`Choose a reward model: a ${spec.label} run scores its samples with one.`);
+    const rm = await prisma.modelVersion.findUnique({ where: { id: input.rewardModelId } });
+    if (!rm) throw new TrainingRunError("The reward model does not exist.", 404);
+    if (rm.kind !== "reward") throw new TrainingRunError(`${rm.name} is a ${rm.kind} model; choose a reward model.`);
+    if (rm.status !== "ready") throw new TrainingRunError(`The reward model ${rm.name} is ${rm.status}.`);
+    let diff: ReturnType<typeof tokenizerDifference>;
+    try {
+      diff = tokenizerDifference(base.path, rm.path);
+    } catch (error) {
+      throw new TrainingRunError(`The tokenizers of ${base.name} and ${rm.name} cannot be compared: ${(error as Error).message}.`);
+    }
+    if (diff === "vocabulary") throw new TrainingRunError(`The reward model ${rm.name} has another tokenizer than ${base.name}: it would read the policy's tokens as other words.`);
+    if (diff === "chat template")
+      throw new TrainingRunError(`The reward model ${rm.name} has another chat template than ${base.name}: it would see prompts laid out differently than it learned them.`);
+    rewardModelId = rm.id;
+  }
+
   const run = await prisma.$transaction(async (tx) => {
     const row = await tx.trainingRun.create({
-      data: { projectId: input.projectId, kind: spec.kind, config: config as Prisma.InputJsonValue, baseModelId: base.id, createdById: input.createdById },
+      data: { projectId: input.projectId, kind: spec.kind, config: config as Prisma.InputJsonValue, baseModelId: base.id, rewardModelId, createdById: input.createdById },
     });
     await tx.trainingRunDataset.createMany({ data: exportIds.map((exportId) => ({ runId: row.id, exportId, purpose: "train" })) });
     return row;
@@ -86,6 +108,7 @@ const LIST_SELECT = {
   startedAt: true,
   finishedAt: true,
   baseModel: { select: { id: true, name: true } },
+  rewardModel: { select: { id: true, name: true } },
   createdBy: { select: { displayName: true, email: true } },
   datasets: { select: { exportId: true, export: { select: { format: true, createdAt: true } } } },
   outputModel: { select: { id: true, name: true } },

@@ -61,6 +61,7 @@ export default function TrainingRun() {
   usePolling(live);
   const m = run.metrics;
   const reward = run.kind === "reward";
+  const rl = run.kind === "ppo" || run.kind === "rloo";
   const curve = (name: string, label: string, color: string) => (curves[name] ? [{ label, steps: curves[name][0], values: curves[name][1], color }] : []);
   return (
     <div className="stack" data-run-id={run.id}>
@@ -75,10 +76,15 @@ export default function TrainingRun() {
       <section className="card stack" aria-label="Progress">
         <progress value={run.progress} max={1} aria-label="progress" style={{ width: "100%" }} />
         <p>
-          Step <strong data-testid="step">{m.step ?? 0}</strong> / {m.totalSteps ?? "?"} · {m.tokensPerSecond ?? 0} tok/s ·
+          {rl ? "Iteration" : "Step"} <strong data-testid="step">{m.step ?? 0}</strong> / {m.totalSteps ?? "?"} · {m.tokensPerSecond ?? 0} tok/s ·
           ETA {live && typeof m.etaSeconds === "number" ? `${m.etaSeconds} s` : "–"} · running for {duration(run.startedAt, run.finishedAt)} · attempt {run.attempts}
         </p>
-        {reward ? (
+        {rl ? (
+          <p className="muted" data-testid="rl-summary">
+            Score {num(m["objective/scores"], 3)} · KL to the reference {num(m["objective/kl"], 3)} · held-out score {num(m.evalScoreBefore, 3)} → {num(m.evalScoreAfter, 3)} (KL {num(m.evalKlAfter, 3)}) ·
+            clip fraction {num(m["policy/clipfrac_avg"], 3)} · β {num(m.kl_coef, 4)}
+          </p>
+        ) : reward ? (
           <p className="muted" data-testid="reward-summary">
             Loss {num(m.loss)} · step accuracy {num(m.accuracy, 3)} · validation accuracy {num(m.evalAccuracy, 3)} on {m.evalPairs ?? "–"} pairs
             (longer reply wins {num(m.longerWinsAccuracy, 3)}, shorter {num(m.shorterWinsAccuracy, 3)}) · mean margin {num(m.evalMeanMargin, 3)}
@@ -99,7 +105,21 @@ export default function TrainingRun() {
       </section>
 
       <div className="grid" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(420px, 1fr))" }}>
-        <MetricChart title="Loss" curves={[...curve("loss", "train loss", "#2563eb"), ...curve("validation_loss", "validation loss", "#dc2626")]} />
+        {rl ? (
+          <>
+            <MetricChart
+              title="Reward"
+              curves={[...curve("objective/scores", "score (rollouts)", "#93c5fd"), ...curve("objective/rlhf_reward", "score − β·KL", "#2563eb"), ...curve("eval/scores", "held-out score", "#dc2626")]}
+            />
+            <MetricChart title="KL to the reference" curves={[...curve("objective/kl", "rollouts", "#7c3aed"), ...curve("eval/kl", "held-out", "#dc2626")]} />
+            <MetricChart title="Entropy" curves={curve("policy/entropy_avg", "per token", "#059669")} />
+            <MetricChart title="Clip fraction" curves={[...curve("policy/clipfrac_avg", "policy", "#2563eb"), ...curve("val/clipfrac_avg", "value", "#d97706")]} />
+            <MetricChart title="Losses" curves={[...curve("loss/policy_avg", "policy", "#2563eb"), ...curve("loss/value_avg", "value", "#d97706")]} />
+            <MetricChart title="Response length" curves={curve("val/response_length", "tokens", "#9ca3af")} />
+          </>
+        ) : (
+          <MetricChart title="Loss" curves={[...curve("loss", "train loss", "#2563eb"), ...curve("validation_loss", "validation loss", "#dc2626")]} />
+        )}
         {reward && (
           <>
             <MetricChart
@@ -114,7 +134,7 @@ export default function TrainingRun() {
             <MetricChart title="Margin (r_w − r_l)" curves={[...curve("margin", "train (step)", "#93c5fd"), ...curve("eval_mean_margin", "validation", "#dc2626")]} />
           </>
         )}
-        <MetricChart title="Learning rate" curves={curve("lr", "lr", "#059669")} />
+        {!rl && <MetricChart title="Learning rate" curves={curve("lr", "lr", "#059669")} />}
         <MetricChart title="Gradient norm" curves={curve("grad_norm", "grad norm", "#7c3aed")} />
       </div>
 
@@ -146,6 +166,7 @@ export default function TrainingRun() {
           ))}
         </ul>
         <p>Base model: {run.baseModel?.name ?? "–"}</p>
+        {run.rewardModel && <p>Reward model: {run.rewardModel.name}</p>}
       </section>
 
       <section className="card">

@@ -19,6 +19,8 @@ const KIND_INTRO: Record<string, string> = {
   sft: "the base model learns to write the assistant turns of the chosen demonstrations (the loss counts only the assistant's tokens).",
   reward:
     "the base policy becomes the backbone of a scalar reward model that learns the people's rankings: −log σ(r_w − r_l) over every winner/loser pair of a ranked set, evaluated by pairwise accuracy beside the longer- and shorter-reply baselines.",
+  ppo: "the SFT policy samples replies to the snapshot's prompts, the reward model scores them, and the policy learns to earn more score while a KL penalty keeps it near the SFT model (its frozen reference); a value model started from the reward model gives per-token advantages (GAE).",
+  rloo: "like PPO without a value model: K replies per prompt, each one's advantage is its reward minus the mean of the other K − 1 (REINFORCE leave-one-out), with the KL to the SFT model in the reward.",
 };
 const KINDS = Object.values(TRAINING_KINDS) as TrainingKindSpec[];
 const kindOf = (name: string | null) => trainingKindSpec(name ?? "") ?? TRAINING_KINDS.sft!;
@@ -27,7 +29,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const { project } = await authorize(request, access, params);
   const p = project!;
   const kind = kindOf(new URL(request.url).searchParams.get("kind")).kind;
-  const [runs, exports, models] = await Promise.all([
+  const [runs, exports, models, rewardModels] = await Promise.all([
     listTrainingRuns(p.id),
     prisma.datasetExport.findMany({
       where: { projectId: p.id, status: "succeeded", deletedAt: null },
@@ -35,6 +37,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       select: { id: true, format: true, createdAt: true, rowCounts: true },
     }),
     prisma.modelVersion.findMany({ where: { kind: "policy", status: "ready" }, orderBy: { createdAt: "desc" }, select: { id: true, name: true, contextLength: true } }),
+    prisma.modelVersion.findMany({ where: { kind: "reward", status: "ready" }, orderBy: { createdAt: "desc" }, select: { id: true, name: true, contextLength: true } }),
   ]);
   return {
     project: p,
@@ -47,6 +50,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     })),
     exports: exports.map((e) => ({ ...e, createdAt: e.createdAt.toISOString(), rowCounts: e.rowCounts as Record<string, number> })),
     models,
+    rewardModels,
     kind,
   };
 }
@@ -66,6 +70,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
       kind: String(form.get("kind") ?? "sft"),
       exportIds: form.getAll("exportId").map(String),
       baseModelId: String(form.get("baseModelId") ?? "") || null,
+      rewardModelId: String(form.get("rewardModelId") ?? "") || null,
       config,
       createdById: viewer.id,
     });
@@ -77,7 +82,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function Training() {
-  const { project, runs, exports, models, kind } = useLoaderData<typeof loader>();
+  const { project, runs, exports, models, rewardModels, kind } = useLoaderData<typeof loader>();
   const spec = kindOf(kind);
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === "submitting";
@@ -127,12 +132,21 @@ export default function Training() {
             </label>
           ))}
         </fieldset>
-        <label>{spec.output === "reward" ? "Backbone (a registered policy)" : "Base model"}
+        <label>{spec.output === "reward" ? "Backbone (a registered policy)" : spec.rewardModel ? "SFT policy (the start and the frozen reference)" : "Base model"}
           <select name="baseModelId" defaultValue="">
             <option value="" disabled>Choose…</option>
             {models.map((m) => <option key={m.id} value={m.id}>{m.name} (context {m.contextLength})</option>)}
           </select>
         </label>
+        {spec.rewardModel && (
+          <label>Reward model (scores the samples; same tokenizer as the policy)
+            <select name="rewardModelId" defaultValue="">
+              <option value="" disabled>Choose…</option>
+              {rewardModels.map((m) => <option key={m.id} value={m.id}>{m.name} (context {m.contextLength})</option>)}
+            </select>
+            {rewardModels.length === 0 && <small className="muted" style={{ fontWeight: "normal" }}>No reward model yet: train one (Reward model above) or register one on the Models page.</small>}
+          </label>
+        )}
         <div className="grid" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(230px, 1fr))" }}>
           {spec.fields.map((f) => (
             <label key={`${spec.kind}-${f.key}`}>

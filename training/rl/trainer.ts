@@ -12,6 +12,7 @@ import { loadCausalLM } from "../../inference/causal-lm";
 import type { Conversation } from "../../inference/chat-template";
 import type { Gpt2Config, Gpt2Weights } from "../../inference/models/gpt2";
 import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir";
+import { tokenizerDifference } from "../../inference/loader/tokenizer-checks";
 import { Rng } from "../../inference/sampling/rng";
 import { checkpointFileName, checkIdentity, latestCheckpoint, loadCheckpoint, pruneCheckpoints, saveCheckpoint } from "../checkpoint";
 import { DataOrder } from "../data-order";
@@ -380,18 +381,14 @@ function describe(c: Gpt2Config): string {
 
 /** The reward model must read the policy's token ids as the policy meant them: same vocabulary and chat template. */
 function checkSameTokenizer(policyDir: string, otherDir: string, what: string): void {
-  const read = (dir: string) => {
-    const file = path.join(dir, "tokenizer.json");
-    if (!existsSync(file)) throw new RlInputError(`${what}: ${dir} has no tokenizer.json to compare with the policy's`);
-    const t = JSON.parse(readFileSync(file, "utf8")) as { model?: unknown; added_tokens?: { id: number; content: string }[] };
-    const configFile = path.join(dir, "tokenizer_config.json");
-    const template = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, "utf8")) as { chat_template?: unknown }).chat_template ?? null : null;
-    return { vocab: JSON.stringify(t.model), added: JSON.stringify((t.added_tokens ?? []).map((a) => [a.id, a.content])), template: JSON.stringify(template) };
-  };
-  const a = read(policyDir);
-  const b = read(otherDir);
-  if (a.vocab !== b.vocab || a.added !== b.added) throw new RlInputError(`the ${what}'s tokenizer differs from the policy's: it would read the policy's token ids as other words`);
-  if (a.template !== b.template) throw new RlInputError(`the ${what}'s chat template differs from the policy's: it would see prompts laid out differently than it was trained on`);
+  let diff: ReturnType<typeof tokenizerDifference>;
+  try {
+    diff = tokenizerDifference(policyDir, otherDir);
+  } catch (err) {
+    throw new RlInputError(`${what}: ${(err as Error).message}`);
+  }
+  if (diff === "vocabulary") throw new RlInputError(`the ${what}'s tokenizer differs from the policy's: it would read the policy's token ids as other words`);
+  if (diff === "chat template") throw new RlInputError(`the ${what}'s chat template differs from the policy's: it would see prompts laid out differently than it was trained on`);
 }
 
 function checkRewardModel(dir: string): void {

@@ -11,10 +11,11 @@ import { runDirs } from "~/models/training.server.ts";
 import type { Processor } from "../harness.ts";
 import { TrainingInputError, type RunDataset, type TrainingRunContext, type TrainingRunner } from "../training/runner.ts";
 import { rewardRunner } from "../training/reward.ts";
+import { ppoRunner, rlooRunner } from "../training/rl.ts";
 import { sftRunner } from "../training/sft.ts";
 
 /** The trainer of each kind; a new kind adds its runner here and its spec in app/domain/training/kinds.ts. */
-export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner, reward: rewardRunner };
+export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner, reward: rewardRunner, ppo: ppoRunner, rloo: rlooRunner };
 
 const CANCEL_CHECK_MS = 1_000;
 const ROW_WRITE_MS = 500;
@@ -23,7 +24,7 @@ export const training: Processor<"training"> = async ({ trainingRunId }, ctx, de
   const { prisma } = deps;
   const run = await prisma.trainingRun.findUnique({
     where: { id: trainingRunId },
-    include: { datasets: { include: { export: true } }, baseModel: true, project: { select: { slug: true } } },
+    include: { datasets: { include: { export: true } }, baseModel: true, rewardModel: true, project: { select: { slug: true } } },
   });
   if (!run) throw new UnrecoverableError(`No training run ${trainingRunId}`);
   // Registered already (the worker died just after): nothing left to do.
@@ -62,6 +63,7 @@ export const training: Processor<"training"> = async ({ trainingRunId }, ctx, de
       config,
       datasets,
       baseModel: run.baseModel ? { id: run.baseModel.id, name: run.baseModel.name, path: run.baseModel.path } : null,
+      rewardModel: run.rewardModel ? { id: run.rewardModel.id, name: run.rewardModel.name, path: run.rewardModel.path } : null,
       checkpointDir: dirs.checkpoints,
       outputDir: dirs.model,
       ortThreads: deps.ortThreads,

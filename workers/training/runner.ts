@@ -18,6 +18,8 @@ export interface TrainingRunContext {
   config: Record<string, number>;
   datasets: RunDataset[];
   baseModel: { id: string; name: string; path: string } | null;
+  /** PPO and RLOO: the reward model that scores the samples. */
+  rewardModel: { id: string; name: string; path: string } | null;
   /** Checkpoints live here; a retried or resumed run continues from the newest intact one. */
   checkpointDir: string;
   /** Write the trained model directory here (whole, then renamed in). */

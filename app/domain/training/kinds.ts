@@ -3,6 +3,7 @@
 // (defaults, ranges, one sentence each) with the parser that names every bad field. The trainers
 // themselves run only in workers (workers/training/).
 import { parseRewardConfig, REWARD_CONFIG_FIELDS } from "../../../training/reward/config.ts";
+import { parseRlConfig, PPO_CONFIG_FIELDS, RLOO_CONFIG_FIELDS } from "../../../training/rl/config.ts";
 import { parseSftConfig, SFT_CONFIG_FIELDS, type ConfigField } from "../../../training/sft-config.ts";
 
 export type TrainingKindName = "sft" | "reward" | "ppo" | "rloo";
@@ -14,6 +15,8 @@ export interface TrainingKindSpec {
   exportFormats: readonly string[];
   /** The registry kind of the model a run produces. */
   output: "policy" | "reward" | "value";
+  /** Whether a run scores its rollouts with a registered reward model (chosen with the run). */
+  rewardModel: boolean;
   fields: readonly ConfigField[];
   /** Defaults filled in; throws training/sft-config's ConfigError naming each bad field. */
   parseConfig(raw: unknown): Record<string, number>;
@@ -25,6 +28,7 @@ export const TRAINING_KINDS: Partial<Record<TrainingKindName, TrainingKindSpec>>
     label: "Supervised fine-tuning",
     exportFormats: ["sft_messages", "sft_paths"],
     output: "policy",
+    rewardModel: false,
     fields: SFT_CONFIG_FIELDS,
     parseConfig: (raw) => parseSftConfig(raw) as unknown as Record<string, number>,
   },
@@ -33,8 +37,27 @@ export const TRAINING_KINDS: Partial<Record<TrainingKindName, TrainingKindSpec>>
     label: "Reward model",
     exportFormats: ["kway", "pairwise_trl", "pairwise_trl_implicit", "pairwise_trl_standard", "pairwise_openrlhf", "pairwise_hh"],
     output: "reward",
+    rewardModel: false,
     fields: REWARD_CONFIG_FIELDS,
     parseConfig: parseRewardConfig,
+  },
+  ppo: {
+    kind: "ppo",
+    label: "PPO",
+    exportFormats: ["prompts_text", "prompts_conversational"],
+    output: "policy",
+    rewardModel: true,
+    fields: PPO_CONFIG_FIELDS,
+    parseConfig: (raw) => parseRlConfig("ppo", raw),
+  },
+  rloo: {
+    kind: "rloo",
+    label: "RLOO",
+    exportFormats: ["prompts_text", "prompts_conversational"],
+    output: "policy",
+    rewardModel: true,
+    fields: RLOO_CONFIG_FIELDS,
+    parseConfig: (raw) => parseRlConfig("rloo", raw),
   },
 };
 
