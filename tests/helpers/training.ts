@@ -9,7 +9,8 @@ import { exportDir } from "~/models/datasets/exports.server.ts";
 import { registerModel } from "~/models/model-registry.server.ts";
 import { createProject } from "~/models/project.server.ts";
 import { OASST_CHAT_TEMPLATE } from "../../inference/chat-template.ts";
-import { initGpt2Weights } from "../../inference/models/gpt2.ts";
+import { initGpt2ScoreHead, initGpt2Weights } from "../../inference/models/gpt2.ts";
+import { float32 } from "../../inference/onnx/tensor.ts";
 import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
 import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts";
 import { DEMO_SPECIAL_TOKENS, EOT } from "../../inference/tokenizer/demo-tokenizer.ts";
@@ -81,4 +82,36 @@ export async function kwaySnapshot(projectId: string) {
   ];
   const updated = await prisma.datasetExport.update({ where: { id: row.id }, data: { files, rowCounts: { train: train.length, validation: validation.length } } });
   return { ...updated, validationFile: path.join(dir, "validation.jsonl"), trainSets: train.length };
+}
+
+/** A finished prompts_text export of the fixture's first user turns (shortened), train and validation splits. */
+export async function promptsSnapshot(projectId: string, format: "prompts_text" | "prompts_conversational" = "prompts_text") {
+  const all = oasstConversations(fs.readFileSync(path.join(OASST_FIXTURES, "en_100_tree.jsonl"), "utf8"));
+  const texts = [...new Set(all.map((c) => c[0].text.slice(0, 40)))];
+  const line = (t: string) => JSON.stringify({ prompt: format === "prompts_text" ? t : [{ role: "user", content: t }] });
+  const row = await prisma.datasetExport.create({ data: { projectId, format, status: "succeeded", filters: {}, config: {}, progress: 1 } });
+  const dir = exportDir(row.id);
+  fs.mkdirSync(dir, { recursive: true });
+  const train = texts.slice(0, 48).map(line);
+  const validation = texts.slice(48, 56).map(line);
+  fs.writeFileSync(path.join(dir, "train.jsonl"), train.join("\n") + "\n");
+  fs.writeFileSync(path.join(dir, "validation.jsonl"), validation.join("\n") + "\n");
+  const files = [
+    { name: "train.jsonl", split: "train", rows: train.length },
+    { name: "validation.jsonl", split: "validation", rows: validation.length },
+  ];
+  return prisma.datasetExport.update({ where: { id: row.id }, data: { files, rowCounts: { train: train.length, validation: validation.length } } });
+}
+
+/**
+ * A reward model on the base's tokenizer (files copied byte for byte), registered like any: a random
+ * backbone with a large score head, so its scores vary enough for a policy to chase in a few steps.
+ */
+export async function tinyRewardModel(projectId: string, base: { path: string }, name: string, opts: { tokenizerFrom?: string } = {}) {
+  const weights = initGpt2Weights(TINY_BASE, 9);
+  const head = initGpt2ScoreHead(TINY_BASE, 10);
+  weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * 50)));
+  const dir = path.resolve(env().DATA_DIR, "models", name);
+  writeGpt2ModelDir(dir, { config: TINY_BASE, weights, head: "score", tokenizerFrom: opts.tokenizerFrom ?? base.path });
+  return registerModel({ name, kind: "reward", path: dir, projectId });
 }

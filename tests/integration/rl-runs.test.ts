@@ -1,0 +1,122 @@
+// PPO and RLOO runs as jobs in a real worker process: an RLOO run started with `npm run cli -- train
+// rloo` on a prompts snapshot, scored by a registered reward model, logs TRL's metrics per iteration
+// and the held-out evaluations, and registers the policy with its lineage; a PPO run trains its value
+// model beside the policy; the KL guard fails a run with its reason and registers nothing; inputs a
+// run cannot use are refused before anything is queued.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
+import { queue } from "~/jobs/enqueue.server.ts";
+import { createTrainingRun, runDirs } from "~/models/training.server.ts";
+import { initGpt2Weights } from "../../inference/models/gpt2.ts";
+import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
+import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts";
+import { DEMO_SPECIAL_TOKENS, EOT } from "../../inference/tokenizer/demo-tokenizer.ts";
+import { runCli } from "../helpers/cli.ts";
+import { startWorkers, type RunningProcess } from "../helpers/server.ts";
+import { promptsSnapshot, TINY_BASE, tinyRewardModel, trainingProject } from "../helpers/training.ts";
+
+const CONFIG = { iterations: 4, promptsPerIteration: 4, maxNewTokens: 4, lr: 3e-4, epochs: 2, minibatchSize: 4, evalPrompts: 8, evalEvery: 2, checkpointEvery: 2 };
+const TRL = ["objective/kl", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "objective/scores", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "val/num_eos_tokens"];
+let worker: RunningProcess;
+let setup: Awaited<ReturnType<typeof trainingProject>>;
+let prompts: Awaited<ReturnType<typeof promptsSnapshot>>;
+let rm: Awaited<ReturnType<typeof tinyRewardModel>>;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rl-runs-"));
+
+beforeAll(async () => {
+  setup = await trainingProject("rl-runs");
+  prompts = await promptsSnapshot(setup.project.id);
+  rm = await tinyRewardModel(setup.project.id, setup.base, "rm-rl-runs");
+  worker = startWorkers({ JOB_LOCK_SECONDS: "2", ORT_INTRA_OP_THREADS: "1" });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await (await queue("training")).close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function finished(runId: string) {
+  for (;;) {
+    const run = await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId }, include: { outputModel: true } });
+    if (run.status === "succeeded" || run.status === "failed") return run;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+describe("PPO and RLOO runs", () => {
+  it("an RLOO run from the CLI logs TRL's metrics and the held-out evaluations, and registers the policy with its lineage", { timeout: 300_000 }, async () => {
+    const configFile = path.join(tmp, "rloo.json");
+    fs.writeFileSync(configFile, JSON.stringify({ ...CONFIG, samplesPerPrompt: 4 }));
+    const cli = await runCli(["train", "rloo", "--project", setup.project.slug, "--export", prompts.id, "--base", setup.base.name, "--reward-model", rm.name, "--config", configFile, "--wait"]);
+    if (cli.code !== 0) throw new Error(`train rloo failed (${cli.code}): ${cli.stderr}\n${cli.stdout}\n${worker.output()}`);
+    expect(cli.stdout).toMatch(/succeeded: model rloo-rl-runs-/);
+    expect(cli.stdout).toMatch(/held-out score -?\d+\.\d{3} → -?\d+\.\d{3} on 8 prompts · KL to the reference \d+\.\d{3} · 4\/4 iterations/);
+
+    const run = await prisma.trainingRun.findFirstOrThrow({ where: { projectId: setup.project.id, kind: "rloo" }, include: { outputModel: true } });
+    expect(run.status).toBe("succeeded");
+    expect(run.rewardModelId).toBe(rm.id);
+    const m = run.metrics as Record<string, number>;
+    expect([m.step, m.totalSteps]).toEqual([4, 4]);
+    expect(m.tokensPerSecond).toBeGreaterThan(0);
+    expect(m.rolloutShare).toBeGreaterThan(0);
+    expect(m.rolloutShare).toBeLessThan(1);
+
+    const metrics = await prisma.trainingMetric.findMany({ where: { runId: run.id } });
+    const stepsOf = (n: string) => metrics.filter((x) => x.name === n).map((x) => x.step).sort((a, b) => a - b);
+    for (const name of TRL) expect(stepsOf(name), name).toEqual([1, 2, 3, 4]);
+    expect(stepsOf("loss/value_avg")).toEqual([]);
+    expect(stepsOf("eval/scores")).toEqual([0, 2, 4]);
+    const evalScore = (step: number) => metrics.find((x) => x.name === "eval/scores" && x.step === step)!.value;
+    expect(evalScore(0)).toBeCloseTo(m.evalScoreBefore, 9);
+    expect(evalScore(4)).toBeCloseTo(m.evalScoreAfter, 9);
+    expect(metrics.find((x) => x.name === "objective/kl" && x.step === 1)!.value).toBe(0);
+
+    const model = run.outputModel!;
+    expect(model.kind).toBe("policy");
+    expect(model.parentId).toBe(setup.base.id);
+    expect(model.sourceExportIds).toEqual([prompts.id]);
+    const meta = JSON.parse(fs.readFileSync(path.join(model.path, "rl_run.json"), "utf8")) as { algorithm: string; iterations: number; evaluations: unknown[] };
+    expect([meta.algorithm, meta.iterations, meta.evaluations.length]).toEqual(["rloo", 4, 3]);
+    expect(fs.existsSync(runDirs(run.id).root)).toBe(false);
+  });
+
+  it("a PPO run trains a value model beside the policy and logs its loss and clip fraction", { timeout: 300_000 }, async () => {
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "ppo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: { ...CONFIG, iterations: 2 }, createdById: null });
+    const done = await finished(run.id);
+    if (done.status !== "succeeded") throw new Error(`PPO run ${done.status}: ${done.error}\n${worker.output()}`);
+    const names = new Set((await prisma.trainingMetric.findMany({ where: { runId: run.id, step: 2 } })).map((x) => x.name));
+    for (const name of [...TRL, "loss/value_avg", "val/clipfrac_avg", "kl_coef"]) expect(names.has(name), name).toBe(true);
+    expect(done.outputModel?.kind).toBe("policy");
+  });
+
+  it("the KL guard fails a run with the iteration and the reason, registering nothing", { timeout: 300_000 }, async () => {
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "rloo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: { ...CONFIG, klLimit: 1e-6 }, createdById: null });
+    const done = await finished(run.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toMatch(/iteration 2: the KL to the reference is \d+\.\d{3} nats per response, past the limit of 0\.000001/);
+    expect(done.outputModel).toBeNull();
+    expect(fs.existsSync(runDirs(run.id).model)).toBe(false);
+  });
+
+  it("refuses snapshots of another kind, a missing or wrong reward model, another tokenizer and bad settings, queueing nothing", async () => {
+    const before = await prisma.trainingRun.count();
+    const start = (over: Partial<Parameters<typeof createTrainingRun>[0]>) =>
+      createTrainingRun({ projectId: setup.project.id, kind: "ppo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: CONFIG, createdById: null, ...over });
+    await expect(start({ exportIds: [setup.sft.id] })).rejects.toThrow(/is sft_messages; a PPO run reads prompts_text or prompts_conversational/);
+    await expect(start({ rewardModelId: null })).rejects.toThrow(/Choose a reward model: a PPO run scores its samples with one/);
+    await expect(start({ rewardModelId: setup.base.id })).rejects.toThrow(/is a policy model; choose a reward model/);
+    await expect(start({ kind: "rloo", config: { samplesPerPrompt: 1 } })).rejects.toThrow(/samplesPerPrompt must be between 2 and 64/);
+
+    // A reward model whose tokenizer files come from a model with another chat template.
+    const other = path.resolve(env().DATA_DIR, "models", "other-template");
+    writeGpt2ModelDir(other, { config: TINY_BASE, weights: initGpt2Weights(TINY_BASE, 1), tokenizer: bytesOnlyTokenizerJson([...DEMO_SPECIAL_TOKENS]), specialTokens: { bos: EOT, eos: EOT, pad: EOT } });
+    const foreign = await tinyRewardModel(setup.project.id, setup.base, "rm-other-template", { tokenizerFrom: other });
+    await expect(start({ rewardModelId: foreign.id })).rejects.toThrow(/has another chat template than base-rl-runs/);
+    expect(await prisma.trainingRun.count()).toBe(before);
+  });
+});
