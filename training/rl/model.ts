@@ -136,16 +136,21 @@ export class RolloutForward {
     return new RolloutForward(session, output);
   }
 
-  /** Per response: its tokens' values, in order (weights are read in place). */
-  async run(weights: Map<string, TensorData>, rows: readonly RolloutSequence[], padTokenId: number, rowsPerRun = 16): Promise<Float64Array[]> {
+  /**
+   * Per response: its tokens' values, in the rows' order (weights are read in place). Rows run in
+   * groups of similar length, so little of each forward pass is padding.
+   */
+  async run(weights: Map<string, TensorData>, rows: readonly RolloutSequence[], padTokenId: number, rowsPerRun = 8): Promise<Float64Array[]> {
     const weightFeeds: Record<string, OrtTensor> = {};
     for (const name of this.session.inputNames) {
       const t = weights.get(name);
       if (t) weightFeeds[name] = toOrtTensor(t);
     }
     const out: Float64Array[] = new Array(rows.length);
-    for (let at = 0; at < rows.length; at += rowsPerRun) {
-      const part = rows.slice(at, at + rowsPerRun);
+    const order = rows.map((_, i) => i).sort((a, b) => rows[a].ids.length - rows[b].ids.length);
+    for (let at = 0; at < order.length; at += rowsPerRun) {
+      const idx = order.slice(at, at + rowsPerRun);
+      const part = idx.map((i) => rows[i]);
       const batch = rolloutBatch(part, padTokenId);
       const feeds: Record<string, OrtTensor> = { ...weightFeeds, input_ids: toOrtTensor(batch.input_ids), attention_mask: toOrtTensor(batch.attention_mask) };
       if (this.output === "logprobs") feeds.targets = toOrtTensor(batch.targets);
@@ -154,7 +159,7 @@ export class RolloutForward {
       const T = batch.input_ids.dims[1];
       part.forEach((r, b) => {
         const n = r.ids.length - r.promptLength;
-        out[at + b] = Float64Array.from(data.subarray(b * T + r.promptLength - 1, b * T + r.promptLength - 1 + n));
+        out[idx[b]] = Float64Array.from(data.subarray(b * T + r.promptLength - 1, b * T + r.promptLength - 1 + n));
       });
     }
     return out;
