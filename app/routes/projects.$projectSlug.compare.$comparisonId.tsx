@@ -66,7 +66,7 @@ function Reply({ reply, side, won }: { reply: ComparedReply; side: "A" | "B"; wo
     <td data-side={side} style={{ verticalAlign: "top", width: "40%" }}>
       <div style={{ whiteSpace: "pre-wrap" }}>{reply.text || <span className="muted">(empty)</span>}</div>
       <div className="muted small" data-testid="reply-figures">
-        score {fmt(reply.score)} · {reply.tokens} tokens · {reply.chars} chars · {reply.finishReason}
+        score {fmt(reply.score)} · {reply.tokens} tokens · {reply.chars} chars · ended by {reply.finishReason}
         {won && <span className="badge ok" style={{ marginLeft: ".4rem" }}>higher</span>}
       </div>
     </td>
