@@ -15,6 +15,7 @@ import * as compareIndex from "~/routes/projects.$projectSlug.compare._index.tsx
 import * as samplingPage from "~/routes/projects.$projectSlug.sampling.tsx";
 import { modelDirTokenizer, RewardEncoder } from "../../../training/reward/encode.ts";
 import { RewardScorer } from "../../../training/reward/score.ts";
+import { runCli } from "../../helpers/cli.ts";
 import { comparisonProject } from "../../helpers/comparison.ts";
 import { startWorkers, waitFor, type RunningProcess } from "../../helpers/server.ts";
 import { addToProject, call, createTestUser, makeRequest } from "../../helpers/users.ts";
@@ -105,6 +106,15 @@ describe("policy comparison", () => {
     // Another seed draws other replies.
     const reseeded = await finished((await startComparison({ ...form, seed: "12345" })).location!);
     expect(reseeded.rows.map((r) => r.a.text)).not.toEqual(rows.map((r) => r.a.text));
+
+    // The command line runs the same comparison and prints the same summary.
+    const cli = await runCli(["compare", "--project", SLUG, "--a", setup.base.name, "--b", setup.other.name, "--reward", setup.reward.name, "--export", setup.prompts.id, "--prompts", "6", "--seed", "11", "--wait"]);
+    if (cli.code !== 0) throw new Error(`compare failed (${cli.code}): ${cli.stderr}\n${cli.stdout}\n${worker.output()}`);
+    const line = JSON.parse(cli.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+    expect(line).toMatchObject({ a: setup.base.name, b: setup.other.name, reward: setup.reward.name, ...s });
+    const refused = await runCli(["compare", "--project", SLUG, "--a", setup.base.name, "--b", setup.reward.name, "--reward", setup.reward.name, "--export", setup.prompts.id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("Policy B: rm-cmp is a reward model, not a policy");
   });
 
   it("refuses what it cannot compare with a 4xx and the reason, storing nothing", async () => {
