@@ -61,7 +61,8 @@ export const comparison: Processor<"comparison"> = async ({ comparisonId }, ctx,
       else skippedPrompts++;
     }
   }
-  if (prompts.length === 0) throw new UnrecoverableError(`The snapshot's ${split} prompts hold no prompt both policies' contexts can take.`);
+  if (prompts.length === 0)
+    throw new UnrecoverableError(`No prompt of the snapshot's ${split === "validation" ? "validation split" : "files"} fits both policies' contexts (${skippedPrompts} too long).`);
 
   const sample = async (model: CausalLM, share: number, offset: number) => {
     const out: Omit<ComparedReply, "score">[] = [];

@@ -4,10 +4,12 @@
 // prompts with the same seeds, scores every reply with the reward model as it was trained, and
 // stores per-prompt replies and the win rate; bad input is refused before anything is stored.
 import fs from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import { closeQueues } from "~/jobs/enqueue.server.ts";
+import { exportDir } from "~/models/datasets/exports.server.ts";
 import type { ComparisonResult } from "~/domain/sampling/comparison.ts";
 import { createSamplingRun } from "~/models/sampling.server.ts";
 import * as compareDetail from "~/routes/projects.$projectSlug.compare.$comparisonId.tsx";
@@ -49,14 +51,26 @@ const params = { projectSlug: SLUG };
 const startComparison = (form: Record<string, string>, cookie = manager) =>
   call(() => compareIndex.action({ request: makeRequest(`/projects/${SLUG}/compare?index`, { cookie, form }), params, context: {} }));
 
-async function finished(location: string): Promise<ComparisonResult> {
+async function settled(location: string) {
   const id = location.split("/").at(-1)!;
   await waitFor(async () => ["succeeded", "failed"].includes((await prisma.policyComparison.findUniqueOrThrow({ where: { id } })).status), "the comparison", 240_000).catch((e) => {
     throw new Error(`${(e as Error).message}\n${worker.output()}`);
   });
-  const row = await prisma.policyComparison.findUniqueOrThrow({ where: { id } });
+  return prisma.policyComparison.findUniqueOrThrow({ where: { id } });
+}
+
+async function finished(location: string): Promise<ComparisonResult> {
+  const row = await settled(location);
   if (row.status !== "succeeded") throw new Error(`comparison failed: ${row.error}\n${worker.output()}`);
   return row.result as unknown as ComparisonResult;
+}
+
+/** A finished prompts_conversational export with one file and no validation split. */
+async function conversationalSnapshot(prompts: { role: string; content: string }[][]) {
+  const row = await prisma.datasetExport.create({ data: { projectId: setup.project.id, format: "prompts_conversational", status: "succeeded", filters: {}, config: {}, progress: 1 } });
+  fs.mkdirSync(exportDir(row.id), { recursive: true });
+  fs.writeFileSync(path.join(exportDir(row.id), "train.jsonl"), prompts.map((prompt) => JSON.stringify({ prompt })).join("\n") + "\n");
+  return prisma.datasetExport.update({ where: { id: row.id }, data: { files: [{ name: "train.jsonl", split: "train", rows: prompts.length }] } });
 }
 
 describe("policy comparison", () => {
@@ -117,6 +131,32 @@ describe("policy comparison", () => {
     expect(refused.stderr).toContain("Policy B: rm-cmp is a reward model, not a policy");
   });
 
+  it("reads a whole conversational snapshot without a validation split, leaving out prompts a policy's context cannot hold", { timeout: 240_000 }, async () => {
+    const long = [{ role: "user", content: "x".repeat(400) }];
+    const twoTurns = [
+      { role: "user", content: "Name a colour." },
+      { role: "assistant", content: "Blue." },
+      { role: "user", content: "Another one?" },
+    ];
+    const snapshot = await conversationalSnapshot([long, twoTurns, [{ role: "user", content: "Hi there" }]]);
+    const base = { policyAId: setup.base.id, policyBId: setup.other.id, rewardModelId: setup.reward.id, exportId: snapshot.id, prompts: "5", seed: "3" };
+    const result = await finished((await startComparison(base)).location!);
+    expect(result.split).toBe("all");
+    expect(result.skippedPrompts).toBe(1);
+    expect(result.rows.map((r) => r.prompt)).toEqual([
+      [{ role: "prompter", text: "Name a colour." }, { role: "assistant", text: "Blue." }, { role: "prompter", text: "Another one?" }],
+      [{ role: "prompter", text: "Hi there" }],
+    ]);
+    expect(result.rows.map((r) => r.seed)).toEqual([3, 4]);
+
+    // Nothing a policy can take: the comparison fails with the reason.
+    const none = await conversationalSnapshot([long]);
+    const failed = await settled((await startComparison({ ...base, exportId: none.id })).location!);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toBe("No prompt of the snapshot's files fits both policies' contexts (1 too long).");
+    expect(failed.result).toBeNull();
+  });
+
   it("refuses what it cannot compare with a 4xx and the reason, storing nothing", async () => {
     const ok = { policyAId: setup.base.id, policyBId: setup.other.id, rewardModelId: setup.reward.id, exportId: setup.prompts.id, prompts: "4", seed: "1" };
     const before = await prisma.policyComparison.count();
@@ -131,6 +171,9 @@ describe("policy comparison", () => {
     await refused({ ...ok, exportId: setup.sft.id }, 400, /is sft_messages; a comparison reads prompts_text or prompts_conversational/);
     await refused({ ...ok, policyAId: crypto.randomUUID() }, 404, /Policy A: no such model/);
     await refused({ ...ok, exportId: crypto.randomUUID() }, 404, /No such prompt snapshot/);
+    const deleted = await conversationalSnapshot([[{ role: "user", content: "Hi" }]]);
+    await prisma.datasetExport.update({ where: { id: deleted.id }, data: { deletedAt: new Date() } });
+    await refused({ ...ok, exportId: deleted.id }, 409, /no files to read \(it is deleted\)/);
     await refused({ ...ok, prompts: "0" }, 400, /at least 1 prompt/);
     await refused({ ...ok, seed: "-3" }, 400, /seed must be ≥ 0/);
     await refused({ ...ok, policyAId: "x" }, 400, /Choose policy A/);
