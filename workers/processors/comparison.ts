@@ -37,34 +37,35 @@ export const comparison: Processor<"comparison"> = async ({ comparisonId }, ctx,
   const split = heldOut.length ? "validation" : "all";
   const dir = exportDir(snapshot.id, deps.dataDir);
 
-  let a: CausalLM;
-  let b: CausalLM;
-  try {
-    a = await modelAt(row.policyA.path, deps.ortThreads);
-    b = await modelAt(row.policyB.path, deps.ortThreads);
-  } catch (error) {
-    if (error instanceof ModelValidationError) throw new UnrecoverableError(`A policy cannot be loaded: ${error.message}`);
-    throw error;
-  }
-  ctx.log(`A ${row.policyA.name}, B ${row.policyB.name} on ${a.provider}; judged by ${row.rewardModel.name}`);
-
-  // The first prompts of the held-out split that both policies' contexts hold.
-  const fits = (m: CausalLM, turns: Turn[]) => m.tokenizer.encode(m.tokenizer.chat.render(turns)).length + Math.max(1, config.params.minNewTokens) <= m.config.contextLength;
+  ctx.log(`A ${row.policyA.name}, B ${row.policyB.name}; judged by ${row.rewardModel.name}`);
+  // The first prompts of the held-out split that both policies' contexts hold (their tokenizers
+  // alone decide: a policy is loaded only while it samples).
+  const minNew = Math.max(1, config.params.minNewTokens);
+  const policies = [row.policyA, row.policyB].map((m) => ({ tokenizer: modelDirTokenizer(m.path), context: m.contextLength }));
+  const fits = (turns: Turn[]) => policies.every((p) => p.tokenizer.encode(p.tokenizer.chat.render(turns)).length + minNew <= p.context);
   const prompts: Turn[][] = [];
   let skippedPrompts = 0;
-  for (const file of heldOut.length ? heldOut : files) {
+  read: for (const file of heldOut.length ? heldOut : files) {
     for (const [i, r] of (await readSnapshotRows(dir, file)).entries()) {
-      if (prompts.length >= config.prompts) break;
+      if (prompts.length >= config.prompts) break read;
       const turns = promptTurns(snapshot.format, r);
       if (!turns) throw new UnrecoverableError(`${file.name} line ${i + 1} is not a ${snapshot.format} row.`);
-      if (fits(a, turns) && fits(b, turns)) prompts.push(turns);
+      if (fits(turns)) prompts.push(turns);
       else skippedPrompts++;
     }
   }
   if (prompts.length === 0)
     throw new UnrecoverableError(`No prompt of the snapshot's ${split === "validation" ? "validation split" : "files"} fits both policies' contexts (${skippedPrompts} too long).`);
 
-  const sample = async (model: CausalLM, share: number, offset: number) => {
+  // One policy at a time: the worker's model cache keeps few models, and others' jobs load theirs.
+  const sample = async (policy: { name: string; path: string }, share: number, offset: number) => {
+    let model: CausalLM;
+    try {
+      model = await modelAt(policy.path, deps.ortThreads);
+    } catch (error) {
+      if (error instanceof ModelValidationError) throw new UnrecoverableError(`Policy ${policy.name} cannot be loaded: ${error.message}`);
+      throw error;
+    }
     const out: Omit<ComparedReply, "score">[] = [];
     let provider = model.provider as string;
     for (let start = 0; start < prompts.length; start += BATCH_PROMPTS) {
@@ -87,8 +88,8 @@ export const comparison: Processor<"comparison"> = async ({ comparisonId }, ctx,
     }
     return { out, provider };
   };
-  const fromA = await sample(a, 0.45, 0);
-  const fromB = await sample(b, 0.45, 0.45);
+  const fromA = await sample(row.policyA, 0.45, 0);
+  const fromB = await sample(row.policyB, 0.45, 0.45);
 
   // prompt + reply + EOS, as the reward model was trained; too long for its context → no score.
   const encoder = new RewardEncoder(modelDirTokenizer(row.rewardModel.path));
