@@ -27,8 +27,13 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     }),
     prisma.project.findUniqueOrThrow({ where: { id: p.id }, select: { activePolicyId: true } }),
   ]);
+  // Preselected from a link (a finished training run offers "compare with its base").
+  const url = new URL(request.url).searchParams;
+  const preselect = (id: string | null) => (id && models.some((m) => m.id === id && m.kind === "policy") ? id : null);
   return {
     project: p,
+    preselectA: preselect(url.get("a")) ?? row.activePolicyId,
+    preselectB: preselect(url.get("b")),
     comparisons,
     policies: models.filter((m) => m.kind === "policy"),
     rewardModels: models.filter((m) => m.kind === "reward"),
@@ -50,7 +55,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function ComparePolicies() {
-  const { project, comparisons, policies, rewardModels, exports, activePolicyId } = useLoaderData<typeof loader>();
+  const { project, comparisons, policies, rewardModels, exports, activePolicyId, preselectA, preselectB } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === "submitting";
   usePolling(comparisons.some((c) => c.status === "queued" || c.status === "running"));
@@ -66,13 +71,13 @@ export default function ComparePolicies() {
         {result?.error && <p className="notice error" role="alert">{result.error}</p>}
         <div className="grid" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(220px, 1fr))" }}>
           <label>Policy A
-            <select name="policyAId" defaultValue={activePolicyId ?? ""} required>
+            <select name="policyAId" defaultValue={preselectA ?? ""} required>
               <option value="" disabled>Choose…</option>
               {policies.map((m) => <option key={m.id} value={m.id}>{m.name}{m.id === activePolicyId ? " (active)" : ""}</option>)}
             </select>
           </label>
           <label>Policy B
-            <select name="policyBId" defaultValue="" required>
+            <select name="policyBId" defaultValue={preselectB ?? ""} required>
               <option value="" disabled>Choose…</option>
               {policies.map((m) => <option key={m.id} value={m.id}>{m.name}{m.id === activePolicyId ? " (active)" : ""}</option>)}
             </select>

@@ -37,10 +37,12 @@ it("compares two policies side by side with reward-model scores, lengths and the
   await page.fill('input[name="email"]', user.email);
   await page.fill('input[name="password"]', password);
   await page.click('button[type="submit"]');
-  await page.waitForURL(/\/compare$/);
+  await page.waitForURL((url) => url.pathname === "/projects/cmpui/compare");
 
-  await page.selectOption('select[name="policyAId"]', setup.base.id);
-  await page.selectOption('select[name="policyBId"]', setup.other.id);
+  // A training run's page links here with its base and its output preselected.
+  await page.goto(`${server.url}/projects/cmpui/compare?a=${setup.base.id}&b=${setup.other.id}`);
+  expect(await page.locator('select[name="policyAId"]').inputValue()).toBe(setup.base.id);
+  expect(await page.locator('select[name="policyBId"]').inputValue()).toBe(setup.other.id);
   await page.selectOption('select[name="rewardModelId"]', setup.reward.id);
   await page.selectOption('select[name="exportId"]', setup.prompts.id);
   await page.fill('input[name="prompts"]', "4");
