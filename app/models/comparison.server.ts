@@ -99,11 +99,18 @@ const SELECT = {
 } as const;
 
 export async function listComparisons(projectId: string) {
-  const rows = await prisma.policyComparison.findMany({ where: { projectId }, orderBy: { createdAt: "desc" }, take: 50, select: { ...SELECT, result: true } });
-  return rows.map(({ result, ...r }) => ({
+  const [rows, wins] = await Promise.all([
+    prisma.policyComparison.findMany({ where: { projectId }, orderBy: { createdAt: "desc" }, take: 50, select: SELECT }),
+    // Only the summary's win rate, not every reply of every comparison.
+    prisma.$queryRaw<{ id: string; win_rate_b: number | null }[]>`
+      SELECT id, (result->'summary'->>'winRateB')::float8 AS win_rate_b FROM policy_comparisons
+      WHERE project_id = ${projectId}::uuid AND result IS NOT NULL ORDER BY created_at DESC LIMIT 50`,
+  ]);
+  const winRate = new Map(wins.map((w) => [w.id, w.win_rate_b]));
+  return rows.map((r) => ({
     ...r,
     config: r.config as unknown as ComparisonConfig,
-    winRateB: (result as ComparisonResult | null)?.summary.winRateB ?? null,
+    winRateB: winRate.get(r.id) ?? null,
     createdAt: r.createdAt.toISOString(),
     finishedAt: r.finishedAt?.toISOString() ?? null,
   }));

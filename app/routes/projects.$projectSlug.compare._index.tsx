@@ -108,7 +108,7 @@ export default function ComparePolicies() {
         <thead><tr><th>Started</th><th>A</th><th>B</th><th>Reward model</th><th>Prompts · seed</th><th>Status</th><th>Win rate of B</th></tr></thead>
         <tbody>
           {comparisons.map((c) => (
-            <tr key={c.id}>
+            <tr key={c.id} data-comparison-id={c.id}>
               <td><Link to={c.id}>{new Date(c.createdAt).toLocaleString()}</Link></td>
               <td>{c.policyA.name}</td>
               <td>{c.policyB.name}</td>

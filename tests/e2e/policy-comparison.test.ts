@@ -74,4 +74,7 @@ it("compares two policies side by side with reward-model scores, lengths and the
   expect((await prisma.project.findUniqueOrThrow({ where: { id: setup.project.id } })).activePolicyId).toBe(setup.other.id);
   await page.goto(`${server.url}/projects/cmpui/sampling`);
   expect(await page.locator('[data-testid="active-policy"]').textContent()).toBe(setup.other.name);
+  // The list of comparisons carries each one's win rate.
+  await page.goto(`${server.url}/projects/cmpui/compare`);
+  expect(await page.locator(`tr[data-comparison-id="${id}"]`).textContent()).toContain(s.winRateB!.toFixed(3));
 });
