@@ -197,6 +197,43 @@ program
   });
 
 program
+  .command("compare")
+  .description("sample two policies on a prompt snapshot's held-out prompts with the same seeds and score every reply with a reward model; --wait prints the summary as one JSON line")
+  .requiredOption("--project <slug>")
+  .requiredOption("--a <name>", "policy A")
+  .requiredOption("--b <name>", "policy B")
+  .requiredOption("--reward <name>", "the reward model that scores the replies")
+  .requiredOption("--export <id>", "a prompts_text or prompts_conversational snapshot (its validation split, or all of it without one)")
+  .option("--prompts <n>", "how many prompts", "16")
+  .option("--seed <n>", "prompt i is sampled with seed + i by both policies", "0")
+  .option("--wait", "wait for the comparison to finish and print its summary")
+  .action(async (o: { project: string; a: string; b: string; reward: string; export: string; prompts: string; seed: string; wait?: boolean }) => {
+    const { createComparison } = await import("~/models/comparison.server.ts");
+    const idOf = async (name: string) => {
+      const model = await prisma.modelVersion.findUnique({ where: { name }, select: { id: true } });
+      if (!model) throw new Error(`No model named ${name}`);
+      return model.id;
+    };
+    const row = await createComparison({
+      projectId: (await projectBySlug(o.project)).id,
+      createdById: null,
+      request: { policyAId: await idOf(o.a), policyBId: await idOf(o.b), rewardModelId: await idOf(o.reward), exportId: o.export, prompts: o.prompts, seed: o.seed },
+    });
+    console.log(`comparison ${row.id} queued`);
+    while (o.wait) {
+      const done = await prisma.policyComparison.findUniqueOrThrow({ where: { id: row.id } });
+      if (done.status === "succeeded" || done.status === "failed") {
+        if (done.status === "failed") {
+          console.log(`failed: ${done.error}`);
+          process.exitCode = 1;
+        } else console.log(JSON.stringify({ comparison: row.id, a: o.a, b: o.b, reward: o.reward, ...(done.result as { summary: object }).summary }));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  });
+
+program
   .command("sample")
   .description("start a sampling run: model replies for the project's growing trees")
   .requiredOption("--project <slug>")

@@ -99,8 +99,8 @@ function redisBackend(redisUrl: string, prefix: string): JobBackend {
 function postgresBackend(databaseUrl: string, prefix: string): JobBackend {
   const Pg = withBackend(createPostgresBackend);
   const schema = queueSchema(prefix);
-  // Each queue and worker owns a small pool (plus one LISTEN connection per worker): five
-  // queues in the web process and five workers stay well inside Postgres' 100 connections.
+  // Each queue and worker owns a small pool (plus one LISTEN connection per worker): six
+  // queues in the web process and six workers stay well inside Postgres' 100 connections.
   // `migrate` creates or upgrades BullMQ's schema under its advisory lock, so the first
   // process to start does it and the others wait.
   const connection = () => ({ connectionString: databaseUrl, schema, migrate: true, max: 2 });

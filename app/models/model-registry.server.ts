@@ -103,15 +103,22 @@ export async function registerModel(input: RegisterModelInput) {
   }
 }
 
-/** `actorId`: the admin, for the audit log (null from the command line and the demo seed). */
+/**
+ * Makes `modelVersionId` the project's active sampler policy (null: none); sampling runs started
+ * from then on use it. `actorId`: who promoted it, for the audit log (null from the command line
+ * and the demo seed).
+ */
 export async function setActivePolicy(projectId: string, modelVersionId: string | null, actorId: string | null = null) {
   if (modelVersionId) {
-    const model = await prisma.modelVersion.findUnique({ where: { id: modelVersionId }, select: { kind: true, status: true } });
+    const model = await prisma.modelVersion.findUnique({ where: { id: modelVersionId }, select: { kind: true, status: true, name: true } });
     if (!model) throw new ModelRegistryError("No such model.", 404);
-    if (model.kind !== "policy") throw new ModelRegistryError("Only a policy model can be a project's active policy.");
-    if (model.status !== "ready") throw new ModelRegistryError("This model is archived.");
+    if (model.kind !== "policy") throw new ModelRegistryError(`${model.name} is a ${model.kind} model; only a policy can be a project's active policy.`);
+    if (model.status !== "ready") throw new ModelRegistryError(`${model.name} is archived.`);
   }
   await prisma.$transaction(async (tx) => {
+    // The row lock orders concurrent promotions, so each audit entry names the policy it replaced.
+    const [before] = await tx.$queryRaw<{ active_policy_id: string | null }[]>`SELECT active_policy_id FROM projects WHERE id = ${projectId}::uuid FOR UPDATE`;
+    if (!before) throw new ModelRegistryError("No such project.", 404);
     const project = await tx.project.update({ where: { id: projectId }, data: { activePolicyId: modelVersionId }, select: { slug: true } });
     const model = modelVersionId ? await tx.modelVersion.findUniqueOrThrow({ where: { id: modelVersionId }, select: { name: true } }) : null;
     await recordAudit(tx, {
@@ -120,7 +127,7 @@ export async function setActivePolicy(projectId: string, modelVersionId: string 
       targetType: "project",
       targetId: projectId,
       summary: model ? `${model.name} is the active policy of ${project.slug}` : `${project.slug} has no active policy`,
-      details: { modelVersionId },
+      details: { modelVersionId, previousModelVersionId: before.active_policy_id },
     });
   });
 }

@@ -103,6 +103,7 @@ export default function ProjectHome() {
           {canManage && <Link to={`${base}/datasets`}>Datasets</Link>}
           {canManage && <Link to={`${base}/imports`}>Imports</Link>}
           {canManage && <Link to={`${base}/training`}>Training</Link>}
+          {canManage && <Link to={`${base}/compare`}>Compare</Link>}
           {canManage && <Link to={`${base}/settings`}>Settings</Link>}
         </nav>
       </div>

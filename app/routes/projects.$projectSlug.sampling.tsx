@@ -6,6 +6,7 @@ import { RouteError } from "~/components/route-error.tsx";
 import { usePolling } from "~/components/use-polling.ts";
 import { prisma } from "~/db.server.ts";
 import { defaultSamplingConfig, parseSamplingConfig } from "~/domain/sampling/config.ts";
+import { ModelRegistryError, setActivePolicy } from "~/models/model-registry.server.ts";
 import { createSamplingRun, recentSamplingRuns, SamplingError, updateSamplingConfig } from "~/models/sampling.server.ts";
 import { formNumber, samplingParamsFromForm } from "~/utils/form.ts";
 import { badRequest } from "~/utils/http.server.ts";
@@ -17,12 +18,15 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const { project } = await authorize(request, access, params);
   const row = await prisma.project.findUniqueOrThrow({
     where: { id: project!.id },
-    select: { samplingConfig: true, activePolicy: { select: { name: true } } },
+    select: { samplingConfig: true, activePolicy: { select: { id: true, name: true } } },
   });
   const parsed = parseSamplingConfig(row.samplingConfig);
+  const policies = await prisma.modelVersion.findMany({ where: { kind: "policy", status: "ready" }, orderBy: { createdAt: "desc" }, select: { id: true, name: true } });
   return {
     project: project!,
     activePolicy: row.activePolicy?.name ?? null,
+    activePolicyId: row.activePolicy?.id ?? null,
+    policies,
     config: parsed.success ? parsed.config : defaultSamplingConfig(),
     runs: await recentSamplingRuns(project!.id),
   };
@@ -32,6 +36,12 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const form = await request.formData();
   try {
+    if (form.get("intent") === "promote") {
+      const modelId = String(form.get("modelId") ?? "");
+      if (!/^[0-9a-f-]{36}$/i.test(modelId)) return badRequest({ error: "Choose a policy.", saved: false });
+      await setActivePolicy(project!.id, modelId, viewer.id);
+      return { error: null, saved: true };
+    }
     if (form.get("intent") === "sample") {
       await createSamplingRun({ projectId: project!.id, createdById: viewer.id });
       return { error: null, saved: false };
@@ -47,22 +57,35 @@ export async function action({ request, params }: ActionFunctionArgs) {
     }
     return badRequest({ error: "Unknown action.", saved: false });
   } catch (error) {
-    if (error instanceof SamplingError) return badRequest({ error: error.message, saved: false }, error.status);
+    if (error instanceof SamplingError || error instanceof ModelRegistryError) return badRequest({ error: error.message, saved: false }, error.status);
     throw error;
   }
 }
 
 export default function ProjectSampling() {
-  const { project, activePolicy, config, runs } = useLoaderData<typeof loader>();
+  const { project, activePolicy, activePolicyId, policies, config, runs } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   usePolling(runs.some((r) => r.status === "queued" || r.status === "running"));
   return (
     <div className="stack">
       <p><Link to={`/projects/${project.slug}`}>← {project.name}</Link></p>
       <h1>Model replies</h1>
-      <p className="muted">Active policy: <strong>{activePolicy ?? "none (set one under Models)"}</strong></p>
       {result?.error && <p className="notice error" role="alert">{result.error}</p>}
       {result?.saved && <p className="notice">Saved.</p>}
+      <Form method="post" className="card stack" aria-label="Active policy">
+        <input type="hidden" name="intent" value="promote" />
+        <p className="muted" style={{ margin: 0 }}>
+          Active policy: <strong data-testid="active-policy">{activePolicy ?? "none"}</strong>. New model replies come from it; each keeps the model
+          version it came from. <Link to={`/projects/${project.slug}/compare`}>Compare policies</Link> before promoting one.
+        </p>
+        <div style={{ display: "flex", gap: ".5rem", alignItems: "center" }}>
+          <select name="modelId" defaultValue={activePolicyId ?? ""} aria-label="Policy to promote" required>
+            <option value="" disabled>Choose a policy…</option>
+            {policies.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+          </select>
+          <button type="submit" className="secondary">Make active</button>
+        </div>
+      </Form>
       <Form method="post" className="card stack">
         <input type="hidden" name="intent" value="config" />
         <label style={{ display: "flex", gap: ".5rem", alignItems: "center" }}>

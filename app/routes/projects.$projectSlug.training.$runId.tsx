@@ -155,7 +155,16 @@ export default function TrainingRun() {
 
       <section className="card">
         <h2>Output model</h2>
-        {run.outputModel ? <p><Link to={`/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> ({reward ? "reward model" : "policy"}, parent {run.baseModel?.name})</p> : <p className="muted">Registered when the run succeeds.</p>}
+        {run.outputModel ? (
+          <p>
+            <Link to={`/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> ({reward ? "reward model" : "policy"}, parent {run.baseModel?.name})
+            {!reward && run.baseModel && (
+              <> · <Link to={`/projects/${project.slug}/compare?a=${run.baseModel.id}&b=${run.outputModel.id}`}>Compare with {run.baseModel.name}</Link></>
+            )}
+          </p>
+        ) : (
+          <p className="muted">Registered when the run succeeds.</p>
+        )}
       </section>
 
       <section className="card">

@@ -1,6 +1,7 @@
 // The processor of each queue this worker process serves.
 import type { QueueKey } from "~/jobs/queues.ts";
 import type { Processor } from "../harness.ts";
+import { comparison } from "./comparison.ts";
 import { exportDataset } from "./export.ts";
 import { importDataset } from "./import.ts";
 import { playground } from "./playground.ts";
@@ -13,4 +14,5 @@ export const PROCESSORS: { [K in QueueKey]?: Processor<K> } = {
   export: exportDataset,
   import: importDataset,
   training,
+  comparison,
 };
