@@ -6,6 +6,10 @@ import tsconfigPaths from "vite-tsconfig-paths";
 export default defineConfig({
   plugins: [tsconfigPaths()],
   test: {
+    // Two files at a time even on a 2-core machine: most integration and browser tests wait on
+    // child processes (web server, workers, Chromium), not on this process.
+    maxWorkers: 2,
+    minWorkers: 1,
     projects: [
       {
         extends: true,

@@ -37,7 +37,7 @@ it("starts a reward run and shows its accuracy and margin charts and calibration
   await page.fill('input[name="email"]', user.email);
   await page.fill('input[name="password"]', password);
   await page.click('button[type="submit"]');
-  await page.waitForURL(/\/training$/);
+  await page.waitForURL((url) => url.pathname === "/projects/rmui/training");
   await page.click('nav[aria-label="Kind of run"] >> text="Reward model"');
   await page.waitForURL(/\?kind=reward$/);
   // The URL changes as the navigation commits; the form re-renders right after.
