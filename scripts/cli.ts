@@ -396,14 +396,14 @@ program
 
 const train = program.command("train").description("start a training run (the worker runs it)");
 type TrainOptions = { project: string; export: string[]; base: string; rewardModel?: string; config?: string; by?: string; wait?: boolean };
-const trainCommand = (kind: "sft" | "reward" | "ppo" | "rloo", description: string, exportsHelp: string, baseHelp: string) => {
+const trainCommand = (kind: "sft" | "reward" | "ppo" | "rloo" | "grpo", description: string, exportsHelp: string, baseHelp: string) => {
   const command = train
     .command(kind)
     .description(description)
     .requiredOption("--project <slug>")
     .requiredOption("--export <ids...>", exportsHelp)
     .requiredOption("--base <name>", baseHelp);
-  if (kind === "ppo" || kind === "rloo") command.requiredOption("--reward-model <name>", "the registered reward model that scores the samples (same tokenizer as the base)");
+  if (kind === "ppo" || kind === "rloo" || kind === "grpo") command.requiredOption("--reward-model <name>", "the registered reward model that scores the samples (same tokenizer as the base)");
   return command
     .option("--config <file>", "hyperparameters as JSON (defaults for the rest; see the Training page)")
     .option("--by <email>", "the user recorded as its starter")
@@ -438,6 +438,7 @@ trainCommand(
 );
 trainCommand("ppo", "PPO on prompt snapshots: the policy learns the reward model's preferences, a KL penalty keeps it near its SFT start", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
 trainCommand("rloo", "RLOO on prompt snapshots: K samples per prompt, leave-one-out baseline, no value model", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
+trainCommand("grpo", "GRPO on prompt snapshots: K samples per prompt, advantages normalised within each prompt's group, KL in the loss", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
 
 /** A progress bar on the terminal (one line per 10 % when not a terminal) until the run ends. */
 async function followRun(runId: string) {
@@ -462,7 +463,7 @@ async function followRun(runId: string) {
         console.log(`succeeded: model ${row.outputModel?.name ?? "-"}`);
         if (row.kind === "reward")
           console.log(`validation accuracy ${m.evalAccuracy?.toFixed(3) ?? "-"} on ${m.evalPairs ?? "-"} pairs (longer reply wins ${m.longerWinsAccuracy?.toFixed(3) ?? "-"}, shorter ${m.shorterWinsAccuracy?.toFixed(3) ?? "-"}) · mean margin ${m.evalMeanMargin?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} steps (${m.status})`);
-        else if (row.kind === "ppo" || row.kind === "rloo")
+        else if (row.kind === "ppo" || row.kind === "rloo" || row.kind === "grpo")
           console.log(`held-out score ${m.evalScoreBefore?.toFixed(3) ?? "-"} → ${m.evalScoreAfter?.toFixed(3) ?? "-"} on ${m.evalPrompts ?? "-"} prompts · KL to the reference ${m.evalKlAfter?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} iterations`);
         else console.log(`train loss ${m.trainLoss?.toFixed(4)} · validation loss ${m.validationLoss?.toFixed(4) ?? "-"} · perplexity ${m.validationPerplexity?.toFixed(2) ?? "-"} · ${m.tokensSeen} tokens · ${m.step}/${m.totalSteps} steps (${m.status})`);
       } else {

@@ -61,7 +61,7 @@ export default function TrainingRun() {
   usePolling(live);
   const m = run.metrics;
   const reward = run.kind === "reward";
-  const rl = run.kind === "ppo" || run.kind === "rloo";
+  const rl = run.kind === "ppo" || run.kind === "rloo" || run.kind === "grpo";
   const curve = (name: string, label: string, color: string) => (curves[name] ? [{ label, steps: curves[name][0], values: curves[name][1], color }] : []);
   return (
     <div className="stack" data-run-id={run.id}>

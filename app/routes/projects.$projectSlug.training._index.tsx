@@ -21,6 +21,7 @@ const KIND_INTRO: Record<string, string> = {
     "the base policy becomes the backbone of a scalar reward model that learns the people's rankings: −log σ(r_w − r_l) over every winner/loser pair of a ranked set, evaluated by pairwise accuracy beside the longer- and shorter-reply baselines.",
   ppo: "the SFT policy samples replies to the snapshot's prompts, the reward model scores them, and the policy learns to earn more score while a KL penalty keeps it near the SFT model (its frozen reference); a value model started from the reward model gives per-token advantages (GAE).",
   rloo: "like PPO without a value model: K replies per prompt, each one's advantage is its reward minus the mean of the other K − 1 (REINFORCE leave-one-out), with the KL to the SFT model in the reward.",
+  grpo: "K replies per prompt, each one's advantage its score's distance from the group's mean in units of the group's spread (no value model); the KL to the SFT model (k3, per token) is part of the loss, not of the reward.",
 };
 const KINDS = Object.values(TRAINING_KINDS) as TrainingKindSpec[];
 const kindOf = (name: string | null) => trainingKindSpec(name ?? "") ?? TRAINING_KINDS.sft!;

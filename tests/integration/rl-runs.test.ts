@@ -94,6 +94,15 @@ describe("PPO and RLOO runs", () => {
     expect(done.outputModel?.kind).toBe("policy");
   });
 
+  it("a GRPO run keeps the KL in its loss and logs TRL's GRPO names", { timeout: 300_000 }, async () => {
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "grpo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: { ...CONFIG, iterations: 2, samplesPerPrompt: 4 }, createdById: null });
+    const done = await finished(run.id);
+    if (done.status !== "succeeded") throw new Error(`GRPO run ${done.status}: ${done.error}\n${worker.output()}`);
+    const names = new Set((await prisma.trainingMetric.findMany({ where: { runId: run.id, step: 2 } })).map((x) => x.name));
+    for (const name of [...TRL, "reward", "reward_std", "frac_reward_zero_std", "kl", "completions/mean_length"]) expect(names.has(name), name).toBe(true);
+    expect(done.outputModel?.kind).toBe("policy");
+  });
+
   it("the KL guard fails a run with the iteration and the reason, registering nothing", { timeout: 300_000 }, async () => {
     const run = await createTrainingRun({ projectId: setup.project.id, kind: "rloo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: { ...CONFIG, klLimit: 1e-6 }, createdById: null });
     const done = await finished(run.id);

@@ -17,6 +17,7 @@ import { ConfigError } from "../../training/sft-config";
 import {
   adaptKlCoef,
   klPerToken,
+  grpoAdvantages,
   parseRlConfig,
   ppoAdvantages,
   RL_METADATA_FILE,
@@ -75,6 +76,15 @@ describe("advantages", () => {
     expect(kl.kl[0]).toBeCloseTo(1.5, 12);
     expect(kl.advantages[0]).toBeCloseTo(-0.75, 12);
     expect(() => rlooAdvantages([same(0), same(1), same(2)], 2, { klCoef: 0, kl: "k1", normalize: false })).toThrow(/groups of 2/);
+  });
+
+  it("GRPO: scores normalised within each prompt's group (unbiased std), or only centred; groups without spread counted", () => {
+    const g = grpoAdvantages([1, 2, 3, 6, 5, 5, 5, 5], 4, true);
+    const sd = Math.sqrt(((1 - 3) ** 2 + (2 - 3) ** 2 + 0 + (6 - 3) ** 2) / 3);
+    expect(g.advantages.slice(0, 4)).toEqual([-2, -1, 0, 3].map((d) => expect.closeTo(d / (sd + 1e-4), 12)));
+    expect(g.advantages.slice(4)).toEqual([0, 0, 0, 0]);
+    expect(g.zeroStdShare).toBe(0.5);
+    expect(grpoAdvantages([1, 2, 3, 6], 4, false).advantages).toEqual([-2, -1, 0, 3]);
   });
 
   it("k3 is non-negative and zero where the policies agree; the adaptive β moves toward the target", () => {
@@ -216,6 +226,17 @@ describe("trainers", () => {
     expect(r.status).toBe("completed");
     for (const name of TRL_METRICS) expect(Number.isFinite(rec.metrics.get(8)![name]), name).toBe(true);
     expect(rec.metrics.get(8)!["loss/value_avg"]).toBeUndefined();
+    expect(r.evaluations.at(-1)!.meanScore - r.evaluations[0].meanScore).toBeGreaterThan(2);
+  }, 120_000);
+
+  it("GRPO raises the held-out score with the KL to the reference in its loss, logging TRL's GRPO names", async () => {
+    const rec = recorder(tempDir());
+    const r = await run("grpo", { iterations: 8, evalEvery: 8, promptsPerIteration: 4, samplesPerPrompt: 4 }, rec.ctx).result;
+    expect(r.status).toBe("completed");
+    const last = rec.metrics.get(8)!;
+    for (const name of ["reward", "reward_std", "frac_reward_zero_std", "kl", "clip_ratio/region_mean", "entropy", "completions/mean_length", ...TRL_METRICS]) expect(Number.isFinite(last[name]), name).toBe(true);
+    expect(last.kl).toBeGreaterThan(0);
+    expect(last["objective/non_score_reward"]).toBe(0);
     expect(r.evaluations.at(-1)!.meanScore - r.evaluations[0].meanScore).toBeGreaterThan(2);
   }, 120_000);
 

@@ -131,6 +131,30 @@ export function rlooAdvantages(rollouts: readonly RolloutTokens[], k: number, o:
 }
 
 /**
+ * GRPO: each response's advantage is its score minus its prompt group's mean score, divided by the
+ * group's standard deviation (+1e-4) unless scale is off (Dr. GRPO). Also the share of groups whose
+ * scores are all equal (they teach nothing: TRL's frac_reward_zero_std) and the mean group std.
+ */
+export function grpoAdvantages(scores: readonly number[], k: number, scale: boolean): { advantages: number[]; zeroStdShare: number; meanStd: number } {
+  if (k < 2) throw new Error(`GRPO needs at least 2 samples per prompt, got ${k}`);
+  if (scores.length % k !== 0) throw new Error(`${scores.length} responses do not split into groups of ${k}`);
+  const advantages: number[] = [];
+  let zero = 0;
+  let stds = 0;
+  for (let g = 0; g < scores.length; g += k) {
+    const group = scores.slice(g, g + k);
+    const m = sum(group) / k;
+    // Unbiased, as torch.std (TRL).
+    const sd = Math.sqrt(sum(group.map((x) => (x - m) ** 2)) / (k - 1));
+    if (sd === 0) zero++;
+    stds += sd;
+    for (const x of group) advantages.push(scale ? (x - m) / (sd + 1e-4) : x - m);
+  }
+  const groups = scores.length / k;
+  return { advantages, zeroStdShare: zero / groups, meanStd: stds / groups };
+}
+
+/**
  * Ziegler et al.'s adaptive KL coefficient: β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon) after
  * each batch of n responses.
  */

@@ -3,7 +3,7 @@
 // onnxruntime here, so the web app reads it too.
 import { ConfigError, parseConfigFields, type ConfigField } from "../sft-config";
 
-export type RlAlgorithm = "ppo" | "rloo";
+export type RlAlgorithm = "ppo" | "rloo" | "grpo";
 
 type Field = ConfigField<string>;
 
@@ -17,8 +17,6 @@ const shared = (k: number): Field[] => [
   { key: "minibatchSize", label: "Minibatch size", default: 8, min: 1, max: 4096, integer: true, help: "Sequences per optimizer step; a rollout batch is split into minibatches in a seeded order." },
   { key: "lr", label: "Learning rate", default: 3e-6, min: 1e-8, max: 0.1, integer: false, help: "AdamW learning rate, constant (TRL: 3e-6)." },
   { key: "cliprange", label: "Clip range", default: 0.2, min: 0.01, max: 10, integer: false, help: "ε of the clipped ratio π/π_old." },
-  { key: "klCoef", label: "KL coefficient", default: 0.05, min: 0, max: 10, integer: false, help: "β of the KL penalty to the reference (SFT) policy (TRL: 0.05; InstructGPT: 0.02)." },
-  { key: "klEstimator", label: "KL estimator", default: 1, min: 1, max: 3, integer: true, help: "1: k1 = log π − log π_ref (TRL's default); 3: k3 = (r − 1) − log r, non-negative, lower variance." },
   { key: "klLimit", label: "KL limit", default: 20, min: 0, max: 1e6, integer: false, help: "The run stops with its reason when the mean KL per response to the reference passes this (nats); 0 is off." },
   { key: "rewardClip", label: "Reward clip", default: 0, min: 0, max: 1e6, integer: false, help: "Scores are clipped to ±this (DeepSpeed-Chat: 5, OpenRLHF: 10); 0 is off." },
   { key: "missingEosPenalty", label: "Missing-EOS penalty", default: 0, min: 0, max: 1e6, integer: false, help: "Subtracted from the score of a response that hit the token limit without ending." },
@@ -29,8 +27,15 @@ const shared = (k: number): Field[] => [
   { key: "seed", label: "Seed", default: 1, min: 0, max: 2 ** 31 - 1, integer: true, help: "Seeds the prompt order, the rollouts' sampling and the minibatch order." },
 ];
 
+/** PPO and RLOO put the KL to the reference into the reward. */
+const rewardKl: Field[] = [
+  { key: "klCoef", label: "KL coefficient", default: 0.05, min: 0, max: 10, integer: false, help: "β of the KL penalty to the reference (SFT) policy in the reward (TRL: 0.05; InstructGPT: 0.02)." },
+  { key: "klEstimator", label: "KL estimator", default: 1, min: 1, max: 3, integer: true, help: "1: k1 = log π − log π_ref (TRL's default); 3: k3 = (r − 1) − log r, non-negative, lower variance." },
+];
+
 export const PPO_CONFIG_FIELDS: readonly Field[] = [
   ...shared(1),
+  ...rewardKl,
   { key: "cliprangeValue", label: "Value clip range", default: 0.2, min: 0.01, max: 1e6, integer: false, help: "The value model's new predictions stay within ±this of the rollout's." },
   { key: "vfCoef", label: "Value loss coefficient", default: 0.1, min: 0, max: 100, integer: false, help: "Weight of the value loss (TRL: 0.1)." },
   { key: "gamma", label: "γ", default: 1, min: 0, max: 1, integer: false, help: "Discount of future rewards in GAE." },
@@ -41,17 +46,26 @@ export const PPO_CONFIG_FIELDS: readonly Field[] = [
 
 export const RLOO_CONFIG_FIELDS: readonly Field[] = [
   ...shared(4),
+  ...rewardKl,
   { key: "normalizeAdvantages", label: "Normalize advantages", default: 0, min: 0, max: 1, integer: true, help: "1 scales the leave-one-out advantages to unit variance over the batch." },
 ];
+
+/** GRPO keeps the reward as the reward model gives it and puts the KL (k3, per token) into the loss. */
+export const GRPO_CONFIG_FIELDS: readonly Field[] = [
+  ...shared(4),
+  { key: "beta", label: "KL coefficient (β)", default: 0.04, min: 0, max: 10, integer: false, help: "Weight of the per-token KL (k3) to the reference in the loss (TRL's GRPO: 0.04); 0 drops the reference." },
+  { key: "scaleRewards", label: "Scale by group std", default: 1, min: 0, max: 1, integer: true, help: "1 divides each advantage by its prompt group's reward standard deviation (GRPO); 0 only subtracts the group mean (Dr. GRPO)." },
+];
+
+export const RL_CONFIG_FIELDS: Record<RlAlgorithm, readonly Field[]> = { ppo: PPO_CONFIG_FIELDS, rloo: RLOO_CONFIG_FIELDS, grpo: GRPO_CONFIG_FIELDS };
 
 export type RlRunConfig = Record<string, number>;
 
 /** Defaults filled in; throws ConfigError naming each bad field. */
 export function parseRlConfig(algorithm: RlAlgorithm, input: unknown): RlRunConfig {
-  const fields = algorithm === "ppo" ? PPO_CONFIG_FIELDS : RLOO_CONFIG_FIELDS;
-  const c = parseConfigFields(fields, input, `${algorithm.toUpperCase()} runs`);
+  const c = parseConfigFields(RL_CONFIG_FIELDS[algorithm], input, `${algorithm.toUpperCase()} runs`);
   const errors: Record<string, string> = {};
-  if (c.klEstimator !== 1 && c.klEstimator !== 3) errors.klEstimator = `must be 1 (k1) or 3 (k3), got ${c.klEstimator}`;
+  if (c.klEstimator !== undefined && c.klEstimator !== 1 && c.klEstimator !== 3) errors.klEstimator = `must be 1 (k1) or 3 (k3), got ${c.klEstimator}`;
   if (c.minibatchSize > c.promptsPerIteration * c.samplesPerPrompt) {
     errors.minibatchSize = `must be at most the sequences of an iteration (${c.promptsPerIteration} prompts × ${c.samplesPerPrompt} samples), got ${c.minibatchSize}`;
   }

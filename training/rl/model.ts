@@ -3,13 +3,13 @@
 // under the policy and the reference and its values. All read the one GPT-2 definition with the
 // parameters as inputs, so each session serves any weights of its architecture.
 
-import { Graph } from "../../inference/onnx/graph";
+import { Graph, type Value } from "../../inference/onnx/graph";
 import { AXES, gpt2Forward, gpt2HeadShapes, gpt2LmHead, gpt2ParamShapes, gpt2ScoreHead, type Gpt2Config, type Gpt2Head } from "../../inference/models/gpt2";
 import { serializeGraph } from "../../inference/onnx/serialize";
 import { float32, int64, type TensorData } from "../../inference/onnx/tensor";
 import { createSession, toOrtTensor, type OrtSession, type OrtTensor } from "../../inference/runtime/ort";
 import type { Batch } from "../batch";
-import { clippedPolicyLoss, clippedValueLoss, entropy, maskedMean, tokenLogProbs } from "../losses";
+import { clippedPolicyLoss, clippedValueLoss, entropy, klEstimate, maskedMean, tokenLogProbs } from "../losses";
 import type { Objective } from "../objectives";
 
 /** A sampled sequence: the prompt's tokens then the response's (EOS included when it ended). */
@@ -66,13 +66,16 @@ function responseTokens(batch: Batch): number {
 
 /**
  * The policy's clipped surrogate on the response tokens, log-probabilities on logits / temperature as
- * the rollouts were sampled. Inputs old_logprobs and advantages per token (PPO: GAE; RLOO: the
- * response's advantage on each of its tokens). Metrics: clipfrac, approxkl, entropy.
+ * the rollouts were sampled. Inputs old_logprobs and advantages per token (PPO: GAE; RLOO, GRPO: the
+ * response's advantage on each of its tokens). With klBeta (GRPO) the loss adds β × the mean per-token
+ * k3 KL to the reference, whose log-probabilities come as ref_logprobs. Metrics: clipfrac, approxkl,
+ * entropy (and kl).
  */
-export function policyObjective(o: { temperature: number; clip: number }): Objective {
+export function policyObjective(o: { temperature: number; clip: number; klBeta?: number }): Objective {
+  const withKl = (o.klBeta ?? 0) > 0;
   return {
     head: "lm",
-    inputs: ["targets", "response_mask", "old_logprobs", "advantages"],
+    inputs: ["targets", "response_mask", "old_logprobs", "advantages", ...(withKl ? ["ref_logprobs"] : [])],
     build({ g, config, forward, floatType }) {
       const dims = [AXES.batch, AXES.seq];
       const targets = g.input("targets", "int64", dims);
@@ -83,7 +86,10 @@ export function policyObjective(o: { temperature: number; clip: number }): Objec
       const scaled = g.div(logits, g.constFloat(floatType, [o.temperature], true));
       const logp = tokenLogProbs(g, scaled, targets);
       const { loss, clipFrac, approxKl } = clippedPolicyLoss(g, logp, old, advantages, mask, o.clip);
-      return { loss, metrics: { clipfrac: clipFrac, approxkl: approxKl, entropy: maskedMean(g, entropy(g, scaled), mask) } };
+      const metrics: Record<string, Value> = { clipfrac: clipFrac, approxkl: approxKl, entropy: maskedMean(g, entropy(g, scaled), mask) };
+      if (!withKl) return { loss, metrics };
+      const kl = maskedMean(g, klEstimate(g, logp, g.input("ref_logprobs", floatType, dims), "k3"), mask);
+      return { loss: g.add(loss, g.mul(g.constFloat(floatType, [o.klBeta!], true), kl)), metrics: { ...metrics, kl } };
     },
     lossElements: responseTokens,
   };

@@ -1,10 +1,11 @@
-// PPO and RLOO: a policy that starts from an SFT model learns to earn a reward model's score while a
+// PPO, RLOO and GRPO: a policy that starts from an SFT model learns to earn a reward model's score while a
 // KL penalty keeps it near that model (the frozen reference). Each iteration: rollouts through the
 // sampler's own generation code (the current weights written as a servable model directory and
 // loaded like any policy), log-probabilities recomputed with a forward pass on logits / temperature
 // (the sampler's are taken after its filters), scores from the served reward model, advantages
-// (GAE with a value model for PPO; leave-one-out over K samples for RLOO), then epochs of clipped
-// updates over minibatches. Metrics use TRL's names.
+// (GAE with a value model for PPO; leave-one-out over K samples for RLOO; normalised within each
+// prompt's group for GRPO, whose KL is in the loss), then epochs of clipped updates over
+// minibatches. Metrics use TRL's names.
 
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -21,7 +22,7 @@ import { rewardModelInit } from "../reward/model";
 import { RewardScorer } from "../reward/score";
 import { loadSftBase, SftInputError } from "../sft";
 import { NonFiniteError, Trainer, type StepResult } from "../trainer";
-import { adaptKlCoef, klPerToken, ppoAdvantages, rlooAdvantages, type KlEstimator, type RolloutTokens } from "./advantages";
+import { adaptKlCoef, grpoAdvantages, klPerToken, ppoAdvantages, rlooAdvantages, type KlEstimator, type RolloutTokens } from "./advantages";
 import type { RlAlgorithm, RlRunConfig } from "./config";
 import { policyObjective, rolloutBatch, RolloutForward, valueObjective, type RolloutSequence } from "./model";
 
@@ -105,9 +106,11 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
   const c = spec.config;
   const log = ctx.log ?? (() => {});
   const ppo = spec.algorithm === "ppo";
+  const grpo = spec.algorithm === "grpo";
   const k = c.samplesPerPrompt;
-  if (!ppo && k < 2) throw new RlInputError("RLOO needs at least 2 samples per prompt: each sample's baseline is the others' mean");
+  if (!ppo && k < 2) throw new RlInputError(`${spec.algorithm.toUpperCase()} needs at least 2 samples per prompt: each sample is measured against the others of its prompt`);
   const klKind: KlEstimator = c.klEstimator === 3 ? "k3" : "k1";
+  const klBeta = grpo ? c.beta : 0;
 
   const policy = input("policy", () => loadSftBase(spec.policyDir));
   const reference = spec.referenceDir ? input("reference", () => loadSftBase(spec.referenceDir!)) : policy;
@@ -140,7 +143,7 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
   const optimizer = { maxGradNorm: c.maxGradNorm, weightDecay: 0 };
   const padTokenId = policy.config.padTokenId;
 
-  const policyTrainer = await Trainer.create({ config: policy.config, objective: policyObjective({ temperature: c.temperature, clip: c.cliprange }), weights: policy.weights, optimizer, schedule, intraOpThreads: spec.intraOpThreads, log });
+  const policyTrainer = await Trainer.create({ config: policy.config, objective: policyObjective({ temperature: c.temperature, clip: c.cliprange, klBeta }), weights: policy.weights, optimizer, schedule, intraOpThreads: spec.intraOpThreads, log });
   const valueTrainer = valueInit
     ? await Trainer.create({ config: valueInit.config, objective: valueObjective({ clip: c.cliprangeValue, vfCoef: c.vfCoef }), weights: valueInit.weights, optimizer, schedule, intraOpThreads: spec.intraOpThreads, log })
     : null;
@@ -260,7 +263,15 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
       let returns: Float64Array[] | null = null;
       let kl: number[];
       let nonScore: number[];
-      if (ppo) {
+      let groupStats: Record<string, number> = {};
+      if (grpo) {
+        // The reward stays the reward model's; the KL to the reference is in the loss instead.
+        const a = grpoAdvantages(shaped, k, c.scaleRewards === 1);
+        perTokenAdvantages = a.advantages.map((v, i) => new Float64Array(logprobs[i].length).fill(v));
+        kl = tokens.map((t) => sumOf(klPerToken(t.logprobs, t.refLogprobs, "k1")));
+        nonScore = kl.map(() => 0);
+        groupStats = { reward: mean(shaped), reward_std: a.meanStd, frac_reward_zero_std: a.zeroStdShare };
+      } else if (ppo) {
         const a = ppoAdvantages(tokens, { klCoef, kl: klKind, gamma: c.gamma, lam: c.lam, whitenRewards: c.whitenRewards === 1 });
         perTokenAdvantages = a.advantages;
         returns = a.returns;
@@ -289,9 +300,9 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
         for (let at = 0; at < perm.length; at += mbSize) {
           const idx = perm.slice(at, at + mbSize);
           const seqs = idx.map((i) => rows.sequences[i]);
-          policySteps.push(
-            await policyTrainer.trainStep([rolloutBatch(seqs, padTokenId, { old_logprobs: idx.map((i) => logprobs[i]), advantages: idx.map((i) => perTokenAdvantages[i]) })]),
-          );
+          const perToken: Record<string, Float64Array[]> = { old_logprobs: idx.map((i) => logprobs[i]), advantages: idx.map((i) => perTokenAdvantages[i]) };
+          if (klBeta > 0) perToken.ref_logprobs = idx.map((i) => refLogprobs[i]);
+          policySteps.push(await policyTrainer.trainStep([rolloutBatch(seqs, padTokenId, perToken)]));
           if (valueTrainer) {
             valueSteps.push(await valueTrainer.trainStep([rolloutBatch(seqs, padTokenId, { old_values: idx.map((i) => values![i]), returns: idx.map((i) => returns![i]) })]));
           }
@@ -321,6 +332,10 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
         "val/num_eos_tokens": rows.ended.filter(Boolean).length,
         "val/response_length": responseTokens / rows.sequences.length,
         ...(valueTrainer ? { "loss/value_avg": stepMean(valueSteps, "value_loss"), "val/clipfrac_avg": stepMean(valueSteps, "clipfrac") } : {}),
+        // TRL's GRPO names beside the shared ones.
+        ...(grpo
+          ? { ...groupStats, kl: klBeta > 0 ? stepMean(policySteps, "kl") : mean(kl.map((x, i) => x / logprobs[i].length)), "clip_ratio/region_mean": stepMean(policySteps, "clipfrac"), entropy: stepMean(policySteps, "entropy"), "completions/mean_length": responseTokens / rows.sequences.length }
+          : {}),
         kl_coef: klCoef,
         lr: policySteps.at(-1)!.lr,
         grad_norm: mean(policySteps.map((s) => s.gradNorm)),

@@ -1,4 +1,4 @@
-// PPO and RLOO runs: prompts from prompts_text / prompts_conversational snapshots (the validation
+// PPO, RLOO and GRPO runs: prompts from prompts_text / prompts_conversational snapshots (the validation
 // split holds the evaluation's prompts) → training/rl's trainRl, starting from the run's base
 // policy and scored by its reward model.
 import path from "node:path";
@@ -85,3 +85,4 @@ function rlRunner(algorithm: RlAlgorithm): TrainingRunner {
 
 export const ppoRunner = rlRunner("ppo");
 export const rlooRunner = rlRunner("rloo");
+export const grpoRunner = rlRunner("grpo");

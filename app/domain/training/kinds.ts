@@ -3,10 +3,10 @@
 // (defaults, ranges, one sentence each) with the parser that names every bad field. The trainers
 // themselves run only in workers (workers/training/).
 import { parseRewardConfig, REWARD_CONFIG_FIELDS } from "../../../training/reward/config.ts";
-import { parseRlConfig, PPO_CONFIG_FIELDS, RLOO_CONFIG_FIELDS } from "../../../training/rl/config.ts";
+import { GRPO_CONFIG_FIELDS, parseRlConfig, PPO_CONFIG_FIELDS, RLOO_CONFIG_FIELDS } from "../../../training/rl/config.ts";
 import { parseSftConfig, SFT_CONFIG_FIELDS, type ConfigField } from "../../../training/sft-config.ts";
 
-export type TrainingKindName = "sft" | "reward" | "ppo" | "rloo";
+export type TrainingKindName = "sft" | "reward" | "ppo" | "rloo" | "grpo";
 
 export interface TrainingKindSpec {
   kind: TrainingKindName;
@@ -58,6 +58,15 @@ export const TRAINING_KINDS: Partial<Record<TrainingKindName, TrainingKindSpec>>
     rewardModel: true,
     fields: RLOO_CONFIG_FIELDS,
     parseConfig: (raw) => parseRlConfig("rloo", raw),
+  },
+  grpo: {
+    kind: "grpo",
+    label: "GRPO",
+    exportFormats: ["prompts_text", "prompts_conversational"],
+    output: "policy",
+    rewardModel: true,
+    fields: GRPO_CONFIG_FIELDS,
+    parseConfig: (raw) => parseRlConfig("grpo", raw),
   },
 };
 

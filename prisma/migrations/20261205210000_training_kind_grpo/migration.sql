@@ -1,0 +1,1 @@
+ALTER TYPE "TrainingKind" ADD VALUE 'grpo';
