@@ -396,7 +396,7 @@ program
 
 const train = program.command("train").description("start a training run (the worker runs it)");
 type TrainOptions = { project: string; export: string[]; base: string; rewardModel?: string; config?: string; by?: string; wait?: boolean };
-const trainCommand = (kind: "sft" | "reward" | "ppo" | "rloo" | "grpo", description: string, exportsHelp: string, baseHelp: string) => {
+const trainCommand = (kind: "sft" | "reward" | "dpo" | "ppo" | "rloo" | "grpo", description: string, exportsHelp: string, baseHelp: string) => {
   const command = train
     .command(kind)
     .description(description)
@@ -436,6 +436,7 @@ trainCommand(
   "export snapshot ids (kway or pairwise_*)",
   "the registered policy the reward model starts from",
 );
+trainCommand("dpo", "DPO on preference pairs (kway or pairwise snapshots): the policy learns the preferences directly, measured against its frozen SFT start", "export snapshot ids (kway or pairwise_*)", "the registered SFT policy (start and frozen reference)");
 trainCommand("ppo", "PPO on prompt snapshots: the policy learns the reward model's preferences, a KL penalty keeps it near its SFT start", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
 trainCommand("rloo", "RLOO on prompt snapshots: K samples per prompt, leave-one-out baseline, no value model", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
 trainCommand("grpo", "GRPO on prompt snapshots: K samples per prompt, advantages normalised within each prompt's group, KL in the loss", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
@@ -463,6 +464,8 @@ async function followRun(runId: string) {
         console.log(`succeeded: model ${row.outputModel?.name ?? "-"}`);
         if (row.kind === "reward")
           console.log(`validation accuracy ${m.evalAccuracy?.toFixed(3) ?? "-"} on ${m.evalPairs ?? "-"} pairs (longer reply wins ${m.longerWinsAccuracy?.toFixed(3) ?? "-"}, shorter ${m.shorterWinsAccuracy?.toFixed(3) ?? "-"}) · mean margin ${m.evalMeanMargin?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} steps (${m.status})`);
+        else if (row.kind === "dpo")
+          console.log(`validation loss ${m.evalLoss?.toFixed(4) ?? "-"} · reward accuracy ${m.evalRewardAccuracy?.toFixed(3) ?? "-"} on ${m.evalPairs ?? "-"} pairs · margin ${m.evalRewardMargin?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} steps`);
         else if (row.kind === "ppo" || row.kind === "rloo" || row.kind === "grpo")
           console.log(`held-out score ${m.evalScoreBefore?.toFixed(3) ?? "-"} → ${m.evalScoreAfter?.toFixed(3) ?? "-"} on ${m.evalPrompts ?? "-"} prompts · KL to the reference ${m.evalKlAfter?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} iterations`);
         else console.log(`train loss ${m.trainLoss?.toFixed(4)} · validation loss ${m.validationLoss?.toFixed(4) ?? "-"} · perplexity ${m.validationPerplexity?.toFixed(2) ?? "-"} · ${m.tokensSeen} tokens · ${m.step}/${m.totalSteps} steps (${m.status})`);

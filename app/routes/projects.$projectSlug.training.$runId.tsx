@@ -62,6 +62,7 @@ export default function TrainingRun() {
   const m = run.metrics;
   const reward = run.kind === "reward";
   const rl = run.kind === "ppo" || run.kind === "rloo" || run.kind === "grpo";
+  const dpo = run.kind === "dpo";
   const curve = (name: string, label: string, color: string) => (curves[name] ? [{ label, steps: curves[name][0], values: curves[name][1], color }] : []);
   return (
     <div className="stack" data-run-id={run.id}>
@@ -83,6 +84,10 @@ export default function TrainingRun() {
           <p className="muted" data-testid="rl-summary">
             Score {num(m["objective/scores"], 3)} · KL to the reference {num(m["objective/kl"], 3)} · held-out score {num(m.evalScoreBefore, 3)} → {num(m.evalScoreAfter, 3)} (KL {num(m.evalKlAfter, 3)}) ·
             clip fraction {num(m["policy/clipfrac_avg"], 3)} · β {num(m.kl_coef, 4)}
+          </p>
+        ) : dpo ? (
+          <p className="muted" data-testid="dpo-summary">
+            Loss {num(m.loss)} · validation loss {num(m.evalLoss)} · reward accuracy {num(m.evalRewardAccuracy, 3)} on {m.evalPairs ?? "–"} pairs · margin {num(m.evalRewardMargin, 3)}
           </p>
         ) : reward ? (
           <p className="muted" data-testid="reward-summary">
@@ -118,7 +123,14 @@ export default function TrainingRun() {
             <MetricChart title="Response length" curves={curve("val/response_length", "tokens", "#9ca3af")} />
           </>
         ) : (
-          <MetricChart title="Loss" curves={[...curve("loss", "train loss", "#2563eb"), ...curve("validation_loss", "validation loss", "#dc2626")]} />
+          <MetricChart title="Loss" curves={[...curve("loss", "train loss", "#2563eb"), ...curve("validation_loss", "validation loss", "#dc2626"), ...curve("eval_loss", "validation loss", "#dc2626")]} />
+        )}
+        {dpo && (
+          <>
+            <MetricChart title="Implicit rewards" curves={[...curve("rewards/chosen", "chosen", "#059669"), ...curve("rewards/rejected", "rejected", "#dc2626")]} />
+            <MetricChart title="Reward accuracy" curves={[...curve("rewards/accuracies", "train (step)", "#93c5fd"), ...curve("eval_rewards/accuracies", "validation", "#dc2626")]} />
+            <MetricChart title="Margins" curves={[...curve("rewards/margins", "train (step)", "#93c5fd"), ...curve("eval_rewards/margins", "validation", "#dc2626")]} />
+          </>
         )}
         {reward && (
           <>

@@ -19,6 +19,7 @@ const KIND_INTRO: Record<string, string> = {
   sft: "the base model learns to write the assistant turns of the chosen demonstrations (the loss counts only the assistant's tokens).",
   reward:
     "the base policy becomes the backbone of a scalar reward model that learns the people's rankings: −log σ(r_w − r_l) over every winner/loser pair of a ranked set, evaluated by pairwise accuracy beside the longer- and shorter-reply baselines.",
+  dpo: "the SFT policy learns the people's preferences directly, without a reward model: for each chosen/rejected pair it raises the chosen reply's log-probability relative to its frozen SFT start more than the rejected one's (β sets how far it may move).",
   ppo: "the SFT policy samples replies to the snapshot's prompts, the reward model scores them, and the policy learns to earn more score while a KL penalty keeps it near the SFT model (its frozen reference); a value model started from the reward model gives per-token advantages (GAE).",
   rloo: "like PPO without a value model: K replies per prompt, each one's advantage is its reward minus the mean of the other K − 1 (REINFORCE leave-one-out), with the KL to the SFT model in the reward.",
   grpo: "K replies per prompt, each one's advantage its score's distance from the group's mean in units of the group's spread (no value model); the KL to the SFT model (k3, per token) is part of the loss, not of the reward.",
@@ -133,7 +134,7 @@ export default function Training() {
             </label>
           ))}
         </fieldset>
-        <label>{spec.output === "reward" ? "Backbone (a registered policy)" : spec.rewardModel ? "SFT policy (the start and the frozen reference)" : "Base model"}
+        <label>{spec.output === "reward" ? "Backbone (a registered policy)" : spec.rewardModel || spec.kind === "dpo" ? "SFT policy (the start and the frozen reference)" : "Base model"}
           <select name="baseModelId" defaultValue="">
             <option value="" disabled>Choose…</option>
             {models.map((m) => <option key={m.id} value={m.id}>{m.name} (context {m.contextLength})</option>)}

@@ -1,7 +1,7 @@
-// PPO and RLOO runs as jobs in a real worker process: an RLOO run started with `npm run cli -- train
+// PPO, RLOO, GRPO and DPO runs as jobs in a real worker process: an RLOO run started with `npm run cli -- train
 // rloo` on a prompts snapshot, scored by a registered reward model, logs TRL's metrics per iteration
 // and the held-out evaluations, and registers the policy with its lineage; a PPO run trains its value
-// model beside the policy; the KL guard fails a run with its reason and registers nothing; inputs a
+// model beside the policy; GRPO keeps its KL in the loss; DPO learns from a pairwise snapshot; the KL guard fails a run with its reason and registers nothing; inputs a
 // run cannot use are refused before anything is queued.
 import fs from "node:fs";
 import os from "node:os";
@@ -17,7 +17,7 @@ import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts"
 import { DEMO_SPECIAL_TOKENS, EOT } from "../../inference/tokenizer/demo-tokenizer.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startWorkers, type RunningProcess } from "../helpers/server.ts";
-import { promptsSnapshot, TINY_BASE, tinyRewardModel, trainingProject } from "../helpers/training.ts";
+import { kwaySnapshot, promptsSnapshot, TINY_BASE, tinyRewardModel, trainingProject } from "../helpers/training.ts";
 
 const CONFIG = { iterations: 4, promptsPerIteration: 4, maxNewTokens: 4, lr: 3e-4, epochs: 2, minibatchSize: 4, evalPrompts: 8, evalEvery: 2, checkpointEvery: 2 };
 const TRL = ["objective/kl", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "objective/scores", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "val/num_eos_tokens"];
@@ -48,7 +48,7 @@ async function finished(runId: string) {
   }
 }
 
-describe("PPO and RLOO runs", () => {
+describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
   it("an RLOO run from the CLI logs TRL's metrics and the held-out evaluations, and registers the policy with its lineage", { timeout: 300_000 }, async () => {
     const configFile = path.join(tmp, "rloo.json");
     fs.writeFileSync(configFile, JSON.stringify({ ...CONFIG, samplesPerPrompt: 4 }));
@@ -101,6 +101,21 @@ describe("PPO and RLOO runs", () => {
     const names = new Set((await prisma.trainingMetric.findMany({ where: { runId: run.id, step: 2 } })).map((x) => x.name));
     for (const name of [...TRL, "reward", "reward_std", "frac_reward_zero_std", "kl", "completions/mean_length"]) expect(names.has(name), name).toBe(true);
     expect(done.outputModel?.kind).toBe("policy");
+  });
+
+  it("a DPO run learns from a kway snapshot's pairs with the SFT policy as its reference, logging TRL's DPO names", { timeout: 300_000 }, async () => {
+    const kway = await kwaySnapshot(setup.project.id);
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "dpo", exportIds: [kway.id], baseModelId: setup.base.id, config: { steps: 4, pairsPerBatch: 4, lr: 1e-3, warmupRatio: 0, evalEvery: 2 }, createdById: null });
+    const done = await finished(run.id);
+    if (done.status !== "succeeded") throw new Error(`DPO run ${done.status}: ${done.error}\n${worker.output()}`);
+    const metrics = await prisma.trainingMetric.findMany({ where: { runId: run.id } });
+    const stepsOf = (n: string) => metrics.filter((x) => x.name === n).map((x) => x.step).sort((a, b) => a - b);
+    for (const name of ["loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"]) expect(stepsOf(name), name).toEqual([1, 2, 3, 4]);
+    expect(stepsOf("eval_rewards/accuracies")).toEqual([2, 4]);
+    expect(metrics.find((x) => x.name === "loss" && x.step === 1)!.value).toBeCloseTo(Math.LN2, 4);
+    expect(done.outputModel?.kind).toBe("policy");
+    expect(done.outputModel?.parentId).toBe(setup.base.id);
+    await expect(createTrainingRun({ projectId: setup.project.id, kind: "dpo", exportIds: [prompts.id], baseModelId: setup.base.id, config: {}, createdById: null })).rejects.toThrow(/is prompts_text; a DPO run reads kway or pairwise_trl/);
   });
 
   it("the KL guard fails a run with the iteration and the reason, registering nothing", { timeout: 300_000 }, async () => {

@@ -11,11 +11,12 @@ import { runDirs } from "~/models/training.server.ts";
 import type { Processor } from "../harness.ts";
 import { TrainingInputError, type RunDataset, type TrainingRunContext, type TrainingRunner } from "../training/runner.ts";
 import { rewardRunner } from "../training/reward.ts";
+import { dpoRunner } from "../training/dpo.ts";
 import { grpoRunner, ppoRunner, rlooRunner } from "../training/rl.ts";
 import { sftRunner } from "../training/sft.ts";
 
 /** The trainer of each kind; a new kind adds its runner here and its spec in app/domain/training/kinds.ts. */
-export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner, reward: rewardRunner, ppo: ppoRunner, rloo: rlooRunner, grpo: grpoRunner };
+export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner, reward: rewardRunner, dpo: dpoRunner, ppo: ppoRunner, rloo: rlooRunner, grpo: grpoRunner };
 
 const CANCEL_CHECK_MS = 1_000;
 const ROW_WRITE_MS = 500;

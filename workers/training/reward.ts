@@ -1,36 +1,16 @@
 // Reward-model runs: ranked sets from kway or pairwise export snapshots → training/reward's
 // trainRewardModel, backbone the run's base policy.
-import path from "node:path";
-import { EXPORT_READERS, PreferenceDataError, readPreferenceFile, RewardInputError, trainRewardModel, type RankedSet } from "../../training/reward/index.ts";
+import { RewardInputError, trainRewardModel } from "../../training/reward/index.ts";
 import { rewardHyperparameters, type RewardRunConfig } from "../../training/reward/config.ts";
 import { NonFiniteError } from "../../training/trainer.ts";
+import { readRankedSets } from "./preferences.ts";
 import { TrainingInputError, type TrainingRunner } from "./runner.ts";
 
 export const rewardRunner: TrainingRunner = {
   kind: "reward",
   async run(ctx) {
     if (!ctx.baseModel) throw new TrainingInputError("a reward-model run needs a base policy as its backbone");
-    const train: RankedSet[] = [];
-    const validation: RankedSet[] = [];
-    const skipped: Record<string, number> = {};
-    for (const d of ctx.datasets) {
-      const reader = EXPORT_READERS[d.format];
-      if (!reader) throw new TrainingInputError(`export ${d.exportId} is ${d.format}; a reward model trains on ${Object.keys(EXPORT_READERS).join(", ")}`);
-      for (const f of d.files) {
-        let read;
-        try {
-          read = readPreferenceFile(path.join(d.dir, f.name), reader);
-        } catch (error) {
-          if (error instanceof PreferenceDataError) throw new TrainingInputError(`export ${d.exportId} ${f.name}: ${error.message}`);
-          throw error;
-        }
-        (f.split === "validation" ? validation : train).push(...read.sets);
-        for (const [why, n] of Object.entries(read.skipped)) skipped[why] = (skipped[why] ?? 0) + n;
-      }
-    }
-    const skippedText = Object.entries(skipped).map(([why, n]) => `${n} ${why}`).join(", ");
-    ctx.log(`read ${train.length} training and ${validation.length} validation ranked sets from ${ctx.datasets.length} export(s)${skippedText ? ` (skipped: ${skippedText})` : ""}`);
-
+    const { train, validation } = readRankedSets(ctx);
     // Throughput and ETA over the steps of this session (a resumed run starts counting again).
     let tokens = 0;
     let ms = 0;

@@ -3,10 +3,11 @@
 // (defaults, ranges, one sentence each) with the parser that names every bad field. The trainers
 // themselves run only in workers (workers/training/).
 import { parseRewardConfig, REWARD_CONFIG_FIELDS } from "../../../training/reward/config.ts";
+import { DPO_CONFIG_FIELDS, parseDpoConfig } from "../../../training/dpo/config.ts";
 import { GRPO_CONFIG_FIELDS, parseRlConfig, PPO_CONFIG_FIELDS, RLOO_CONFIG_FIELDS } from "../../../training/rl/config.ts";
 import { parseSftConfig, SFT_CONFIG_FIELDS, type ConfigField } from "../../../training/sft-config.ts";
 
-export type TrainingKindName = "sft" | "reward" | "ppo" | "rloo" | "grpo";
+export type TrainingKindName = "sft" | "reward" | "dpo" | "ppo" | "rloo" | "grpo";
 
 export interface TrainingKindSpec {
   kind: TrainingKindName;
@@ -40,6 +41,15 @@ export const TRAINING_KINDS: Partial<Record<TrainingKindName, TrainingKindSpec>>
     rewardModel: false,
     fields: REWARD_CONFIG_FIELDS,
     parseConfig: parseRewardConfig,
+  },
+  dpo: {
+    kind: "dpo",
+    label: "DPO",
+    exportFormats: ["kway", "pairwise_trl", "pairwise_trl_implicit", "pairwise_trl_standard", "pairwise_openrlhf", "pairwise_hh"],
+    output: "policy",
+    rewardModel: false,
+    fields: DPO_CONFIG_FIELDS,
+    parseConfig: parseDpoConfig,
   },
   ppo: {
     kind: "ppo",

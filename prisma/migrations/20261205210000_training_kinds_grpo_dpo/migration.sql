@@ -1,1 +1,2 @@
 ALTER TYPE "TrainingKind" ADD VALUE 'grpo';
+ALTER TYPE "TrainingKind" ADD VALUE 'dpo';
