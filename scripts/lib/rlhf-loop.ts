@@ -52,13 +52,13 @@ export interface LoopSettings {
 
 export const LOOP_SETTINGS: LoopSettings = {
   prompts: 96,
-  checkPrompts: 16,
+  checkPrompts: 24,
   k: 4,
   maxNewTokens: 8,
-  temperature: 1,
+  temperature: 0.7,
   validationRatio: 0.25,
   reward: { epochs: 8, promptsPerBatch: 4, lr: 2e-3, warmupRatio: 0, evalEvery: 0, checkpointEvery: 1000, seed: 1 },
-  rloo: { iterations: 6, promptsPerIteration: 8, samplesPerPrompt: 4, lr: 3e-4, epochs: 2, minibatchSize: 16, klCoef: 0.1, klLimit: 10, evalPrompts: 16, evalEvery: 3, checkpointEvery: 1000, seed: 1 },
+  rloo: { iterations: 8, promptsPerIteration: 8, samplesPerPrompt: 4, lr: 3e-4, epochs: 2, minibatchSize: 16, klCoef: 0.05, klLimit: 10, evalPrompts: 16, evalEvery: 4, checkpointEvery: 1000, seed: 1 },
   seed: 1,
 };
 
