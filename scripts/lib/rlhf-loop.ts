@@ -1,9 +1,9 @@
 // The whole loop at tiny scale, through the product's own services and a running worker:
 // prompts written and reviewed by labelers → the sampler puts K replies under each → labelers
 // review them and rank them by a known rule (a reply with a capital "T" beats one without; replies
-// alike tie) → consensus →
-// kway and prompts_text exports → a reward model → RLOO from the base policy → the trained
-// policy promoted → held-out prompts sampled again, before and after, and scored by the rule.
+// alike tie) → consensus → kway and prompts_text exports → a reward model → RLOO from the base
+// policy → the trained policy promoted → fresh prompts sampled by the base policy and by the
+// promoted one, and their replies judged by the rule.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";

@@ -14,7 +14,7 @@ import { startWorkers, type RunningProcess } from "../helpers/server.ts";
 /** The reward model orders held-out pairs that the rule orders. */
 const MIN_RM_ACCURACY = 0.9;
 /** Mean reward-model score on the held-out prompts rises by at least this. */
-const MIN_SCORE_GAIN = 1.5;
+const MIN_SCORE_GAIN = 1;
 /** Mean KL per response to the reference (nats) stays under this. */
 const MAX_KL = 6;
 /** Promoted replies beat the base policy's replies to the same fresh prompts by the rule at least this often. */
