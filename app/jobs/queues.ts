@@ -31,6 +31,11 @@ export const QUEUES = {
     payload: z.object({ trainingRunId: RowId }),
     rowIdOf: (p: { trainingRunId: string }) => p.trainingRunId,
   },
+  reward: {
+    name: "reward",
+    payload: z.object({ rewardJobId: RowId }),
+    rowIdOf: (p: { rewardJobId: string }) => p.rewardJobId,
+  },
 } as const;
 
 export type QueueKey = keyof typeof QUEUES;
@@ -39,13 +44,14 @@ export type Payload<K extends QueueKey> = z.infer<(typeof QUEUES)[K]["payload"]>
 /** Which table holds a queue's rows (status, progress, error, timestamps). */
 export const ROW_TABLE: Record<
   QueueKey,
-  "sampling_runs" | "playground_generations" | "dataset_exports" | "dataset_imports" | "training_runs"
+  "sampling_runs" | "playground_generations" | "dataset_exports" | "dataset_imports" | "training_runs" | "reward_jobs"
 > = {
   sampling: "sampling_runs",
   playground: "playground_generations",
   export: "dataset_exports",
   import: "dataset_imports",
   training: "training_runs",
+  reward: "reward_jobs",
 };
 
 export function jobIdFor<K extends QueueKey>(queue: K, payload: Payload<K>): string {

@@ -4,6 +4,7 @@ import type { Processor } from "../harness.ts";
 import { exportDataset } from "./export.ts";
 import { importDataset } from "./import.ts";
 import { playground } from "./playground.ts";
+import { reward } from "./reward.ts";
 import { sampling } from "./sampling.ts";
 import { training } from "./training.ts";
 
@@ -13,4 +14,5 @@ export const PROCESSORS: { [K in QueueKey]?: Processor<K> } = {
   export: exportDataset,
   import: importDataset,
   training,
+  reward,
 };
