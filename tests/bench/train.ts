@@ -9,16 +9,14 @@
 // single runs at random). The last line printed is one JSON object; ratio = step_ms / torch_step_ms
 // on the reference configuration.
 
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { BENCH, CONFIGS, RESULT_PREFIX, writeBenchFiles } from "./train/setup";
 import type { ProfileSummary } from "./train/profile";
+import { ensureTorch, median, PYTHON, runChild as runChildOf } from "./torch-anchor";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PYTHON = "/usr/bin/python3";
 const log = (msg: string) => console.log(`[bench:train] ${msg}`);
 
 interface Run {
@@ -31,53 +29,18 @@ interface Run {
   threads?: string;
 }
 
-function ensureTorch(): void {
-  const ok = () => {
-    try {
-      execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (ok()) return;
-  if (process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) {
-    throw new Error("PyTorch is missing: install Debian's python3-torch and libopenblas0-pthread (apt-get install -y python3-torch libopenblas0-pthread)");
-  }
-  log("installing Debian's python3-torch (the anchor; not a dependency of the product)");
-  execFileSync("apt-get", ["install", "-y", "python3-torch", "libopenblas0-pthread"], { stdio: "inherit" });
-  if (!ok()) throw new Error("python3-torch installed but `import torch` still fails");
-}
-
-function runChild(cmd: string, args: string[], prefix: string | null): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: process.env });
-    let stdout = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const lines = stdout.split("\n").filter((l) => l.trim());
-      const line = prefix ? lines.find((l) => l.startsWith(prefix))?.slice(prefix.length) : lines.at(-1);
-      if (code !== 0 || !line) reject(new Error(`${path.basename(args[args.length - 1])} exited with ${code}`));
-      else resolve(JSON.parse(line) as Run);
-    });
-  });
-}
+const runChild = (cmd: string, args: string[], prefix: string | null) => runChildOf<Run>(cmd, args, prefix);
 
 const ours = (dir: string, profile = false) =>
   runChild(process.execPath, ["--import", "tsx", path.join(here, "train", "ours.ts"), dir, ...(profile ? ["--profile"] : [])], RESULT_PREFIX);
 const torch = (dir: string, threads: string) => runChild(PYTHON, [path.join(here, "train", "torch_step.py"), dir, threads], null);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const timed = (r: Run) => median(r.step_ms.slice(BENCH.warmup));
 const best = (runs: Run[]) => runs.reduce((a, b) => (timed(b) < timed(a) ? b : a));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 const rounds = Math.max(1, Number(parseArgs({ options: { rounds: { type: "string" } } }).values.rounds ?? 2));
-ensureTorch();
+ensureTorch(log);
 const results: Record<string, { ours: Run; torch: Run; lossDiff: number }> = {};
 for (const name of Object.keys(CONFIGS)) {
   const { config, batch, seq } = CONFIGS[name];

@@ -4,10 +4,14 @@
 // give, the tree page shows them beside the consensus ranks and the project page how often they agree
 // with the consensus on finished trees; an admin evaluates the model on a kway snapshot from its page.
 // Inputs that cannot work are refused with a reason, queueing nothing.
+import fs from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { queue } from "~/jobs/enqueue.server.ts";
+import { exportDir } from "~/models/datasets/exports.server.ts";
 import { seedDemoTrees } from "~/models/demo-trees.server.ts";
+import { createTrainingRun } from "~/models/training.server.ts";
 import { registerModel, setActivePolicy } from "~/models/model-registry.server.ts";
 import * as modelPage from "~/routes/admin.reward-models.$modelId.tsx";
 import * as projectPage from "~/routes/projects.$projectSlug._index.tsx";
@@ -179,5 +183,24 @@ describe("reward-model evaluation from the model's page", () => {
     expect(jobs.find((j) => j.kind === "evaluate")?.evaluation?.accuracy).toBe(result.accuracy);
     const policyPage = await call(() => modelPage.loader({ request: makeRequest(`/admin/reward-models/${setup.base.id}`, { cookie: cookies.admin }), params: { modelId: setup.base.id }, context: {} }));
     expect(policyPage.status).toBe(404);
+  });
+});
+
+describe("reward-model runs and the models that wrote the snapshot's replies", () => {
+  it("fails a run whose backbone's tokenizer differs from the model that wrote the kway snapshot's replies, registering nothing", { timeout: 300_000 }, async () => {
+    const kway = await kwaySnapshot(setup.project.id);
+    // The snapshot's first set was sampled by the demo policy (8,192-token BPE); the backbone reads bytes.
+    const row = JSON.parse(fs.readFileSync(path.join(exportDir(kway.id), "train.jsonl"), "utf8").split("\n")[0]) as { completions: { message_id: string; content: string }[] };
+    const tree = await prisma.messageTree.create({ data: { projectId: setup.project.id, state: "ready_for_export" } });
+    const prompt = await prisma.message.create({ data: { treeId: tree.id, projectId: setup.project.id, role: "prompter", text: "a prompt", textHash: "p", externalAuthor: "x" } });
+    await prisma.message.createMany({
+      data: row.completions.map((c) => ({ id: c.message_id, treeId: tree.id, projectId: setup.project.id, parentId: prompt.id, depth: 1, role: "assistant" as const, text: c.content, textHash: c.message_id, modelVersionId: demoPolicy.id })),
+    });
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "reward", exportIds: [kway.id], baseModelId: setup.base.id, config: { steps: 2, promptsPerBatch: 2 }, createdById: null });
+    await waitFor(async () => ["succeeded", "failed"].includes((await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } })).status), "the reward run", 240_000);
+    const done = await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id }, include: { outputModel: true } });
+    expect(done.status).toBe("failed");
+    expect(done.error).toMatch(new RegExp(`the backbone base-rm-scores's tokenizer differs from that of demo-policy-copy, which wrote ${row.completions.length} of the snapshots' replies`));
+    expect(done.outputModel).toBeNull();
   });
 });
