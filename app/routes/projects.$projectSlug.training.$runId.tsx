@@ -124,7 +124,7 @@ export default function TrainingRun() {
 
       <section className="card">
         <h2>Output model</h2>
-        {run.outputModel ? <p><Link to={`/admin/models/${run.outputModel.id}`}>{run.outputModel.name}</Link> ({reward ? "reward model" : "policy"}, parent {run.baseModel?.name})</p> : <p className="muted">Registered when the run succeeds.</p>}
+        {run.outputModel ? <p><Link to={reward ? `/admin/reward-models/${run.outputModel.id}` : `/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> ({reward ? "reward model" : "policy"}, parent {run.baseModel?.name})</p> : <p className="muted">Registered when the run succeeds.</p>}
       </section>
 
       <section className="card">
