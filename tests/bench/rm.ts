@@ -41,8 +41,8 @@ const SPLIT = { seed: 42, validationRatio: 0.2 };
 const THREADS = 2;
 /** The quality run's settings (what was tried is in training/README.md, "Reward models"). */
 const HYPER = {
-  epochs: Number(args.epochs ?? 2),
-  lr: Number(args.lr ?? 1e-4),
+  epochs: Number(args.epochs ?? 3),
+  lr: Number(args.lr ?? 3e-4),
   promptsPerBatch: 8,
   warmupRatio: 0.1,
   weightDecay: 0,
