@@ -276,7 +276,9 @@ type Loaded = ReturnType<typeof useLoaderData<typeof loader>>;
 function RewardAgreementCard({ slug, agreement, scoring, rewardModels }: Pick<Loaded, "agreement" | "scoring" | "rewardModels"> & { slug: string }) {
   const fetcher = useFetcher<{ error: string | null; started: string | null }>();
   const live = scoring?.status === "queued" || scoring?.status === "running";
-  usePolling(live || (fetcher.data?.started != null && scoring?.status !== "succeeded"), 1500);
+  // Until the job just started shows up as the latest, and while it runs.
+  const pending = fetcher.data?.started != null && scoring?.id !== fetcher.data.started;
+  usePolling(live || pending, 1500);
   return (
     <div className="card" data-testid="reward-agreement">
       <h2>Reward models and the consensus</h2>
