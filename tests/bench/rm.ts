@@ -53,8 +53,8 @@ const HYPER = {
   evalEvery: 1_000_000,
 };
 /** The speed comparison: the first SPEED.batches batches of the training sets, SPEED.steps steps, the first not timed. */
-const SPEED = { batches: 2, steps: 4, warmup: 1, lr: 1e-4 };
-const rounds = Math.max(1, Number(args.rounds ?? 1));
+const SPEED = { batches: 2, steps: 5, warmup: 1, lr: 1e-4 };
+const rounds = Math.max(1, Number(args.rounds ?? 2));
 
 ensureTorch(log);
 const work = mkdtempSync(path.join(tmpdir(), "bench-rm-"));
