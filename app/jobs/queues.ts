@@ -36,6 +36,11 @@ export const QUEUES = {
     payload: z.object({ comparisonId: RowId }),
     rowIdOf: (p: { comparisonId: string }) => p.comparisonId,
   },
+  reward: {
+    name: "reward",
+    payload: z.object({ rewardJobId: RowId }),
+    rowIdOf: (p: { rewardJobId: string }) => p.rewardJobId,
+  },
 } as const;
 
 export type QueueKey = keyof typeof QUEUES;
@@ -44,7 +49,7 @@ export type Payload<K extends QueueKey> = z.infer<(typeof QUEUES)[K]["payload"]>
 /** Which table holds a queue's rows (status, progress, error, timestamps). */
 export const ROW_TABLE: Record<
   QueueKey,
-  "sampling_runs" | "playground_generations" | "dataset_exports" | "dataset_imports" | "training_runs" | "policy_comparisons"
+  "sampling_runs" | "playground_generations" | "dataset_exports" | "dataset_imports" | "training_runs" | "policy_comparisons" | "reward_jobs"
 > = {
   sampling: "sampling_runs",
   playground: "playground_generations",
@@ -52,6 +57,7 @@ export const ROW_TABLE: Record<
   import: "dataset_imports",
   training: "training_runs",
   comparison: "policy_comparisons",
+  reward: "reward_jobs",
 };
 
 export function jobIdFor<K extends QueueKey>(queue: K, payload: Payload<K>): string {

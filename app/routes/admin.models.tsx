@@ -70,7 +70,7 @@ export default function AdminModels() {
         <tbody>
           {models.map((m) => (
             <tr key={m.id}>
-              <td><strong>{m.name}</strong><div className="muted" style={{ fontSize: ".8rem" }}>{m.path}</div></td>
+              <td id={`model-${m.id}`}><strong>{m.kind === "reward" ? <Link to={`/admin/reward-models/${m.id}`}>{m.name}</Link> : m.name}</strong><div className="muted" style={{ fontSize: ".8rem" }}>{m.path}</div></td>
               <td><span className="badge">{m.kind}</span> {m.status !== "ready" && <span className="badge bad">{m.status}</span>}</td>
               <td>{m.architecture}</td>
               <td>{(m.paramCount / 1e6).toFixed(2)} M</td>

@@ -1,11 +1,12 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { redirect } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
+import { Form, Link, useActionData, useFetcher, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf, hasProjectPermission } from "~/auth/permissions.ts";
 import { TaskTypePicker, taskTypeName } from "~/components/labeling/task-type-picker.tsx";
 import { RouteError } from "~/components/route-error.tsx";
+import { usePolling } from "~/components/use-polling.ts";
 import { explainScore, LEADERBOARD_PERIODS } from "~/domain/leaderboard/score.ts";
 import { roleName, type MessageRole } from "~/domain/trees/enums.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
@@ -13,6 +14,7 @@ import { leaderboard, myContributions, openTaskCounts } from "~/models/labeling/
 import { projectProgress } from "~/models/labeling/admin.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
 import { expireTasks, listOpenTasks, releaseTask } from "~/models/labeling/tasks.server.ts";
+import { latestProjectScoring, rewardAgreement, rewardModels } from "~/models/reward-jobs.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.project("view:project");
@@ -34,7 +36,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     projectProgress(p.id),
     projectConfig(p.id),
   ]);
-  const can = (perm: "moderate:project" | "manage:project") => hasProjectPermission(viewer.role, p.role, perm);
+  const can = (perm: "moderate:project" | "manage:project" | "train:project") => hasProjectPermission(viewer.role, p.role, perm);
+  const [agreement, scoring, rewards] = can("train:project") ? await Promise.all([rewardAgreement(p.id), latestProjectScoring(p.id), rewardModels()]) : [[], null, []];
   const now = Date.now();
   const minutes = (ms: number) => Math.max(0, Math.floor(ms / 60_000));
   return {
@@ -57,6 +60,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     languages: config.languages,
     canModerate: can("moderate:project"),
     canManage: can("manage:project"),
+    canTrain: can("train:project"),
+    agreement: agreement.map((a) => ({ ...a, scoredAt: a.scoredAt.toISOString() })),
+    scoring,
+    rewardModels: rewards,
   };
 }
 
@@ -87,7 +94,7 @@ function span(min: number): string {
 const ago = (min: number) => (min < 1 ? "just now" : `${span(min)} ago`);
 
 export default function ProjectHome() {
-  const { project, viewerId, period, open, held, mine, board, trees, languages, canModerate, canManage } = useLoaderData<typeof loader>();
+  const { project, viewerId, period, open, held, mine, board, trees, languages, canModerate, canManage, canTrain, agreement, scoring, rewardModels } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const [params] = useSearchParams();
@@ -210,6 +217,8 @@ export default function ProjectHome() {
         </div>
       </div>
 
+      {canTrain && <RewardAgreementCard slug={project.slug} agreement={agreement} scoring={scoring} rewardModels={rewardModels} />}
+
       <div className="card">
         <h2>Leaderboard</h2>
         <p className="muted small" data-testid="score-rules">{explainScore()}</p>
@@ -258,6 +267,66 @@ export default function ProjectHome() {
           </ul>
         </div>
       )}
+    </div>
+  );
+}
+
+type Loaded = ReturnType<typeof useLoaderData<typeof loader>>;
+
+/** How often each reward model that scored the replies orders finished trees' siblings as the labelers' consensus does. */
+function RewardAgreementCard({ slug, agreement, scoring, rewardModels }: Pick<Loaded, "agreement" | "scoring" | "rewardModels"> & { slug: string }) {
+  const fetcher = useFetcher<{ error: string | null; started: string | null }>();
+  const live = scoring?.status === "queued" || scoring?.status === "running";
+  // Until the job just started shows up as the latest, and while it runs.
+  const pending = fetcher.data?.started != null && scoring?.id !== fetcher.data.started;
+  usePolling(live || pending, 1500);
+  return (
+    <div className="card" data-testid="reward-agreement">
+      <h2>Reward models and the consensus</h2>
+      <p className="muted small">
+        Of the differently ranked reply pairs of finished trees, the share a reward model scores in the consensus order (equal scores count one half), beside “the longer reply wins” on the same pairs.
+      </p>
+      {agreement.length === 0 ? (
+        <p className="muted">No reward model has scored this project's ranked replies yet.</p>
+      ) : (
+        <table>
+          <thead><tr><th>Reward model</th><th>Agrees</th><th>Pairs</th><th>Sibling sets</th><th>Trees</th><th>Longer reply wins</th></tr></thead>
+          <tbody>
+            {agreement.map((a) => (
+              <tr key={a.modelVersionId} data-testid="agreement-row">
+                <td>{a.model}</td>
+                <td data-testid="agreement">{(a.agreement * 100).toFixed(1)}%</td>
+                <td>{a.pairs}</td>
+                <td>{a.sets}</td>
+                <td>{a.trees}</td>
+                <td>{(a.longerWins * 100).toFixed(1)}%</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {scoring && (
+        <p className="small" data-testid="scoring-status">
+          Latest scoring with {scoring.model}: {scoring.status}
+          {scoring.status === "running" && ` (${Math.round(scoring.progress * 100)}%)`}
+          {scoring.result && ` · ${scoring.result.scored} of ${scoring.result.replies} replies scored`}
+          {scoring.error && ` · ${scoring.error}`}
+        </p>
+      )}
+      {rewardModels.length > 0 ? (
+        <fetcher.Form method="post" action={`/projects/${slug}/reward-scores`} className="inline-form">
+          <label>
+            Score every reply with
+            <select name="modelId" required defaultValue={rewardModels[0].id}>
+              {rewardModels.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+            </select>
+          </label>
+          <button type="submit" disabled={fetcher.state !== "idle" || live}>Score replies</button>
+        </fetcher.Form>
+      ) : (
+        <p className="muted small">Train a reward model on the Training page (or register one) to score replies.</p>
+      )}
+      {fetcher.data?.error && <p className="notice error" role="alert">{fetcher.data.error}</p>}
     </div>
   );
 }

@@ -3,6 +3,7 @@ import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { MetricChart } from "~/components/metric-chart.tsx";
+import { CalibrationTable, num, type CalibrationRow } from "~/components/reward-evaluation.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { duration, StatusBadge } from "~/components/training-run.tsx";
 import { usePolling } from "~/components/use-polling.ts";
@@ -48,11 +49,6 @@ export async function action({ request, params }: ActionFunctionArgs) {
     throw error;
   }
 }
-
-/** A reward run's calibration table row (training/reward/evaluate.ts). */
-type CalibrationRow = { from: number; to: number | null; pairs: number; accuracy: number | null; predicted: number | null };
-
-const num = (v: unknown, digits = 4) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
 
 export default function TrainingRun() {
   const { project, run, fields, curves, log } = useLoaderData<typeof loader>();
@@ -154,14 +150,7 @@ export default function TrainingRun() {
         <section className="card" aria-label="Calibration">
           <h2>Calibration</h2>
           <p className="muted">Validation pairs by score difference |r_a − r_b|: how often the higher score is the preferred reply, beside σ(|Δ|), what a calibrated model reaches there.</p>
-          <table>
-            <thead><tr><th>|Δ|</th><th>Pairs</th><th>Accuracy</th><th>Calibrated</th></tr></thead>
-            <tbody>
-              {m.calibration.map((b) => (
-                <tr key={b.from}><td>{b.from}–{b.to ?? "∞"}</td><td>{b.pairs}</td><td>{num(b.accuracy, 3)}</td><td>{num(b.predicted, 3)}</td></tr>
-              ))}
-            </tbody>
-          </table>
+          <CalibrationTable rows={m.calibration} />
         </section>
       )}
 
@@ -169,7 +158,7 @@ export default function TrainingRun() {
         <h2>Output model</h2>
         {run.outputModel ? (
           <p>
-            <Link to={`/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> ({reward ? "reward model" : "policy"}, parent {run.baseModel?.name})
+            <Link to={reward ? `/admin/reward-models/${run.outputModel.id}` : `/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> ({reward ? "reward model" : "policy"}, parent {run.baseModel?.name})
             {!reward && run.baseModel && (
               <> · <Link to={`/projects/${project.slug}/compare?a=${run.baseModel.id}&b=${run.outputModel.id}`}>Compare with {run.baseModel.name}</Link></>
             )}

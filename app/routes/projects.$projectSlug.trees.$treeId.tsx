@@ -11,6 +11,7 @@ import { roleName } from "~/domain/trees/enums.ts";
 import { actionFailure, loaderFailure } from "~/models/labeling/http.server.ts";
 import { abortTreeByModerator, deleteMessage, haltTree, restoreMessage, resumeTree } from "~/models/labeling/moderation.server.ts";
 import { treeDetail } from "~/models/labeling/trees.server.ts";
+import { treeRewardScores } from "~/models/reward-jobs.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 
 export const access = accessOf.project("moderate:project");
@@ -19,7 +20,8 @@ export const meta: MetaFunction = () => [{ title: "Tree · RLHF Studio" }];
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { project } = await authorize(request, access, params);
   try {
-    return { project: project!, detail: await treeDetail(project!.id, params.treeId ?? "") };
+    const detail = await treeDetail(project!.id, params.treeId ?? "");
+    return { project: project!, detail, rewards: await treeRewardScores(detail.tree.id) };
   } catch (error) {
     return loaderFailure(error);
   }
@@ -53,9 +55,12 @@ export async function action({ request, params }: ActionFunctionArgs) {
 type Detail = ReturnType<typeof useLoaderData<typeof loader>>["detail"];
 type Msg = Detail["messages"][number];
 
-type NodeProps = { m: Msg; byParent: Map<string | null, Msg[]>; base: string; sets: Detail["sets"]; replyReports: Detail["replyReports"] };
+type Rewards = ReturnType<typeof useLoaderData<typeof loader>>["rewards"];
+type NodeProps = { m: Msg; byParent: Map<string | null, Msg[]>; base: string; sets: Detail["sets"]; replyReports: Detail["replyReports"]; rewards: Rewards };
 
-function MessageNode({ m, byParent, base, sets, replyReports }: NodeProps) {
+const scoreText = (x: number | undefined) => (x === undefined ? "—" : x.toFixed(3));
+
+function MessageNode({ m, byParent, base, sets, replyReports, rewards }: NodeProps) {
   const kids = byParent.get(m.id) ?? [];
   const set = sets.find((s) => s.parentId === m.id);
   const notRankable = replyReports.filter((r) => r.parentId === m.id);
@@ -67,6 +72,9 @@ function MessageNode({ m, byParent, base, sets, replyReports }: NodeProps) {
           <span className="muted small">by {m.author}</span>
           <span className={`badge ${m.reviewResult === "accepted" ? "ok" : m.reviewResult === "rejected" ? "bad" : ""}`}>{m.reviewResult} ({m.reviewCount})</span>
           {m.consensusRank !== null && <span className="badge ok" data-testid="consensus-rank">consensus rank {m.consensusRank + 1}</span>}
+          {rewards.map((r) => r.scores[m.id] !== undefined && (
+            <span key={r.model} className="badge" data-testid="reward-badge" title={`Score of reward model ${r.model}`}>reward {scoreText(r.scores[m.id])}</span>
+          ))}
           {m.rankingCount > 0 && <span className="badge">{m.rankingCount} rankings</span>}
           {m.deleted && <span className="badge bad">deleted</span>}
           {m.spamLabelled && <span className="badge bad" title="Most of its reviewers said spam: exports leave it out by default">labelled spam</span>}
@@ -91,12 +99,19 @@ function MessageNode({ m, byParent, base, sets, replyReports }: NodeProps) {
         <div className="card inset" data-testid="sibling-consensus">
           <strong>Consensus of the replies below</strong> ({set.rankingCount} rankings, τ {set.kendallTau === null ? "—" : set.kendallTau.toFixed(2)})
           <table>
-            <thead><tr><th>Reply</th><th>Rank</th><th>Bradley–Terry score</th><th>P(beats next)</th></tr></thead>
+            <thead>
+              <tr>
+                <th>Reply</th><th>Rank</th>
+                {rewards.map((r) => <th key={r.model}>Reward ({r.model})</th>)}
+                <th>Bradley–Terry score</th><th>P(beats next)</th>
+              </tr>
+            </thead>
             <tbody>
               {Object.entries(set.ranks).sort((a, b) => a[1] - b[1]).map(([id, rank], i, all) => (
                 <tr key={id}>
                   <td data-testid="consensus-reply">{excerpt(kids.find((k) => k.id === id)?.text ?? id, 60)}</td>
                   <td>{rank + 1}</td>
+                  {rewards.map((r) => <td key={r.model} data-testid="reward-score">{scoreText(r.scores[id])}</td>)}
                   <td>{set.btScores[id]?.toFixed(3)}</td>
                   <td>{all[i + 1] ? set.pairConfidence[id]?.[all[i + 1][0]]?.toFixed(2) : "—"}</td>
                 </tr>
@@ -130,7 +145,7 @@ function MessageNode({ m, byParent, base, sets, replyReports }: NodeProps) {
           )}
           {kids.length > 0 && (
             <ul className="tree-children">
-              {kids.map((k) => <MessageNode key={k.id} m={k} byParent={byParent} base={base} sets={sets} replyReports={replyReports} />)}
+              {kids.map((k) => <MessageNode key={k.id} m={k} byParent={byParent} base={base} sets={sets} replyReports={replyReports} rewards={rewards} />)}
             </ul>
           )}
         </div>
@@ -140,7 +155,7 @@ function MessageNode({ m, byParent, base, sets, replyReports }: NodeProps) {
 }
 
 export default function TreePage() {
-  const { project, detail } = useLoaderData<typeof loader>();
+  const { project, detail, rewards } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const base = `/projects/${project.slug}`;
   const byParent = new Map<string | null, Msg[]>();
@@ -161,7 +176,7 @@ export default function TreePage() {
         )}
         {!finished && <Form method="post"><input type="hidden" name="intent" value="abort" /><button type="submit" className="danger">Abort tree</button></Form>}
       </div>
-      {root ? <ul className="tree-root"><MessageNode m={root} byParent={byParent} base={base} sets={detail.sets} replyReports={detail.replyReports} /></ul> : <p className="muted">No messages.</p>}
+      {root ? <ul className="tree-root"><MessageNode m={root} byParent={byParent} base={base} sets={detail.sets} replyReports={detail.replyReports} rewards={rewards} /></ul> : <p className="muted">No messages.</p>}
       <div className="card">
         <h2>History</h2>
         <ol>

@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { WORK, RESULT_PREFIX, POLICY_DIR } from "./rlhf/setup";
-import { ensureTorch, PYTHON, runChild } from "./torch";
+import { ensureTorch, PYTHON, runChild } from "./torch-anchor";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const log = (msg: string) => console.log(`[bench:rlhf] ${msg}`);

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { BENCH, CONFIGS, RESULT_PREFIX, writeBenchFiles } from "./train/setup";
 import type { ProfileSummary } from "./train/profile";
-import { ensureTorch, PYTHON, runChild } from "./torch";
+import { ensureTorch, median, PYTHON, runChild } from "./torch-anchor";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const log = (msg: string) => console.log(`[bench:train] ${msg}`);
@@ -33,10 +33,6 @@ const ours = (dir: string, profile = false) =>
   runChild<Run>(process.execPath, ["--import", "tsx", path.join(here, "train", "ours.ts"), dir, ...(profile ? ["--profile"] : [])], RESULT_PREFIX);
 const torch = (dir: string, threads: string) => runChild<Run>(PYTHON, [path.join(here, "train", "torch_step.py"), dir, threads], null);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const timed = (r: Run) => median(r.step_ms.slice(BENCH.warmup));
 const best = (runs: Run[]) => runs.reduce((a, b) => (timed(b) < timed(a) ? b : a));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;

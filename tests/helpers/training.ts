@@ -15,6 +15,7 @@ import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
 import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts";
 import { DEMO_SPECIAL_TOKENS, EOT } from "../../inference/tokenizer/demo-tokenizer.ts";
 import { oasstConversations } from "../../training/oasst.ts";
+import { rewardModelInit } from "../../training/reward/model.ts";
 import { exportRows, oasstRankedSets } from "../training/fixtures/oasst-preferences.ts";
 import { OASST_FIXTURES } from "./fixtures.ts";
 
@@ -113,5 +114,19 @@ export async function tinyRewardModel(projectId: string, base: { path: string },
   weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * 50)));
   const dir = path.resolve(env().DATA_DIR, "models", name);
   writeGpt2ModelDir(dir, { config: TINY_BASE, weights, head: "score", tokenizerFrom: opts.tokenizerFrom ?? base.path });
+  return registerModel({ name, kind: "reward", path: dir, projectId });
+}
+
+/** The trained demo policy the repository carries (8,192-token BPE tokenizer, 512 positions). */
+export const DEMO_POLICY_DIR = path.resolve(path.dirname(OASST_FIXTURES), "../../training/assets/demo-policy");
+
+/**
+ * An untrained reward model on a policy's backbone (its weights and tokenizer files, a seeded score
+ * head), written to DATA_DIR and registered as kind reward.
+ */
+export async function registeredRewardModel(name: string, policyDir: string, projectId: string | null = null, seed = 3) {
+  const init = rewardModelInit({ modelDir: policyDir }, seed);
+  const dir = path.resolve(env().DATA_DIR, "models", name);
+  writeGpt2ModelDir(dir, { config: init.config, weights: init.weights, head: "score", tokenizerFrom: policyDir });
   return registerModel({ name, kind: "reward", path: dir, projectId });
 }

@@ -20,7 +20,7 @@ const records = oasstRankedSets();
 
 describe("kway export rows", () => {
   it("reads every ranked set of the real sample with its ranks, all K·(K−1)/2 pairs and no invented margins", () => {
-    const rows = exportRows(records, "kway") as { tree_id: string; completions: { content: string; rank: number }[]; pairs: [number, number][] }[];
+    const rows = exportRows(records, "kway") as { tree_id: string; completions: { message_id: string; content: string; rank: number }[]; pairs: [number, number][] }[];
     expect(rows.length).toBeGreaterThan(150);
     const file = writeJsonl(path.join(tempDir(), "train.jsonl"), rows);
     const { sets, skipped } = readPreferenceFile(file, "kway");
@@ -28,7 +28,7 @@ describe("kway export rows", () => {
     expect(sets).toHaveLength(rows.length);
     sets.forEach((s, i) => {
       expect(s.group).toBe(rows[i].tree_id);
-      expect(s.completions).toEqual(rows[i].completions.map((c) => ({ text: c.content, rank: c.rank })));
+      expect(s.completions).toEqual(rows[i].completions.map((c) => ({ text: c.content, rank: c.rank, messageId: c.message_id })));
       expect(pairCount(s.completions.map((c) => c.rank))).toBe(rows[i].pairs.length);
       expect(s.prompt.at(-1)!.role).toBe("prompter");
       // Imported Open-Assistant ranks carry no Bradley–Terry scores, so no margins.

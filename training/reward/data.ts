@@ -27,6 +27,8 @@ export interface RankedCompletion {
   text: string;
   /** Consensus rank: 0 = best, equal ranks tie (no pair between them). */
   rank: number;
+  /** The message it was exported from (kway rows carry it; pairs do not). */
+  messageId?: string;
 }
 
 export interface RankedSet {
@@ -190,7 +192,8 @@ function kwayLine(j: unknown, line: number): LineResult {
     if (!Number.isInteger(rank) || (rank as number) < 0) throw new PreferenceDataError(`completions[${i}].rank must be a non-negative integer`);
     const bt = c.bt_score;
     if (bt !== null && bt !== undefined && typeof bt !== "number") throw new PreferenceDataError(`completions[${i}].bt_score must be a number or null`);
-    return { text: str(c.content, `completions[${i}].content`), rank: rank as number, bt: typeof bt === "number" ? bt : null };
+    const messageId = typeof c.message_id === "string" ? c.message_id : null;
+    return { text: str(c.content, `completions[${i}].content`), rank: rank as number, bt: typeof bt === "number" ? bt : null, messageId };
   });
   if (!Array.isArray(j.pairs)) throw new PreferenceDataError("pairs must be a list of [winner, loser] indices");
   // The export marks which pairs count; they must be the differently ranked ones (ties make none).
@@ -207,7 +210,7 @@ function kwayLine(j: unknown, line: number): LineResult {
     id: str(j.id, "id"),
     group: str(j.tree_id, "tree_id"),
     prompt,
-    completions: completions.map((c) => ({ text: c.text, rank: c.rank })),
+    completions: completions.map((c) => ({ text: c.text, rank: c.rank, ...(c.messageId ? { messageId: c.messageId } : {}) })),
     ...(withBt ? { margins: completions.map((a) => completions.map((b) => Math.max(0, (a.bt as number) - (b.bt as number)))) } : {}),
     line,
   };

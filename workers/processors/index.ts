@@ -5,6 +5,7 @@ import { comparison } from "./comparison.ts";
 import { exportDataset } from "./export.ts";
 import { importDataset } from "./import.ts";
 import { playground } from "./playground.ts";
+import { reward } from "./reward.ts";
 import { sampling } from "./sampling.ts";
 import { training } from "./training.ts";
 
@@ -15,4 +16,5 @@ export const PROCESSORS: { [K in QueueKey]?: Processor<K> } = {
   import: importDataset,
   training,
   comparison,
+  reward,
 };

@@ -19,6 +19,7 @@ import { sftRunner } from "../training/sft.ts";
 export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner, reward: rewardRunner, dpo: dpoRunner, ppo: ppoRunner, rloo: rlooRunner, grpo: grpoRunner };
 
 const CANCEL_CHECK_MS = 1_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROW_WRITE_MS = 500;
 
 export const training: Processor<"training"> = async ({ trainingRunId }, ctx, deps) => {
@@ -84,6 +85,14 @@ export const training: Processor<"training"> = async ({ trainingRunId }, ctx, de
           INSERT INTO training_metrics (run_id, step, name, value)
           SELECT ${run.id}::uuid, ${step}::int, n, v FROM unnest(${names}::text[], ${names.map((k) => values[k])}::float8[]) AS t(n, v)
           ON CONFLICT (run_id, name, step) DO UPDATE SET value = EXCLUDED.value, at = now()`;
+      },
+      async modelsThatWrote(messageIds) {
+        const ids = messageIds.filter((id) => UUID.test(id));
+        if (ids.length === 0) return [];
+        const rows = await prisma.$queryRaw<{ name: string; path: string; messages: bigint }[]>`
+          SELECT mv.name, mv.path, count(*) AS messages FROM messages m JOIN model_versions mv ON mv.id = m.model_version_id
+          WHERE m.id = ANY(${ids}::uuid[]) GROUP BY mv.name, mv.path ORDER BY count(*) DESC`;
+        return rows.map((r) => ({ name: r.name, path: r.path, messages: Number(r.messages) }));
       },
       async shouldStop() {
         const now = Date.now();

@@ -1,16 +1,21 @@
 // Reward-model runs: ranked sets from kway or pairwise export snapshots → training/reward's
 // trainRewardModel, backbone the run's base policy.
-import { RewardInputError, trainRewardModel } from "../../training/reward/index.ts";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { RewardInputError, trainRewardModel, type RankedSet } from "../../training/reward/index.ts";
 import { rewardHyperparameters, type RewardRunConfig } from "../../training/reward/config.ts";
 import { NonFiniteError } from "../../training/trainer.ts";
 import { readRankedSets } from "./preferences.ts";
-import { TrainingInputError, type TrainingRunner } from "./runner.ts";
+import { TrainingInputError, type TrainingRunContext, type TrainingRunner } from "./runner.ts";
 
 export const rewardRunner: TrainingRunner = {
   kind: "reward",
   async run(ctx) {
     if (!ctx.baseModel) throw new TrainingInputError("a reward-model run needs a base policy as its backbone");
     const { train, validation } = readRankedSets(ctx);
+    await checkTokenizerAgainstAuthors(ctx, ctx.baseModel, [...train, ...validation]);
+
     // Throughput and ETA over the steps of this session (a resumed run starts counting again).
     let tokens = 0;
     let ms = 0;
@@ -70,3 +75,27 @@ export const rewardRunner: TrainingRunner = {
     }
   },
 };
+
+function tokenizerDigest(dir: string): string | null {
+  const file = path.join(dir, "tokenizer.json");
+  return fs.existsSync(file) ? createHash("sha256").update(fs.readFileSync(file)).digest("hex") : null;
+}
+
+/**
+ * A reward model scores token sequences; trained on another tokenizer than the one of the policy
+ * whose replies it ranks, it learns from sequences that policy never produces. kway rows name their
+ * replies' messages, so the models that wrote them are known; pairwise rows name none.
+ */
+async function checkTokenizerAgainstAuthors(ctx: TrainingRunContext, base: { name: string; path: string }, sets: readonly RankedSet[]) {
+  const ids = [...new Set(sets.flatMap((s) => s.completions.flatMap((c) => (c.messageId ? [c.messageId] : []))))];
+  if (ids.length === 0) {
+    ctx.log("the snapshots name no message for their replies (pairwise rows carry no ids), so the models that wrote them are unknown and the backbone's tokenizer is not checked against them");
+    return;
+  }
+  const digest = tokenizerDigest(base.path);
+  for (const m of await ctx.modelsThatWrote(ids)) {
+    const other = tokenizerDigest(m.path);
+    if (other && other !== digest)
+      throw new TrainingInputError(`the backbone ${base.name}'s tokenizer differs from that of ${m.name}, which wrote ${m.messages} of the snapshots' replies; train the reward model on a backbone with ${m.name}'s tokenizer`);
+  }
+}

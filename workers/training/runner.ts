@@ -31,6 +31,8 @@ export interface TrainingRunContext {
   logMetrics(step: number, values: Record<string, number>): Promise<void>;
   /** True once the run was cancelled: stop at this step boundary (after a checkpoint). */
   shouldStop(): Promise<boolean>;
+  /** The registered models that wrote any of these messages, with how many each. */
+  modelsThatWrote(messageIds: string[]): Promise<{ name: string; path: string; messages: number }[]>;
   log(line: string): void;
 }
 

@@ -1,6 +1,5 @@
-// What the benchmarks that compare against PyTorch CPU share: Debian's python3-torch (installed when
-// missing and run as root; it is the anchor, not a dependency of the product) and child processes
-// that report one JSON line.
+// The PyTorch CPU anchor shared by the training benchmarks: Debian's python3-torch (installed when
+// missing, never a dependency of the product) and the child processes both engines run in.
 
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -8,7 +7,7 @@ import path from "node:path";
 
 export const PYTHON = "/usr/bin/python3";
 
-export function ensureTorch(log: (msg: string) => void = console.log): void {
+export function ensureTorch(log: (msg: string) => void): void {
   const ok = () => {
     try {
       execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
@@ -26,7 +25,7 @@ export function ensureTorch(log: (msg: string) => void = console.log): void {
   if (!ok()) throw new Error("python3-torch installed but `import torch` still fails");
 }
 
-/** Runs a child and parses its result line: the last line of stdout, or the one starting with `prefix`. */
+/** Runs a child and parses its result line: the one starting with `prefix`, else the last line. */
 export function runChild<T>(cmd: string, args: string[], prefix: string | null): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: process.env });
@@ -41,3 +40,8 @@ export function runChild<T>(cmd: string, args: string[], prefix: string | null):
     });
   });
 }
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};

@@ -1,0 +1,24 @@
+// Starts scoring the project's replies with a reward model (the form on the project page).
+import type { ActionFunctionArgs } from "@remix-run/node";
+import { z } from "zod";
+import { authorize } from "~/auth/guard.server.ts";
+import { access as accessOf } from "~/auth/permissions.ts";
+import { RewardJobError, startRewardScoring } from "~/models/reward-jobs.server.ts";
+import { badRequest } from "~/utils/http.server.ts";
+
+export const access = accessOf.project("train:project");
+
+const Schema = z.object({ modelId: z.string().uuid("Choose a reward model.") });
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const { viewer, project } = await authorize(request, access, params);
+  const parsed = Schema.safeParse(Object.fromEntries(await request.formData()));
+  if (!parsed.success) return badRequest({ error: parsed.error.issues.map((i) => i.message).join(" "), started: null });
+  try {
+    const job = await startRewardScoring(project!.id, parsed.data.modelId, viewer.id);
+    return { error: null, started: job.id };
+  } catch (error) {
+    if (error instanceof RewardJobError) return badRequest({ error: error.message, started: null }, error.status);
+    throw error;
+  }
+}
