@@ -81,6 +81,30 @@ app.use(compression({ filter: (req, res) => !req.path.startsWith("/api/") && com
 app.use("/assets", express.static("build/client/assets", { immutable: true, maxAge: "1y" }));
 app.use(express.static("build/client", { maxAge: "1h" }));
 
+/** Whether the database answers within two seconds (through the app's own pool). */
+async function databaseAnswers(): Promise<boolean> {
+  const pool = (globalThis as { pgPool?: { query(sql: string): Promise<unknown> } }).pgPool;
+  if (!pool) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timed out")), 2_000)));
+  try {
+    await Promise.race([pool.query("SELECT 1"), timeout]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// While Postgres is down every route fails; the answer is then a 503 that says so (and when to
+// try again) instead of a generic error. The pools reconnect by themselves once it is back.
+const DATABASE_DOWN = "The database cannot be reached right now; nothing can be read or saved. Try again in a moment.";
+function databaseDown(req: express.Request, res: express.Response) {
+  res.set("Retry-After", "5");
+  refuse(req, res, 503, DATABASE_DOWN);
+}
+
 // Remix's Express adapter, except that the body reaches the app through BodyLimit: a body that
 // grows past the limit fails the route's read of it, and the answer is a 413 instead.
 const handleRequest = createRequestHandler(build, "production");
@@ -113,6 +137,10 @@ app.all("*", async (req, res, next) => {
       await response.body?.cancel();
       return tooLarge(req, res, limit.limit);
     }
+    if (response.status === 500 && !(await databaseAnswers())) {
+      await response.body?.cancel();
+      return databaseDown(req, res);
+    }
     res.statusMessage = response.statusText;
     res.status(response.status);
     for (const [key, value] of response.headers.entries()) res.append(key, value);
@@ -120,6 +148,7 @@ app.all("*", async (req, res, next) => {
     else res.end();
   } catch (error) {
     if (limit.exceeded && !res.headersSent) return tooLarge(req, res, limit.limit);
+    if (!res.headersSent && !(await databaseAnswers())) return databaseDown(req, res);
     next(error);
   }
 });
