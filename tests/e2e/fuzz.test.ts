@@ -287,7 +287,7 @@ function casesFor(route: (typeof routes)[number], actor: Actor): Case[] {
     ["JSON text of NUL bytes", () => json({ text: "\u0000\u0000", lang: "\u202een" })],
   ];
   const applicable = others.filter(([label]) => !(optional.includes("*") && !route.name.startsWith("api.") && ONLY_UNKNOWN_FIELDS.has(label)));
-  for (const [label, make] of sample(applicable, actor === "anonymous" ? 4 : 7, pick)) add(label, path, make());
+  for (const [label, make] of sample(applicable, actor === "anonymous" ? 3 : 6, pick)) add(label, path, make());
 
   // Bad ids in the path, with a body that would otherwise be read.
   for (const bad of sample(badPaths, 2, pick)) add("bad id in path", bad, form(route.fields.map((f): [string, string] => [f, f === "intent" && intents.length ? intents[0] : "x"])));
