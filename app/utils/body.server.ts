@@ -31,10 +31,26 @@ export async function readForm(request: Request): Promise<FormData> {
     refuse(`Send this form as application/x-www-form-urlencoded or multipart/form-data${type ? `, not ${type.slice(0, 60)}` : ""}.`, 415);
   }
   let form: FormData;
-  try {
-    form = await request.formData();
-  } catch (error) {
-    refuse(`The form could not be read: ${(error as Error).message}`);
+  if (type === "application/x-www-form-urlencoded") {
+    // Read strictly: the Fetch API's parser turns bytes that are not UTF-8 (a lone surrogate
+    // among them) into U+FFFD and keeps broken %-escapes as they are, so a damaged text would be
+    // stored as if it had been written that way.
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(await request.arrayBuffer());
+      for (const part of text.split("&")) decodeURIComponent(part.replace(/\+/g, " "));
+    } catch (error) {
+      if (error instanceof URIError || error instanceof TypeError) refuse("The form is not valid UTF-8, or holds a broken %-escape.");
+      throw error;
+    }
+    form = new FormData();
+    for (const [name, value] of new URLSearchParams(text)) form.append(name, value);
+  } else {
+    try {
+      form = await request.formData();
+    } catch (error) {
+      refuse(`The form could not be read: ${(error as Error).message}`);
+    }
   }
   for (const [name, value] of form) {
     checkText(fieldName(name), name);

@@ -266,7 +266,7 @@ function casesFor(route: (typeof routes)[number], actor: Actor): Case[] {
     ["deeply nested JSON object", () => ({ body: NESTED_OBJECT, headers: { "Content-Type": "application/json" } })],
     ["truncated JSON", () => ({ body: '{"intent": "', headers: { "Content-Type": "application/json" } })],
     ["JSON with lone surrogate escapes", () => ({ body: `{"text":"\\ud800","type":"\\udfff"}`, headers: { "Content-Type": "application/json" } })],
-    ["form of bytes that are not UTF-8", () => rawForm(`intent=${pick(intents.length ? intents : ["x"])}&text=%ED%A0%80%FF%FE&email=%C0%AF`)],
+    ["form of bytes that are not UTF-8", () => rawForm(`intent=${pick(intents.length ? intents : ["x"])}&text=%ED%A0%80%FF%FE&email=%C0%AF&name=\xff\xfe`)],
     ["bad percent-encoding", () => rawForm("intent=%ZZ&text=%&%%%")],
     ["intent with junk", () => {
       const [, value] = pick(BAD_VALUES);
