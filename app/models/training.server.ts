@@ -10,6 +10,7 @@ import { jobIdFor } from "~/jobs/queues.ts";
 import { TRAINING_KINDS, trainingKindSpec } from "~/domain/training/kinds.ts";
 import { tokenizerDifference } from "../../inference/loader/tokenizer-checks.ts";
 import { ConfigError } from "../../training/sft-config.ts";
+import { z } from "zod";
 
 export class TrainingRunError extends Error {
   constructor(
@@ -118,7 +119,11 @@ export async function listTrainingRuns(projectId: string) {
   return prisma.trainingRun.findMany({ where: { projectId }, orderBy: { createdAt: "desc" }, take: 100, select: LIST_SELECT });
 }
 
+/** Whether `runId` can name a run at all; anything else is "no such run" before Postgres sees it. */
+const isRunId = (runId: string) => z.string().uuid().safeParse(runId).success;
+
 export async function getTrainingRun(projectId: string, runId: string) {
+  if (!isRunId(runId)) return null;
   return prisma.trainingRun.findFirst({ where: { id: runId, projectId }, select: { ...LIST_SELECT, config: true, attempts: true, checkpoint: true } });
 }
 
@@ -145,6 +150,7 @@ export async function trainingRunLog(runId: string): Promise<string[]> {
  * checkpoint, and leaves the row cancelled.
  */
 export async function cancelTrainingRun(projectId: string, runId: string) {
+  if (!isRunId(runId)) throw new TrainingRunError("No such training run.", 404);
   return prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM training_runs WHERE id = ${runId}::uuid AND project_id = ${projectId}::uuid FOR UPDATE`;
     if (!rows[0]) throw new TrainingRunError("No such training run.", 404);
@@ -155,6 +161,7 @@ export async function cancelTrainingRun(projectId: string, runId: string) {
 
 /** A cancelled or failed run goes back on the queue and continues from its last checkpoint. */
 export async function resumeTrainingRun(projectId: string, runId: string) {
+  if (!isRunId(runId)) throw new TrainingRunError("No such training run.", 404);
   const jobId = jobIdFor("training", { trainingRunId: runId });
   const job = await (await queue("training")).getJob(jobId);
   if (job && (await job.getState()) === "active") throw new TrainingRunError("The run is still stopping at its next step; resume it in a moment.", 409);

@@ -11,6 +11,7 @@ import { RouteError } from "~/components/route-error.tsx";
 import { ChangePasswordSchema, DisplayNameSchema, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, fieldErrors, type FieldErrors } from "~/domain/accounts/schemas.ts";
 import { AccountError, accountOverview, changeDisplayName, changePassword } from "~/models/user.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.signedIn();
 export const meta: MetaFunction = () => [{ title: "Your account · RLHF Studio" }];
@@ -31,7 +32,7 @@ const result = (intent: Intent | null, r: Partial<Result>): Result => ({ intent,
 
 export async function action({ request }: ActionFunctionArgs) {
   const { viewer } = await authorize(request, access);
-  const form = Object.fromEntries(await request.formData());
+  const form = await readFormFields(request);
   if (form.intent === "display-name") {
     const parsed = DisplayNameSchema.safeParse(form);
     if (!parsed.success) return badRequest(result("display-name", { fieldErrors: fieldErrors(parsed.error) }));

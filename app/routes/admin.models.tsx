@@ -7,6 +7,7 @@ import { RouteError } from "~/components/route-error.tsx";
 import { prisma } from "~/db.server.ts";
 import { listModels, ModelRegistryError, registerModel, setActivePolicy } from "~/models/model-registry.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.global("manage:models");
 /** MODEL_NAME_PATTERN for the browser, which compiles `pattern` with the v flag: there a "-" inside a class must be escaped. */
@@ -33,7 +34,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
 
 export async function action({ request }: ActionFunctionArgs) {
   const { viewer } = await authorize(request, access);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: parsed.error.issues.map((i) => i.message).join(" "), registered: null });
   const input = parsed.data;
   try {

@@ -11,6 +11,7 @@ import { PlaygroundInputSchema } from "~/domain/sampling/playground.ts";
 import { getPlaygroundGeneration, startPlaygroundGeneration } from "~/models/playground.server.ts";
 import { formNumber, samplingParamsFromForm } from "~/utils/form.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readForm } from "~/utils/body.server.ts";
 
 export const access = accessOf.global("use:playground");
 export const meta: MetaFunction = () => [{ title: "Playground · RLHF Studio" }];
@@ -27,7 +28,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 
 export async function action({ request }: ActionFunctionArgs) {
   const { viewer } = await authorize(request, access);
-  const form = await request.formData();
+  const form = await readForm(request);
   const roles = form.getAll("role").map(String);
   const texts = form.getAll("text").map(String);
   const parsed = PlaygroundInputSchema.safeParse({

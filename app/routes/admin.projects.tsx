@@ -8,6 +8,7 @@ import { RouteError } from "~/components/route-error.tsx";
 import { createManagedProject, listProjectsWithProgress } from "~/models/labeling/admin.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.global("manage:projects");
 /** SLUG_PATTERN for the browser, which compiles `pattern` with the v flag: there a "-" inside a class must be escaped. */
@@ -29,7 +30,7 @@ const CreateSchema = z.object({
 
 export async function action({ request }: ActionFunctionArgs) {
   const { viewer } = await authorize(request, access);
-  const parsed = CreateSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = CreateSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: parsed.error.issues.map((i) => i.message).join(" "), fields: {} as Record<string, string> });
   let slug: string;
   try {

@@ -11,6 +11,7 @@ import { InviteSchema, PROJECT_ROLES, RESET_TTL_HOURS } from "~/domain/accounts/
 import { AccountError, createInvite, listInvites, revokeInvite, setUserDisabled, setUserRole } from "~/models/user.server.ts";
 import { createPasswordReset } from "~/models/password-reset.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.global("manage:users");
 export const meta: MetaFunction = () => [{ title: "Users · RLHF Studio" }];
@@ -49,7 +50,7 @@ const issues = (error: z.ZodError) => error.issues.map((i) => (i.path.length ? `
 
 export async function action({ request }: ActionFunctionArgs) {
   const { viewer } = await authorize(request, access);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return refuse(issues(parsed.error));
   const input = parsed.data;
   try {

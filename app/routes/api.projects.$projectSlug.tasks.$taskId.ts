@@ -15,6 +15,7 @@ import { submitLabels } from "~/models/labeling/labels.server.ts";
 import { submitRanking } from "~/models/labeling/rankings.server.ts";
 import { getOwnTask, parseSubmitKey, releaseTask, skipTask, SubmitReplayed, touchTask } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
+import { issues, readJson } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("label:project");
 
@@ -30,18 +31,12 @@ const AnswerSchema = z.object({
   order: z.unknown().optional(),
   notRankable: z.boolean().optional(),
   report: z.string().nullish(),
-});
+}).strict();
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  let raw: unknown = null;
-  try {
-    raw = await request.json();
-  } catch {
-    raw = null;
-  }
-  const parsed = AnswerSchema.safeParse(raw);
-  if (!parsed.success) return Response.json({ error: "Send the answer as a JSON object.", code: "bad_input" }, { status: 400 });
+  const parsed = AnswerSchema.safeParse(await readJson(request));
+  if (!parsed.success) return Response.json({ error: `Send the answer as a JSON object: ${issues(parsed.error)}.`, code: "bad_input" }, { status: 400 });
   const a = parsed.data;
   const p = project!.id;
   const taskId = params.taskId ?? "";

@@ -9,13 +9,14 @@ import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { jsonFailure } from "~/models/labeling/http.server.ts";
 import { describeTask } from "~/models/labeling/task-view.server.ts";
 import { listOpenTasks, requestTask } from "~/models/labeling/tasks.server.ts";
+import { issues, readJson } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("label:project");
 
 const RequestSchema = z.object({
   type: z.enum(["random", ...TASK_TYPES]).default("random"),
   lang: z.string().max(40).nullish(),
-});
+}).strict();
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
@@ -30,20 +31,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   });
 }
 
-async function body(request: Request): Promise<unknown> {
-  const text = await request.text();
-  if (!text.trim()) return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const parsed = RequestSchema.safeParse(await body(request));
-  if (!parsed.success) return Response.json({ error: "Send JSON like {\"type\": \"random\"}.", code: "bad_input" }, { status: 400 });
+  const parsed = RequestSchema.safeParse((await readJson(request)) ?? {});
+  if (!parsed.success) return Response.json({ error: `Send JSON like {"type": "random"}: ${issues(parsed.error)}.`, code: "bad_input" }, { status: 400 });
   try {
     const task = await requestTask({ projectId: project!.id, userId: viewer.id, type: parsed.data.type, lang: parsed.data.lang, acknowledge: true });
     if (!task) return Response.json({ error: "No task is available for you right now.", code: "no_task" }, { status: 404 });

@@ -9,6 +9,7 @@ import { RouteError } from "~/components/route-error.tsx";
 import { LoginSchema, fieldErrors, safeRedirect } from "~/domain/accounts/schemas.ts";
 import { AccountError, verifyLogin } from "~/models/user.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.public();
 export const meta: MetaFunction = () => [{ title: "Sign in · RLHF Studio" }];
@@ -27,7 +28,7 @@ function clientKey(request: Request): string {
 }
 
 export async function action({ request }: ActionFunctionArgs) {
-  const form = Object.fromEntries(await request.formData());
+  const form = await readFormFields(request);
   const parsed = LoginSchema.safeParse(form);
   if (!parsed.success) return badRequest({ fieldErrors: fieldErrors(parsed.error), formError: null });
   const { email, password, redirectTo } = parsed.data;

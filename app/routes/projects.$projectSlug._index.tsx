@@ -16,6 +16,7 @@ import { actionFailure } from "~/models/labeling/http.server.ts";
 import { expireTasks, listOpenTasks, releaseTask } from "~/models/labeling/tasks.server.ts";
 import { latestProjectScoring, rewardAgreement, rewardModels } from "~/models/reward-jobs.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("view:project");
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.project.name ?? "Project"} · RLHF Studio` }];
@@ -72,7 +73,7 @@ const ReleaseSchema = z.object({ intent: z.literal("release"), taskId: z.string(
 /** Releases one of the viewer's open tasks (from this page's list or from the task page). */
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, accessOf.project("label:project"), params);
-  const parsed = ReleaseSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ReleaseSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: "Choose a task to release.", fields: {} });
   try {
     await releaseTask(project!.id, parsed.data.taskId, viewer.id);

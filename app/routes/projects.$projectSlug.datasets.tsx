@@ -17,6 +17,7 @@ import { DEFAULT_REVIEW_RESULTS, EXPORT_FORMATS, EXPORT_FORMAT_KEYS } from "~/mo
 import { createExport, deleteExport, listExports } from "~/models/datasets/exports.server.ts";
 import type { loader as previewLoader } from "./projects.$projectSlug.datasets.preview.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readForm } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("export:project");
 export const meta: MetaFunction = () => [{ title: "Datasets · RLHF Studio" }];
@@ -42,7 +43,7 @@ const DeleteSchema = z.object({ intent: z.literal("delete"), exportId: z.string(
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const form = await request.formData();
+  const form = await readForm(request);
   try {
     if (form.get("intent") === "export") {
       const row = await createExport({ projectId: project!.id, createdById: viewer.id, request: exportRequestFromForm(form) });

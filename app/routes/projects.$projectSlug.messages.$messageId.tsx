@@ -12,6 +12,7 @@ import { reportMessage } from "~/models/labeling/moderation.server.ts";
 import { showMessage } from "~/models/labeling/task-view.server.ts";
 import { editOwnMessage } from "~/models/labeling/writing.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("label:project");
 export const meta: MetaFunction = () => [{ title: "Message · RLHF Studio" }];
@@ -32,7 +33,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: "The form was incomplete.", fields: {}, done: null });
   try {
     if (parsed.data.intent === "edit") {

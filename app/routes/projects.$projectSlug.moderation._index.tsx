@@ -8,6 +8,7 @@ import { RouteError } from "~/components/route-error.tsx";
 import { actionFailure } from "~/models/labeling/http.server.ts";
 import { mostFlaggedUsers, openReports, resolveReport, setLabelerDisabled } from "~/models/labeling/moderation.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("moderate:project");
 export const meta: MetaFunction = () => [{ title: "Moderation · RLHF Studio" }];
@@ -25,7 +26,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: "Unknown moderation action.", fields: {} });
   const input = parsed.data;
   try {

@@ -9,6 +9,7 @@ import { actionFailure, loaderFailure } from "~/models/labeling/http.server.ts";
 import { deleteMessage, messageHistory, restoreMessage } from "~/models/labeling/moderation.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { roleName } from "~/domain/trees/enums.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("moderate:project");
 export const meta: MetaFunction = () => [{ title: "Message history · RLHF Studio" }];
@@ -26,7 +27,7 @@ const ActionSchema = z.object({ intent: z.enum(["delete", "restore"]), reason: z
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: "Unknown moderation action." });
   try {
     const run = parsed.data.intent === "delete" ? deleteMessage : restoreMessage;

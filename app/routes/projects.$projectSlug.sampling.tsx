@@ -10,6 +10,7 @@ import { ModelRegistryError, setActivePolicy } from "~/models/model-registry.ser
 import { createSamplingRun, recentSamplingRuns, SamplingError, updateSamplingConfig } from "~/models/sampling.server.ts";
 import { formNumber, samplingParamsFromForm } from "~/utils/form.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readForm } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("manage:project");
 export const meta: MetaFunction = () => [{ title: "Model replies · RLHF Studio" }];
@@ -34,7 +35,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const form = await request.formData();
+  const form = await readForm(request);
   try {
     if (form.get("intent") === "promote") {
       const modelId = String(form.get("modelId") ?? "");

@@ -15,6 +15,7 @@ import {
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { issues, readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("manage:project");
 export const meta: MetaFunction = () => [{ title: "Project settings · RLHF Studio" }];
@@ -40,11 +41,16 @@ const ActionSchema = z.discriminatedUnion("intent", [
   z.object({ intent: z.literal("remove-member"), userId: z.string() }),
 ]);
 
+const INTENTS = ActionSchema.options.map((o) => o.shape.intent.value);
+
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const form = await readFormFields(request);
+  const parsed = ActionSchema.safeParse(form);
   if (!parsed.success) {
-    return badRequest({ error: parsed.error.issues.map((i) => i.message).join("; "), fields: {} as Record<string, string>, intent: "", done: null });
+    // Shown next to the form that was sent; a request naming no known form gets it at the top.
+    const intent = INTENTS.find((i) => i === form.intent) ?? "";
+    return badRequest({ error: `The form was incomplete: ${issues(parsed.error)}.`, fields: {} as Record<string, string>, intent, done: null });
   }
   const p = project!.id;
   const input = parsed.data;
@@ -86,6 +92,7 @@ export default function ProjectSettings() {
     <div className="stack">
       <p><Link to={`/projects/${project.slug}`}>← {project.name}</Link></p>
       <h1>Settings</h1>
+      <Errors result={result} intent="" />
       <div className="card">
         <h2>Progress</h2>
         <p>

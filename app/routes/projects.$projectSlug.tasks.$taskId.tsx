@@ -21,6 +21,7 @@ import { showTask } from "~/models/labeling/task-view.server.ts";
 import { parseSubmitKey, requestTask, skipTask, SubmitReplayed } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readForm } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("label:project");
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data ? taskTypeName(data.view.task.type) : "Task"} · RLHF Studio` }];
@@ -57,7 +58,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const p = project!;
   const taskId = params.taskId ?? "";
-  const form = await request.formData();
+  const form = await readForm(request);
   const parsed = ActionSchema.safeParse(Object.fromEntries(form));
   if (!parsed.success) return badRequest({ error: "The form was incomplete; reload the page and try again.", fields: {}, reported: false });
   const next = Next.parse(form.get("next"));

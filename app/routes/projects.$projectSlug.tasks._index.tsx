@@ -12,6 +12,7 @@ import { openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
 import { requestTask } from "~/models/labeling/tasks.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("label:project");
 export const meta: MetaFunction = () => [{ title: "Next task · RLHF Studio" }];
@@ -29,7 +30,7 @@ const TaskRequestSchema = z.object({
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const parsed = TaskRequestSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = TaskRequestSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: "Choose a task type from the list.", fields: {}, empty: null });
   let taskId: string | null = null;
   try {

@@ -10,6 +10,7 @@ import { usePolling } from "~/components/use-polling.ts";
 import { trainingKindSpec } from "~/domain/training/kinds.ts";
 import { cancelTrainingRun, getTrainingRun, resumeTrainingRun, trainingCurves, trainingRunLog, TrainingRunError } from "~/models/training.server.ts";
 import { badRequest, invariantResponse } from "~/utils/http.server.ts";
+import { readForm } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("train:project");
 export const meta: MetaFunction = () => [{ title: "Training run · RLHF Studio" }];
@@ -38,7 +39,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { project } = await authorize(request, access, params);
-  const intent = (await request.formData()).get("intent");
+  const intent = (await readForm(request)).get("intent");
   try {
     if (intent === "cancel") await cancelTrainingRun(project!.id, params.runId ?? "");
     else if (intent === "resume") await resumeTrainingRun(project!.id, params.runId ?? "");

@@ -10,6 +10,7 @@ import { prisma } from "~/db.server.ts";
 import { TRAINING_KINDS, trainingKindSpec, type TrainingKindSpec } from "~/domain/training/kinds.ts";
 import { createTrainingRun, listTrainingRuns, TrainingRunError } from "~/models/training.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readForm } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("train:project");
 export const meta: MetaFunction = () => [{ title: "Training · RLHF Studio" }];
@@ -59,7 +60,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const form = await request.formData();
+  const form = await readForm(request);
   const spec = kindOf(String(form.get("kind") ?? "sft"));
   const config: Record<string, unknown> = {};
   for (const f of spec.fields) {

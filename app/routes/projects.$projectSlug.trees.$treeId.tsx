@@ -13,6 +13,7 @@ import { abortTreeByModerator, deleteMessage, haltTree, restoreMessage, resumeTr
 import { treeDetail } from "~/models/labeling/trees.server.ts";
 import { treeRewardScores } from "~/models/reward-jobs.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("moderate:project");
 export const meta: MetaFunction = () => [{ title: "Tree · RLHF Studio" }];
@@ -34,7 +35,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: "Unknown moderation action.", fields: {} });
   const p = project!.id;
   const treeId = params.treeId ?? "";

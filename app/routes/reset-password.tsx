@@ -10,6 +10,7 @@ import { PASSWORD_MAX, PASSWORD_MIN, ResetPasswordSchema, fieldErrors, type Fiel
 import { describePasswordReset, resetPassword, resetRefusal } from "~/models/password-reset.server.ts";
 import { AccountError } from "~/models/user.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.public();
 export const meta: MetaFunction = () => [{ title: "Reset your password · RLHF Studio" }];
@@ -21,7 +22,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 }
 
 export async function action({ request }: ActionFunctionArgs) {
-  const parsed = ResetPasswordSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ResetPasswordSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ fieldErrors: fieldErrors(parsed.error), formError: null as string | null });
   try {
     const userId = await resetPassword(parsed.data.token, parsed.data.newPassword);

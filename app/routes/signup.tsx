@@ -12,6 +12,7 @@ import { inviteRefusal } from "~/domain/accounts/invites.ts";
 import { isSignupOpen } from "~/models/settings.server.ts";
 import { AccountError, acceptInvite, describeInvite, signUp } from "~/models/user.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.public();
 export const meta: MetaFunction = () => [{ title: "Sign up · RLHF Studio" }];
@@ -34,7 +35,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 const AcceptSchema = z.object({ intent: z.literal("accept"), invite: z.string().trim().min(1).max(128) });
 
 export async function action({ request }: ActionFunctionArgs) {
-  const form = Object.fromEntries(await request.formData());
+  const form = await readFormFields(request);
   if (form.intent === "accept") {
     const { viewer } = await authorize(request, accessOf.signedIn());
     const parsed = AcceptSchema.safeParse(form);

@@ -47,7 +47,8 @@ async function rowCounts(): Promise<Record<string, number>> {
 type Body = { kind: "form" | "json" | "multipart" };
 
 function bodyOf(kind: Body["kind"], fields: Record<string, string> = {}): { body: BodyInit; headers: Record<string, string> } {
-  if (kind === "json") return { body: JSON.stringify({ type: "random", intent: "create" }), headers: { "Content-Type": "application/json" } };
+  // What the task API takes (it refuses keys it does not know).
+  if (kind === "json") return { body: JSON.stringify({ type: "random" }), headers: { "Content-Type": "application/json" } };
   if (kind === "multipart") {
     const form = new FormData();
     form.set("intent", "import");

@@ -47,9 +47,9 @@ export async function waitFor(check: () => Promise<boolean>, what: string, timeo
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function startWebServer(): Promise<RunningProcess & { url: string }> {
+export async function startWebServer(extra: Record<string, string> = {}): Promise<RunningProcess & { url: string }> {
   const port = await freePort();
-  const proc = startProcess(["--import", "tsx", "server.ts", "build/server/index.js"], childEnv({ PORT: String(port), HOST: "127.0.0.1" }));
+  const proc = startProcess(["--import", "tsx", "server.ts", "build/server/index.js"], childEnv({ PORT: String(port), HOST: "127.0.0.1", ...extra }));
   const url = `http://127.0.0.1:${port}`;
   try {
     // A loaded machine (other test files, builds) can take well over 30 s to start it.

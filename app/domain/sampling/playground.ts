@@ -7,7 +7,8 @@ export const PlaygroundInputSchema = z.object({
     .array(z.object({ role: z.enum(["prompter", "assistant"]), text: z.string().trim().min(1, "a turn is empty").max(20_000) }))
     .min(1, "write a prompt")
     .max(64)
-    .refine((turns) => turns[turns.length - 1].role === "prompter", "the conversation must end with a user turn"),
+    // Zod runs the refinement even when .min(1) failed: an empty list is reported by that check alone.
+    .refine((turns) => turns.length === 0 || turns[turns.length - 1].role === "prompter", "the conversation must end with a user turn"),
   params: SamplingParamsSchema,
   k: z.number().int().min(1, "K must be at least 1").max(16, "K must be at most 16"),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
