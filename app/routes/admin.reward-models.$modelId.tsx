@@ -10,6 +10,7 @@ import { usePolling } from "~/components/use-polling.ts";
 import { prisma } from "~/db.server.ts";
 import { listRewardJobs, preferenceSnapshots, RewardJobError, startRewardEvaluation, startRewardScoring } from "~/models/reward-jobs.server.ts";
 import { badRequest, invariantResponse } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.global("manage:models");
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.model.name ?? "Reward model"} · RLHF Studio` }];
@@ -69,7 +70,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer } = await authorize(request, access);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: parsed.error.issues.map((i) => i.message).join(" "), started: null });
   const modelId = z.string().uuid().safeParse(params.modelId);
   if (!modelId.success) return badRequest({ error: "No such reward model.", started: null }, 404);

@@ -10,6 +10,7 @@ import type { ComparedReply, Turn } from "~/domain/sampling/comparison.ts";
 import { getComparison } from "~/models/comparison.server.ts";
 import { ModelRegistryError, setActivePolicy } from "~/models/model-registry.server.ts";
 import { badRequest, invariantResponse } from "~/utils/http.server.ts";
+import { readForm } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("train:project");
 export const meta: MetaFunction = () => [{ title: "Policy comparison · RLHF Studio" }];
@@ -33,7 +34,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const comparison = await comparisonOf(project!.id, params.comparisonId);
-  const form = await request.formData();
+  const form = await readForm(request);
   if (form.get("intent") !== "promote") return badRequest({ error: "Unknown action.", promoted: null });
   const modelId = String(form.get("modelId") ?? "");
   const model = [comparison.policyA, comparison.policyB].find((m) => m.id === modelId);

@@ -10,6 +10,7 @@ import { prisma } from "~/db.server.ts";
 import { COMPARISON_EXPORT_FORMATS, MAX_COMPARISON_PROMPTS } from "~/domain/sampling/comparison.ts";
 import { ComparisonError, createComparison, listComparisons } from "~/models/comparison.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("train:project");
 export const meta: MetaFunction = () => [{ title: "Compare policies · RLHF Studio" }];
@@ -44,7 +45,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const form = Object.fromEntries(await request.formData());
+  const form = await readFormFields(request);
   try {
     const row = await createComparison({ projectId: project!.id, createdById: viewer.id, request: form });
     return redirect(`/projects/${project!.slug}/compare/${row.id}`);

@@ -5,6 +5,7 @@ import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { RewardJobError, startRewardScoring } from "~/models/reward-jobs.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
+import { readFormFields } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("train:project");
 
@@ -12,7 +13,7 @@ const Schema = z.object({ modelId: z.string().uuid("Choose a reward model.") });
 
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
-  const parsed = Schema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = Schema.safeParse(await readFormFields(request));
   if (!parsed.success) return badRequest({ error: parsed.error.issues.map((i) => i.message).join(" "), started: null });
   try {
     const job = await startRewardScoring(project!.id, parsed.data.modelId, viewer.id);
