@@ -84,6 +84,7 @@ export class DecoderRunner {
   readonly heads: number;
   readonly headDim: number;
   private readonly kvNames: string[];
+  private reused: { rows: number; logits: boolean; tensors: Feeds } | null = null;
 
   private constructor(
     private readonly session: OrtSession,
@@ -330,7 +331,7 @@ export class DecoderRunner {
     if (this.sampler) {
       feeds[SAMPLER_IO.temperature] = float32Tensor(Float32Array.of(temperature), [1]);
       const fetches = [SAMPLER_IO.probs, SAMPLER_IO.maxScaled, ...(wantLogits ? [SAMPLER_IO.logits] : []), ...this.kvNames];
-      const out = await runSession(this.session, feeds, fetches);
+      const out = await runSession(this.session, feeds, fetches, T === 1 ? this.stepOutputs(rows, wantLogits) : undefined);
       this.count(started);
       expectDims("probs", out[SAMPLER_IO.probs].dims, [rows, V]);
       this.kvNames.forEach((name) => expectDims(name, out[name].dims, [rows, this.heads, T, this.headDim]));
@@ -360,6 +361,25 @@ export class DecoderRunner {
       maxScaled[r] = max;
     }
     return { probs, maxScaled, logits: wantLogits ? logits : null, kv: this.kvNames.map((name) => out[name].data) };
+  }
+
+  /**
+   * Output tensors of a decode step, reused from step to step while the batch keeps its size: the
+   * graph writes into them, so a step allocates no output buffers (the distribution alone is 32 KB a
+   * row). What a step returns is overwritten by the next one.
+   */
+  private stepOutputs(rows: number, wantLogits: boolean): Feeds {
+    if (this.reused?.rows !== rows || this.reused.logits !== wantLogits) {
+      const V = this.vocab;
+      const tensors: Feeds = {
+        [SAMPLER_IO.probs]: float32Tensor(new Float32Array(rows * V), [rows, V]),
+        [SAMPLER_IO.maxScaled]: float32Tensor(new Float32Array(rows), [rows, 1]),
+      };
+      if (wantLogits) tensors[SAMPLER_IO.logits] = float32Tensor(new Float32Array(rows * V), [rows, V]);
+      for (const name of this.kvNames) tensors[name] = float32Tensor(new Float32Array(rows * this.heads * this.headDim), [rows, this.heads, 1, this.headDim]);
+      this.reused = { rows, logits: wantLogits, tensors };
+    }
+    return this.reused.tensors;
   }
 
   private count(started: number): void {
