@@ -2,10 +2,11 @@
 //
 // Two cache strategies:
 // - "split" (the sampler graph, see SAMPLER_IO in models/gpt2.ts: built from the GPT-2 definition or
-//   converted on load from an Optimum export): the cache lives in chunks of fixed size, fed as separate
-//   inputs; attention is split over them, so a step reads the cache but never copies it, and growing
-//   the cache adds a chunk instead of moving it. Each step fetches only the new keys/values and the
-//   last position's sampling distribution (softmax with temperature, computed in the graph).
+//   converted on load from an Optimum export): the cache lives in chunks, fed as separate inputs;
+//   attention is split over them, so a step reads the cache but never copies it. The last chunk grows
+//   16 slots at a time up to the chunk size, then a new one starts (see grow()). Each step fetches only
+//   the new keys/values and the last position's sampling distribution (softmax with temperature,
+//   computed in the graph).
 // - "present": the plain Optimum loop, present.{i} fed back as past_key_values.{i} (graphs that could
 //   not be converted). Every step copies the whole cache out of onnxruntime and back.
 
@@ -19,7 +20,7 @@ export type CacheStrategy = "split" | "present";
 export interface DecoderOptions extends SessionOptions {
   /** "auto" runs the sampler graph when the model can be given that form (default); "present" forces the plain loop. */
   cacheStrategy?: "auto" | "present";
-  /** Slots per cache chunk (split strategy); default 64. */
+  /** Most slots of a cache chunk (split strategy); default 64. */
   cacheChunk?: number;
 }
 
