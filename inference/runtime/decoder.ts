@@ -2,10 +2,11 @@
 //
 // Two cache strategies:
 // - "split" (the sampler graph, see SAMPLER_IO in models/gpt2.ts: built from the GPT-2 definition or
-//   converted on load from an Optimum export): the cache lives in chunks of fixed size, fed as separate
-//   inputs; attention is split over them, so a step reads the cache but never copies it, and growing
-//   the cache adds a chunk instead of moving it. Each step fetches only the new keys/values and the
-//   last position's sampling distribution (softmax with temperature, computed in the graph).
+//   converted on load from an Optimum export): the cache lives in chunks, fed as separate inputs;
+//   attention is split over them, so a step reads the cache but never copies it. The last chunk grows
+//   16 slots at a time up to the chunk size, then a new one starts (see grow()). Each step fetches only
+//   the new keys/values and the last position's sampling distribution (softmax with temperature,
+//   computed in the graph).
 // - "present": the plain Optimum loop, present.{i} fed back as past_key_values.{i} (graphs that could
 //   not be converted). Every step copies the whole cache out of onnxruntime and back.
 
@@ -19,7 +20,7 @@ export type CacheStrategy = "split" | "present";
 export interface DecoderOptions extends SessionOptions {
   /** "auto" runs the sampler graph when the model can be given that form (default); "present" forces the plain loop. */
   cacheStrategy?: "auto" | "present";
-  /** Slots per cache chunk (split strategy); default 64. */
+  /** Most slots of a cache chunk (split strategy); default 64. */
   cacheChunk?: number;
 }
 
@@ -69,6 +70,9 @@ export interface PrefillResult extends StepOutput {
 // Keeps one prefill run's largest activation [rows, T, 4·width] under this many floats.
 const PREFILL_BUDGET = 16 * 1024 * 1024;
 
+// Slots by which the last cache chunk grows (see grow()).
+const GROWTH_STEP = 16;
+
 /** Where time goes: onnxruntime runs versus everything else (for profiling). */
 export interface RunnerStats {
   runs: number;
@@ -81,6 +85,7 @@ export class DecoderRunner {
   readonly heads: number;
   readonly headDim: number;
   private readonly kvNames: string[];
+  private reused: { rows: number; logits: boolean; tensors: Feeds } | null = null;
 
   private constructor(
     private readonly session: OrtSession,
@@ -186,7 +191,7 @@ export class DecoderRunner {
     const { rows } = cache;
     const Dh = this.headDim;
     if (this.sampler) {
-      if (cache.fill === cache.sizes.at(-1)) this.addChunk(cache);
+      if (cache.fill === cache.sizes.at(-1)) this.grow(cache);
       const capacity = cache.sizes.reduce((a, b) => a + b, 0);
       const feeds = this.emptyCacheFeeds(rows);
       cache.chunks.forEach((chunk, c) =>
@@ -251,22 +256,44 @@ export class DecoderRunner {
     cache.rows = keep.length;
   }
 
-  /** A new empty chunk at the end; the mask widens, the cache itself does not move. */
-  private addChunk(cache: KvCache): void {
+  /**
+   * Room for the next token. The last chunk grows by GROWTH_STEP slots up to the chunk size (only that
+   * chunk's filled slots move, at most one chunk's worth), else a new chunk starts at GROWTH_STEP
+   * slots: attention reads every slot of a chunk, so a chunk fed at its full size while mostly empty
+   * would read 32 unused slots per row on average (at 64 slots a chunk).
+   */
+  private grow(cache: KvCache): void {
     const { chunks: max, chunkSize } = this.sampler!;
-    if (cache.chunks.length >= max) throw new ModelValidationError(`the KV cache is full (${max} chunks of ${chunkSize} slots beyond the prompt)`);
+    const step = Math.min(GROWTH_STEP, chunkSize);
     const { rows } = cache;
-    cache.chunks.push(this.kvNames.map(() => new Float32Array(rows * this.heads * chunkSize * this.headDim)));
-    const wOld = cache.sizes.reduce((a, b) => a + b, 0) + 1;
-    const wNew = wOld + chunkSize;
+    const last = cache.chunks.length - 1;
+    const size = cache.sizes[last];
+    const next = last > 0 && size < chunkSize ? Math.min(chunkSize, size + step) : 0;
+    if (next > 0) {
+      const from = size * this.headDim;
+      const to = next * this.headDim;
+      cache.chunks[last] = cache.chunks[last].map((src) => {
+        const dst = new Float32Array(rows * this.heads * to);
+        for (let rh = 0; rh < rows * this.heads; rh++) dst.set(src.subarray(rh * from, rh * from + from), rh * to);
+        return dst;
+      });
+      cache.sizes[last] = next;
+    } else {
+      if (cache.chunks.length >= max) throw new ModelValidationError(`the KV cache is full (${max} chunks of ${chunkSize} slots beyond the prompt)`);
+      cache.chunks.push(this.kvNames.map(() => new Float32Array(rows * this.heads * step * this.headDim)));
+      cache.sizes.push(step);
+      cache.fill = 0;
+    }
+    // New mask columns (0 until filled) go before the last one, the fed token's.
+    const added = next > 0 ? next - size : step;
+    const wOld = cache.sizes.reduce((a, b) => a + b, 0) + 1 - added;
+    const wNew = wOld + added;
     const attn = new BigInt64Array(rows * wNew);
     for (let r = 0; r < rows; r++) {
       attn.set(cache.attn.subarray(r * wOld, r * wOld + wOld - 1), r * wNew);
       attn[r * wNew + wNew - 1] = 1n;
     }
     cache.attn = attn;
-    cache.sizes.push(chunkSize);
-    cache.fill = 0;
   }
 
   private emptyCacheFeeds(rows: number): Feeds {
@@ -305,7 +332,7 @@ export class DecoderRunner {
     if (this.sampler) {
       feeds[SAMPLER_IO.temperature] = float32Tensor(Float32Array.of(temperature), [1]);
       const fetches = [SAMPLER_IO.probs, SAMPLER_IO.maxScaled, ...(wantLogits ? [SAMPLER_IO.logits] : []), ...this.kvNames];
-      const out = await runSession(this.session, feeds, fetches);
+      const out = await runSession(this.session, feeds, fetches, T === 1 ? this.stepOutputs(rows, wantLogits) : undefined);
       this.count(started);
       expectDims("probs", out[SAMPLER_IO.probs].dims, [rows, V]);
       this.kvNames.forEach((name) => expectDims(name, out[name].dims, [rows, this.heads, T, this.headDim]));
@@ -335,6 +362,25 @@ export class DecoderRunner {
       maxScaled[r] = max;
     }
     return { probs, maxScaled, logits: wantLogits ? logits : null, kv: this.kvNames.map((name) => out[name].data) };
+  }
+
+  /**
+   * Output tensors of a decode step, reused from step to step while the batch keeps its size: the
+   * graph writes into them, so a step allocates no output buffers (the distribution alone is 32 KB a
+   * row). What a step returns is overwritten by the next one.
+   */
+  private stepOutputs(rows: number, wantLogits: boolean): Feeds {
+    if (this.reused?.rows !== rows || this.reused.logits !== wantLogits) {
+      const V = this.vocab;
+      const tensors: Feeds = {
+        [SAMPLER_IO.probs]: float32Tensor(new Float32Array(rows * V), [rows, V]),
+        [SAMPLER_IO.maxScaled]: float32Tensor(new Float32Array(rows), [rows, 1]),
+      };
+      if (wantLogits) tensors[SAMPLER_IO.logits] = float32Tensor(new Float32Array(rows * V), [rows, V]);
+      for (const name of this.kvNames) tensors[name] = float32Tensor(new Float32Array(rows * this.heads * this.headDim), [rows, this.heads, 1, this.headDim]);
+      this.reused = { rows, logits: wantLogits, tensors };
+    }
+    return this.reused.tensors;
   }
 
   private count(started: number): void {

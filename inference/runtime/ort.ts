@@ -83,18 +83,24 @@ export function toOrtTensor(t: TensorData): ort.Tensor {
   return new ort.Tensor(t.dtype === "float64" ? "float64" : t.dtype, t.data as Float32Array, t.dims);
 }
 
-/** Runs a session, fetching only `fetches`; returns the outputs' data and dims. */
+/**
+ * Runs a session, fetching only `fetches`; returns the outputs' data and dims. Outputs named in
+ * `into` are written into those tensors (their shapes must match) instead of new buffers.
+ */
 export async function runSession(
   session: ort.InferenceSession,
   feeds: Feeds,
   fetches: readonly string[],
+  into?: Feeds,
 ): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
-  const out = await session.run(feeds, fetches);
+  const out = into ? await session.run(feeds, Object.fromEntries(fetches.map((name) => [name, into[name] ?? null]))) : await session.run(feeds, fetches);
   const result: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
   for (const name of fetches) {
     const t = out[name] as ort.Tensor;
     if (t.type !== "float32") throw new Error(`output ${name} is ${t.type}, expected float32`);
-    result[name] = { data: t.data as Float32Array, dims: t.dims };
+    const target = into?.[name];
+    // The binding hands back its own view of an output written into `into`: read the given buffer.
+    result[name] = target ? { data: target.data as Float32Array, dims: target.dims } : { data: t.data as Float32Array, dims: t.dims };
   }
   return result;
 }

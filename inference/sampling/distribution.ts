@@ -18,16 +18,20 @@ export interface Filters {
   repetitionPenalty: number;
 }
 
-// Radix selection reads a probability's float32 bits in two 12-bit digits below the sign.
-const DIGIT = 4096;
+// Radix selection buckets a probability by its float32 bits from the sign down to the 8th mantissa
+// bit (order-preserving for non-negative floats); a sort orders the few tokens of one bucket.
+const BUCKET_SHIFT = 15;
+const BUCKETS = 2 ** (32 - BUCKET_SHIFT);
 
 /** Reusable buffers for one vocabulary size. */
 export class DistributionSampler {
-  private readonly mass = new Float64Array(DIGIT);
-  private readonly members: Int32Array;
+  /** Per bucket: the probability mass, and the last token in it (−1: none); next[i] is the token before i in i's bucket. */
+  private readonly mass = new Float64Array(BUCKETS);
+  private readonly head = new Int32Array(BUCKETS).fill(-1);
+  private readonly next: Int32Array;
 
   constructor(readonly vocab: number) {
-    this.members = new Int32Array(vocab);
+    this.next = new Int32Array(vocab);
   }
 
   /**
@@ -59,51 +63,73 @@ export class DistributionSampler {
    * tokens whose cumulative probability is ≤ 1 − topP are removed (so among tokens tied at the
    * cut-off, lower ids go first), and at least the last one stays. Returns the first token kept in
    * that order (its probability's float bits and id) and the mass kept; `probs` is not changed.
-   * The cut-off is found by radix selection: the mass per 12-bit digit of the float bits, then the
-   * same inside the bucket the cut-off falls in, then a sort of the few tokens left in the last bucket.
+   * The cut-off is found by radix selection in one pass: the mass per bucket of the float bits (each
+   * bucket listing its tokens), then a sort of the few tokens of the bucket the cut-off falls in.
    */
   nucleus(probs: Float32Array, topP: number): Cut {
     if (!(topP > 0 && topP <= 1)) throw new GenerationParamError("topP", `must be in (0, 1], got ${topP}`);
     const bits = new Uint32Array(probs.buffer, probs.byteOffset, probs.length);
     const n = probs.length;
-    const mass = this.mass;
-    mass.fill(0);
+    const { mass, head, next } = this;
+    // `mass` is all zeros and `head` all −1 between calls; only the buckets in use are visited and reset.
+    let lowest = BUCKETS;
+    let highest = 0;
     let total = 0;
     for (let i = 0; i < n; i++) {
       const p = probs[i];
-      mass[bits[i] >>> 20] += p;
+      const b = bits[i] >>> BUCKET_SHIFT;
+      mass[b] += p;
+      next[i] = head[b];
+      head[b] = i;
       total += p;
+      if (b < lowest && b > 0) lowest = b;
+      if (b > highest) highest = b;
     }
-    if (topP === 1) return { bits: 0, index: 0, mass: total };
-    const budget = (1 - topP) * total; // the mass that may go
-    let removed = 0;
-    let hi = 0;
-    while (hi < DIGIT - 1 && removed + mass[hi] <= budget) removed += mass[hi++];
-    // Bucket `hi` holds the cut-off: buckets below go whole, buckets above stay whole.
-    let count = 0;
-    for (let i = 0; i < n; i++) if (bits[i] >>> 20 === hi) this.members[count++] = i;
-    mass.fill(0);
-    for (let j = 0; j < count; j++) {
-      const i = this.members[j];
-      mass[(bits[i] >>> 8) & 0xfff] += probs[i];
+    let cut: Cut = { bits: 0, index: 0, mass: total };
+    if (topP < 1) {
+      const budget = (1 - topP) * total; // the mass that may go
+      // Buckets between 0 (zeros and the smallest subnormals) and `lowest` are empty.
+      let removed = 0;
+      let b = 0;
+      if (mass[0] <= budget) {
+        removed = mass[0];
+        b = lowest;
+        while (b < highest && removed + mass[b] <= budget) removed += mass[b++];
+      }
+      // Bucket b holds the cut-off: buckets below go whole, buckets above stay whole.
+      const last: number[] = [];
+      for (let i = head[b]; i >= 0; i = next[i]) last.push(i);
+      cut = cutInBucket(probs, bits, last, budget, removed, total);
     }
-    let lo = 0;
-    while (lo < DIGIT - 1 && removed + mass[lo] <= budget) removed += mass[lo++];
-    const last: number[] = [];
-    for (let j = 0; j < count; j++) {
-      const i = this.members[j];
-      if (((bits[i] >>> 8) & 0xfff) === lo) last.push(i);
-    }
-    last.sort((a, b) => bits[a] - bits[b] || a - b);
-    for (const i of last) {
-      if (removed + probs[i] > budget) return { bits: bits[i], index: i, mass: total - removed };
-      removed += probs[i];
-    }
-    // Every token of the last bucket went: the next one in order is the first of a higher bucket.
-    const top = last[last.length - 1];
-    // Rounding left nothing: the most likely token stays.
-    if (!(total - removed > 0)) return { bits: bits[top], index: top, mass: probs[top] };
-    return { bits: bits[top], index: top + 1, mass: total - removed };
+    resetBuckets(mass, head, lowest, highest);
+    return cut;
+  }
+}
+
+/**
+ * The cut-off inside one bucket: its tokens in (probability, id) order go while the mass removed
+ * stays within the budget.
+ */
+function cutInBucket(probs: Float32Array, bits: Uint32Array, last: number[], budget: number, removed: number, total: number): Cut {
+  last.sort((a, b) => bits[a] - bits[b] || a - b);
+  for (const i of last) {
+    if (removed + probs[i] > budget) return { bits: bits[i], index: i, mass: total - removed };
+    removed += probs[i];
+  }
+  // Every token of the last bucket went: the next one in order is the first of a higher bucket.
+  const top = last[last.length - 1];
+  // Rounding left nothing: the most likely token stays.
+  if (!(total - removed > 0)) return { bits: bits[top], index: top, mass: probs[top] };
+  return { bits: bits[top], index: top + 1, mass: total - removed };
+}
+
+/** Resets bucket 0 and buckets lowest … highest (a plain function: a closure would put the hot loop's counters on the heap). */
+function resetBuckets(mass: Float64Array, head: Int32Array, lowest: number, highest: number): void {
+  mass[0] = 0;
+  head[0] = -1;
+  for (let b = lowest; b <= highest; b++) {
+    mass[b] = 0;
+    head[b] = -1;
   }
 }
 
