@@ -107,7 +107,7 @@ const WORKFLOW = (s: LoopSettings): WorkflowConfigInput => ({
 
 const REVIEW = { spam: 0, lang_mismatch: 0, quality: 0.75 };
 
-async function waitForRow<T extends { status: string; error?: string | null }>(what: string, read: () => Promise<T>, timeoutMs: number): Promise<T> {
+export async function waitForRow<T extends { status: string; error?: string | null }>(what: string, read: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const row = await read();
@@ -171,7 +171,10 @@ function orderByRule(ids: string[], text: Map<string, string>): string[][] {
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
-export async function runLoop(opts: { slug: string; settings?: LoopSettings; log?: Log; timeoutMs?: number }): Promise<LoopResult> {
+export type LoopOptions = { slug: string; settings?: LoopSettings; log?: Log; timeoutMs?: number };
+
+/** Every stage up to the reward model: what the trainers learn from. */
+export async function collectPreferences(opts: LoopOptions) {
   const s = opts.settings ?? LOOP_SETTINGS;
   const log = opts.log ?? (() => {});
   const timeoutMs = opts.timeoutMs ?? 600_000;
@@ -235,6 +238,12 @@ export async function runLoop(opts: { slug: string; settings?: LoopSettings; log
   const rm = await waitForRow("reward-model run", () => prisma.trainingRun.findUniqueOrThrow({ where: { id: rmRun.id }, include: { outputModel: true } }), timeoutMs);
   const rmMetrics = rm.metrics as { evalAccuracy: number; evalPairs: number };
   log(`reward model ${rm.outputModel!.name}: held-out accuracy ${rmMetrics.evalAccuracy.toFixed(3)} on ${rmMetrics.evalPairs} pairs`);
+
+  return { s, log, timeoutMs, slug, project, base, author, reviewer, texts, roots, rankings, kway, prompts, rm, rmMetrics };
+}
+
+export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
+  const { s, log, timeoutMs, slug, project, base, author, reviewer, texts, roots, rankings, prompts, rm, rmMetrics } = await collectPreferences(opts);
 
   // ── RLOO from the base policy, scored by the reward model ──
   const rlRun = await createTrainingRun({

@@ -48,7 +48,9 @@ describe("the whole loop", () => {
     console.log(`${lines.join("\n")}\n${JSON.stringify(result)}`);
 
     expect(result.trees).toBe(LOOP_SETTINGS.prompts);
-    expect(result.replies).toBe(LOOP_SETTINGS.prompts * LOOP_SETTINGS.k);
+    // The sampler keeps distinct replies per prompt (redrawing duplicates a few times), so a set can hold fewer than K.
+    expect(result.replies).toBeLessThanOrEqual(LOOP_SETTINGS.prompts * LOOP_SETTINGS.k);
+    expect(result.replies).toBeGreaterThanOrEqual(0.9 * LOOP_SETTINGS.prompts * LOOP_SETTINGS.k);
     expect(result.rm_heldout_pairs).toBeGreaterThanOrEqual(20);
     expect(result.rm_heldout_accuracy).toBeGreaterThanOrEqual(MIN_RM_ACCURACY);
     expect(result.heldout_score_after - result.heldout_score_before).toBeGreaterThanOrEqual(MIN_SCORE_GAIN);
@@ -62,7 +64,9 @@ describe("the whole loop", () => {
     expect(policy.trainingRun?.kind).toBe("rloo");
     expect((await prisma.project.findUniqueOrThrow({ where: { slug: "loop" } })).activePolicyId).toBe(policy.id);
     const after = await prisma.message.findMany({ where: { modelVersionId: policy.id } });
-    expect(after).toHaveLength(LOOP_SETTINGS.checkPrompts * LOOP_SETTINGS.k);
+    expect(after.length).toBeLessThanOrEqual(LOOP_SETTINGS.checkPrompts * LOOP_SETTINGS.k);
+    expect(after.length).toBeGreaterThanOrEqual(0.9 * LOOP_SETTINGS.checkPrompts * LOOP_SETTINGS.k);
+    expect(new Set(after.map((m) => m.parentId)).size).toBe(LOOP_SETTINGS.checkPrompts);
     expect(after.every((m) => m.synthetic && m.modelName === policy.name && m.samplingRunId !== null)).toBe(true);
   });
 });

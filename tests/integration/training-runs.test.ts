@@ -141,7 +141,7 @@ describe("training runs in a worker", () => {
     expect(err).toBeInstanceOf(TrainingRunError);
     expect(Object.keys(err.fields).sort()).toEqual(["batchSize", "learningRate"]);
     await expect(make({ config: { ...CONFIG, maxLength: 4096 } })).rejects.toThrow(/maxLength 4096 exceeds/);
-    await expect(make({ kind: "dpo" })).rejects.toThrow(/not available/);
+    await expect(make({ kind: "kto" })).rejects.toThrow(/"kto" is not available/);
     expect(await prisma.trainingRun.count()).toBe(before);
   });
 });
