@@ -108,7 +108,12 @@ describe("DPO", () => {
   it("refuses pairs that do not fit and settings that do not go together", async () => {
     const long = separableSets(2, 3).map((s) => ({ ...s, prompt: [{ role: "prompter" as const, text: "x".repeat(400) }] }));
     await expect(train({ steps: 1 }, recorder(tempDir()).ctx, long).result).rejects.toThrow(DpoInputError);
-    await expect(train({ steps: 1, maxLength: 64 }, recorder(tempDir()).ctx, long).result).rejects.toThrow(/no preference pair fits within 64 tokens \(2 sets read, 6 pairs over length\)/);
+    await expect(train({ steps: 1, maxLength: 64 }, recorder(tempDir()).ctx, long).result).rejects.toThrow(/no preference pair fits within 64 tokens \(2 sets read, 6 pairs over length, 0 with identical replies\)/);
+    // Ranked differently but written the same: skipped and counted.
+    const same = separableSets(4, 4).map((set) => ({ ...set, completions: set.completions.map((c) => ({ ...c, text: "same" })) }));
+    await expect(train({ steps: 1 }, recorder(tempDir()).ctx, same).result).rejects.toThrow(/0 pairs over length, 12 with identical replies/);
+    const mixed = await train({ steps: 1, evalEvery: 1 }, recorder(tempDir()).ctx, [...same, ...TRAIN.slice(0, 4)]).result;
+    expect(mixed.data).toMatchObject({ pairs: 12, identical: 12 });
     expect(() => parseDpoConfig({ loss: 2, labelSmoothing: 0.1 })).toThrow(ConfigError);
     expect(() => parseDpoConfig({ beta: 0 })).toThrow(/beta must be between/);
   });

@@ -61,7 +61,7 @@ export interface DpoTrainingResult {
   step: number;
   totalSteps: number;
   resumedFrom: number;
-  data: { pairs: number; overLength: number; validationPairs: number };
+  data: { pairs: number; overLength: number; identical: number; validationPairs: number };
   evaluations: { step: number; evaluation: DpoEvaluation }[];
   modelDir: string | null;
 }
@@ -101,6 +101,7 @@ export async function trainDpo(spec: DpoTrainingSpec, ctx: DpoRunContext): Promi
   const encode = (sets: readonly RankedSet[]) => {
     const pairs: Omit<EncodedPair, "ref">[] = [];
     let overLength = 0;
+    let identical = 0;
     for (const s of sets) {
       const key = JSON.stringify(s.prompt);
       let promptLength = promptLengths.get(key);
@@ -116,16 +117,23 @@ export async function trainDpo(spec: DpoTrainingSpec, ctx: DpoRunContext): Promi
             overLength++;
             continue;
           }
+          // The same tokens on both sides teach nothing (the loss's gradient is zero) and skew the metrics.
+          if (seqs[i].length === seqs[j].length && seqs[i].every((t, n) => t === seqs[j][n])) {
+            identical++;
+            continue;
+          }
           pairs.push({ chosen: { ids: seqs[i], promptLength }, rejected: { ids: seqs[j], promptLength } });
         }
       }
     }
-    return { pairs, overLength };
+    return { pairs, overLength, identical };
   };
   const train = encode(spec.train);
   const validation = spec.validation?.length ? encode(spec.validation) : null;
-  if (train.pairs.length === 0) throw new DpoInputError(`no preference pair fits within ${maxLength} tokens (${spec.train.length} sets read, ${train.overLength} pairs over length)`);
-  log(`DPO data: ${train.pairs.length} training pairs (${train.overLength} over ${maxLength} tokens dropped), ${validation?.pairs.length ?? 0} validation pairs`);
+  if (train.pairs.length === 0) {
+    throw new DpoInputError(`no preference pair fits within ${maxLength} tokens (${spec.train.length} sets read, ${train.overLength} pairs over length, ${train.identical} with identical replies)`);
+  }
+  log(`DPO data: ${train.pairs.length} training pairs (${train.overLength} over ${maxLength} tokens and ${train.identical} with identical replies skipped), ${validation?.pairs.length ?? 0} validation pairs`);
 
   // The reference's log-probabilities, once per pair.
   const forward = await RolloutForward.create(config, "logprobs", { intraOpThreads: spec.intraOpThreads });
@@ -187,7 +195,7 @@ export async function trainDpo(spec: DpoTrainingSpec, ctx: DpoRunContext): Promi
   };
 
   let resumedFrom = 0;
-  const data = { pairs: trainPairs.length, overLength: train.overLength, validationPairs: validationPairs.length };
+  const data = { pairs: trainPairs.length, overLength: train.overLength, identical: train.identical, validationPairs: validationPairs.length };
   try {
     try {
       const loopResult = await runTrainingLoop({ trainer, config, order, batch: batchOf, steps: totalSteps, checkpoints: { dir: ctx.checkpointDir, every: c.checkpointEvery }, onStep, log });
