@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadCausalLM } from "../../../inference/causal-lm";
-import { gpt2HeadShapes, gpt2ParamShapes, type Gpt2Config, type Gpt2Weights } from "../../../inference/models/gpt2";
+import { gpt2HeadShapes, gpt2ParamShapes, type Gpt2Config } from "../../../inference/models/gpt2";
 import { readGpt2ModelDir } from "../../../inference/models/gpt2-dir";
 import { float32, int64 } from "../../../inference/onnx/tensor";
 import type { Batch } from "../../../training/batch";
@@ -14,14 +14,15 @@ import { RewardScorer } from "../../../training/reward/score";
 import { parseRlConfig, policyObjective, ppoAdvantages, rolloutBatch, RolloutForward, valueObjective, type RolloutSequence } from "../../../training/rl";
 import { DEFAULT_ADAMW } from "../../../training/step-graph";
 import { Trainer } from "../../../training/trainer";
+import { writeWeightsFile, readWeightsFile, type WeightIndex } from "../weights-file";
 import { benchPrompts, ensureRewardModel, POLICY_DIR, RESULT_PREFIX } from "./setup";
 
 const THREADS = 2;
 const PER_TOKEN = ["response_mask", "old_logprobs", "advantages", "old_values", "returns"] as const;
 
 interface UpdateSpec {
-  policy: { config: Gpt2Config; params: { name: string; dims: number[]; offset: number }[] };
-  value: { config: Gpt2Config; params: { name: string; dims: number[]; offset: number }[] };
+  policy: { config: Gpt2Config; params: WeightIndex };
+  value: { config: Gpt2Config; params: WeightIndex };
   minibatches: { rows: number; length: number; tokens: number }[];
   epochs: number;
   temperature: number;
@@ -31,20 +32,6 @@ interface UpdateSpec {
   lr: number;
   optimizer: typeof DEFAULT_ADAMW;
   threads: number;
-}
-
-function writeWeights(file: string, weights: Gpt2Weights, shapes: Map<string, number[]>) {
-  const params: UpdateSpec["policy"]["params"] = [];
-  const parts: Buffer[] = [];
-  let offset = 0;
-  for (const [name, dims] of shapes) {
-    const t = weights.get(name)!.data as Float32Array;
-    params.push({ name, dims, offset });
-    offset += t.length;
-    parts.push(Buffer.from(t.buffer, t.byteOffset, t.byteLength));
-  }
-  writeFileSync(file, Buffer.concat(parts));
-  return params;
 }
 
 async function prepare(dir: string) {
@@ -85,8 +72,8 @@ async function prepare(dir: string) {
     minibatches.push({ rows: B, length: T, tokens: idx.reduce((a, i) => a + rows[i].ids.length, 0) });
   }
   const spec: UpdateSpec = {
-    policy: { config: policy.config, params: writeWeights(path.join(dir, "policy.bin"), policy.weights, gpt2ParamShapes(policy.config)) },
-    value: { config: value.config, params: writeWeights(path.join(dir, "value.bin"), value.weights, new Map([...gpt2ParamShapes(value.config), ...gpt2HeadShapes(value.config)])) },
+    policy: { config: policy.config, params: writeWeightsFile(path.join(dir, "policy.bin"), policy.weights, gpt2ParamShapes(policy.config)) },
+    value: { config: value.config, params: writeWeightsFile(path.join(dir, "value.bin"), value.weights, new Map([...gpt2ParamShapes(value.config), ...gpt2HeadShapes(value.config)])) },
     minibatches,
     epochs: c.epochs,
     temperature: c.temperature,
@@ -99,12 +86,6 @@ async function prepare(dir: string) {
   };
   writeFileSync(path.join(dir, "spec.json"), JSON.stringify(spec, null, 2));
   console.log(RESULT_PREFIX + JSON.stringify({ rows: rows.length, minibatches: minibatches.length, tokens: rows.reduce((a, r) => a + r.ids.length, 0) }));
-}
-
-function readWeights(file: string, params: UpdateSpec["policy"]["params"]): Gpt2Weights {
-  const blob = readFileSync(file);
-  const all = new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
-  return new Map(params.map((p) => [p.name, float32(p.dims, all.slice(p.offset, p.offset + p.dims.reduce((a, b) => a * b, 1)))]));
 }
 
 async function run(dir: string) {
@@ -121,8 +102,8 @@ async function run(dir: string) {
   });
   const steps = spec.epochs * batches.length;
   const schedule = { peakLr: spec.lr, warmupSteps: 0, totalSteps: steps, minLrRatio: 1 };
-  const policy = await Trainer.create({ config: spec.policy.config, objective: policyObjective({ temperature: spec.temperature, clip: spec.cliprange }), weights: readWeights(path.join(dir, "policy.bin"), spec.policy.params), optimizer: spec.optimizer, schedule, intraOpThreads: spec.threads });
-  const value = await Trainer.create({ config: spec.value.config, objective: valueObjective({ clip: spec.cliprangeValue, vfCoef: spec.vfCoef }), weights: readWeights(path.join(dir, "value.bin"), spec.value.params), optimizer: spec.optimizer, schedule, intraOpThreads: spec.threads });
+  const policy = await Trainer.create({ config: spec.policy.config, objective: policyObjective({ temperature: spec.temperature, clip: spec.cliprange }), weights: readWeightsFile(path.join(dir, "policy.bin"), spec.policy.params), optimizer: spec.optimizer, schedule, intraOpThreads: spec.threads });
+  const value = await Trainer.create({ config: spec.value.config, objective: valueObjective({ clip: spec.cliprangeValue, vfCoef: spec.vfCoef }), weights: readWeightsFile(path.join(dir, "value.bin"), spec.value.params), optimizer: spec.optimizer, schedule, intraOpThreads: spec.threads });
   const policyLoss: number[] = [];
   const valueLoss: number[] = [];
   const stepMs: number[] = [];
