@@ -2,6 +2,7 @@
 // gets seed + i, whatever the batch) and the project's sampling parameters; the reward model scores
 // every reply encoded exactly as in reward-model training; the row keeps every reply and the summary.
 import { UnrecoverableError } from "bullmq";
+import { storableText } from "~/domain/sampling/storable-text.ts";
 import type { Prisma } from "~/generated/prisma/client.ts";
 import {
   promptTurns,
@@ -80,8 +81,7 @@ export const comparison: Processor<"comparison"> = async ({ comparisonId }, ctx,
       provider = res.provider;
       for (const p of res.results) {
         const c = p.completions[0];
-        // Postgres JSON cannot hold U+0000; the reply is scored and shown with U+FFFD in its place.
-        const text = c.text.replaceAll("\u0000", "\uFFFD");
+        const text = storableText(c.text);
         out.push({ text, tokens: c.numTokens, chars: [...text].length, finishReason: c.finishReason });
       }
       await ctx.progress(offset + share * ((start + batch.length) / prompts.length));

@@ -2,6 +2,7 @@
 // prompt in batches across prompts, and insert them as synthetic replies. Re-running a run adds
 // nothing twice: what is missing is counted again, under the tree lock, before every insert.
 import { UnrecoverableError } from "bullmq";
+import { storableText } from "~/domain/sampling/storable-text.ts";
 import { SamplingRunConfigSchema, type SamplingParams } from "~/domain/sampling/config.ts";
 import { conversationTo, insertModelReplies, parentsNeedingModelReplies, type SamplingNeed } from "~/models/sampling.server.ts";
 import type { CausalLM } from "../../inference/causal-lm.ts";
@@ -94,7 +95,7 @@ export const sampling: Processor<"sampling"> = async ({ samplingRunId }, ctx, de
         const prompt = out.result.results[i];
         totals.duplicates += prompt.duplicates;
         const replies = prompt.completions.slice(0, slot.remaining).map((c) => ({
-          text: c.text,
+          text: storableText(c.text),
           seed: c.seed,
           numTokens: c.numTokens,
           sumLogprob: c.sumLogprob,
