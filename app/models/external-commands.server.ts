@@ -100,7 +100,7 @@ const BASIC_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
  * The command's environment: a few basics, the variables it asks to pass through, its own, and the
  * run id. The worker's other variables (database URL, session secrets) stay out.
  */
-export function commandEnv(command: TrainingCommand, runId: string, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function commandEnv(command: TrainingCommand, runId: string, source: Record<string, string | undefined> = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of [...BASIC_ENV, ...command.passEnv]) if (source[k] !== undefined) out[k] = source[k]!;
   return { ...out, ...command.env, RLHF_STUDIO_RUN_ID: runId };
