@@ -161,7 +161,12 @@ export const externalRunner: TrainingRunner = {
     });
     const ending = new Promise<Ending>((resolve) => {
       readline.createInterface({ input: supervisor.stdio[3] as NodeJS.ReadableStream }).on("line", (line) => {
-        const m = JSON.parse(line) as { pid?: number } & Ending;
+        let m: { pid?: number } & Ending;
+        try {
+          m = JSON.parse(line) as { pid?: number } & Ending;
+        } catch {
+          return; // not the supervisor's: nothing else writes to fd 3
+        }
         if (typeof m.pid === "number") later(() => ctx.recordCheckpoint({ supervisorPid: supervisor.pid, pgid: m.pid }));
         else resolve(m);
       });
