@@ -17,6 +17,8 @@ export function queue(key: QueueKey): Promise<Queue> {
 }
 
 export const JOB_ATTEMPTS = 3;
+/** Log entries kept per job. */
+export const JOB_LOG_LINES = 10_000;
 
 export async function enqueue<K extends QueueKey>(key: K, payload: Payload<K>): Promise<string> {
   const data = QUEUES[key].payload.parse(payload);
@@ -27,6 +29,8 @@ export async function enqueue<K extends QueueKey>(key: K, payload: Payload<K>): 
     backoff: { type: "exponential", delay: 2_000 },
     removeOnComplete: { age: 7 * 24 * 3600 },
     removeOnFail: { age: 30 * 24 * 3600 },
+    // The newest lines stay: an external training command logs one entry per output line.
+    keepLogs: JOB_LOG_LINES,
   });
   return jobId;
 }
