@@ -441,6 +441,44 @@ trainCommand("ppo", "PPO on prompt snapshots: the policy learns the reward model
 trainCommand("rloo", "RLOO on prompt snapshots: K samples per prompt, leave-one-out baseline, no value model", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
 trainCommand("grpo", "GRPO on prompt snapshots: K samples per prompt, advantages normalised within each prompt's group, KL in the loss", "export snapshot ids (prompts_text or prompts_conversational)", "the registered SFT policy (start and frozen reference)");
 
+train
+  .command("external")
+  .description("run a command the operator configured in RLHF_STUDIO_TRAINING_COMMANDS (e.g. TRL on a GPU machine) on export snapshots; the ONNX model it writes is registered")
+  .requiredOption("--project <slug>")
+  .requiredOption("--command <name>", "the configured command's name (list-commands shows them)")
+  .requiredOption("--export <ids...>", "export snapshot ids (formats the command reads)")
+  .requiredOption("--base <name>", "the registered base model (the command gets its directory)")
+  .option("--config <file>", "a JSON object handed to the command as {config_file}")
+  .option("--by <email>", "the user recorded as its starter")
+  .option("--wait", "follow the run and print how it ended")
+  .action(async (o: Omit<TrainOptions, "rewardModel"> & { command: string }) => {
+    const { createTrainingRun } = await import("~/models/training.server.ts");
+    const project = await projectBySlug(o.project);
+    const base = await prisma.modelVersion.findUnique({ where: { name: o.base } });
+    if (!base) throw new Error(`No model named ${o.base}`);
+    const run = await createTrainingRun({
+      projectId: project.id,
+      kind: "external",
+      command: o.command,
+      exportIds: o.export.flatMap((e) => e.split(",")).filter(Boolean),
+      baseModelId: base.id,
+      config: o.config ? JSON.parse(fs.readFileSync(o.config, "utf8")) : {},
+      createdById: o.by ? (await userByEmail(o.by)).id : null,
+    });
+    console.log(`training run ${run.id} queued`);
+    if (o.wait) await followRun(run.id);
+  });
+
+program
+  .command("list-commands")
+  .description("list the external training commands configured in RLHF_STUDIO_TRAINING_COMMANDS (and check the file)")
+  .action(async () => {
+    const { loadTrainingCommands } = await import("~/models/external-commands.server.ts");
+    const { file, commands } = loadTrainingCommands();
+    if (!file) console.log("RLHF_STUDIO_TRAINING_COMMANDS is not set: no external commands");
+    for (const c of commands.values()) console.log(`${c.name}	${c.produces}	${c.exportFormats.join(",")}	timeout ${c.timeoutSeconds} s	${c.argv.join(" ")}`);
+  });
+
 /** A progress bar on the terminal (one line per 10 % when not a terminal) until the run ends. */
 async function followRun(runId: string) {
   const tty = process.stderr.isTTY;
@@ -468,6 +506,7 @@ async function followRun(runId: string) {
           console.log(`validation loss ${m.evalLoss?.toFixed(4) ?? "-"} · reward accuracy ${m.evalRewardAccuracy?.toFixed(3) ?? "-"} on ${m.evalPairs ?? "-"} pairs · margin ${m.evalRewardMargin?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} steps`);
         else if (row.kind === "ppo" || row.kind === "rloo" || row.kind === "grpo")
           console.log(`held-out score ${m.evalScoreBefore?.toFixed(3) ?? "-"} → ${m.evalScoreAfter?.toFixed(3) ?? "-"} on ${m.evalPrompts ?? "-"} prompts · KL to the reference ${m.evalKlAfter?.toFixed(3) ?? "-"} · ${m.step}/${m.totalSteps} iterations`);
+        else if (row.kind === "external") console.log(`command ${row.command} · loss ${m.loss?.toFixed(4) ?? "-"} · ${m.step ?? 0}/${m.totalSteps ?? "?"} steps`);
         else console.log(`train loss ${m.trainLoss?.toFixed(4)} · validation loss ${m.validationLoss?.toFixed(4) ?? "-"} · perplexity ${m.validationPerplexity?.toFixed(2) ?? "-"} · ${m.tokensSeen} tokens · ${m.step}/${m.totalSteps} steps (${m.status})`);
       } else {
         console.error(`${row.status}${row.error ? `: ${row.error}` : ""}`);

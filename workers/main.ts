@@ -2,6 +2,7 @@
 // app/jobs/backend.server.ts) and Postgres, registers a BullMQ worker per queue, keeps a
 // heartbeat, and on SIGTERM/SIGINT closes workers, then the queue backend, then Prisma.
 import { env } from "~/env.server.ts";
+import { loadTrainingCommands } from "~/models/external-commands.server.ts";
 import { pgPool, prisma } from "~/db.server.ts";
 import { closeJobBackend, jobBackend } from "~/jobs/backend.server.ts";
 import type { QueueKey } from "~/jobs/queues.ts";
@@ -15,6 +16,14 @@ import { startSamplingScheduler } from "./sampling-scheduler.ts";
 import { startQueueCatchUp } from "./queue-catch-up.ts";
 
 const config = env();
+// A broken commands file stops the workers at start, naming the field, rather than failing runs later.
+try {
+  const { file, commands } = loadTrainingCommands();
+  if (file) console.log(`external training commands from ${file}: ${[...commands.keys()].join(", ") || "(none)"}`);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 const backend = await jobBackend();
 const deps: JobDeps = { prisma, dataDir: config.DATA_DIR, ortThreads: config.ORT_INTRA_OP_THREADS };
 

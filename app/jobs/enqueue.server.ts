@@ -20,12 +20,16 @@ export function queue(key: QueueKey): Promise<Queue> {
 }
 
 export const JOB_ATTEMPTS = 3;
+/** Log entries kept per job. */
+export const JOB_LOG_LINES = 10_000;
 
 export const JOB_OPTIONS: JobsOptions = {
   attempts: JOB_ATTEMPTS,
   backoff: { type: "exponential", delay: 2_000 },
   removeOnComplete: { age: 7 * 24 * 3600 },
   removeOnFail: { age: 30 * 24 * 3600 },
+  // The newest lines stay: an external training command logs one entry per output line.
+  keepLogs: JOB_LOG_LINES,
 };
 
 /** How long a request waits on the queue store before going on without it. */

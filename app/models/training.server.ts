@@ -7,7 +7,8 @@ import { env } from "~/env.server.ts";
 import type { Prisma } from "~/generated/prisma/client.ts";
 import { bounded, enqueue, queue, QueueUnavailable } from "~/jobs/enqueue.server.ts";
 import { jobIdFor } from "~/jobs/queues.ts";
-import { TRAINING_KINDS, trainingKindSpec } from "~/domain/training/kinds.ts";
+import { parseExternalConfig, TRAINING_KINDS, trainingKindSpec } from "~/domain/training/kinds.ts";
+import { loadTrainingCommands, TrainingCommandsError, type TrainingCommand } from "~/models/external-commands.server.ts";
 import { tokenizerDifference } from "../../inference/loader/tokenizer-checks.ts";
 import { ConfigError } from "../../training/sft-config.ts";
 import { z } from "zod";
@@ -35,6 +36,8 @@ export type CreateTrainingRunInput = {
   baseModelId: string | null;
   /** PPO and RLOO: the registered reward model that scores the rollouts (its tokenizer must be the base's). */
   rewardModelId?: string | null;
+  /** External runs: the name of a command configured in RLHF_STUDIO_TRAINING_COMMANDS. */
+  command?: string | null;
   config: unknown;
   createdById: string | null;
 };
@@ -42,13 +45,17 @@ export type CreateTrainingRunInput = {
 export async function createTrainingRun(input: CreateTrainingRunInput) {
   const spec = trainingKindSpec(input.kind);
   if (!spec) throw new TrainingRunError(`Training kind "${input.kind}" is not available; choose one of: ${Object.keys(TRAINING_KINDS).join(", ")}.`);
-  let config: Record<string, number>;
+  let config: Record<string, unknown>;
+  let command: TrainingCommand | null = null;
   try {
-    config = spec.parseConfig(input.config ?? {});
+    config = spec.kind === "external" ? parseExternalConfig(input.config) : spec.parseConfig(input.config ?? {});
   } catch (error) {
     if (error instanceof ConfigError) throw new TrainingRunError(`Config: ${Object.entries(error.fields).map(([k, v]) => `${k} ${v}`).join("; ")}.`, 400, error.fields);
     throw error;
   }
+  if (spec.kind === "external") command = externalCommand(input.command);
+  const exportFormats = command ? command.exportFormats : spec.exportFormats;
+  const label = command ? `${command.name} run` : `${spec.label} run`;
   const exportIds = [...new Set(input.exportIds)];
   if (exportIds.length === 0) throw new TrainingRunError("Choose at least one export snapshot.");
   const exports = await prisma.datasetExport.findMany({ where: { id: { in: exportIds }, projectId: input.projectId } });
@@ -56,16 +63,17 @@ export async function createTrainingRun(input: CreateTrainingRunInput) {
     const e = exports.find((x) => x.id === id);
     if (!e) throw new TrainingRunError(`Export ${id} is not one of this project's snapshots.`, 404);
     if (e.status !== "succeeded" || e.deletedAt) throw new TrainingRunError(`Export ${id} has no files to train on (it is ${e.deletedAt ? "deleted" : e.status}).`);
-    if (!spec.exportFormats.includes(e.format))
-      throw new TrainingRunError(`Export ${id} is ${e.format}; a ${spec.label} run reads ${spec.exportFormats.join(" or ")}.`);
+    if (!exportFormats.includes(e.format as never)) throw new TrainingRunError(`Export ${id} is ${e.format}; a ${label} reads ${exportFormats.join(" or ")}.`);
   }
   if (!input.baseModelId) throw new TrainingRunError("Choose a base model.");
   const base = await prisma.modelVersion.findUnique({ where: { id: input.baseModelId } });
   if (!base) throw new TrainingRunError("The base model does not exist.", 404);
   if (base.kind !== "policy") throw new TrainingRunError(`The base model ${base.name} is a ${base.kind} model; ${spec.label} starts from a policy (language model).`);
-  if (base.architecture !== "GPT2LMHeadModel" && (base.config as { modelType?: string }).modelType !== "gpt2")
+  if (base.status !== "ready") throw new TrainingRunError(`The base model ${base.name} is ${base.status}.`);
+  // An external command trains whatever architecture it knows; the registry checks what it writes.
+  if (!command && base.architecture !== "GPT2LMHeadModel" && (base.config as { modelType?: string }).modelType !== "gpt2")
     throw new TrainingRunError(`The base model ${base.name} is ${base.architecture}; the trainer trains GPT-2 family models.`);
-  if (config.maxLength !== undefined && config.maxLength > base.contextLength)
+  if (typeof config.maxLength === "number" && config.maxLength > base.contextLength)
     throw new TrainingRunError(`Config: maxLength ${config.maxLength} exceeds ${base.name}'s context of ${base.contextLength} tokens.`, 400, { maxLength: `exceeds the base model's context of ${base.contextLength}` });
 
   let rewardModelId: string | null = null;
@@ -89,7 +97,7 @@ export async function createTrainingRun(input: CreateTrainingRunInput) {
 
   const run = await prisma.$transaction(async (tx) => {
     const row = await tx.trainingRun.create({
-      data: { projectId: input.projectId, kind: spec.kind, config: config as Prisma.InputJsonValue, baseModelId: base.id, rewardModelId, createdById: input.createdById },
+      data: { projectId: input.projectId, kind: spec.kind, config: config as Prisma.InputJsonValue, baseModelId: base.id, rewardModelId, command: command?.name ?? null, createdById: input.createdById },
     });
     await tx.trainingRunDataset.createMany({ data: exportIds.map((exportId) => ({ runId: row.id, exportId, purpose: "train" })) });
     return row;
@@ -98,9 +106,26 @@ export async function createTrainingRun(input: CreateTrainingRunInput) {
   return run;
 }
 
+/** The configured command a run names; a name the operator did not configure is refused. */
+function externalCommand(name: string | null | undefined): TrainingCommand {
+  let commands: Map<string, TrainingCommand>;
+  try {
+    commands = loadTrainingCommands().commands;
+  } catch (error) {
+    if (error instanceof TrainingCommandsError) throw new TrainingRunError(`External commands are not available: ${error.message}`, 503);
+    throw error;
+  }
+  if (commands.size === 0) throw new TrainingRunError("No external training commands are configured on this server (RLHF_STUDIO_TRAINING_COMMANDS).");
+  if (!name) throw new TrainingRunError(`Choose a command: ${[...commands.keys()].join(", ")}.`, 400, { command: "is required" });
+  const command = commands.get(name);
+  if (!command) throw new TrainingRunError(`No external command named "${name.slice(0, 80)}"; configured: ${[...commands.keys()].join(", ")}.`, 400, { command: "is not configured" });
+  return command;
+}
+
 const LIST_SELECT = {
   id: true,
   kind: true,
+  command: true,
   status: true,
   progress: true,
   metrics: true,
@@ -112,7 +137,7 @@ const LIST_SELECT = {
   rewardModel: { select: { id: true, name: true } },
   createdBy: { select: { displayName: true, email: true } },
   datasets: { select: { exportId: true, export: { select: { format: true, createdAt: true } } } },
-  outputModel: { select: { id: true, name: true } },
+  outputModel: { select: { id: true, name: true, kind: true } },
 } as const;
 
 export async function listTrainingRuns(projectId: string) {
@@ -139,11 +164,12 @@ export async function trainingCurves(runId: string): Promise<Record<string, [num
   return out;
 }
 
-/** The worker's log lines of the run's job (newest attempt included). */
+/** The worker's log lines of the run's job (newest attempt included), oldest first. */
 export async function trainingRunLog(runId: string): Promise<string[]> {
+  // The newest 500 lines: a long run (an external command's output) shows where it is now.
   try {
-    const { logs } = await bounded("queue training", queue("training").then((q) => q.getJobLogs(jobIdFor("training", { trainingRunId: runId }), 0, 499)));
-    return logs;
+    const { logs } = await bounded("queue training", queue("training").then((q) => q.getJobLogs(jobIdFor("training", { trainingRunId: runId }), 0, 499, false)));
+    return logs.reverse();
   } catch (error) {
     if (error instanceof QueueUnavailable) return ["(The job's log lives in the job queue, which cannot be reached right now.)"];
     throw error;

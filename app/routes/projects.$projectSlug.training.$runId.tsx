@@ -24,7 +24,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     project: project!,
     run: {
       ...run,
-      config: run.config as Record<string, number>,
+      config: run.config as Record<string, unknown>,
       metrics: run.metrics as Record<string, number | string | null> & { calibration?: CalibrationRow[] | null },
       createdAt: run.createdAt.toISOString(),
       startedAt: run.startedAt?.toISOString() ?? null,
@@ -60,12 +60,13 @@ export default function TrainingRun() {
   const reward = run.kind === "reward";
   const rl = run.kind === "ppo" || run.kind === "rloo" || run.kind === "grpo";
   const dpo = run.kind === "dpo";
+  const external = run.kind === "external";
   const curve = (name: string, label: string, color: string) => (curves[name] ? [{ label, steps: curves[name][0], values: curves[name][1], color }] : []);
   return (
     <div className="stack" data-run-id={run.id}>
       <p><Link to={`/projects/${project.slug}/training`}>← Training</Link></p>
       <div className="title-row">
-        <h1>{trainingKindSpec(run.kind)?.label ?? run.kind} run</h1>
+        <h1>{external ? `External run: ${run.command}` : `${trainingKindSpec(run.kind)?.label ?? run.kind} run`}</h1>
         <StatusBadge status={run.status} />
       </div>
       {result?.error && <p className="notice error" role="alert">{result.error}</p>}
@@ -77,7 +78,11 @@ export default function TrainingRun() {
           {rl ? "Iteration" : "Step"} <strong data-testid="step">{m.step ?? 0}</strong> / {m.totalSteps ?? "?"} · {m.tokensPerSecond ?? 0} tok/s ·
           ETA {live && typeof m.etaSeconds === "number" ? `${m.etaSeconds} s` : "–"} · running for {duration(run.startedAt, run.finishedAt)} · attempt {run.attempts}
         </p>
-        {rl ? (
+        {external ? (
+          <p className="muted" data-testid="external-summary">
+            Command {run.command} · loss {num(m.loss)} · exit code {m.exitCode ?? "–"}
+          </p>
+        ) : rl ? (
           <p className="muted" data-testid="rl-summary">
             Score {num(m["objective/scores"], 3)} · KL to the reference {num(m["objective/kl"], 3)} · held-out score {num(m.evalScoreBefore, 3)} → {num(m.evalScoreAfter, 3)} (KL {num(m.evalKlAfter, 3)}) ·
             clip fraction {num(m["policy/clipfrac_avg"], 3)} · β {num(m.kl_coef, 4)}
@@ -107,7 +112,10 @@ export default function TrainingRun() {
       </section>
 
       <div className="grid" style={{ gridTemplateColumns: "repeat(auto-fill, minmax(420px, 1fr))" }}>
-        {rl ? (
+        {external ? (
+          // Whatever the command reported on its progress lines, one chart per metric.
+          Object.keys(curves).map((name, i) => <MetricChart key={name} title={name} curves={curve(name, name, ["#2563eb", "#dc2626", "#059669", "#7c3aed", "#d97706"][i % 5])} />)
+        ) : rl ? (
           <>
             <MetricChart
               title="Reward"
@@ -143,8 +151,8 @@ export default function TrainingRun() {
             <MetricChart title="Margin (r_w − r_l)" curves={[...curve("margin", "train (step)", "#93c5fd"), ...curve("eval_mean_margin", "validation", "#dc2626")]} />
           </>
         )}
-        {!rl && <MetricChart title="Learning rate" curves={curve("lr", "lr", "#059669")} />}
-        <MetricChart title="Gradient norm" curves={curve("grad_norm", "grad norm", "#7c3aed")} />
+        {!rl && !external && <MetricChart title="Learning rate" curves={curve("lr", "lr", "#059669")} />}
+        {!external && <MetricChart title="Gradient norm" curves={curve("grad_norm", "grad norm", "#7c3aed")} />}
       </div>
 
       {reward && m.calibration && m.calibration.length > 0 && (
@@ -159,8 +167,8 @@ export default function TrainingRun() {
         <h2>Output model</h2>
         {run.outputModel ? (
           <p>
-            <Link to={reward ? `/admin/reward-models/${run.outputModel.id}` : `/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> ({reward ? "reward model" : "policy"}, parent {run.baseModel?.name})
-            {!reward && run.baseModel && (
+            <Link to={run.outputModel.kind === "reward" ? `/admin/reward-models/${run.outputModel.id}` : `/admin/models#model-${run.outputModel.id}`}>{run.outputModel.name}</Link> ({run.outputModel.kind === "reward" ? "reward model" : "policy"}, parent {run.baseModel?.name})
+            {run.outputModel.kind !== "reward" && run.baseModel && (
               <> · <Link to={`/projects/${project.slug}/compare?a=${run.baseModel.id}&b=${run.outputModel.id}`}>Compare with {run.baseModel.name}</Link></>
             )}
           </p>
@@ -182,6 +190,7 @@ export default function TrainingRun() {
 
       <section className="card">
         <h2>Config</h2>
+        {external && <pre data-testid="external-config">{JSON.stringify(run.config, null, 2)}</pre>}
         <table>
           <tbody>
             {fields.map((f) => (

@@ -8,6 +8,7 @@ import { duration, StatusBadge } from "~/components/training-run.tsx";
 import { usePolling } from "~/components/use-polling.ts";
 import { prisma } from "~/db.server.ts";
 import { TRAINING_KINDS, trainingKindSpec, type TrainingKindSpec } from "~/domain/training/kinds.ts";
+import { loadTrainingCommands } from "~/models/external-commands.server.ts";
 import { createTrainingRun, listTrainingRuns, TrainingRunError } from "~/models/training.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { readForm } from "~/utils/body.server.ts";
@@ -24,7 +25,22 @@ const KIND_INTRO: Record<string, string> = {
   ppo: "the SFT policy samples replies to the snapshot's prompts, the reward model scores them, and the policy learns to earn more score while a KL penalty keeps it near the SFT model (its frozen reference); a value model started from the reward model gives per-token advantages (GAE).",
   rloo: "like PPO without a value model: K replies per prompt, each one's advantage is its reward minus the mean of the other K − 1 (REINFORCE leave-one-out), with the KL to the SFT model in the reward.",
   grpo: "K replies per prompt, each one's advantage its score's distance from the group's mean in units of the group's spread (no value model); the KL to the SFT model (k3, per token) is part of the loss, not of the reward.",
+  external:
+    "a command the server's operator configured (for example TRL or OpenRLHF on a GPU machine) trains on the snapshots and writes an ONNX model, which is checked and registered like any other; its output streams into the run's log.",
 };
+
+/** The configured commands as the page may show them (names and what they take; never argv or paths). */
+function externalCommands() {
+  try {
+    const { commands } = loadTrainingCommands();
+    return {
+      error: null,
+      commands: [...commands.values()].map((c) => ({ name: c.name, description: c.description, produces: c.produces, exportFormats: c.exportFormats, timeoutSeconds: c.timeoutSeconds })),
+    };
+  } catch (error) {
+    return { error: (error as Error).message, commands: [] };
+  }
+}
 const KINDS = Object.values(TRAINING_KINDS) as TrainingKindSpec[];
 const kindOf = (name: string | null) => trainingKindSpec(name ?? "") ?? TRAINING_KINDS.sft!;
 
@@ -55,6 +71,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     models,
     rewardModels,
     kind,
+    external: kind === "external" ? externalCommands() : null,
   };
 }
 
@@ -62,10 +79,19 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const form = await readForm(request);
   const spec = kindOf(String(form.get("kind") ?? "sft"));
-  const config: Record<string, unknown> = {};
+  let config: unknown = {};
   for (const f of spec.fields) {
     const v = String(form.get(f.key) ?? "").trim();
-    if (v !== "") config[f.key] = Number.isNaN(Number(v)) ? v : Number(v);
+    if (v !== "") (config as Record<string, unknown>)[f.key] = Number.isNaN(Number(v)) ? v : Number(v);
+  }
+  // External runs take a command by name and a JSON config for it; argv and paths only come from the operator's file.
+  if (spec.kind === "external") {
+    const text = String(form.get("config") ?? "").trim();
+    try {
+      config = text ? JSON.parse(text) : {};
+    } catch (error) {
+      return badRequest({ error: `Config: not valid JSON (${(error as Error).message}).`, fields: { config: "is not valid JSON" } });
+    }
   }
   try {
     const run = await createTrainingRun({
@@ -74,6 +100,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
       exportIds: form.getAll("exportId").map(String),
       baseModelId: String(form.get("baseModelId") ?? "") || null,
       rewardModelId: String(form.get("rewardModelId") ?? "") || null,
+      command: spec.kind === "external" ? String(form.get("command") ?? "") || null : null,
       config,
       createdById: viewer.id,
     });
@@ -85,7 +112,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function Training() {
-  const { project, runs, exports, models, rewardModels, kind } = useLoaderData<typeof loader>();
+  const { project, runs, exports, models, rewardModels, kind, external } = useLoaderData<typeof loader>();
   const spec = kindOf(kind);
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === "submitting";
@@ -101,7 +128,7 @@ export default function Training() {
           {runs.map((r) => (
             <tr key={r.id} data-run-id={r.id}>
               <td><Link to={r.id}>{new Date(r.createdAt).toLocaleString()}</Link></td>
-              <td>{r.kind}</td>
+              <td>{r.kind}{r.command ? ` · ${r.command}` : ""}</td>
               <td><StatusBadge status={r.status} /></td>
               <td style={{ minWidth: "9rem" }}>
                 <progress value={r.progress} max={1} aria-label="progress" /> <span className="muted">{r.metrics.step ?? 0}/{r.metrics.totalSteps ?? "?"}</span>
@@ -125,8 +152,25 @@ export default function Training() {
         <input type="hidden" name="kind" value={spec.kind} />
         <p className="muted">{spec.label}: {KIND_INTRO[spec.kind]}</p>
         {result?.error && <p className="notice error" role="alert">{result.error}</p>}
+        {external && (
+          <>
+            {external.error && <p className="notice error" role="status">{external.error}</p>}
+            {!external.error && external.commands.length === 0 && (
+              <p className="muted">No external commands are configured on this server: the operator lists them in the file named by RLHF_STUDIO_TRAINING_COMMANDS (see the README).</p>
+            )}
+            <fieldset>
+              <legend>Command</legend>
+              {external.commands.map((c) => (
+                <label key={c.name} style={{ display: "flex", gap: ".5rem", alignItems: "center", fontWeight: "normal" }}>
+                  <input type="radio" name="command" value={c.name} style={{ width: "auto" }} aria-invalid={fieldErrors.command ? true : undefined} />
+                  <strong>{c.name}</strong> · writes a {c.produces} · reads {c.exportFormats.join(", ")} · timeout {c.timeoutSeconds} s{c.description ? ` · ${c.description}` : ""}
+                </label>
+              ))}
+            </fieldset>
+          </>
+        )}
         <fieldset>
-          <legend>Export snapshots (train and validation splits; {spec.exportFormats.join(" or ")})</legend>
+          <legend>Export snapshots (train and validation splits; {spec.kind === "external" ? "the formats the command reads" : spec.exportFormats.join(" or ")})</legend>
           {exports.length === 0 && <p className="muted">No finished exports yet: make one on <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>.</p>}
           {exports.map((e) => (
             <label key={e.id} style={{ display: "flex", gap: ".5rem", alignItems: "center", fontWeight: "normal" }}>
@@ -159,6 +203,12 @@ export default function Training() {
             </label>
           ))}
         </div>
+        {spec.kind === "external" && (
+          <label>Config for the command (optional JSON object, handed to it as a file)
+            <textarea name="config" rows={4} placeholder='{"learning_rate": 1e-5, "num_train_epochs": 1}' aria-invalid={fieldErrors.config ? true : undefined} />
+            {fieldErrors.config && <small className="error" style={{ fontWeight: "normal" }}>config {fieldErrors.config}</small>}
+          </label>
+        )}
         <button type="submit" disabled={busy}>Start training</button>
       </Form>
     </div>

@@ -6,17 +6,18 @@ import fs from "node:fs";
 import { UnrecoverableError } from "bullmq";
 import { trainingKindSpec, type TrainingKindName } from "~/domain/training/kinds.ts";
 import { exportDir } from "~/models/datasets/exports.server.ts";
-import { registerModel } from "~/models/model-registry.server.ts";
+import { ModelRegistryError, registerModel } from "~/models/model-registry.server.ts";
 import { runDirs } from "~/models/training.server.ts";
 import type { Processor } from "../harness.ts";
 import { TrainingInputError, type RunDataset, type TrainingRunContext, type TrainingRunner } from "../training/runner.ts";
 import { rewardRunner } from "../training/reward.ts";
 import { dpoRunner } from "../training/dpo.ts";
+import { externalRunner } from "../training/external.ts";
 import { grpoRunner, ppoRunner, rlooRunner } from "../training/rl.ts";
 import { sftRunner } from "../training/sft.ts";
 
 /** The trainer of each kind; a new kind adds its runner here and its spec in app/domain/training/kinds.ts. */
-export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner, reward: rewardRunner, dpo: dpoRunner, ppo: ppoRunner, rloo: rlooRunner, grpo: grpoRunner };
+export const TRAINING_RUNNERS: Partial<Record<TrainingKindName, TrainingRunner>> = { sft: sftRunner, reward: rewardRunner, dpo: dpoRunner, ppo: ppoRunner, rloo: rlooRunner, grpo: grpoRunner, external: externalRunner };
 
 const CANCEL_CHECK_MS = 1_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -55,6 +56,7 @@ export const training: Processor<"training"> = async ({ trainingRunId }, ctx, de
       return { exportId: e.id, format: e.format, dir, files: e.files as { name: string; split: string }[] };
     });
     fs.mkdirSync(dirs.checkpoints, { recursive: true });
+    const previousCheckpoint = run.checkpoint;
     await prisma.trainingRun.update({ where: { id: run.id }, data: { checkpoint: { dir: dirs.checkpoints } } });
 
     let lastCancelCheck = 0;
@@ -64,6 +66,12 @@ export const training: Processor<"training"> = async ({ trainingRunId }, ctx, de
       runId: run.id,
       config,
       datasets,
+      command: run.command,
+      rawConfig: run.config,
+      previousCheckpoint,
+      async recordCheckpoint(fields) {
+        await prisma.$executeRaw`UPDATE training_runs SET checkpoint = COALESCE(checkpoint, '{}'::jsonb) || ${JSON.stringify(fields)}::jsonb WHERE id = ${run.id}::uuid`;
+      },
       baseModel: run.baseModel ? { id: run.baseModel.id, name: run.baseModel.name, path: run.baseModel.path } : null,
       rewardModel: run.rewardModel ? { id: run.rewardModel.id, name: run.rewardModel.name, path: run.rewardModel.path } : null,
       checkpointDir: dirs.checkpoints,
@@ -76,7 +84,7 @@ export const training: Processor<"training"> = async ({ trainingRunId }, ctx, de
         if (now - lastRowWrite < ROW_WRITE_MS && p.step < p.totalSteps) return;
         lastRowWrite = now;
         const summary = { step: p.step, totalSteps: p.totalSteps, tokensPerSecond: Math.round(p.tokensPerSecond), etaSeconds: Math.round(p.etaSeconds), ...p.latest };
-        await prisma.$executeRaw`UPDATE training_runs SET metrics = metrics || ${JSON.stringify(summary)}::jsonb, checkpoint = jsonb_build_object('dir', ${dirs.checkpoints}::text, 'step', ${p.step}::int) WHERE id = ${run.id}::uuid`;
+        await prisma.$executeRaw`UPDATE training_runs SET metrics = metrics || ${JSON.stringify(summary)}::jsonb, checkpoint = COALESCE(checkpoint, '{}'::jsonb) || jsonb_build_object('dir', ${dirs.checkpoints}::text, 'step', ${p.step}::int) WHERE id = ${run.id}::uuid`;
       },
       async logMetrics(step, values) {
         const names = Object.keys(values).filter((k) => Number.isFinite(values[k]));
@@ -114,15 +122,20 @@ export const training: Processor<"training"> = async ({ trainingRunId }, ctx, de
       ctx.log("cancelled; the last checkpoint is kept");
       return;
     }
+    const kind = outcome.output ?? spec.output;
     const model = await registerModel({
-      name: `${run.kind}-${run.project?.slug ?? "run"}-${run.id.slice(0, 8)}`,
-      kind: spec.output,
+      name: `${run.command ?? run.kind}-${run.project?.slug ?? "run"}`.slice(0, 55) + `-${run.id.slice(0, 8)}`,
+      kind,
       path: dirs.model,
       parentId: run.baseModelId,
       projectId: run.projectId,
       trainingRunId: run.id,
       sourceExportIds: run.datasets.map((d) => d.exportId),
       createdById: run.createdById,
+    }).catch((error) => {
+      // What an outside command wrote is input: a model the registry refuses fails the run at once.
+      if (run.kind === "external" && error instanceof ModelRegistryError) throw new TrainingInputError(`the model the command ${run.command} wrote is not a usable ${kind} model: ${error.message}`);
+      throw error;
     });
     ctx.log(`registered ${model.name}`);
     // The model is what remains of a finished run; its checkpoints are not needed any more.

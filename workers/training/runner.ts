@@ -20,6 +20,13 @@ export interface TrainingRunContext {
   baseModel: { id: string; name: string; path: string } | null;
   /** PPO and RLOO: the reward model that scores the samples. */
   rewardModel: { id: string; name: string; path: string } | null;
+  /** External runs: the configured command's name and the run's JSON config as stored. */
+  command: string | null;
+  rawConfig: unknown;
+  /** The row's checkpoint record as the previous attempt left it (null on a first attempt). */
+  previousCheckpoint: unknown;
+  /** Merges fields into the row's checkpoint record (e.g. the process group of an external command). */
+  recordCheckpoint(fields: Record<string, unknown>): Promise<void>;
   /** Checkpoints live here; a retried or resumed run continues from the newest intact one. */
   checkpointDir: string;
   /** Write the trained model directory here (whole, then renamed in). */
@@ -41,6 +48,8 @@ export interface TrainingOutcome {
   status: "completed" | "stopped";
   /** Final metrics, kept on the row. */
   metrics: Record<string, unknown>;
+  /** The registry kind of the model, when the run decides it (external commands declare theirs). */
+  output?: "policy" | "reward";
 }
 
 export interface TrainingRunner {

@@ -5,16 +5,16 @@
 import { parseRewardConfig, REWARD_CONFIG_FIELDS } from "../../../training/reward/config.ts";
 import { DPO_CONFIG_FIELDS, parseDpoConfig } from "../../../training/dpo/config.ts";
 import { GRPO_CONFIG_FIELDS, parseRlConfig, PPO_CONFIG_FIELDS, RLOO_CONFIG_FIELDS } from "../../../training/rl/config.ts";
-import { parseSftConfig, SFT_CONFIG_FIELDS, type ConfigField } from "../../../training/sft-config.ts";
+import { ConfigError, parseSftConfig, SFT_CONFIG_FIELDS, type ConfigField } from "../../../training/sft-config.ts";
 
-export type TrainingKindName = "sft" | "reward" | "dpo" | "ppo" | "rloo" | "grpo";
+export type TrainingKindName = "sft" | "reward" | "dpo" | "ppo" | "rloo" | "grpo" | "external";
 
 export interface TrainingKindSpec {
   kind: TrainingKindName;
   label: string;
-  /** Export formats a run of this kind reads (any other is refused). */
+  /** Export formats a run of this kind reads (any other is refused); for external runs, the command's own list. */
   exportFormats: readonly string[];
-  /** The registry kind of the model a run produces. */
+  /** The registry kind of the model a run produces (external runs: what their command declares). */
   output: "policy" | "reward" | "value";
   /** Whether a run scores its rollouts with a registered reward model (chosen with the run). */
   rewardModel: boolean;
@@ -78,7 +78,25 @@ export const TRAINING_KINDS: Partial<Record<TrainingKindName, TrainingKindSpec>>
     fields: GRPO_CONFIG_FIELDS,
     parseConfig: (raw) => parseRlConfig("grpo", raw),
   },
+  external: {
+    kind: "external",
+    label: "External command",
+    exportFormats: [],
+    output: "policy",
+    rewardModel: false,
+    fields: [],
+    // Its JSON config goes to the command as a file (see parseExternalConfig); none of it is ours.
+    parseConfig: () => ({}),
+  },
 };
+
+/** An external run's config: any JSON object up to 64 KB, handed to the command as {config_file}. */
+export function parseExternalConfig(raw: unknown): Record<string, unknown> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError({ config: "must be a JSON object" });
+  if (JSON.stringify(raw).length > 65_536) throw new ConfigError({ config: "must be at most 64 KB of JSON" });
+  return raw as Record<string, unknown>;
+}
 
 export function trainingKindSpec(kind: string): TrainingKindSpec | null {
   return (TRAINING_KINDS as Record<string, TrainingKindSpec | undefined>)[kind] ?? null;
