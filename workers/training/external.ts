@@ -50,7 +50,8 @@ export function parseProgressLine(line: string): { step: number; total: number |
 export function killLeftovers(runId: string): number[] {
   if (!fs.existsSync("/proc/self/environ")) return [];
   const marker = Buffer.from(`\0RLHF_STUDIO_RUN_ID=${runId}\0`);
-  const killed: number[] = [];
+  // Find them all first: killing a group on the way would hide its other members from the scan.
+  const found: number[] = [];
   for (const entry of fs.readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
@@ -60,7 +61,9 @@ export function killLeftovers(runId: string): number[] {
     } catch {
       continue;
     }
-    if (!environ.includes(marker)) continue;
+    if (environ.includes(marker)) found.push(pid);
+  }
+  for (const pid of found) {
     for (const target of [-pid, pid]) {
       try {
         process.kill(target, "SIGKILL");
@@ -68,9 +71,8 @@ export function killLeftovers(runId: string): number[] {
         // not a group leader, or gone already
       }
     }
-    killed.push(pid);
   }
-  return killed;
+  return found;
 }
 
 function commandFor(ctx: TrainingRunContext): TrainingCommand {
