@@ -28,14 +28,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const BACKBONE = path.resolve(here, "../../training/assets/demo-policy");
 const { values: args } = parseArgs({
   options: {
-    pool: { type: "string", default: "160" },
-    heldout: { type: "string", default: "60" },
+    pool: { type: "string", default: "128" },
+    heldout: { type: "string", default: "48" },
     k: { type: "string", default: "4" },
     "seed-rankings": { type: "string", default: "16" },
     "per-round": { type: "string", default: "16" },
     rounds: { type: "string", default: "4" },
     noise: { type: "string", default: "0.2" },
-    repeats: { type: "string", default: "2" },
+    repeats: { type: "string", default: "1" },
   },
 });
 const S = {
@@ -97,29 +97,37 @@ const rankedSet = (id: string, prompt: string, order: string[][], text: Map<stri
 });
 
 /** A project of the loop's shape whose trees hold K reviewed model replies under each prompt. */
-async function projectWithReplies(slug: string, prompts: string[], seed: number) {
+async function projectWithReplies(slug: string, prompts: string[], seed: number, review = true) {
   const s = { ...loop.LOOP_SETTINGS, k: S.k, prompts: prompts.length };
   const project = await createProject({ slug, name: `Active ranking (${slug})`, workflowConfig: { ...loop.WORKFLOW(s), rankingsPerSiblingSet: 1 } });
   const params = { temperature: s.temperature, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: s.maxNewTokens, minNewTokens: 1 };
   await updateSamplingConfig(project.id, { enabled: false, modelRepliesPerParent: s.k, params, maxParentsPerRun: 10_000, batchPrompts: 16, resampleRounds: 3 });
-  const [author, reviewer, ranker] = await Promise.all(["author", "reviewer", "ranker"].map((n) => loop.labeler(project.id, slug, n)));
+  const [author, reviewer, ranker, ...reviewers] = await Promise.all(
+    ["author", "reviewer", "ranker", "reviewer-1", "reviewer-2", "reviewer-3"].map((n) => loop.labeler(project.id, slug, n)),
+  );
   const dir = path.join(dataDir, "models", `policy-${slug}`);
   fs.cpSync(BACKBONE, dir, { recursive: true });
   const policy = await registerModel({ name: `policy-${slug}`, kind: "policy", path: dir, projectId: project.id });
   await setActivePolicy(project.id, policy.id);
   const roots = await loop.writePrompts(project.id, author, reviewer, prompts);
   await loop.sample(project.id, prompts.length, seed, TIMEOUT);
-  for (;;) {
-    const task = await requestTask({ projectId: project.id, userId: reviewer.id, type: "label_assistant_reply" });
-    if (!task) break;
-    await submitLabels(project.id, task.id, reviewer.id, loop.REVIEW);
-  }
+  // The replies reviewed (accepted) by labelers working at once: the trees move to ranking.
+  if (review)
+    await Promise.all(
+      reviewers.map(async (user) => {
+        for (;;) {
+          const task = await requestTask({ projectId: project.id, userId: user.id, type: "label_assistant_reply" });
+          if (!task) break;
+          await submitLabels(project.id, task.id, user.id, loop.REVIEW);
+        }
+      }),
+    );
   return { project, ranker, roots };
 }
 
 /** Held-out sets: K sampled replies under other prompts, ranked by the rule without noise. */
 async function heldOutSets(prompts: string[], seed: number): Promise<RankedSet[]> {
-  const { roots } = await projectWithReplies(`heldout-${suffix}-${seed}`, prompts, seed);
+  const { roots } = await projectWithReplies(`heldout-${suffix}-${seed}`, prompts, seed, false);
   const sets: RankedSet[] = [];
   for (const [i, root] of roots.entries()) {
     const replies = await prisma.message.findMany({ where: { parentId: root, deleted: false }, select: { id: true, text: true } });
