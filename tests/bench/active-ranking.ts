@@ -11,8 +11,10 @@
 //     model trained from the backbone on every ranking so far; its accuracy on the held-out pairs.
 // The scripted labeler ranks by a graded rule (more capital letters first, equal counts tied) and
 // is noisy: with probability --noise a ranking is a random order instead.
+// A reward model trained on tens of rankings moves by several points with its initialisation seed:
+// each point is the mean over --rm-seeds seeds (the uncertainty order uses the first seed's model).
 // Options: --pool P --heldout H --k K --seed-rankings S --per-round N --rounds R --noise x --repeats n
-// (each repeat is a fresh pool and seed). The last line printed is one JSON object.
+// (each repeat is a fresh pool and seed) --rm-seeds m. The last line printed is one JSON object.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "4" },
     noise: { type: "string", default: "0.2" },
     repeats: { type: "string", default: "1" },
+    "rm-seeds": { type: "string", default: "3" },
   },
 });
 const S = {
@@ -47,6 +50,7 @@ const S = {
   rounds: Number(args.rounds),
   noise: Number(args.noise),
   repeats: Number(args.repeats),
+  rmSeeds: Number(args["rm-seeds"]),
 };
 /** The reward-model runs' settings: the loop's (scripts/lib/rlhf-loop.ts), evaluated once at the end. */
 const RM_HYPER = { epochs: 8, promptsPerBatch: 4, lr: 2e-3, warmupRatio: 0, evalEvery: 1_000_000, checkpointEvery: 1_000_000, seed: 1 };
@@ -56,6 +60,7 @@ const capitals = (text: string) => (text.match(/[A-Z]/g) ?? []).length;
 const started = Date.now();
 const log = (msg: string) => console.log(`[bench:active ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 // ─── Scratch database, queue prefix and data directory, set before the app's modules load ───
 const base = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -138,10 +143,10 @@ async function heldOutSets(prompts: string[], seed: number): Promise<RankedSet[]
   return sets;
 }
 
-async function trainRm(name: string, train: RankedSet[], validation: RankedSet[]) {
+async function trainRm(name: string, train: RankedSet[], validation: RankedSet[], seed: number) {
   const outputDir = path.join(dataDir, "models", name);
   const r = await trainRewardModel(
-    { backbone: { modelDir: BACKBONE }, train, validation, outputDir, hyper: RM_HYPER, intraOpThreads: 2 },
+    { backbone: { modelDir: BACKBONE }, train, validation, outputDir, hyper: { ...RM_HYPER, seed }, intraOpThreads: 2 },
     { checkpointDir: path.join(dataDir, "checkpoints", name), progress() {}, logMetrics() {}, shouldStop: () => false },
   );
   return { dir: r.modelDir!, accuracy: r.metadata!.validation!.accuracy, pairs: r.metadata!.validation!.pairs };
@@ -151,7 +156,7 @@ async function waitForJob(id: string) {
   return loop.waitForRow("reward scoring", () => prisma.rewardJob.findUniqueOrThrow({ where: { id } }), TIMEOUT);
 }
 
-type Curve = { rankings: number[]; accuracy: number[]; informative: number[] };
+type Curve = { rankings: number[]; accuracy: number[]; spread: number[]; informative: number[] };
 
 /** One strategy on a fresh project: the seed batch at random, then rounds in the strategy's order. */
 async function strategy(name: "random" | "uncertainty", prompts: string[], heldout: RankedSet[], seed: number): Promise<Curve> {
@@ -160,7 +165,7 @@ async function strategy(name: "random" | "uncertainty", prompts: string[], heldo
   const drawRng: Rng = seededRng(seed * 31 + 1);
   const noiseRng: Rng = seededRng(seed * 31 + 2);
   const collected: RankedSet[] = [];
-  const curve: Curve = { rankings: [], accuracy: [], informative: [] };
+  const curve: Curve = { rankings: [], accuracy: [], spread: [], informative: [] };
   const rank = async (n: number) => {
     for (let i = 0; i < n; i++) {
       const task = await requestTask({ projectId: project.id, userId: ranker.id, type: "rank_assistant_replies", rng: drawRng });
@@ -176,19 +181,22 @@ async function strategy(name: "random" | "uncertainty", prompts: string[], heldo
     }
   };
   const measure = async (r: number) => {
-    const rm = await trainRm(`rm-${slug}-${r}`, collected, heldout);
+    const rms = [];
+    for (let k = 1; k <= S.rmSeeds; k++) rms.push(await trainRm(`rm-${slug}-${r}-s${k}`, collected, heldout, k));
+    const accuracies = rms.map((m) => m.accuracy);
     curve.rankings.push(collected.length);
-    curve.accuracy.push(round3(rm.accuracy));
+    curve.accuracy.push(round3(mean(accuracies)));
+    curve.spread.push(round3(Math.max(...accuracies) - Math.min(...accuracies)));
     // Sets whose ranking orders at least one pair (an all-tied set teaches nothing).
     curve.informative.push(collected.filter((c) => new Set(c.completions.map((x) => x.rank)).size > 1).length);
-    log(`${name}: ${collected.length} rankings (${curve.informative.at(-1)} with a pair), held-out accuracy ${rm.accuracy.toFixed(3)} on ${rm.pairs} pairs`);
-    return rm;
+    log(`${name}: ${collected.length} rankings (${curve.informative.at(-1)} with a pair), held-out accuracy ${accuracies.map((a) => a.toFixed(3)).join(" / ")} on ${rms[0].pairs} pairs`);
+    return rms[0];
   };
   await rank(S.seedRankings);
   let rm = await measure(0);
   for (let r = 1; r <= S.rounds; r++) {
     if (name === "uncertainty") {
-      const model = await registerModel({ name: `rm-${slug}-${r - 1}`, kind: "reward", path: rm.dir, projectId: project.id });
+      const model = await registerModel({ name: `rm-${slug}-${r - 1}-s1`, kind: "reward", path: rm.dir, projectId: project.id });
       await setRankingOrder(project.id, { mode: "uncertainty", rewardModelId: model.id }, null);
       await waitForJob((await startRewardScoring(project.id, model.id, null)).id);
     }
@@ -197,8 +205,6 @@ async function strategy(name: "random" | "uncertainty", prompts: string[], heldo
   }
   return curve;
 }
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 let code = 0;
 try {
@@ -223,16 +229,20 @@ try {
     pool: S.pool,
     k: S.k,
     repeats: S.repeats,
+    rm_seeds: S.rmSeeds,
     rankings: runs[0].random.rankings,
     random_accuracy: avg((r) => r.random.accuracy),
     uncertainty_accuracy: avg((r) => r.uncertainty.accuracy),
+    random_spread: avg((r) => r.random.spread),
+    uncertainty_spread: avg((r) => r.uncertainty.spread),
     random_informative: avg((r) => r.random.informative),
     uncertainty_informative: avg((r) => r.uncertainty.informative),
     seconds: Math.round((Date.now() - started) / 1000),
   };
-  console.log("\n| rankings | random: held-out accuracy | uncertainty: held-out accuracy |");
+  console.log(`\n| rankings | random: held-out accuracy (spread over ${S.rmSeeds} seeds) | uncertainty: held-out accuracy (spread) |`);
   console.log("|---|---|---|");
-  result.rankings.forEach((n, i) => console.log(`| ${n} | ${result.random_accuracy[i].toFixed(3)} | ${result.uncertainty_accuracy[i].toFixed(3)} |`));
+  const cell = (a: number, d: number) => `${a.toFixed(3)} (${d.toFixed(3)})`;
+  result.rankings.forEach((n, i) => console.log(`| ${n} | ${cell(result.random_accuracy[i], result.random_spread[i])} | ${cell(result.uncertainty_accuracy[i], result.uncertainty_spread[i])} |`));
   console.log(JSON.stringify(result));
 } catch (error) {
   console.error(`[bench:active] failed: ${(error as Error).stack}\n${worker.output().slice(-4000)}`);
