@@ -1,6 +1,7 @@
 import { vitePlugin as remix } from "@remix-run/dev";
 import { defineConfig } from "vite";
 import tsconfigPaths from "vite-tsconfig-paths";
+import { devSecurity } from "./app/security/dev-server.ts";
 
 declare module "@remix-run/node" {
   interface Future {
@@ -10,6 +11,8 @@ declare module "@remix-run/node" {
 
 export default defineConfig({
   plugins: [
+    // Before Remix's own middleware: the production server's headers and cross-site refusal.
+    devSecurity(),
     remix({
       future: {
         v3_fetcherPersist: true,

@@ -7,6 +7,7 @@ import { createReadableStreamFromReadable } from "@remix-run/node";
 import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
+import { DEV_NONCE_HEADER } from "~/security/headers.ts";
 import { NonceContext } from "~/security/nonce.tsx";
 
 const ABORT_DELAY = 5_000;
@@ -25,7 +26,8 @@ export default function handleRequest(
   remixContext: EntryContext,
   loadContext: AppLoadContext,
 ) {
-  const nonce = loadContext.cspNonce ?? "";
+  // The dev server has no load context; its middleware sets the header (never trusted in production).
+  const nonce = loadContext.cspNonce ?? (process.env.NODE_ENV === "development" ? request.headers.get(DEV_NONCE_HEADER) : null) ?? "";
   // Bots and SPA mode get the whole document at once; browsers get it streamed.
   const waitForAll = isbot(request.headers.get("user-agent") ?? "") || remixContext.isSpaMode;
   return new Promise<Response>((resolve, reject) => {

@@ -41,6 +41,8 @@ const EnvSchema = z.object({
   RETENTION_SWEEP_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
   /// How often workers look for trees that want model replies (0 turns automatic sampling off).
   SAMPLING_SCHEDULE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
+  /// How often workers give a job to every queued or running row that has none (0: only at start).
+  QUEUE_CATCHUP_SECONDS: z.coerce.number().int().min(0).max(86_400).default(15),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -6,10 +6,10 @@ import path from "node:path";
 import { openModelDir } from "./causal-lm";
 import { ModelValidationError } from "./errors";
 import { readDecoderGraph } from "./loader/decoder-io";
-import { readModelConfig } from "./loader/model-config";
-import { locateModelFiles } from "./loader/model-files";
+import { readModelConfig, type ModelConfig } from "./loader/model-config";
+import { locateModelFiles, type ModelFiles } from "./loader/model-files";
 import { checkTokenizerMatchesModel } from "./loader/tokenizer-checks";
-import { loadModelTokenizer } from "./loader/tokenizer";
+import { loadModelTokenizer, type ModelTokenizer } from "./loader/tokenizer";
 import { describeModel } from "./onnx/serialize";
 import { createSession, int64Tensor } from "./runtime/ort";
 
@@ -57,28 +57,7 @@ export async function validateModelDir(dir: string): Promise<ModelSummary> {
   } finally {
     await runner.dispose();
   }
-  return {
-    architecture: config.architecture,
-    modelType: config.modelType,
-    vocabSize: config.vocabSize,
-    tokenizerVocabSize: tokenizer.vocabSize,
-    layers: config.layers,
-    heads: config.heads,
-    kvHeads: config.kvHeads,
-    dModel: config.dModel,
-    headDim: config.headDim,
-    contextLength: config.contextLength,
-    parameterCount: io.parameterCount,
-    modelFile: files.modelRel,
-    sha256: await sha256File(files.model),
-    files: listFiles(dir),
-    hasPositionIds: io.hasPositionIds,
-    mergedDecoder: io.hasUseCacheBranch,
-    chatTemplate: tokenizer.chatTemplateSource,
-    bosTokenId: config.bosTokenId,
-    eosTokenIds: config.eosTokenIds,
-    padTokenId: config.padTokenId,
-  };
+  return summarize(dir, { files, config, tokenizer }, { parameterCount: io.parameterCount, hasPositionIds: io.hasPositionIds, mergedDecoder: io.hasUseCacheBranch });
 }
 
 const FLOAT_TYPES = new Set([1, 10, 11, 16]);
@@ -122,6 +101,15 @@ export async function validateRewardModelDir(dir: string): Promise<ModelSummary>
   }
   let parameterCount = 0;
   for (const t of info.initializers) if (FLOAT_TYPES.has(t.elemType)) parameterCount += t.dims.reduce((a, b) => a * b, 1);
+  return summarize(dir, { files, config, tokenizer }, { parameterCount, hasPositionIds: inputs.includes("position_ids"), mergedDecoder: false });
+}
+
+/** The summary both validations give, from what they read and what differs between them. */
+async function summarize(
+  dir: string,
+  { files, config, tokenizer }: { files: ModelFiles; config: ModelConfig; tokenizer: ModelTokenizer },
+  graph: Pick<ModelSummary, "parameterCount" | "hasPositionIds" | "mergedDecoder">,
+): Promise<ModelSummary> {
   return {
     architecture: config.architecture,
     modelType: config.modelType,
@@ -133,12 +121,10 @@ export async function validateRewardModelDir(dir: string): Promise<ModelSummary>
     dModel: config.dModel,
     headDim: config.headDim,
     contextLength: config.contextLength,
-    parameterCount,
+    ...graph,
     modelFile: files.modelRel,
     sha256: await sha256File(files.model),
     files: listFiles(dir),
-    hasPositionIds: inputs.includes("position_ids"),
-    mergedDecoder: false,
     chatTemplate: tokenizer.chatTemplateSource,
     bosTokenId: config.bosTokenId,
     eosTokenIds: config.eosTokenIds,

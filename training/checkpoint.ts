@@ -79,18 +79,25 @@ export function saveCheckpoint(dir: string, ckpt: Checkpoint): string {
   const hash = createHash("sha256");
   const file = path.join(dir, checkpointFileName(ckpt.state.step));
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
   try {
-    for (const part of [prefix, headerBytes, ...blobs]) {
-      hash.update(part);
-      writeAll(fd, part);
+    const fd = openSync(tmp, "w");
+    try {
+      for (const part of [prefix, headerBytes, ...blobs]) {
+        hash.update(part);
+        writeAll(fd, part);
+      }
+      writeAll(fd, hash.digest());
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    writeAll(fd, hash.digest());
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    renameSync(tmp, file);
+  } catch (err) {
+    // A full disk or a write error: the half-written file goes, the previous checkpoint stays newest.
+    rmSync(tmp, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    throw new CheckpointError(`could not write ${path.basename(file)} (step ${ckpt.state.step}): ${e.code === "ENOSPC" ? "no space left on device" : e.message}`);
   }
-  renameSync(tmp, file);
   fsyncDir(dir);
   return file;
 }

@@ -12,6 +12,7 @@ import { PROCESSORS } from "./processors/index.ts";
 import { startRetentionSweep } from "./retention.ts";
 import { tolerateDatabaseShutdown } from "~/utils/shutdown.server.ts";
 import { startSamplingScheduler } from "./sampling-scheduler.ts";
+import { startQueueCatchUp } from "./queue-catch-up.ts";
 
 const config = env();
 const backend = await jobBackend();
@@ -35,6 +36,7 @@ const workers = keys.map((key) => {
 });
 const stopHeartbeat = startHeartbeat(prisma, keys);
 const stopScheduler = keys.includes("sampling") ? startSamplingScheduler(config.SAMPLING_SCHEDULE_SECONDS) : async () => {};
+const stopCatchUp = startQueueCatchUp(keys, config.QUEUE_CATCHUP_SECONDS);
 const stopRetention = keys.includes("export") ? startRetentionSweep(config.RETENTION_SWEEP_SECONDS) : async () => {};
 console.log(`workers ready: ${keys.join(", ") || "(no queues)"} on ${backend.where}`);
 
@@ -43,7 +45,7 @@ async function shutdown(signal: string) {
   stopping = true;
   tolerateDatabaseShutdown("workers");
   console.log(`workers: ${signal} received, finishing current jobs…`);
-  await Promise.all([stopScheduler(), stopRetention()]);
+  await Promise.all([stopScheduler(), stopRetention(), stopCatchUp()]);
   await Promise.all(workers.map((w) => w.close()));
   await disposeModels();
   await stopHeartbeat();

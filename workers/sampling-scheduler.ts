@@ -1,10 +1,10 @@
-// Starts sampling runs on its own for projects with automatic sampling on, and re-queues
-// runs left unfinished by a worker that died (their jobIds make this harmless).
-import { requeueUnfinishedRuns, scheduleSamplingRuns } from "~/models/sampling.server.ts";
+// Starts sampling runs on its own for projects with automatic sampling on (runs left unfinished
+// get their jobs back from the queue catch-up, ./queue-catch-up.ts).
+import { scheduleSamplingRuns } from "~/models/sampling.server.ts";
 
 export function startSamplingScheduler(everySeconds: number): () => Promise<void> {
   if (everySeconds <= 0) return async () => {};
-  let running: Promise<unknown> = requeueUnfinishedRuns().catch((e) => console.error("requeue failed:", e.message));
+  let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
     running = running
       .then(() => scheduleSamplingRuns())

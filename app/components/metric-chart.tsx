@@ -3,6 +3,9 @@
 import { useEffect, useRef } from "react";
 import "uplot/dist/uPlot.min.css";
 
+// Steps are whole numbers: ticks at 1, 2, 5, 10, 20, 50… never at 2.5.
+const STEP_INCREMENTS = Array.from({ length: 7 }, (_, e) => [1, 2, 5].map((m) => m * 10 ** e)).flat();
+
 export type Curve = { label: string; steps: number[]; values: number[]; color: string };
 
 export function MetricChart({ title, curves, height = 220 }: { title: string; curves: Curve[]; height?: number }) {
@@ -25,7 +28,7 @@ export function MetricChart({ title, curves, height = 220 }: { title: string; cu
           width: box.current.clientWidth || 600,
           height,
           scales: { x: { time: false } },
-          axes: [{ label: "step" }, {}],
+          axes: [{ label: "step", incrs: STEP_INCREMENTS }, {}],
           series: [{ label: "step" }, ...curves.map((c) => ({ label: c.label, stroke: c.color, width: 1.5, spanGaps: true, points: { show: c.steps.length < 40 } }))],
         },
         [steps, ...series] as never,

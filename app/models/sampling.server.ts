@@ -223,13 +223,6 @@ export async function scheduleSamplingRuns(): Promise<string[]> {
   return started;
 }
 
-/** Puts rows that are queued (or were running when a worker died) back on the queue; jobIds dedupe. */
-export async function requeueUnfinishedRuns(): Promise<number> {
-  const rows = await prisma.samplingRun.findMany({ where: { status: { in: ["queued", "running"] } }, select: { id: true } });
-  for (const r of rows) await enqueue("sampling", { samplingRunId: r.id });
-  return rows.length;
-}
-
 export async function updateSamplingConfig(projectId: string, json: unknown) {
   const parsed = parseSamplingConfig(json);
   if (!parsed.success) throw new SamplingError(parsed.errors.join("; "));

@@ -5,7 +5,7 @@ import path from "node:path";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import type { Prisma } from "~/generated/prisma/client.ts";
-import { enqueue, queue } from "~/jobs/enqueue.server.ts";
+import { bounded, enqueue, queue, QueueUnavailable } from "~/jobs/enqueue.server.ts";
 import { jobIdFor } from "~/jobs/queues.ts";
 import { TRAINING_KINDS, trainingKindSpec } from "~/domain/training/kinds.ts";
 import { tokenizerDifference } from "../../inference/loader/tokenizer-checks.ts";
@@ -141,8 +141,13 @@ export async function trainingCurves(runId: string): Promise<Record<string, [num
 
 /** The worker's log lines of the run's job (newest attempt included). */
 export async function trainingRunLog(runId: string): Promise<string[]> {
-  const { logs } = await (await queue("training")).getJobLogs(jobIdFor("training", { trainingRunId: runId }), 0, 499);
-  return logs;
+  try {
+    const { logs } = await bounded("queue training", queue("training").then((q) => q.getJobLogs(jobIdFor("training", { trainingRunId: runId }), 0, 499)));
+    return logs;
+  } catch (error) {
+    if (error instanceof QueueUnavailable) return ["(The job's log lives in the job queue, which cannot be reached right now.)"];
+    throw error;
+  }
 }
 
 /**
@@ -163,8 +168,16 @@ export async function cancelTrainingRun(projectId: string, runId: string) {
 export async function resumeTrainingRun(projectId: string, runId: string) {
   if (!isRunId(runId)) throw new TrainingRunError("No such training run.", 404);
   const jobId = jobIdFor("training", { trainingRunId: runId });
-  const job = await (await queue("training")).getJob(jobId);
-  if (job && (await job.getState()) === "active") throw new TrainingRunError("The run is still stopping at its next step; resume it in a moment.", 409);
+  // Whether its previous job still runs can only be asked of the queue.
+  const previous = await bounded("queue training", queue("training").then(async (q) => {
+    const job = await q.getJob(jobId);
+    return { job, state: job ? await job.getState() : null };
+  })).catch((error: unknown) => {
+    if (error instanceof QueueUnavailable) throw new TrainingRunError("The job queue cannot be reached right now, so the run cannot be resumed yet; try again once it is back.", 503);
+    throw error;
+  });
+  const job = previous.job;
+  if (previous.state === "active") throw new TrainingRunError("The run is still stopping at its next step; resume it in a moment.", 409);
   await prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM training_runs WHERE id = ${runId}::uuid AND project_id = ${projectId}::uuid FOR UPDATE`;
     if (!rows[0]) throw new TrainingRunError("No such training run.", 404);
@@ -172,6 +185,7 @@ export async function resumeTrainingRun(projectId: string, runId: string) {
     await tx.$executeRaw`UPDATE training_runs SET status = 'queued', error = NULL, finished_at = NULL WHERE id = ${runId}::uuid`;
   });
   // The finished job keeps its id until removed; a new one with the same id carries on.
-  await job?.remove();
+  // Left to the queue catch-up when the queue went away meanwhile: the row is queued.
+  await bounded("queue training", Promise.resolve(job?.remove())).catch(() => undefined);
   await enqueue("training", { trainingRunId: runId });
 }

@@ -1,8 +1,9 @@
 // Reading request bodies for actions: a body of the wrong kind, one that does not parse, or
 // text no column can hold (control characters such as NUL, half of a UTF-16 surrogate pair)
 // is refused here with a 4xx that says why, before any schema or the database sees it.
-import { json } from "@remix-run/node";
+import { json, MaxPartSizeExceededError, unstable_parseMultipartFormData, type UploadHandler } from "@remix-run/node";
 import type { ZodError } from "zod";
+import { MAX_BODY_BYTES } from "~/security/body-limit.ts";
 
 // C0 controls and DEL, except tab, line feed and carriage return (texts keep those).
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
@@ -22,6 +23,66 @@ function checkText(what: string, value: string) {
 /** The field's name as a message can show it. */
 function fieldName(name: string): string {
   return /^[\w-]{1,40}$/.test(name) ? `The field "${name}"` : "A field's name";
+}
+
+/** A multipart text field whose bytes are not UTF-8. */
+export class TextFieldError extends Error {
+  constructor(readonly field: string) {
+    super(`${fieldName(field)} is not valid UTF-8 text.`);
+  }
+}
+
+/**
+ * Upload handler for a multipart form's text fields (parts without a file name): decoded
+ * strictly, so bytes that are not UTF-8 refuse the form (TextFieldError) instead of turning
+ * into U+FFFD. File parts are left to the next handler.
+ */
+export function strictTextFields(maxPartSize: number): UploadHandler {
+  return async ({ name, filename, data }) => {
+    if (typeof filename === "string") return undefined;
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of data) {
+      size += chunk.byteLength;
+      if (size > maxPartSize) throw new MaxPartSizeExceededError(name, maxPartSize);
+      chunks.push(chunk);
+    }
+    try {
+      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(Buffer.concat(chunks));
+    } catch {
+      throw new TextFieldError(name);
+    }
+  };
+}
+
+/** Files in a form read through readForm are kept in memory (the body limit bounds them). */
+const memoryFiles: UploadHandler = async ({ filename, contentType, data }) => {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of data) chunks.push(chunk);
+  return new File([Buffer.concat(chunks)], filename ?? "", { type: contentType });
+};
+
+/** The boundary of a multipart Content-Type (quoted or not), or null. */
+function boundaryOf(contentType: string): string | null {
+  const match = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(contentType);
+  return match ? (match[1] ?? match[2]) : null;
+}
+
+/**
+ * A multipart body parsed with text fields decoded strictly. The request is re-made with a
+ * plain Content-Type because Remix's parser only reads the lower-case, unquoted form.
+ */
+export async function parseStrictMultipart(request: Request, files: UploadHandler, maxTextBytes = MAX_BODY_BYTES): Promise<FormData> {
+  const boundary = boundaryOf(request.headers.get("Content-Type") ?? "");
+  if (!boundary || !request.body) throw new TypeError("the multipart body has no boundary");
+  const plain = new Request(request.url, {
+    method: request.method,
+    headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` },
+    body: request.body,
+    duplex: "half",
+  } as RequestInit & { duplex: "half" });
+  const text = strictTextFields(maxTextBytes);
+  return unstable_parseMultipartFormData(plain, async (part) => (typeof part.filename === "string" ? files(part) : text(part)));
 }
 
 /** The submitted form (urlencoded or multipart), its names and text values checked. */
@@ -47,8 +108,10 @@ export async function readForm(request: Request): Promise<FormData> {
     for (const [name, value] of new URLSearchParams(text)) form.append(name, value);
   } else {
     try {
-      form = await request.formData();
+      form = await parseStrictMultipart(request, memoryFiles);
     } catch (error) {
+      if (error instanceof TextFieldError) refuse(error.message);
+      if (error instanceof MaxPartSizeExceededError) refuse(`The field "${error.field.slice(0, 40)}" is longer than ${error.maxBytes} bytes.`, 413);
       refuse(`The form could not be read: ${(error as Error).message}`);
     }
   }

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { prisma } from "~/db.server.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer } from "../helpers/server.ts";
 import { createTestUser } from "../helpers/users.ts";
 
@@ -29,10 +29,7 @@ afterAll(async () => {
 });
 
 it("resets a password by an admin's link, lists sessions, signs out everywhere, and audits it", async () => {
-  await page.goto(`${server.url}/login`);
-  await page.fill('input[name="email"]', "root@example.com");
-  await page.fill('input[name="password"]', "correct horse battery");
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login`, "root@example.com", "correct horse battery");
   await page.waitForURL(`${server.url}/`);
 
   await page.goto(`${server.url}/admin/users`);

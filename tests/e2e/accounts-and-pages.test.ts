@@ -8,7 +8,7 @@ import type { Page } from "playwright-core";
 import { createSession } from "~/auth/session.server.ts";
 import { prisma } from "~/db.server.ts";
 import { createProject } from "~/models/project.server.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer } from "../helpers/server.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
 import { appTree, type AppTree } from "../integration/datasets/app-trees.ts";
@@ -73,10 +73,7 @@ function expectOnlyRefusal(status: number, path: string) {
 
 async function signInAs(email: string, password = "correct horse battery") {
   await browser.context.clearCookies();
-  await page.goto(`${server.url}/login`);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', password);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login`, email, password);
   await page.waitForURL(`${server.url}/`);
 }
 

@@ -5,7 +5,7 @@ import type { Page } from "playwright-core";
 import { seedDemo } from "~/models/seed.server.ts";
 import { taskTypeName } from "~/components/labeling/task-type-picker.tsx";
 import { CHOOSABLE_TASK_TYPES } from "~/models/labeling/dashboard.server.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer } from "../helpers/server.ts";
 
 let server: Awaited<ReturnType<typeof startWebServer>>;
@@ -27,10 +27,7 @@ afterAll(async () => {
 });
 
 it("offers the demo labeler every task type at once", async () => {
-  await page.goto(`${server.url}/login`);
-  await page.fill('input[name="email"]', "labeler@demo.local");
-  await page.fill('input[name="password"]', passwords.labeler);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login`, "labeler@demo.local", passwords.labeler);
   await page.waitForURL(`${server.url}/`);
   await screenshot(page, "demo-labeler-home");
   // One click from home to a task the project needs.

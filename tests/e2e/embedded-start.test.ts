@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Page } from "playwright-core";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { freePort, startProcess, waitFor, type RunningProcess } from "../helpers/server.ts";
 
 const PASSWORD = "embedded admin password";
@@ -83,10 +83,7 @@ it("starts on its own Postgres and queues, keeps a sampled reply and an export a
   expect(health).toMatchObject({ status: "ok", queues: { backend: "postgres" } });
 
   const base = `http://127.0.0.1:${port}`;
-  await page.goto(`${base}/login?redirectTo=/admin/playground`);
-  await page.fill('input[name="email"]', "admin@demo.local");
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${base}/login?redirectTo=/admin/playground`, "admin@demo.local", PASSWORD);
   await page.waitForURL(/\/admin\/playground/);
 
   // A prompt, and a reply sampled by the demo policy in a worker, through the Postgres queue.

@@ -169,6 +169,15 @@ function streamOf(bytes: number): Readable {
   })());
 }
 
+/** A multipart form; `raw` values are bytes (latin1 in the string), written as they are. */
+function multipart(fields: [string, string][], raw = false): Pick<Case, "body" | "headers"> {
+  const boundary = `fuzz${crypto.randomBytes(6).toString("hex")}`;
+  const parts = fields.map(([name, value]) =>
+    Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`), Buffer.from(value, raw ? "latin1" : "utf8"), Buffer.from("\r\n")]),
+  );
+  return { body: Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]), headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` } };
+}
+
 function json(value: unknown): Pick<Case, "body" | "headers"> {
   return { body: JSON.stringify(value), headers: { "Content-Type": "application/json" } };
 }
@@ -268,6 +277,8 @@ function casesFor(route: (typeof routes)[number], actor: Actor): Case[] {
     ["JSON with lone surrogate escapes", () => ({ body: `{"text":"\\ud800","type":"\\udfff"}`, headers: { "Content-Type": "application/json" } })],
     ["form of bytes that are not UTF-8", () => rawForm(`intent=${pick(intents.length ? intents : ["x"])}&text=%ED%A0%80%FF%FE&email=%C0%AF&name=\xff\xfe`)],
     ["bad percent-encoding", () => rawForm("intent=%ZZ&text=%&%%%")],
+    ["multipart fields of bytes that are not UTF-8", () =>
+      multipart(route.fields.map((f): [string, string] => (f === "intent" ? ["intent", intents.length ? pick(intents) : "x"] : [f, "caf\xe9 \xed\xa0\x80 \xff\xfe"])), true)],
     ["intent with junk", () => {
       const [, value] = pick(BAD_VALUES);
       return form([["intent", `${intents[0] ?? ""}${value.slice(0, 2000)}`], ...route.fields.filter((f) => f !== "intent").map((f): [string, string] => [f, "1"])]);
@@ -395,4 +406,33 @@ describe("malformed requests", () => {
     expect(["pending", "acknowledged"]).toContain((await prisma.task.findUniqueOrThrow({ where: { id: seeded.taskId } })).state);
     expect((await prisma.message.findUniqueOrThrow({ where: { id: seeded.messageId } })).text).toBe("What is a fuzzer, briefly?");
   }, 400_000);
+
+  it("refuses a multipart text field that is not UTF-8 with a 400 naming it, and still takes the file of an upload as bytes", async () => {
+    const before = await rowCounts();
+    const form = multipart([["intent", "add-member"], ["email", "caf\xe9@example.com"], ["role", "labeler"]], true);
+    const settings = await send({ label: "settings", method: "POST", path: `/projects/${SLUG}/settings`, headers: { Accept: "text/html", ...form.headers }, body: form.body }, "manager");
+    expect(settings.status).toBe(400);
+    expect(settings.message.replaceAll("&quot;", '"')).toContain('The field "email" is not valid UTF-8 text.');
+
+    // An upload: its file is bytes (any bytes, checked by the import), its other fields text.
+    const boundary = "upload-boundary";
+    const upload = (format: string) =>
+      Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="format"\r\n\r\n`),
+        Buffer.from(format, "latin1"),
+        Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.txt"\r\nContent-Type: text/plain\r\n\r\n`),
+        Buffer.from("caf\xe9 \xff a prompt\n", "latin1"),
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+    const headers = { Accept: "text/html", "Content-Type": `multipart/form-data; boundary=${boundary}` };
+    const refused = await send({ label: "upload", method: "POST", path: `/projects/${SLUG}/imports`, headers, body: upload("prompts\xff") }, "manager");
+    expect(refused.status).toBe(400);
+    expect(refused.message.replaceAll("&quot;", '"')).toContain('The field "format" is not valid UTF-8 text.');
+    expect(await rowCounts()).toEqual(before);
+
+    // The same file with a format that is text is taken (the import itself judges the bytes).
+    const taken = await send({ label: "upload", method: "POST", path: `/projects/${SLUG}/imports`, headers, body: upload("prompts") }, "manager");
+    expect(taken.status, taken.text.slice(0, 300)).toBe(302);
+    expect(await prisma.datasetImport.count({ where: { projectId: seeded.projectId } })).toBe(1);
+  });
 });

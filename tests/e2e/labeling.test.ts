@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { prisma } from "~/db.server.ts";
 import { createProject } from "~/models/project.server.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer } from "../helpers/server.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
 
@@ -29,10 +29,7 @@ const PASSWORD = "correct horse battery";
 
 async function signInAs(email: string) {
   await browser.context.clearCookies();
-  await page.goto(`${server.url}/login`);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login`, email, PASSWORD);
   await page.waitForURL(`${server.url}/`);
 }
 

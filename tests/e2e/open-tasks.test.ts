@@ -7,7 +7,7 @@ import { prisma } from "~/db.server.ts";
 import { createProject } from "~/models/project.server.ts";
 import { requestTask } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt } from "~/models/labeling/writing.server.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer } from "../helpers/server.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
 
@@ -42,10 +42,7 @@ it("lists the labeler's open tasks on the project page and releases them", async
   // A new-prompt task the labeler reserved and never opened.
   const unopened = (await requestTask({ projectId: project.id, userId: labeler.user.id, type: "initial_prompt" }))!;
 
-  await page.goto(`${server.url}/login`);
-  await page.fill('input[name="email"]', "labeler@open.test");
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login`, "labeler@open.test", PASSWORD);
   await page.waitForURL(`${server.url}/`);
 
   // A review, opened from the project page: reserved, not started until the first choice.
@@ -105,10 +102,7 @@ it("an open task page keeps its task while visible, and says when the task went 
   await submitPrompt(project.id, t!.id, author.user.id, { text: "Which houseplants survive a dark hallway?" });
 
   await browser.context.clearCookies();
-  await page.goto(`${server.url}/login`);
-  await page.fill('input[name="email"]', "labeler@beat.test");
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login`, "labeler@beat.test", PASSWORD);
   await page.waitForURL(`${server.url}/`);
   await page.goto(`${server.url}/projects/${slug}`);
   await page.selectOption('select[name="type"]', "label_initial_prompt");

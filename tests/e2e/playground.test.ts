@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { env } from "~/env.server.ts";
 import { registerModel } from "~/models/model-registry.server.ts";
 import { buildDemoModel } from "../../inference/demo-model.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer, startWorkers, type RunningProcess } from "../helpers/server.ts";
 import { createTestUser } from "../helpers/users.ts";
 
@@ -32,10 +32,7 @@ afterAll(async () => {
 it("generates K completions for a multi-turn conversation", async () => {
   const { password, user } = await createTestUser({ role: "admin" });
   const page = await browser.context.newPage();
-  await page.goto(`${server.url}/login?redirectTo=/admin/playground`);
-  await page.fill('input[name="email"]', user.email);
-  await page.fill('input[name="password"]', password);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login?redirectTo=/admin/playground`, user.email, password);
   await page.waitForURL(/\/admin\/playground/);
 
   await page.fill('textarea[name="text"]', "What is a reward model?");

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import type { ComparisonResult } from "~/domain/sampling/comparison.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { comparisonProject } from "../helpers/comparison.ts";
 import { startWebServer, startWorkers, type RunningProcess } from "../helpers/server.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
@@ -33,10 +33,7 @@ it("compares two policies side by side with reward-model scores, lengths and the
   const { password, user } = await createTestUser();
   await addToProject(setup.project.id, user.id, "manager");
   const page = await browser.context.newPage();
-  await page.goto(`${server.url}/login?redirectTo=/projects/cmpui/compare`);
-  await page.fill('input[name="email"]', user.email);
-  await page.fill('input[name="password"]', password);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login?redirectTo=/projects/cmpui/compare`, user.email, password);
   await page.waitForURL((url) => url.pathname === "/projects/cmpui/compare");
 
   // A training run's page links here with its base and its output preselected.

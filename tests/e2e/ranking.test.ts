@@ -10,7 +10,7 @@ import { submitLabels } from "~/models/labeling/labels.server.ts";
 import { requestTask } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 import { createProject } from "~/models/project.server.ts";
-import { launchBrowser, OUTPUT_DIR } from "../helpers/browser.ts";
+import { launchBrowser, OUTPUT_DIR, signIn } from "../helpers/browser.ts";
 import { startWebServer } from "../helpers/server.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
 
@@ -113,10 +113,7 @@ const lastSaid = async () => (await said()).at(-1);
 /** Signs in as `email`, opens the task with reply B open in full, and records the live region. */
 async function openTask(email: string, taskId: string) {
   await browser.context.clearCookies();
-  await page.goto(`${server.url}/login`);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login`, email, PASSWORD);
   await page.waitForURL(`${server.url}/`);
   await page.goto(`${server.url}/projects/${slug}/tasks/${taskId}`);
   // dnd-kit mounts its live region once hydrated.

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import { seedDemoTrees } from "~/models/demo-trees.server.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer, startWorkers, type RunningProcess } from "../helpers/server.ts";
 import { DEMO_POLICY_DIR, registeredRewardModel, trainingProject } from "../helpers/training.ts";
 import { createTestUser } from "../helpers/users.ts";
@@ -35,10 +35,7 @@ afterAll(async () => {
 it("scores the replies from the model page and shows scores and agreement where people look", { timeout: 600_000 }, async () => {
   const { password, user } = await createTestUser({ role: "admin" });
   const page = await browser.context.newPage();
-  await page.goto(`${server.url}/login?redirectTo=/admin/models`);
-  await page.fill('input[name="email"]', user.email);
-  await page.fill('input[name="password"]', password);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login?redirectTo=/admin/models`, user.email, password);
   await page.waitForURL(/\/admin\/models$/);
   await page.click('a:has-text("rm-ui")');
   await page.waitForURL(new RegExp(`/admin/reward-models/${rm.id}$`));
@@ -69,10 +66,7 @@ it("sets the project's ranking order to a reward model's uncertainty on the sett
   // Signed out of the first test's session: this admin signs in afresh.
   await browser.context.clearCookies();
   const page = await browser.context.newPage();
-  await page.goto(`${server.url}/login?redirectTo=/projects/rmscores/settings`);
-  await page.fill('input[name="email"]', user.email);
-  await page.fill('input[name="password"]', password);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login?redirectTo=/projects/rmscores/settings`, user.email, password);
   await page.waitForURL(/\/projects\/rmscores\/settings$/);
   const card = page.locator('[data-testid="ranking-order"]');
   expect(await card.locator('[data-testid="ranking-order-summary"]').textContent()).toBe("Now: sibling sets are offered for ranking at random.");

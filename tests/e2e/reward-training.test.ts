@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { env } from "~/env.server.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer, startWorkers, type RunningProcess } from "../helpers/server.ts";
 import { kwaySnapshot, trainingProject } from "../helpers/training.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
@@ -33,10 +33,7 @@ it("starts a reward run and shows its accuracy and margin charts and calibration
   const { password, user } = await createTestUser();
   await addToProject(setup.project.id, user.id, "manager");
   const page = await browser.context.newPage();
-  await page.goto(`${server.url}/login?redirectTo=/projects/rmui/training`);
-  await page.fill('input[name="email"]', user.email);
-  await page.fill('input[name="password"]', password);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login?redirectTo=/projects/rmui/training`, user.email, password);
   await page.waitForURL((url) => url.pathname === "/projects/rmui/training");
   await page.click('nav[aria-label="Kind of run"] >> text="Reward model"');
   await page.waitForURL(/\?kind=reward$/);

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { env } from "~/env.server.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer, startWorkers, type RunningProcess } from "../helpers/server.ts";
 import { trainingProject } from "../helpers/training.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
@@ -30,10 +30,7 @@ it("starts a run, shows live progress and the loss chart, and links the trained 
   const { password, user } = await createTestUser();
   await addToProject(setup.project.id, user.id, "manager");
   const page = await browser.context.newPage();
-  await page.goto(`${server.url}/login?redirectTo=/projects/trainui`);
-  await page.fill('input[name="email"]', user.email);
-  await page.fill('input[name="password"]', password);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login?redirectTo=/projects/trainui`, user.email, password);
   await page.waitForURL(/\/projects\/trainui$/);
   await page.click('nav >> text="Training"');
   await page.waitForURL(/\/training$/);

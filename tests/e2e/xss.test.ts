@@ -15,7 +15,7 @@ import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 import { setMember } from "~/models/project.server.ts";
 import { signUp } from "~/models/user.server.ts";
 import { ATTACKER, XSS_PAYLOADS } from "../fixtures/xss/payloads.ts";
-import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { launchBrowser, screenshot, signIn } from "../helpers/browser.ts";
 import { startWebServer } from "../helpers/server.ts";
 import { createTestUser } from "../helpers/users.ts";
 import { GOOD_LABELS, SMALL_WORKFLOW } from "../integration/labeling/fixtures.ts";
@@ -121,10 +121,7 @@ afterAll(async () => {
 
 async function signInAs(email: string) {
   await browser.context.clearCookies();
-  await page.goto(`${server.url}/login`);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.click('button[type="submit"]');
+  await signIn(page, `${server.url}/login`, email, PASSWORD);
   await page.waitForURL(`${server.url}/`);
 }
 

@@ -39,3 +39,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** Signs in through the login form at `loginUrl` (which may carry a redirectTo). */
+export async function signIn(page: Page, loginUrl: string, email: string, password: string): Promise<void> {
+  await page.goto(loginUrl);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', password);
+  await page.click('button[type="submit"]');
+}

@@ -1,9 +1,9 @@
 // Checkpoints: a run killed with SIGKILL and resumed ends bit-identical to an uninterrupted one (child
-// processes); damaged or foreign checkpoints are refused with a clear error and the previous one stays
-// usable.
+// processes); a full disk fails the save cleanly; damaged or foreign checkpoints are refused with a clear
+// error and the previous one stays usable.
 
 import { spawn } from "node:child_process";
-import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -22,21 +22,30 @@ interface ChildRun {
   stdout: string;
 }
 
-/** Runs the tiny training run; `killAfter` sends SIGKILL as soon as a stdout line matches it. */
-function runChild(dir: string, out: string, killAfter?: RegExp): Promise<ChildRun> {
+/**
+ * Runs the tiny training run; `killAfter` sends SIGKILL as soon as a stdout line matches it;
+ * `onStdout` sees the output so far and the child's pid; `mayFail` resolves on a non-zero exit too.
+ */
+function runChild(
+  dir: string,
+  out: string,
+  opts: { killAfter?: RegExp; onStdout?: (stdout: string, pid: number) => void; mayFail?: boolean } = {},
+): Promise<ChildRun & { stderr: string }> {
+  const { killAfter } = opts;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", RUN, dir, out], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
+      opts.onStdout?.(stdout, child.pid!);
       if (killAfter && killAfter.test(stdout)) child.kill("SIGKILL");
     });
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("exit", (code, signal) => {
-      if (code !== 0 && signal !== "SIGKILL") reject(new Error(`tiny-run exited with ${code}: ${stderr}`));
-      else resolve({ code, signal, stdout });
+      if (code !== 0 && signal !== "SIGKILL" && !opts.mayFail) reject(new Error(`tiny-run exited with ${code}: ${stderr}`));
+      else resolve({ code, signal, stdout, stderr });
     });
   });
 }
@@ -48,7 +57,7 @@ describe("kill -9 and resume", () => {
     expect(a.stdout).toMatch(/done resumedFrom 0/);
 
     const killed = tempDir();
-    const first = await runChild(killed, path.join(killed, "final.bin"), /saved .*checkpoint-000003\.ckpt/);
+    const first = await runChild(killed, path.join(killed, "final.bin"), { killAfter: /saved .*checkpoint-000003\.ckpt/ });
     expect(first.signal).toBe("SIGKILL");
     expect(first.stdout).not.toMatch(/done/);
     const resumed = await runChild(killed, path.join(killed, "final.bin"));
@@ -63,6 +72,33 @@ describe("kill -9 and resume", () => {
     expect(x.equals(y)).toBe(true);
     // Only the newest two checkpoints are kept.
     expect(readdirSync(killed).filter((n) => n.endsWith(".ckpt")).sort()).toEqual([checkpointFileName(9), checkpointFileName(12)]);
+  });
+});
+
+describe("a full disk while checkpointing", () => {
+  it("fails the run naming the step, leaves no partial file, and the previous checkpoint resumes to the same weights", async () => {
+    const straight = tempDir();
+    await runChild(straight, path.join(straight, "final.bin"));
+
+    // Once step 3 is saved, the save of step 6 writes through /dev/full, which answers every write with ENOSPC.
+    const dir = tempDir();
+    const tmp = (pid: number) => path.join(dir, `${checkpointFileName(6)}.tmp-${pid}`);
+    const full = await runChild(dir, path.join(dir, "final.bin"), {
+      mayFail: true,
+      onStdout: (out, pid) => {
+        if (/saved .*checkpoint-000003\.ckpt/.test(out) && !existsSync(tmp(pid))) symlinkSync("/dev/full", tmp(pid));
+      },
+    });
+    expect(full.code).not.toBe(0);
+    expect(full.stderr).toMatch(/could not write checkpoint-000006\.ckpt \(step 6\): no space left on device/);
+    expect(full.stdout).toMatch(/^step 6 loss/m);
+    expect(full.stdout).not.toMatch(/done/);
+    expect(readdirSync(dir).sort()).toEqual([checkpointFileName(3)]);
+    expect(loadCheckpoint(path.join(dir, checkpointFileName(3))).state.step).toBe(3);
+
+    const resumed = await runChild(dir, path.join(dir, "final.bin"));
+    expect(resumed.stdout).toMatch(/done resumedFrom 3/);
+    expect(readFileSync(path.join(dir, "final.bin")).equals(readFileSync(path.join(straight, "final.bin")))).toBe(true);
   });
 });
 

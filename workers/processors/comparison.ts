@@ -19,7 +19,7 @@ import { GenerationParamError, ModelValidationError } from "../../inference/erro
 import { modelDirTokenizer, RewardEncoder } from "../../training/reward/encode.ts";
 import { RewardScorer } from "../../training/reward/score.ts";
 import type { Processor } from "../harness.ts";
-import { modelAt } from "../model-cache.ts";
+import { leaseModel, type ModelLease } from "../model-cache.ts";
 import { readSnapshotRows } from "../training/export-data.ts";
 import { generationParams } from "./sampling.ts";
 
@@ -60,13 +60,20 @@ export const comparison: Processor<"comparison"> = async ({ comparisonId }, ctx,
 
   // One policy at a time: the worker's model cache keeps few models, and others' jobs load theirs.
   const sample = async (policy: { name: string; path: string }, share: number, offset: number) => {
-    let model: CausalLM;
+    let lease: ModelLease;
     try {
-      model = await modelAt(policy.path, deps.ortThreads);
+      lease = await leaseModel(policy.path, deps.ortThreads);
     } catch (error) {
       if (error instanceof ModelValidationError) throw new UnrecoverableError(`Policy ${policy.name} cannot be loaded: ${error.message}`);
       throw error;
     }
+    try {
+      return await sampleWith(lease.model, share, offset);
+    } finally {
+      lease.release();
+    }
+  };
+  const sampleWith = async (model: CausalLM, share: number, offset: number) => {
     const out: Omit<ComparedReply, "score">[] = [];
     let provider = model.provider as string;
     for (let start = 0; start < prompts.length; start += BATCH_PROMPTS) {

@@ -4,7 +4,7 @@ import type { Prisma } from "~/generated/prisma/client.ts";
 import { PlaygroundInputSchema, type PlaygroundResult } from "~/domain/sampling/playground.ts";
 import { GenerationParamError, ModelValidationError } from "../../inference/errors.ts";
 import type { Processor } from "../harness.ts";
-import { modelAt } from "../model-cache.ts";
+import { leaseModel } from "../model-cache.ts";
 import { generationParams } from "./sampling.ts";
 
 export const playground: Processor<"playground"> = async ({ generationId }, ctx, deps) => {
@@ -13,9 +13,14 @@ export const playground: Processor<"playground"> = async ({ generationId }, ctx,
   if (!input.success) throw new UnrecoverableError(input.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
   const { conversation, params, k, seed } = input.data;
   try {
-    const model = await modelAt(row.modelVersion.path, deps.ortThreads);
+    const lease = await leaseModel(row.modelVersion.path, deps.ortThreads);
     await ctx.progress(0.1);
-    const out = await model.generate({ prompts: [conversation], k, seed, ...generationParams(params) });
+    let out;
+    try {
+      out = await lease.model.generate({ prompts: [conversation], k, seed, ...generationParams(params) });
+    } finally {
+      lease.release();
+    }
     const prompt = out.results[0];
     const result: PlaygroundResult = {
       provider: out.provider,

@@ -3,14 +3,14 @@
 // nothing twice: what is missing is counted again, under the tree lock, before every insert.
 import { UnrecoverableError } from "bullmq";
 import { storableText } from "~/domain/sampling/storable-text.ts";
-import { SamplingRunConfigSchema, type SamplingParams } from "~/domain/sampling/config.ts";
+import { SamplingRunConfigSchema, type SamplingParams, type SamplingRunConfig } from "~/domain/sampling/config.ts";
 import { scoreForRankingOrder } from "~/models/ranking-order.server.ts";
 import { conversationTo, insertModelReplies, parentsNeedingModelReplies, type SamplingNeed } from "~/models/sampling.server.ts";
 import type { CausalLM } from "../../inference/causal-lm.ts";
 import { GenerationParamError, ModelValidationError } from "../../inference/errors.ts";
 import type { GenerateResult } from "../../inference/generation/generate.ts";
 import type { Processor } from "../harness.ts";
-import { modelAt } from "../model-cache.ts";
+import { leaseModel, type ModelLease } from "../model-cache.ts";
 
 const SEED_SPAN = 2 ** 31 - 1;
 
@@ -59,13 +59,27 @@ export const sampling: Processor<"sampling"> = async ({ samplingRunId }, ctx, de
   const config = parsed.data;
   if (run.modelVersion.status !== "ready") throw new UnrecoverableError(`Model ${run.modelVersion.name} is archived.`);
 
-  let model: CausalLM;
+  let lease: ModelLease;
   try {
-    model = await modelAt(run.modelVersion.path, deps.ortThreads);
+    lease = await leaseModel(run.modelVersion.path, deps.ortThreads);
   } catch (error) {
     if (error instanceof ModelValidationError) throw new UnrecoverableError(`Model ${run.modelVersion.name} cannot be loaded: ${error.message}`);
     throw error;
   }
+  try {
+    await sampleRun(run, config, lease.model, ctx, deps);
+  } finally {
+    lease.release();
+  }
+};
+
+async function sampleRun(
+  run: { id: string; projectId: string; modelVersionId: string; modelVersion: { name: string } },
+  config: SamplingRunConfig,
+  model: CausalLM,
+  ctx: Parameters<Processor<"sampling">>[1],
+  deps: Parameters<Processor<"sampling">>[2],
+): Promise<void> {
   ctx.log(`model ${run.modelVersion.name} on ${model.provider}`);
 
   const needs = await parentsNeedingModelReplies(run.projectId, run.modelVersionId, config.modelRepliesPerParent, config.maxParents);
@@ -123,7 +137,7 @@ export const sampling: Processor<"sampling"> = async ({ samplingRunId }, ctx, de
   await deps.prisma.samplingRun.update({ where: { id: run.id }, data: { metrics: metricsOf(totals, skipped, model.provider) } });
   // The uncertainty ranking order reads the new replies' scores (docs/decisions/0018).
   if (totals.inserted > 0) for (const id of await scoreForRankingOrder(run.projectId, ctx.log)) ctx.log(`reward scoring ${id} queued for the ranking order`);
-};
+}
 
 function metricsOf(t: { parents: number; inserted: number; duplicates: number; shortfall: number; generatedTokens: number; generateMs: number }, skipped: Map<string, string>, provider: string) {
   return {

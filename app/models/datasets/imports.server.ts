@@ -2,18 +2,13 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import {
-  MaxPartSizeExceededError,
-  unstable_composeUploadHandlers,
-  unstable_createFileUploadHandler,
-  unstable_createMemoryUploadHandler,
-  unstable_parseMultipartFormData,
-} from "@remix-run/node";
+import { MaxPartSizeExceededError, unstable_createFileUploadHandler } from "@remix-run/node";
 import { z } from "zod";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import type { DatasetImport } from "~/generated/prisma/client.ts";
 import { enqueue } from "~/jobs/enqueue.server.ts";
+import { parseStrictMultipart, TextFieldError } from "~/utils/body.server.ts";
 import { DatasetError } from "./errors.server.ts";
 import { ImportRequestSchema, MAX_UPLOAD_BYTES, type ImportReport } from "./import-spec.ts";
 
@@ -66,12 +61,13 @@ export async function receiveUpload(request: Request, maxBytes = MAX_UPLOAD_BYTE
       return name;
     },
   });
-  const handler = unstable_composeUploadHandlers(fileHandler, unstable_createMemoryUploadHandler({ maxPartSize: 64 * 1024 }));
   let form: FormData;
   try {
-    form = await unstable_parseMultipartFormData(request, handler);
+    // The file is bytes, checked by the import itself; the other fields are text, read strictly.
+    form = await parseStrictMultipart(request, fileHandler, 64 * 1024);
   } catch (error) {
     for (const file of stored) fs.rmSync(file, { force: true });
+    if (error instanceof TextFieldError) throw new DatasetError(error.message);
     if (error instanceof MaxPartSizeExceededError) {
       throw new DatasetError(`The file is larger than ${Math.round(maxBytes / 1024 ** 2)} MB.`, 413);
     }

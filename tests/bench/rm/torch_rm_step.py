@@ -6,7 +6,7 @@
 #   /usr/bin/python3 torch_rm_step.py <dir> [threads | default]
 
 import json
-import math
+import os
 import resource
 import sys
 import time
@@ -15,21 +15,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+from torch_gpt2 import adamw, hidden, load_params  # noqa: E402
+
 work = sys.argv[1]
 spec = json.load(open(f"{work}/spec.json"))
 threads = sys.argv[2] if len(sys.argv) > 2 else str(spec["threads"])
 if threads != "default":
     torch.set_num_threads(int(threads))
 c = spec["config"]
-D, H, L = c["nEmbd"], c["nHead"], c["nLayer"]
-Dh = D // H
-eps = c["layerNormEpsilon"]
 
-blob = np.fromfile(f"{work}/weights.bin", dtype="<f4")
-params = {}
-for p in spec["params"]:
-    n = int(np.prod(p["dims"]))
-    params[p["name"]] = torch.nn.Parameter(torch.from_numpy(blob[p["offset"] : p["offset"] + n].reshape(p["dims"]).copy()))
+params = load_params(spec["params"], f"{work}/weights.bin")
 ints = np.fromfile(f"{work}/batches.bin", dtype="<i8")
 batches = []
 for b in spec["batches"]:
@@ -41,38 +37,11 @@ for b in spec["batches"]:
     better = (ranks.unsqueeze(2) < ranks.unsqueeze(1)) & (ranks.unsqueeze(2) >= 0) & (ranks.unsqueeze(1) >= 0)
     batches.append((ids, mask, better))
 
-masked = torch.tensor(torch.finfo(torch.float32).min)
-
-
-def gelu_new(x):
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-
 
 def rewards(ids, mask):
-    P = lambda n: params[n]
-    B, T = ids.shape
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    allowed = torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T) & mask.bool().view(B, 1, 1, T)
-    h = P("transformer.wte.weight")[ids] + P("transformer.wpe.weight")[pos]
-    for i in range(L):
-        p = f"transformer.h.{i}"
-        x = F.layer_norm(h, (D,), P(f"{p}.ln_1.weight"), P(f"{p}.ln_1.bias"), eps)
-        qkv = torch.addmm(P(f"{p}.attn.c_attn.bias"), x.view(-1, D), P(f"{p}.attn.c_attn.weight")).view(B, T, 3 * D)
-        q, k, v = qkv.split(D, dim=2)
-        q = q.view(B, T, H, Dh).transpose(1, 2)
-        k = k.view(B, T, H, Dh).transpose(1, 2)
-        v = v.view(B, T, H, Dh).transpose(1, 2)
-        att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(Dh))
-        att = torch.where(allowed, att, masked).softmax(dim=-1)
-        ctx = (att @ v).transpose(1, 2).reshape(B, T, D)
-        h = h + torch.addmm(P(f"{p}.attn.c_proj.bias"), ctx.view(-1, D), P(f"{p}.attn.c_proj.weight")).view(B, T, D)
-        x = F.layer_norm(h, (D,), P(f"{p}.ln_2.weight"), P(f"{p}.ln_2.bias"), eps)
-        fc = gelu_new(torch.addmm(P(f"{p}.mlp.c_fc.bias"), x.view(-1, D), P(f"{p}.mlp.c_fc.weight")))
-        h = h + torch.addmm(P(f"{p}.mlp.c_proj.bias"), fc, P(f"{p}.mlp.c_proj.weight")).view(B, T, D)
+    """Score at the last real token of each right-padded row: [B, 1]."""
     last = mask.sum(-1) - 1
-    h = h[torch.arange(B), last]  # the score is linear in the final hidden state: read the last token first
-    h = F.layer_norm(h, (D,), P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), eps)
-    return h @ P("score.weight").t()  # [B, 1]
+    return hidden(params, c, ids)[torch.arange(ids.shape[0]), last] @ params["score.weight"].t()
 
 
 def loss_of(r, better):
@@ -86,12 +55,7 @@ def loss_of(r, better):
 
 
 opt = spec["optimizer"]
-decay = [p for n, p in params.items() if p.dim() >= 2]
-no_decay = [p for n, p in params.items() if p.dim() < 2]
-optimizer = torch.optim.AdamW(
-    [{"params": decay, "weight_decay": opt["weightDecay"]}, {"params": no_decay, "weight_decay": 0.0}],
-    lr=spec["lr"], betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"],
-)
+optimizer = adamw(params, opt, spec["lr"])
 
 losses, times = [], []
 for step in range(spec["steps"]):

@@ -5,7 +5,8 @@ import { UnrecoverableError, type Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { jobBackend, type JobBackend, type QueueBackendKind } from "~/jobs/backend.server.ts";
-import { closeQueues, enqueue, queue } from "~/jobs/enqueue.server.ts";
+import { addJob, closeQueues, enqueue, queue } from "~/jobs/enqueue.server.ts";
+import { catchUpQueues } from "~/jobs/catch-up.server.ts";
 import * as health from "~/routes/health.ts";
 import { createQueueWorker, type JobDeps, type Processor } from "../../../workers/harness.ts";
 import { call } from "../../helpers/users.ts";
@@ -63,8 +64,8 @@ describe("job harness", () => {
     await worker.waitUntilReady();
 
     const ok = await newExportRow();
-    const jobId = await enqueue("export", { exportId: ok.id });
-    expect(await enqueue("export", { exportId: ok.id })).toBe(jobId); // same row → same job
+    const jobId = await addJob("export", { exportId: ok.id });
+    expect(await addJob("export", { exportId: ok.id })).toBe(jobId); // same row → same job
     const done = await waitForStatus(ok.id, "succeeded");
     expect(done.progress).toBe(1);
     expect(done.attempts).toBe(1);
@@ -126,6 +127,28 @@ describe("job harness", () => {
     expect(done.attempts).toBe(2);
     expect(done.progress).toBe(1);
     await rescuer.close();
+  });
+
+  it("catches up: a row whose job never reached the queue and a resumed row get one job each, however often it runs", async () => {
+    const calls = new Map<string, number>();
+    const worker = startExportWorker(async ({ exportId }) => {
+      calls.set(exportId, (calls.get(exportId) ?? 0) + 1);
+    });
+    await worker.waitUntilReady();
+    const lost = await newExportRow(); // as if its add had not reached the queue
+    const resumed = await newExportRow();
+    await enqueue("export", { exportId: resumed.id });
+    await waitForStatus(resumed.id, "succeeded");
+    // Back to queued, while its finished job still holds the id.
+    await prisma.datasetExport.update({ where: { id: resumed.id }, data: { status: "queued", finishedAt: null } });
+
+    expect((await catchUpQueues(["export"])).enqueued).toBe(2);
+    expect((await catchUpQueues(["export"])).enqueued).toBe(0);
+    await waitForStatus(lost.id, "succeeded");
+    await waitForStatus(resumed.id, "succeeded");
+    expect((await catchUpQueues(["export"])).checked).toBe(0);
+    expect(Object.fromEntries(calls)).toEqual({ [lost.id]: 1, [resumed.id]: 2 });
+    await worker.close();
   });
 });
 
