@@ -37,7 +37,15 @@ async function readyRewardModel(modelVersionId: string) {
  * tokenizer differs from that of a model whose replies are in the project or of its active policy:
  * its scores would be read on other tokens than those models produce (and PPO trains on).
  */
-export async function startRewardScoring(projectId: string, modelVersionId: string, createdById: string) {
+export async function startRewardScoring(projectId: string, modelVersionId: string, createdById: string | null) {
+  const model = await rewardModelForProject(projectId, modelVersionId);
+  const row = await prisma.rewardJob.create({ data: { kind: "score", modelVersionId: model.id, projectId, createdById } });
+  await enqueue("reward", { rewardJobId: row.id });
+  return row;
+}
+
+/** The ready reward model if it can score this project's replies (see startRewardScoring), or a RewardJobError that says why not. */
+export async function rewardModelForProject(projectId: string, modelVersionId: string) {
   const model = await readyRewardModel(modelVersionId);
   const project = await prisma.project.findUnique({ where: { id: projectId }, select: { activePolicyId: true } });
   if (!project) throw new RewardJobError("No such project.", 404);
@@ -50,9 +58,7 @@ export async function startRewardScoring(projectId: string, modelVersionId: stri
     if (other && other !== digest)
       throw new RewardJobError(`${model.name}'s tokenizer differs from ${policy.name}'s, whose replies this project holds or samples; score with a reward model trained on ${policy.name}'s tokenizer.`);
   }
-  const row = await prisma.rewardJob.create({ data: { kind: "score", modelVersionId: model.id, projectId, createdById } });
-  await enqueue("reward", { rewardJobId: row.id });
-  return row;
+  return model;
 }
 
 /** Evaluates a reward model on a finished kway or pairwise export snapshot (its validation split when it has one). */

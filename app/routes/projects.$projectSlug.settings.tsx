@@ -14,6 +14,8 @@ import {
 } from "~/models/labeling/admin.server.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
+import { RankingOrderError, rankingOrderSettings, setRankingOrder } from "~/models/ranking-order.server.ts";
+import { rewardModels } from "~/models/reward-jobs.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { issues, readFormFields } from "~/utils/body.server.ts";
 
@@ -23,7 +25,13 @@ export const meta: MetaFunction = () => [{ title: "Project settings · RLHF Stud
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { project } = await authorize(request, access, params);
   const p = project!;
-  const [config, members, progress] = await Promise.all([projectConfig(p.id), listMembers(p.id), projectProgress(p.id)]);
+  const [config, members, progress, ranking, rewards] = await Promise.all([
+    projectConfig(p.id),
+    listMembers(p.id),
+    projectProgress(p.id),
+    rankingOrderSettings(p.id),
+    rewardModels(),
+  ]);
   const { labelSchema, ...workflow } = config;
   return {
     project: p,
@@ -31,6 +39,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     labelSchemaJson: JSON.stringify(labelSchema, null, 2),
     members,
     progress,
+    ranking,
+    rewardModels: rewards,
   };
 }
 
@@ -39,6 +49,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
   z.object({ intent: z.literal("labels"), json: z.string().max(200_000) }),
   z.object({ intent: z.literal("add-member"), email: z.string().trim().email("Enter an email address.").max(254), role: z.string() }),
   z.object({ intent: z.literal("remove-member"), userId: z.string() }),
+  z.object({ intent: z.literal("ranking-order"), mode: z.string(), rewardModelId: z.string().optional(), secondRewardModelId: z.string().optional() }),
 ]);
 
 const INTENTS = ActionSchema.options.map((o) => o.shape.intent.value);
@@ -60,10 +71,15 @@ export async function action({ request, params }: ActionFunctionArgs) {
       const current = await projectConfig(p);
       const body = JSON.parse(input.json.trim() || "{}") as Record<string, unknown>;
       await updateWorkflowConfig(p, JSON.stringify({ labelSchema: current.labelSchema, ...body }));
+    } else if (input.intent === "ranking-order") {
+      const { intent: _intent, ...order } = input;
+      await setRankingOrder(p, order, viewer.id);
     } else if (input.intent === "labels") await updateLabelSchema(p, input.json);
     else if (input.intent === "add-member") await addMemberByEmail(p, input.email, input.role);
     else await removeMember(p, input.userId, viewer.id);
   } catch (error) {
+    if (error instanceof RankingOrderError)
+      return badRequest({ error: error.message, fields: error.fields, intent: input.intent as string, done: null }, error.status);
     if (error instanceof SyntaxError) return badRequest({ error: `Not valid JSON: ${error.message}`, fields: {} as Record<string, string>, intent: input.intent, done: null });
     return actionFailure(error, { intent: input.intent as string, done: null });
   }
@@ -86,7 +102,7 @@ function Errors({ result, intent }: { result: ReturnType<typeof useActionData<ty
 }
 
 export default function ProjectSettings() {
-  const { project, workflowJson, labelSchemaJson, members, progress } = useLoaderData<typeof loader>();
+  const { project, workflowJson, labelSchemaJson, members, progress, ranking, rewardModels } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   return (
     <div className="stack">
@@ -134,6 +150,40 @@ export default function ProjectSettings() {
           <button type="submit">Add or change role</button>
         </Form>
       </div>
+      <Form method="post" className="card stack" key={`r-${JSON.stringify(ranking.order)}`} data-testid="ranking-order">
+        <h2>Ranking order</h2>
+        <p className="muted small">
+          Random offers sibling sets in the draw's own order; uncertainty offers first the sets whose top two replies a reward model
+          scores closest (or, with a second model, that the two models order least alike), so rankings go where the model is least sure.
+        </p>
+        <p data-testid="ranking-order-summary">Now: {ranking.summary}.</p>
+        <Errors result={result} intent="ranking-order" />
+        <input type="hidden" name="intent" value="ranking-order" />
+        <div className="inline-form">
+          <label>
+            Order{" "}
+            <select name="mode" defaultValue={ranking.order.mode}>
+              <option value="random">random</option>
+              <option value="uncertainty">uncertainty</option>
+            </select>
+          </label>
+          <label>
+            Reward model{" "}
+            <select name="rewardModelId" defaultValue={ranking.order.rewardModelId ?? ""}>
+              <option value="">—</option>
+              {rewardModels.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+            </select>
+          </label>
+          <label>
+            Second reward model{" "}
+            <select name="secondRewardModelId" defaultValue={ranking.order.secondRewardModelId ?? ""}>
+              <option value="">none</option>
+              {rewardModels.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+            </select>
+          </label>
+          <button type="submit">Save ranking order</button>
+        </div>
+      </Form>
       <Form method="post" className="card stack" key={`w-${workflowJson}`}>
         <h2>Workflow</h2>
         <p className="muted small">Thresholds, redundancy, draw weights, limits. Fields left out take their defaults.</p>

@@ -86,7 +86,7 @@ export interface LoopResult {
 
 type Log = (line: string) => void;
 
-const WORKFLOW = (s: LoopSettings): WorkflowConfigInput => ({
+export const WORKFLOW = (s: LoopSettings): WorkflowConfigInput => ({
   goalTreeSize: 1 + s.k,
   maxDepth: 1,
   // Room for the base policy's replies and the promoted one's under the held-out prompts.
@@ -105,7 +105,7 @@ const WORKFLOW = (s: LoopSettings): WorkflowConfigInput => ({
   },
 });
 
-const REVIEW = { spam: 0, lang_mismatch: 0, quality: 0.75 };
+export const REVIEW = { spam: 0, lang_mismatch: 0, quality: 0.75 };
 
 export async function waitForRow<T extends { status: string; error?: string | null }>(what: string, read: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -119,7 +119,7 @@ export async function waitForRow<T extends { status: string; error?: string | nu
 }
 
 /** User turns of the repository's Open-Assistant trees (first turns first), shortened, distinct. */
-function promptTexts(n: number): string[] {
+export function promptTexts(n: number): string[] {
   const seen = new Set<string>();
   const conversations = oasstConversations(fs.readFileSync(PROMPT_SOURCE, "utf8"));
   for (const turn of [0, 2, 4])
@@ -132,7 +132,7 @@ function promptTexts(n: number): string[] {
   return all.slice(0, n);
 }
 
-async function labeler(projectId: string, slug: string, name: string) {
+export async function labeler(projectId: string, slug: string, name: string) {
   const user = await signUp(
     { email: `${name}@${slug}.loop.local`, displayName: `${name} (${slug})`, password: crypto.randomBytes(18).toString("base64url") },
     { role: "user", bypassSignupPolicy: true },
@@ -142,7 +142,7 @@ async function labeler(projectId: string, slug: string, name: string) {
 }
 
 /** Writers put prompts through the prompt task, a reviewer accepts them: the trees start growing. */
-async function writePrompts(projectId: string, author: { id: string }, reviewer: { id: string }, texts: string[]) {
+export async function writePrompts(projectId: string, author: { id: string }, reviewer: { id: string }, texts: string[]) {
   const roots: string[] = [];
   for (const text of texts) {
     const task = await requestTask({ projectId, userId: author.id, type: "initial_prompt" });
@@ -157,7 +157,7 @@ async function writePrompts(projectId: string, author: { id: string }, reviewer:
   return roots;
 }
 
-async function sample(projectId: string, maxParents: number, seed: number, timeoutMs: number) {
+export async function sample(projectId: string, maxParents: number, seed: number, timeoutMs: number) {
   const run = await createSamplingRun({ projectId, createdById: null, maxParents, seed });
   return waitForRow("sampling run", () => prisma.samplingRun.findUniqueOrThrow({ where: { id: run.id } }), timeoutMs);
 }

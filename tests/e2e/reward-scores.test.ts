@@ -60,3 +60,29 @@ it("scores the replies from the model page and shows scores and agreement where 
   expect(await node.locator('[data-testid="reward-badge"]').textContent()).toBe(`reward ${reply.rewardScores[0].score.toFixed(3)}`);
   await screenshot(page, "reward-scores-tree");
 });
+
+it("sets the project's ranking order to a reward model's uncertainty on the settings page, refusing it without a model", { timeout: 300_000 }, async () => {
+  const { password, user } = await createTestUser({ role: "admin" });
+  // Signed out of the first test's session: this admin signs in afresh.
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  await signIn(page, `${server.url}/login?redirectTo=/projects/rmscores/settings`, user.email, password);
+  await page.waitForURL(/\/projects\/rmscores\/settings$/);
+  const card = page.locator('[data-testid="ranking-order"]');
+  expect(await card.locator('[data-testid="ranking-order-summary"]').textContent()).toBe("Now: sibling sets are offered for ranking at random.");
+
+  await card.locator('select[name="mode"]').selectOption("uncertainty");
+  await card.locator('button:has-text("Save ranking order")').click();
+  await expect.poll(() => card.locator('[role="alert"]').textContent().catch(() => ""), { timeout: 60_000 }).toMatch(/The uncertainty order needs a reward model/);
+  expect((await prisma.project.findUniqueOrThrow({ where: { id: setup.project.id } })).rankingOrder).toBe("random");
+
+  await card.locator('select[name="mode"]').selectOption("uncertainty");
+  await card.locator('select[name="rewardModelId"]').selectOption(rm.id);
+  await card.locator('button:has-text("Save ranking order")').click();
+  await expect
+    .poll(() => page.locator('[data-testid="ranking-order-summary"]').textContent(), { timeout: 60_000 })
+    .toBe("Now: sibling sets whose top rm-ui margin is smallest are offered for ranking first.");
+  const stored = await prisma.project.findUniqueOrThrow({ where: { id: setup.project.id } });
+  expect([stored.rankingOrder, stored.rankingRewardModelId]).toEqual(["uncertainty", rm.id]);
+  await screenshot(page, "ranking-order-settings");
+});

@@ -4,6 +4,7 @@
 import { UnrecoverableError } from "bullmq";
 import { storableText } from "~/domain/sampling/storable-text.ts";
 import { SamplingRunConfigSchema, type SamplingParams, type SamplingRunConfig } from "~/domain/sampling/config.ts";
+import { scoreForRankingOrder } from "~/models/ranking-order.server.ts";
 import { conversationTo, insertModelReplies, parentsNeedingModelReplies, type SamplingNeed } from "~/models/sampling.server.ts";
 import type { CausalLM } from "../../inference/causal-lm.ts";
 import { GenerationParamError, ModelValidationError } from "../../inference/errors.ts";
@@ -134,6 +135,8 @@ async function sampleRun(
     await deps.prisma.samplingRun.update({ where: { id: run.id }, data: { metrics: metricsOf(totals, skipped, model.provider) } });
   }
   await deps.prisma.samplingRun.update({ where: { id: run.id }, data: { metrics: metricsOf(totals, skipped, model.provider) } });
+  // The uncertainty ranking order reads the new replies' scores (docs/decisions/0018).
+  if (totals.inserted > 0) for (const id of await scoreForRankingOrder(run.projectId, ctx.log)) ctx.log(`reward scoring ${id} queued for the ranking order`);
 }
 
 function metricsOf(t: { parents: number; inserted: number; duplicates: number; shortfall: number; generatedTokens: number; generateMs: number }, skipped: Map<string, string>, provider: string) {

@@ -7,6 +7,7 @@ export const AUDIT_ACTIONS = [
   "export.created",
   "export.deleted",
   "model.promoted",
+  "project.ranking_order",
   "audit.exported",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -4,11 +4,13 @@
 import { Prisma } from "~/generated/prisma/client.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import type { TreeSnapshot, UserContext, UserTaskRef } from "~/domain/tasks/needs.ts";
+import type { RankingOrder } from "~/domain/tasks/ranking-priority.ts";
 import { isTaskType } from "~/domain/tasks/task-types.ts";
 import type { TreeState } from "~/domain/trees/enums.ts";
 import type { TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
 import type { Db } from "./config.server.ts";
 import { OPEN_TASK, sqlInt, sqlTypes } from "./sql.server.ts";
+import { setUncertaintySql } from "./uncertainty.server.ts";
 
 type FactRow = {
   tree_id: string;
@@ -191,6 +193,8 @@ export interface CandidateTreeQuery {
   /** Trees per state at most; the oldest that still need something from this user. */
   perState: number;
   config: Pick<WorkflowConfig, "reviewsPerPrompt" | "rankingsPerSiblingSet" | "rankPrompterReplies" | "maxActiveTrees">;
+  /** uncertainty: trees in ranking whose least sure set is least sure come first (not the oldest). */
+  rankingOrder?: RankingOrder;
 }
 
 /**
@@ -225,10 +229,8 @@ export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise
   }
   if (q.states.has("ranking")) {
     const parentRole = q.config.rankPrompterReplies ? Prisma.empty : Prisma.sql`AND p.role = 'prompter'`;
-    parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
-      WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'ranking' ${lang}
-        AND EXISTS (
-          SELECT 1 FROM messages p
+    // A parent of tree t whose replies plausibly still need this user's ranking.
+    const eligible = Prisma.sql`messages p
           JOIN LATERAL (
             SELECT count(*) AS n, min(c.ranking_count) AS least,
                    bool_or(c.author_user_id = ${q.userId}::uuid) AS mine
@@ -240,8 +242,20 @@ export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise
             AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = p.id AND k.assignee_id = ${q.userId}::uuid
               AND k.type IN ${sqlTypes("rank")} AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))
             AND s.least + (SELECT count(*) FROM tasks k WHERE k.message_id = p.id
-              AND k.type IN ${sqlTypes("rank")} AND ${OPEN_TASK}) < ${sqlInt(q.config.rankingsPerSiblingSet)})
-      ORDER BY t.state_changed_at LIMIT ${sqlInt(q.perState)})`);
+              AND k.type IN ${sqlTypes("rank")} AND ${OPEN_TASK}) < ${sqlInt(q.config.rankingsPerSiblingSet)}`;
+    const order = q.rankingOrder;
+    if (order?.mode === "uncertainty" && order.rewardModelId) {
+      // Every tree in ranking is weighed (no early stop at the oldest): the price of the option.
+      parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
+        JOIN LATERAL (SELECT min(${setUncertaintySql(Prisma.sql`p.id`, order)}) AS key FROM ${eligible} HAVING count(*) > 0) e ON true
+        WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'ranking' ${lang}
+        ORDER BY e.key NULLS LAST, t.state_changed_at LIMIT ${sqlInt(q.perState)})`);
+    } else {
+      parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
+        WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'ranking' ${lang}
+          AND EXISTS (SELECT 1 FROM ${eligible})
+        ORDER BY t.state_changed_at LIMIT ${sqlInt(q.perState)})`);
+    }
   }
   if (parts.length === 0) return { trees: [], facts: new Map(), user: { userId: q.userId, tasks: [] } };
   return factsOf(db, Prisma.join(parts, " UNION ALL "), q.userId);

@@ -11,12 +11,13 @@ import { defaultRng, shuffled, type Rng } from "~/domain/tasks/rng.ts";
 import { TASK_TYPE_INFO, writtenRole, type TaskKind, type TaskType } from "~/domain/tasks/task-types.ts";
 import { autoModerationActions } from "~/domain/trees/moderation.ts";
 import { TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine.ts";
-import { projectConfig } from "./config.server.ts";
+import { projectConfig, projectRankingOrder } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
 import { limitTaskRequests, writeLimitError, writeLimits } from "./rate-limits.server.ts";
 import { candidateTreeFacts, lockTreeFacts, promptCounts, toSnapshots, treeFacts } from "./snapshot.server.ts";
 import { db, inTransaction, type SqlDb, type Tx } from "./transaction.server.ts";
 import { transitionTree, type LockedTree } from "./tree-state.server.ts";
+import { setUncertainty } from "./uncertainty.server.ts";
 import { CLOCK, NOW, OPEN_TASK } from "./sql.server.ts";
 
 export type { TaskState };
@@ -148,6 +149,7 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
     if (limit) throw writeLimitError(limit);
   }
   const rng = req.rng ?? defaultRng;
+  const rankingOrder = await projectRankingOrder(req.projectId);
 
   const read = await candidateTreeFacts(db, {
     projectId: req.projectId,
@@ -156,17 +158,21 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
     states: statesFor(type, config),
     perState: TREES_PER_STATE,
     config,
+    rankingOrder,
   });
   // Prompts are drawn rarely (OA weight 0.01): assume the project takes one, and count only when
   // one is drawn (tryAssign counts under the prompt lock anyway).
   const wantPrompts = type === "initial_prompt" || (type === "random" && config.drawWeights.initialPrompt > 0);
   let candidates = computeNeeds({ trees: toSnapshots(read), treeCounts: {}, openPromptTasks: 0 }, read.user, config);
   candidates = candidates.filter((c) => (wantPrompts || c.type !== "initial_prompt") && !limited(c.type));
+  // The project's uncertainty order: the least sure set among the ranking candidates is offered first.
+  const keys = await setUncertainty(db, candidates.filter((c) => c.group === "ranking").map((c) => c.messageId!), rankingOrder);
+  const rankingKey = keys.size > 0 ? (c: TaskCandidate) => keys.get(c.messageId!) : undefined;
 
   const assign = { projectId: req.projectId, userId: req.userId, config, rng, explicit: type !== "random", acknowledge: !!req.acknowledge, lang };
   const busy: TaskCandidate[] = [];
   for (let attempt = 0; attempt < DRAW_ATTEMPTS && candidates.length > 0; attempt++) {
-    const drawn = drawTask(candidates, config.drawWeights, rng, type);
+    const drawn = drawTask(candidates, config.drawWeights, rng, type, rankingKey);
     if (!drawn) break;
     const outcome = await tryAssign(drawn, assign, true);
     if (typeof outcome === "object") return outcome;

@@ -10,6 +10,7 @@ import { env } from "~/env.server.ts";
 import { closeQueues, enqueue, queue } from "~/jobs/enqueue.server.ts";
 import { registerModel, setActivePolicy } from "~/models/model-registry.server.ts";
 import { createProject } from "~/models/project.server.ts";
+import { setRankingOrder } from "~/models/ranking-order.server.ts";
 import { createSamplingRun, SamplingError } from "~/models/sampling.server.ts";
 import { jobBackend } from "~/jobs/backend.server.ts";
 import type { PlaygroundResult } from "~/domain/sampling/playground.ts";
@@ -19,6 +20,7 @@ import { disposeModels } from "../../../workers/model-cache.ts";
 import { playground } from "../../../workers/processors/playground.ts";
 import { sampling } from "../../../workers/processors/sampling.ts";
 import { waitFor } from "../../helpers/server.ts";
+import { registeredRewardModel } from "../../helpers/training.ts";
 import { createTestUser } from "../../helpers/users.ts";
 
 const backend = await jobBackend();
@@ -98,6 +100,23 @@ describe("model registry", () => {
 });
 
 describe("sampling worker", () => {
+  it("queues scoring by the project's ranking model after a run that added replies, when sets are ranked by uncertainty", async () => {
+    const project = await samplingProject("sample-ranked", { modelRepliesPerParent: 2, params: { maxNewTokens: 6, temperature: 1, topP: 1 } });
+    const rm = await registeredRewardModel("small-rm", modelDir, project.id);
+    await setRankingOrder(project.id, { mode: "uncertainty", rewardModelId: rm.id }, adminId);
+    await growingTree(project.id, "Tell me about tides.");
+    const run = await createSamplingRun({ projectId: project.id, createdById: adminId, seed: 5 });
+    const done = await finished("samplingRun", run.id);
+    expect(done.status, done.error ?? "").toBe("succeeded");
+    expect((done.metrics as { completionsInserted: number }).completionsInserted).toBeGreaterThan(0);
+    const jobs = await prisma.rewardJob.findMany({ where: { projectId: project.id } });
+    expect(jobs.map((j) => [j.kind, j.modelVersionId, j.createdById])).toEqual([["score", rm.id, null]]);
+    // A run that adds nothing queues nothing more.
+    const again = await finished("samplingRun", (await createSamplingRun({ projectId: project.id, createdById: adminId, seed: 5 })).id);
+    expect((again.metrics as { completionsInserted: number }).completionsInserted).toBe(0);
+    expect(await prisma.rewardJob.count({ where: { projectId: project.id } })).toBe(1);
+  });
+
   it("adds K model replies per prompt with params, seed and logprobs, and a re-run adds nothing", async () => {
     const project = await samplingProject("sample-k", { modelRepliesPerParent: 2, params: { maxNewTokens: 12, temperature: 1, topP: 1 } });
     const trees = await Promise.all([0, 1, 2].map((i) => growingTree(project.id, `Prompt number ${i}: tell me about tides.`)));
