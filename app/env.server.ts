@@ -43,6 +43,9 @@ const EnvSchema = z.object({
   SAMPLING_SCHEDULE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
   /// How often workers give a job to every queued or running row that has none (0: only at start).
   QUEUE_CATCHUP_SECONDS: z.coerce.number().int().min(0).max(86_400).default(15),
+  /// Import files from this size (MB) up run in a process of their own with a bounded heap; smaller
+  /// ones run in the worker, where starting a process would cost more than the import (0: all).
+  IMPORT_OWN_PROCESS_MB: z.coerce.number().min(0).default(32),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

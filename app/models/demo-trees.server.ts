@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEMO_PLAN, planDemoTrees, type DemoPlan } from "~/domain/demo/oasst-demo.ts";
 import { OaMessageTreeSchema } from "~/domain/datasets/oasst-schema.ts";
-import { prisma } from "~/db.server.ts";
+import { pgPool, prisma } from "~/db.server.ts";
 import { writeOaTrees } from "./datasets/import-store.server.ts";
 
 export const DEMO_TREES_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../tests/fixtures/oasst/en_100_tree.jsonl");
@@ -24,7 +24,7 @@ export async function seedDemoTrees(projectId: string, plan: DemoPlan = DEMO_PLA
   const target = { importId: "demo", projectId, createdById: null, lang: "en", now: new Date(), origin: DEMO_ORIGIN };
   let created = { trees: 0, messages: 0 };
   for (let i = 0; i < planned.length; i += 25) {
-    const counts = await writeOaTrees(prisma, target, planned.slice(i, i + 25));
+    const counts = await writeOaTrees(pgPool, target, planned.slice(i, i + 25));
     created = { trees: created.trees + counts.trees, messages: created.messages + counts.messages };
   }
   return created;

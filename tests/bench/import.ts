@@ -7,7 +7,11 @@
 // database and the file are deleted afterwards. The last line printed is one JSON object:
 //   messages = messages imported; messages_per_s = messages / the import's wall time (both passes:
 //   checking every line, then writing); copy_messages_per_s = messages / the anchor's time;
-//   ratio = messages_per_s / copy_messages_per_s; peak_rss_mb = the importing process's peak RSS.
+//   ratio = messages_per_s / copy_messages_per_s; peak_rss_mb = the import's peak RSS: the import
+//   job runs in a process of its own below the worker, and this sums the peak RSS of every process
+//   below the worker (an upper bound of their peak together); worker_peak_rss_mb = the worker's
+//   own (it waits, relays progress and polls the row as the page does); tree_peak_rss_mb = the
+//   largest RSS of the worker and everything below it at one moment (sampled every 200 ms).
 // Target: peak RSS < 300 MB. `--messages 100000` runs another size. BENCH_IMPORT_NODE_ARGS passes
 // node options to the importing process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from "node:child_process";
@@ -116,6 +120,9 @@ interface ImportResult {
   messages: number;
   bad_lines: number;
   peak_rss_mb: number;
+  import_processes: number;
+  worker_peak_rss_mb: number;
+  tree_peak_rss_mb: number;
   cpu_s: number;
   progress_seen: number;
 }
@@ -162,7 +169,7 @@ try {
   if (result.status !== "succeeded") throw new Error(`the import ${result.status}: ${result.error}`);
   if (result.messages !== generated.messages) throw new Error(`imported ${result.messages} messages, expected ${generated.messages}`);
   log(
-    `import: ${result.wall_s.toFixed(1)} s, ${Math.round(result.messages / result.wall_s).toLocaleString()} messages/s, importer CPU ${result.cpu_s.toFixed(1)} s, peak RSS ${result.peak_rss_mb} MB; progress read from the row ${result.progress_seen} times while it ran`,
+    `import: ${result.wall_s.toFixed(1)} s, ${Math.round(result.messages / result.wall_s).toLocaleString()} messages/s, worker CPU ${result.cpu_s.toFixed(1)} s, peak RSS ${result.peak_rss_mb} MB (${result.import_processes} import process(es); the worker ${result.worker_peak_rss_mb} MB; worker and import together ${result.tree_peak_rss_mb} MB); progress read from the row ${result.progress_seen} times while it ran`,
   );
   const perS = result.messages / result.wall_s;
   const copyPerS = generated.messages / anchor;
@@ -177,6 +184,8 @@ try {
       copy_messages_per_s: Math.round(copyPerS),
       ratio: Number((perS / copyPerS).toFixed(3)),
       peak_rss_mb: result.peak_rss_mb,
+      worker_peak_rss_mb: result.worker_peak_rss_mb,
+      tree_peak_rss_mb: result.tree_peak_rss_mb,
       import_s: result.wall_s,
       copy_s: Number(anchor.toFixed(3)),
     }),

@@ -111,6 +111,13 @@ function isTreeValue(value: unknown): boolean {
   return typeof value === "object" && value !== null && !Array.isArray(value) && "prompt" in value;
 }
 
+/** A parsed line that holds a whole tree (a tree wrapper, or a root node with replies), not one flat message. */
+export function isWholeTreeValue(value: unknown): boolean {
+  if (isTreeValue(value)) return true;
+  const node = value as Record<string, unknown> | null;
+  return typeof node === "object" && node !== null && node.parent_id == null && Array.isArray(node.replies) && node.replies.length > 0;
+}
+
 /** A parsed JSON value holding a whole tree: a tree wrapper, or a root node (parent_id null) with replies. */
 function treeFromValue(value: unknown, line: number, options: OaImportOptions): LineResult<ParsedOaTree> {
   let tree: OaMessageTree;
@@ -329,10 +336,7 @@ export function createOaImportReader(options: OaImportOptions = {}): OaImportRea
       const hint = otherFormatHint(json.value, "oasst");
       if (hint) return { kind: "error", line, errors: [{ line, reason: hint }] };
       const value = json.value as Record<string, unknown> | null;
-      const wholeTree =
-        isTreeValue(value) ||
-        (typeof value === "object" && value !== null && value.parent_id == null && Array.isArray(value.replies) && value.replies.length > 0);
-      if (!wholeTree) {
+      if (!isWholeTreeValue(value)) {
         const result = messagesFromValue(value, line);
         if (result.kind !== "item") return result;
         for (const message of result.item) buffered.push({ line, message });

@@ -2,6 +2,10 @@
 // messages keep their ids, other messages are keyed by a hash of their conversation prefix
 // (messages.import_key), pairs by a hash of their content, so writing a batch again creates nothing.
 import crypto from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 import { rankedPairs } from "~/domain/consensus/ranked-pairs.ts";
 import { conversationKeys, type ImportedTurn } from "~/domain/datasets/import-lines.ts";
 import { oaTreeToMessageRows } from "~/domain/datasets/oasst-import.ts";
@@ -55,22 +59,26 @@ function ids(tree: OaMessageTree): string[] {
   return out;
 }
 
+/** A connection or the pool: Open-Assistant trees are written through plain pg (COPY). */
+type Pg = pg.Pool | pg.PoolClient;
+
 /**
  * Why trees cannot go into this project (index → reason): their tree id or a message id is
  * already used by another project or another tree. Open-Assistant ids are kept, so the same data
  * can live in one project only.
  */
-export async function oaConflicts(db: Db, projectId: string, trees: readonly OaMessageTree[]): Promise<Map<number, string>> {
+export async function oaConflicts(db: Pg, projectId: string, trees: readonly OaMessageTree[]): Promise<Map<number, string>> {
   const treeIds = trees.map((t) => t.message_tree_id);
   const messageIds = trees.flatMap(ids);
   const [existingTrees, existingMessages] = await Promise.all([
-    db.$queryRaw<{ id: string; project_id: string }[]>`
-      SELECT id::text, project_id::text FROM message_trees WHERE id = ANY(${treeIds}::uuid[])`,
-    db.$queryRaw<{ id: string; tree_id: string; project_id: string }[]>`
-      SELECT id::text, tree_id::text, project_id::text FROM messages WHERE id = ANY(${messageIds}::uuid[])`,
+    db.query<{ id: string; project_id: string }>("SELECT id::text, project_id::text FROM message_trees WHERE id = ANY($1::uuid[])", [treeIds]),
+    db.query<{ id: string; tree_id: string; project_id: string }>(
+      "SELECT id::text, tree_id::text, project_id::text FROM messages WHERE id = ANY($1::uuid[])",
+      [messageIds],
+    ),
   ]);
-  const treeProject = new Map(existingTrees.map((t) => [t.id, t.project_id]));
-  const messageHome = new Map(existingMessages.map((m) => [m.id, m]));
+  const treeProject = new Map(existingTrees.rows.map((t) => [t.id, t.project_id]));
+  const messageHome = new Map(existingMessages.rows.map((m) => [m.id, m]));
   const out = new Map<number, string>();
   trees.forEach((tree, i) => {
     const owner = treeProject.get(tree.message_tree_id);
@@ -108,56 +116,109 @@ async function recountChildren(tx: Prisma.TransactionClient, parentIds: Iterable
     WHERE p.id = ANY(${parents}::uuid[])`;
 }
 
+/** The columns of a message row that a COPY of Open-Assistant messages fills. */
+const OA_MESSAGE_COLUMNS =
+  "id, tree_id, project_id, parent_id, depth, role, text, lang, external_author, synthetic, model_name, deleted, review_count, review_result, consensus_rank, children_count, text_hash, import_key, created_at, updated_at";
+
+/** One value in COPY's text format. */
+function copyValue(value: string | number | boolean | null): string {
+  if (value === null) return "\\N";
+  if (typeof value !== "string") return String(value);
+  return /[\\\n\r\t]/.test(value) ? value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t") : value;
+}
+
 /**
  * Open-Assistant trees (already checked with oaConflicts); returns what was new. A tree whose ids
  * were taken since that check (by a concurrent import) fails the batch, or with `skipTaken` is
- * left out.
+ * left out. Messages go in by COPY into a session-local staging table, then one INSERT … SELECT
+ * that skips what exists: a batch costs a few statements, and writing it again creates nothing.
  */
 export async function writeOaTrees(
-  db: PrismaClient,
+  pool: pg.Pool,
   target: ImportTarget,
   batch: readonly OaMessageTree[],
   { skipTaken = false }: { skipTaken?: boolean } = {},
 ): Promise<WriteCounts> {
   const counts = noCounts();
   if (batch.length === 0) return counts;
-  await db.$transaction(async (tx) => {
-    const conflicts = await oaConflicts(tx, target.projectId, batch);
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query("BEGIN");
+    const conflicts = await oaConflicts(client, target.projectId, batch);
     if (conflicts.size > 0 && !skipTaken) throw new Error([...conflicts.values()][0]);
     const trees = batch.filter((_, i) => !conflicts.has(i));
-    if (trees.length === 0) return;
-    const rows = trees.flatMap((t) => oaTreeToMessageRows(t));
+    if (trees.length === 0) {
+      await client.query("COMMIT");
+      return counts;
+    }
     const at = (date: string | null) => (date ? new Date(date) : target.now);
-    const createdTrees = await tx.messageTree.createManyAndReturn({
-      data: trees.map((t) => ({
-        id: t.message_tree_id,
-        projectId: target.projectId,
-        state: (t.tree_state ?? "ready_for_export") as TreeState,
-        lang: t.prompt.lang ?? target.lang,
-        origin: target.origin ?? `import:${target.importId}`,
-        createdAt: at(t.prompt.created_date),
-        stateChangedAt: target.now,
-      })),
-      skipDuplicates: true,
-      select: { id: true, state: true },
-    });
-    await treeEvents(tx, target, createdTrees);
-    // One statement per table, the rows as column arrays: a batch's thousand messages cost one
-    // round trip and no per-row objects in the query engine.
-    const col = <T,>(f: (m: (typeof rows)[number]) => T) => rows.map(f);
-    const created = await tx.$queryRaw<{ id: string }[]>`
-      INSERT INTO messages (id, tree_id, project_id, parent_id, depth, role, text, lang, external_author, synthetic, model_name,
-                            deleted, review_count, review_result, consensus_rank, text_hash, import_key, created_at, updated_at)
-      SELECT r.*, ${utc(target.now)}::timestamp FROM unnest(
-        ${col((m) => m.message_id)}::uuid[], ${col((m) => m.message_tree_id)}::uuid[], ${col(() => target.projectId)}::uuid[],
-        ${col((m) => m.parent_id)}::uuid[], ${col((m) => m.depth)}::int[], ${col((m) => m.role)}::"MessageRole"[], ${col((m) => m.text)}::text[],
-        ${col((m) => m.lang ?? target.lang)}::text[], ${col((m) => m.user_id)}::text[], ${col((m) => m.synthetic ?? false)}::boolean[],
-        ${col((m) => m.model_name)}::text[], ${col((m) => m.deleted ?? false)}::boolean[], ${col((m) => m.review_count ?? 0)}::int[],
-        ${col((m) => REVIEW(m.review_result))}::"ReviewResult"[], ${col((m) => m.rank)}::int[], ${col((m) => textHash(m.text))}::text[],
-        ${col((m) => `oasst:${m.message_id}`)}::text[], ${col((m) => utc(at(m.created_date)))}::timestamp[]
-      ) AS r
-      ON CONFLICT DO NOTHING
-      RETURNING id::text`;
+    const now = utc(target.now);
+    const createdTrees = (
+      await client.query<{ id: string; state: TreeState }>(
+        `INSERT INTO message_trees (id, project_id, state, lang, origin, created_at, state_changed_at, updated_at)
+         SELECT t.id, $2::uuid, t.state, t.lang, $3, t.created_at, $4::timestamp, $4::timestamp
+         FROM unnest($1::uuid[], $5::"TreeState"[], $6::text[], $7::timestamp[]) AS t(id, state, lang, created_at)
+         ON CONFLICT DO NOTHING
+         RETURNING id::text, state::text AS state`,
+        [
+          trees.map((t) => t.message_tree_id),
+          target.projectId,
+          target.origin ?? `import:${target.importId}`,
+          now,
+          trees.map((t) => t.tree_state ?? "ready_for_export"),
+          trees.map((t) => t.prompt.lang ?? target.lang),
+          trees.map((t) => utc(at(t.prompt.created_date))),
+        ],
+      )
+    ).rows;
+    if (createdTrees.length > 0) {
+      const events = createdTrees.map(({ id, state }) => treeCreatedEvent(id, state, `import ${target.importId}`, target.createdById));
+      await client.query(
+        `INSERT INTO tree_state_events (tree_id, from_state, to_state, reason, actor_id)
+         SELECT * FROM unnest($1::uuid[], $2::"TreeState"[], $3::"TreeState"[], $4::text[], $5::uuid[])`,
+        [events.map((e) => e.treeId), events.map((e) => e.fromState), events.map((e) => e.toState), events.map((e) => e.reason), events.map((e) => e.actorId)],
+      );
+    }
+
+    const rows = trees.flatMap((t) => oaTreeToMessageRows(t));
+    const replies = new Map<string, number>();
+    for (const m of rows) if (m.parent_id) replies.set(m.parent_id, (replies.get(m.parent_id) ?? 0) + 1);
+    // Once per connection; emptied by each commit.
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS oa_import_messages ON COMMIT DELETE ROWS AS SELECT ${OA_MESSAGE_COLUMNS} FROM messages WITH NO DATA`);
+    const lines = rows.map((m) =>
+      [
+        m.message_id,
+        m.message_tree_id,
+        target.projectId,
+        m.parent_id,
+        m.depth,
+        m.role,
+        m.text,
+        m.lang ?? target.lang,
+        m.user_id,
+        m.synthetic ?? false,
+        m.model_name,
+        m.deleted ?? false,
+        m.review_count ?? 0,
+        REVIEW(m.review_result),
+        m.rank,
+        replies.get(m.message_id) ?? 0,
+        textHash(m.text),
+        `oasst:${m.message_id}`,
+        utc(at(m.created_date)),
+        now,
+      ]
+        .map(copyValue)
+        .join("\t"),
+    );
+    await pipeline(Readable.from([`${lines.join("\n")}\n`]), client.query(copyFrom(`COPY oa_import_messages (${OA_MESSAGE_COLUMNS}) FROM STDIN`)));
+    const created = (
+      await client.query<{ id: string; parent_id: string | null }>(
+        `INSERT INTO messages (${OA_MESSAGE_COLUMNS}) SELECT ${OA_MESSAGE_COLUMNS} FROM oa_import_messages
+         ON CONFLICT DO NOTHING RETURNING id::text, parent_id::text`,
+      )
+    ).rows;
     const isNew = new Set(created.map((m) => m.id));
     const fresh = rows.filter((m) => isNew.has(m.message_id));
     const emojis = fresh.flatMap((m) => {
@@ -168,22 +229,42 @@ export async function writeOaTrees(
       return entries.map(([emoji, count]) => ({ messageId: m.message_id, emoji, count }));
     });
     if (emojis.length > 0) {
-      await tx.$executeRaw`
-        INSERT INTO imported_emoji_counts (message_id, emoji, count)
-        SELECT * FROM unnest(${emojis.map((e) => e.messageId)}::uuid[], ${emojis.map((e) => e.emoji)}::text[], ${emojis.map((e) => e.count)}::int[])
-        ON CONFLICT DO NOTHING`;
+      await client.query(
+        `INSERT INTO imported_emoji_counts (message_id, emoji, count)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[]) ON CONFLICT DO NOTHING`,
+        [emojis.map((e) => e.messageId), emojis.map((e) => e.emoji), emojis.map((e) => e.count)],
+      );
     }
-    const labels = fresh.flatMap((m) =>
-      Object.entries(m.labels ?? {}).map(([name, v]) => ({ messageId: m.message_id, name, value: v.value, count: v.count })),
-    );
-    if (labels.length > 0) await tx.importedLabelValue.createMany({ data: labels, skipDuplicates: true });
-    await recountChildren(tx, fresh.flatMap((m) => (m.parent_id ? [m.parent_id] : [])));
+    const labels = fresh.flatMap((m) => Object.entries(m.labels ?? {}).map(([name, v]) => ({ messageId: m.message_id, name, value: v.value, count: v.count })));
+    if (labels.length > 0) {
+      await client.query(
+        `INSERT INTO imported_label_values (message_id, name, value, count)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::int[]) ON CONFLICT DO NOTHING`,
+        [labels.map((l) => l.messageId), labels.map((l) => l.name), labels.map((l) => l.value), labels.map((l) => l.count)],
+      );
+    }
+    // New replies under messages written earlier (a tree imported again with more replies) count
+    // there too; new parents were written with their count.
+    const olderParents = [...new Set(created.flatMap((m) => (m.parent_id && !isNew.has(m.parent_id) ? [m.parent_id] : [])))];
+    if (olderParents.length > 0) {
+      await client.query(
+        `UPDATE messages p SET children_count = (SELECT count(*)::int FROM messages c WHERE c.parent_id = p.id) WHERE p.id = ANY($1::uuid[])`,
+        [olderParents],
+      );
+    }
+    await client.query("COMMIT");
     counts.trees = createdTrees.length;
     counts.messages = created.length;
     const newTreeIds = new Set(createdTrees.map((t) => t.id));
     counts.alreadyPresent = trees.filter((t) => !newTreeIds.has(t.message_tree_id) && ids(t).every((id) => !isNew.has(id))).length;
-  }, TX_OPTIONS);
-  return counts;
+    return counts;
+  } catch (error) {
+    // A failed ROLLBACK leaves the connection unusable: it is dropped instead of pooled.
+    await client.query("ROLLBACK").catch(() => (broken = true));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 interface PathSpec {

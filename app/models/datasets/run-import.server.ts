@@ -3,15 +3,18 @@
 // one transaction each. In "reject_file" mode any bad line stops the job after the first pass,
 // so nothing is written. Lines are streamed: a file of any size is never held in memory
 // (except flat Open-Assistant message files, whose messages wait until their trees are complete).
+// A large file's import runs in a process of its own (workers/import-process.ts, decision 0021).
 import crypto from "node:crypto";
 import fs from "node:fs";
 import zlib from "node:zlib";
-import { createOaImportReader, type OaImportOptions, type ParsedOaTree } from "~/domain/datasets/oasst-import.ts";
+import { createOaImportReader, isWholeTreeValue, type OaImportOptions, type ParsedOaTree } from "~/domain/datasets/oasst-import.ts";
+import { parseJsonLine } from "~/domain/datasets/import-lines.ts";
 import type { ImportLineError, ImportWarning, LineResult, WarningKind } from "~/domain/datasets/import-lines.ts";
 import { parseHhPreferenceLine, parseTrlPreferenceLine, type ImportedPreference } from "~/domain/datasets/preference-import.ts";
 import { parsePromptLine, type ImportedPrompt } from "~/domain/datasets/prompt-import.ts";
 import { parseWorkflowConfig } from "~/domain/projects/workflow.ts";
 import type { Prisma, PrismaClient } from "~/generated/prisma/client.ts";
+import type pg from "pg";
 import {
   IMPORT_FORMAT_KEYS,
   IMPORT_MODE_KEYS,
@@ -30,6 +33,8 @@ export interface ImportJobContext {
 
 export interface ImportJobDeps {
   prisma: PrismaClient;
+  /** Plain connections: Open-Assistant messages are written by COPY. */
+  pgPool: pg.Pool;
   /** Messages a flat Open-Assistant file may hold (tests make it small). */
   maxFlatMessages?: number;
 }
@@ -39,6 +44,47 @@ export interface ImportJobDeps {
  * held in memory: about 2 KB a message. Open-Assistant's own full exports hold under 300,000.
  */
 export const MAX_FLAT_MESSAGES = 500_000;
+
+/**
+ * The import process's heap (MB). Everything but flat message files streams: one batch of items
+ * at a time, plus every message id of the file (off the heap, about 40 bytes an id). A small
+ * heap keeps the process small: V8 otherwise lets garbage pile up to a share of the machine's
+ * memory before collecting it.
+ */
+export const STREAMING_HEAP_MB = 128;
+/** Flat messages a streamed file may still hold (a few flat lines among trees). */
+export const STREAMING_FLAT_MESSAGES = 10_000;
+/** The heap of an import whose file starts with flat messages: room for MAX_FLAT_MESSAGES. */
+export const FLAT_HEAP_MB = 1_536;
+
+/**
+ * The heap an import's process gets, told by the file's first line: Open-Assistant flat message
+ * files need room to hold every message, everything else streams.
+ */
+export async function importHeap(format: string, filePath: string): Promise<{ heapMb: number; maxFlatMessages: number; explain: string }> {
+  const streaming = {
+    heapMb: STREAMING_HEAP_MB,
+    maxFlatMessages: STREAMING_FLAT_MESSAGES,
+    explain: "a line may be larger than the importer's memory allows: split the file, or import Open-Assistant data as a tree file",
+  };
+  if (format !== "oasst" || !fs.existsSync(filePath)) return streaming;
+  try {
+    for await (const [text] of fileLines(filePath, () => undefined)) {
+      if (typeof text !== "string") return streaming;
+      if (text.trim() === "") continue;
+      const json = parseJsonLine(text);
+      if (!json.ok || isWholeTreeValue(json.value)) return streaming;
+      return {
+        heapMb: FLAT_HEAP_MB,
+        maxFlatMessages: MAX_FLAT_MESSAGES,
+        explain: "flat message files are assembled into trees in memory: import the export's tree file (one tree per line) instead",
+      };
+    }
+  } catch {
+    // An unreadable file is reported by the import itself.
+  }
+  return streaming;
+}
 
 /** A failure a retry cannot fix (bad request, missing file, a rejected file): give up at once. */
 export class PermanentImportError extends Error {
@@ -233,6 +279,24 @@ class ErrorLog {
   }
 }
 
+/**
+ * Database work that overlaps with reading the file: `run` waits for the previous piece to end
+ * (so pieces run one at a time, in order, and at most two batches are held), then starts the next
+ * one without waiting for it. A failure comes out of the next `run` or `idle`.
+ */
+class OneAtATime {
+  private current: Promise<void> = Promise.resolve();
+  async run(work: () => Promise<void>): Promise<void> {
+    await this.current;
+    this.current = work();
+    // Handled here so that a failure is not reported as unhandled before it is awaited.
+    this.current.catch(() => undefined);
+  }
+  idle(): Promise<void> {
+    return this.current;
+  }
+}
+
 export async function runImport(importId: string, ctx: ImportJobContext, deps: ImportJobDeps): Promise<void> {
   const { prisma } = deps;
   const row = await prisma.datasetImport.findUnique({ where: { id: importId }, include: { project: { select: { workflowConfig: true } } } });
@@ -310,7 +374,7 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   let pending: { line: number; item: Item }[] = [];
   const checkConflicts = async (batch: { line: number; item: Item }[]) => {
     if (format !== "oasst" || batch.length === 0) return batch;
-    const conflicts = await oaConflicts(prisma, row.projectId, batch.map((b) => (b.item as ParsedOaTree).tree));
+    const conflicts = await oaConflicts(deps.pgPool, row.projectId, batch.map((b) => (b.item as ParsedOaTree).tree));
     for (const [i, reason] of conflicts) errors.add([{ line: batch[i].line, reason }]);
     return batch.filter((_, i) => !conflicts.has(i));
   };
@@ -323,16 +387,21 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
     bytesRead = bytes;
     hash.update(chunk);
   };
+  // Each batch is checked while the next one is read.
+  const checking = new OneAtATime();
   for await (const entry of parsedItems(format, row.sourcePath, options, countLine, onBytes, deps.maxFlatMessages)) {
     pending.push(entry);
     if (pending.length >= BATCH[format]) {
-      report.items += (await checkConflicts(pending)).length;
+      const batch = pending;
       pending = [];
+      await checking.run(async () => void (report.items += (await checkConflicts(batch)).length));
       await progress((VALIDATE_SHARE * bytesRead) / Math.max(1, stat.size));
     }
   }
-  report.items += (await checkConflicts(pending)).length;
+  const last = pending;
   pending = [];
+  await checking.run(async () => void (report.items += (await checkConflicts(last)).length));
+  await checking.idle();
   report.file.sha256 = hash.digest("hex");
   report.badLines = errors.badLines;
   report.errors = [...errors.shown].sort((a, b) => a.line - b.line);
@@ -376,19 +445,29 @@ export async function runImport(importId: string, ctx: ImportJobContext, deps: I
   const write = async (batch: { line: number; item: Item }[]) => {
     if (format === "oasst") {
       // Trees a concurrent import has taken since the first pass are left out.
-      add(await writeOaTrees(prisma, target, batch.map((b) => (b.item as ParsedOaTree).tree), { skipTaken: true }));
+      add(await writeOaTrees(deps.pgPool, target, batch.map((b) => (b.item as ParsedOaTree).tree), { skipTaken: true }));
     } else if (format === "prompts") add(await writePrompts(prisma, target, batch.map((b) => b.item as ImportedPrompt)));
     else add(await writePreferences(prisma, target, batch.map((b) => b.item as ImportedPreference)));
+    written += batch.length;
   };
-  for await (const entry of parsedItems(format, row.sourcePath, options, () => undefined, (bytes) => (bytesRead = bytes), deps.maxFlatMessages)) {
+  // Writing's progress counts items (the first pass counted them): a small file is read from disk
+  // in one chunk, and a gzip file's bytes run ahead of its lines. Below 1 until the end.
+  let written = 0;
+  const writeProgress = () => progress(VALIDATE_SHARE + (1 - VALIDATE_SHARE) * Math.min(0.99, written / Math.max(1, report.items)));
+  // Each batch is written (one at a time, in file order) while the next one is read.
+  const writing = new OneAtATime();
+  for await (const entry of parsedItems(format, row.sourcePath, options, () => undefined, () => undefined, deps.maxFlatMessages)) {
     pending.push(entry);
     if (pending.length >= BATCH[format]) {
-      await write(pending);
+      const batch = pending;
       pending = [];
-      await progress(VALIDATE_SHARE + ((1 - VALIDATE_SHARE) * bytesRead) / Math.max(1, stat.size));
+      await writing.run(() => write(batch));
+      await writeProgress();
     }
   }
-  await write(pending);
+  const rest = pending;
+  await writing.run(() => write(rest));
+  await writing.idle();
   report.phase = "done";
   report.created = { trees: totals.trees, messages: totals.messages, pairs: totals.pairs, prompts: totals.prompts };
   report.alreadyPresent = totals.alreadyPresent;

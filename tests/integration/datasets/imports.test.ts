@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { prisma } from "~/db.server.ts";
+import { pgPool, prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import type { ImportReport } from "~/models/datasets/import-spec.ts";
 import { receiveUpload } from "~/models/datasets/imports.server.ts";
@@ -13,6 +13,7 @@ import { PermanentImportError, runImport } from "~/models/datasets/run-import.se
 import * as importsRoute from "~/routes/projects.$projectSlug.imports._index.tsx";
 import { OASST_FIXTURES } from "../../helpers/fixtures.ts";
 import { addToProject, call, createTestUser } from "../../helpers/users.ts";
+import { importProcessor } from "../../../workers/processors/import.ts";
 import { closeAll, datasetProject, importFile, startWorkers } from "./harness.ts";
 
 const dir = () => path.resolve(env().DATA_DIR, "inputs");
@@ -40,7 +41,9 @@ const oaTree = (root: number, replies: { n: number; text?: string; lang?: string
 const report = (row: { report: unknown }) => row.report as ImportReport;
 
 beforeAll(() => {
-  startWorkers();
+  // Every import here runs in this process, the 2 GB file's too, so that its test measures the
+  // reading's memory and thread; worker-processes.test.ts covers imports in their own process.
+  startWorkers({ import: importProcessor({ ownProcessBytes: Number.POSITIVE_INFINITY }) });
 });
 afterAll(closeAll);
 
@@ -132,7 +135,7 @@ describe("bad lines", () => {
     const row = await prisma.datasetImport.create({
       data: { projectId: project.id, format: "oasst", mode: "skip_bad_lines", sourcePath: file("flat-large.jsonl", lines) },
     });
-    const run = runImport(row.id, { attempt: 1, progress: async () => undefined }, { prisma, maxFlatMessages: 40 });
+    const run = runImport(row.id, { attempt: 1, progress: async () => undefined }, { prisma, pgPool, maxFlatMessages: 40 });
     await expect(run).rejects.toBeInstanceOf(PermanentImportError);
     await expect(run).rejects.toThrow(/more than 40 flat messages \(line 41\).*tree file/);
     expect(await prisma.message.count({ where: { projectId: project.id } })).toBe(0);

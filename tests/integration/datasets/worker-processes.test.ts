@@ -13,11 +13,14 @@ import { closeQueues } from "~/jobs/enqueue.server.ts";
 import { createExport, exportDir, exportsRoot } from "~/models/datasets/exports.server.ts";
 import { createImport } from "~/models/datasets/imports.server.ts";
 import type { ExportFile } from "~/models/datasets/export-files.server.ts";
+import * as importPage from "~/routes/projects.$projectSlug.imports.$importId.tsx";
 import { seedExportData } from "../../../scripts/bench/seed-export-data.ts";
 import { startWorkers, waitFor } from "../../helpers/server.ts";
+import { addToProject, createTestUser } from "../../helpers/users.ts";
 
-// A job whose worker stops answering is taken over after two seconds instead of a minute.
-const WORKER_ENV = { JOB_LOCK_SECONDS: "2", SAMPLING_SCHEDULE_SECONDS: "0" };
+// A job whose worker stops answering is taken over after two seconds instead of a minute; every
+// import runs in its own process, as large files do.
+const WORKER_ENV = { JOB_LOCK_SECONDS: "2", SAMPLING_SCHEDULE_SECONDS: "0", IMPORT_OWN_PROCESS_MB: "0" };
 const REQUEST = { format: "pairwise_trl", output: { gzip: true }, split: { seed: "crash", validationRatio: 0.2 } };
 
 let projectId = "";
@@ -32,6 +35,18 @@ afterAll(async () => {
   await Promise.all(running.map((w) => w.stop()));
   await closeQueues();
 });
+
+/** Processes running the import `importId` (workers/import-process.ts), from /proc. */
+function importProcesses(importId: string): number[] {
+  return fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      return args.some((a) => a.endsWith("import-process.ts")) && args.includes(importId);
+    } catch {
+      return false;
+    }
+  });
+}
 
 const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 const entries = (exportId: string) => (fs.existsSync(exportsRoot()) ? fs.readdirSync(exportsRoot()).filter((e) => e.startsWith(exportId)) : []);
@@ -85,13 +100,32 @@ it("resumes an import whose worker was killed, creating each prompt once", async
   const request = { format: "prompts", mode: "reject_file" };
   const trees = () => prisma.messageTree.count({ where: { projectId: target } });
 
+  const manager = await createTestUser();
+  await addToProject(target, manager.user.id, "manager");
+
   const first = startWorkers(WORKER_ENV);
   running.push(first);
   const row = await createImport({ projectId: target, createdById: null, request, sourcePath: file });
-  // Past validation (the first part of the progress), while prompts are being written.
-  await waitFor(async () => (await trees()) > 0, "the import to write prompts", 60_000);
+  // The import's page as a manager sees it.
+  const page = async () =>
+    (await importPage.loader({
+      request: new Request(`http://localhost/projects/crash-import/imports/${row.id}`, { headers: { Cookie: manager.cookie } }),
+      params: { projectSlug: "crash-import", importId: row.id },
+      context: {},
+    })) as Awaited<ReturnType<typeof importPage.loader>>;
+  // Past validation (the first part of the progress), while prompts are being written: the page
+  // shows the progress and the prompts created so far.
+  await waitFor(async () => {
+    const { row: r, report } = await page();
+    return r.status === "running" && r.progress > 0 && r.progress < 1 && report.phase === "writing" && (report.created?.prompts ?? 0) > 0;
+  }, "the import's page to show it writing prompts", 60_000);
+  expect(await trees()).toBeGreaterThan(0);
+  const importers = importProcesses(row.id);
+  expect(importers).toHaveLength(1);
   first.child.kill("SIGKILL");
   await first.stop();
+  // The import's own process ends with its worker: nothing goes on writing beside the next attempt.
+  await waitFor(async () => importProcesses(row.id).length === 0, "the import process to end with its worker", 30_000);
   const written = await trees();
   expect(written).toBeGreaterThan(0);
   expect(written).toBeLessThan(prompts.length);
@@ -100,6 +134,9 @@ it("resumes an import whose worker was killed, creating each prompt once", async
   running.push(second);
   await waitFor(async () => (await prisma.datasetImport.findUniqueOrThrow({ where: { id: row.id } })).status === "succeeded", "the import to succeed", 90_000);
   expect(await trees()).toBe(prompts.length);
+  const { row: finished, report } = await page();
+  expect(finished).toMatchObject({ status: "succeeded", progress: 1 });
+  expect(report).toMatchObject({ phase: "done", items: prompts.length });
   const texts = await prisma.message.findMany({ where: { projectId: target, parentId: null }, select: { text: true } });
   expect(new Set(texts.map((m) => m.text))).toEqual(new Set(prompts));
 
