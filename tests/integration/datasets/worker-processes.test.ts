@@ -119,16 +119,18 @@ it("resumes an import whose worker was killed, creating each prompt once", async
     const { row: r, report } = await page();
     return r.status === "running" && r.progress > 0 && r.progress < 1 && report.phase === "writing" && (report.created?.prompts ?? 0) > 0;
   }, "the import's page to show it writing prompts", 60_000);
-  expect(await trees()).toBeGreaterThan(0);
   const importers = importProcesses(row.id);
   expect(importers).toHaveLength(1);
-  first.child.kill("SIGKILL");
-  await first.stop();
-  // The import's own process ends with its worker: nothing goes on writing beside the next attempt.
-  await waitFor(async () => importProcesses(row.id).length === 0, "the import process to end with its worker", 30_000);
+  // Frozen mid-write (a quiet machine writes the rest in a moment), then its worker is killed.
+  process.kill(importers[0], "SIGSTOP");
   const written = await trees();
   expect(written).toBeGreaterThan(0);
   expect(written).toBeLessThan(prompts.length);
+  first.child.kill("SIGKILL");
+  await first.stop();
+  process.kill(importers[0], "SIGCONT");
+  // The import's own process ends with its worker: nothing goes on writing beside the next attempt.
+  await waitFor(async () => importProcesses(row.id).length === 0, "the import process to end with its worker", 30_000);
 
   const second = startWorkers(WORKER_ENV);
   running.push(second);
