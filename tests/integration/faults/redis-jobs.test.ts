@@ -4,9 +4,7 @@
 // playground try-out) answers at once, the row is stored `queued` and says it waits for the
 // queue. Once Redis is back, empty, the workers' catch-up puts each row's job on the queue and
 // every job runs exactly once.
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
@@ -16,14 +14,14 @@ import { exportsRoot } from "~/models/datasets/exports.server.ts";
 import { registerModel, setActivePolicy } from "~/models/model-registry.server.ts";
 import { createProject } from "~/models/project.server.ts";
 import { buildDemoModel } from "../../../inference/demo-model.ts";
-import { freePort, startWebServer, startWorkers, waitFor, type RunningProcess } from "../../helpers/server.ts";
+import { startWebServer, startWorkers, waitFor, type RunningProcess } from "../../helpers/server.ts";
+import { PrivateRedis } from "../../helpers/private-redis.ts";
 import { addToProject, createTestUser } from "../../helpers/users.ts";
 
 const SLUG = "redis-jobs";
 const PER_PARENT = 2;
 const PROMPTS = ["Name a colour.", "Say hello.", "Count to three.", "What is rain?"];
-let redisPort = 0;
-let redis: ChildProcess | null = null;
+let redis: PrivateRedis;
 let server: Awaited<ReturnType<typeof startWebServer>>;
 let workers: RunningProcess;
 let manager: Awaited<ReturnType<typeof createTestUser>>;
@@ -31,27 +29,8 @@ let admin: Awaited<ReturnType<typeof createTestUser>>;
 let projectId = "";
 let modelId = "";
 
-function redisAnswers(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(redisPort, "127.0.0.1");
-    s.once("connect", () => (s.destroy(), resolve(true)));
-    s.once("error", () => resolve(false));
-  });
-}
 
-async function startRedis() {
-  redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const r = redis;
-  await waitFor(async () => r.exitCode === null && (await redisAnswers()), "redis-server");
-}
 
-async function killRedis() {
-  const r = redis!;
-  const exited = new Promise((resolve) => r.once("exit", resolve));
-  r.kill("SIGKILL");
-  await exited;
-  redis = null;
-}
 
 beforeAll(async () => {
   const project = await createProject({ slug: SLUG, name: "Redis jobs", workflowConfig: { goalTreeSize: 50, maxChildrenPerMessage: 3 } });
@@ -72,16 +51,16 @@ beforeAll(async () => {
     data: { samplingConfig: { enabled: false, modelRepliesPerParent: PER_PARENT, params: { maxNewTokens: 8, temperature: 1 } } },
   });
 
-  redisPort = await freePort();
-  await startRedis();
-  const queues = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, QUEUE_BACKEND: "redis" };
+  redis = await PrivateRedis.create();
+  await redis.start();
+  const queues = { REDIS_URL: redis.url, QUEUE_BACKEND: "redis" };
   server = await startWebServer(queues);
   workers = startWorkers({ ...queues, QUEUE_CATCHUP_SECONDS: "2", SAMPLING_SCHEDULE_SECONDS: "0", ORT_INTRA_OP_THREADS: "1" });
 }, 180_000);
 
 afterAll(async () => {
   await Promise.all([server?.stop(), workers?.stop()]);
-  if (redis) await killRedis();
+  await redis?.kill();
 });
 
 function post(pathname: string, cookie: string, body: URLSearchParams | FormData) {
@@ -133,7 +112,7 @@ const rowsOf = async (): Promise<Record<Requested["table"], Row[]>> => ({
 
 describe("jobs requested while Redis is down", () => {
   it("answers at once, keeps each row queued with a note, and runs every job exactly once when Redis is back", async () => {
-    await killRedis();
+    await redis.kill();
     const requested = await requestJobs();
     const down = Object.values(await rowsOf()).flat();
     expect(down).toHaveLength(requested.length);
@@ -144,7 +123,7 @@ describe("jobs requested while Redis is down", () => {
     expect(await page.text()).toContain("the job queue cannot be reached right now");
 
     // Back, and empty: the jobs exist only as rows. The workers' catch-up puts them on the queue.
-    await startRedis();
+    await redis.start();
     const finished = async () => Object.values(await rowsOf()).flat().every((r) => r.status === "succeeded" || r.status === "failed");
     await waitFor(finished, "every job to finish", 150_000).catch((error: Error) => {
       throw new Error(`${error.message}\n${workers.output().slice(-5_000)}`);

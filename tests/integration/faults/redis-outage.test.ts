@@ -2,54 +2,33 @@
 // Redis of the test's own (another port, started and stopped here). While it is down, pages
 // and every labeling request keep working (they never wait on the queues) and /health names
 // the queues as down; once it is back the same server reaches the queues again.
-import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { createProject } from "~/models/project.server.ts";
-import { freePort, startWebServer, waitFor } from "../../helpers/server.ts";
+import { startWebServer, waitFor } from "../../helpers/server.ts";
+import { PrivateRedis } from "../../helpers/private-redis.ts";
 import { addToProject, createTestUser } from "../../helpers/users.ts";
 import { SMALL_WORKFLOW } from "../labeling/fixtures.ts";
 
 const SLUG = "redis-outage";
-let redisPort = 0;
-let redis: ChildProcess | null = null;
+let redis: PrivateRedis;
 let server: Awaited<ReturnType<typeof startWebServer>>;
 let labeler: Awaited<ReturnType<typeof createTestUser>>;
 
-async function startRedis() {
-  redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const r = redis;
-  await waitFor(async () => {
-    const { Socket } = await import("node:net");
-    return new Promise<boolean>((resolve) => {
-      const s = new Socket();
-      s.once("connect", () => (s.destroy(), resolve(r.exitCode === null)));
-      s.once("error", () => resolve(false));
-      s.connect(redisPort, "127.0.0.1");
-    });
-  }, "redis-server");
-}
 
-async function stopRedis() {
-  const r = redis!;
-  const exited = new Promise((resolve) => r.once("exit", resolve));
-  r.kill("SIGKILL");
-  await exited;
-  redis = null;
-}
 
 beforeAll(async () => {
   const project = await createProject({ slug: SLUG, name: "Redis outage", workflowConfig: SMALL_WORKFLOW });
   labeler = await createTestUser({ name: "Lab" });
   await addToProject(project.id, labeler.user.id, "labeler");
-  redisPort = await freePort();
-  await startRedis();
-  server = await startWebServer({ REDIS_URL: `redis://127.0.0.1:${redisPort}`, QUEUE_BACKEND: "redis" });
+  redis = await PrivateRedis.create();
+  await redis.start();
+  server = await startWebServer({ REDIS_URL: redis.url, QUEUE_BACKEND: "redis" });
 });
 
 afterAll(async () => {
   await server?.stop();
-  if (redis) await stopRedis();
+  await redis?.kill();
 });
 
 const get = (path: string) => fetch(`${server.url}${path}`, { headers: { Cookie: labeler.cookie, Accept: "text/html" }, redirect: "manual", signal: AbortSignal.timeout(20_000) });
@@ -77,14 +56,14 @@ describe("Redis unavailable", () => {
     expect((await health()).queues.ok).toBe(true);
     await writePrompt("A prompt before the outage.");
 
-    await stopRedis();
+    await redis.kill();
     await waitFor(async () => !(await health()).queues.ok, "/health to see the queues down");
     for (const path of ["/", `/projects/${SLUG}`, `/projects/${SLUG}/tasks`, "/account"]) expect((await get(path)).status, path).toBe(200);
     const during = await writePrompt("A prompt while Redis is down.");
     expect((await get(`/projects/${SLUG}/tasks/${during}`)).status).toBeLessThan(500);
     expect(await prisma.message.count({ where: { text: { in: ["A prompt before the outage.", "A prompt while Redis is down."] } } })).toBe(2);
 
-    await startRedis();
+    await redis.start();
     await waitFor(async () => (await health()).queues.ok, "/health to reach the queues again", 60_000);
     await writePrompt("A prompt after the outage.");
     expect(await prisma.message.count({ where: { text: { startsWith: "A prompt " } } })).toBe(3);
