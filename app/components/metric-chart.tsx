@@ -6,6 +6,14 @@ import "uplot/dist/uPlot.min.css";
 // Steps are whole numbers: ticks at 1, 2, 5, 10, 20, 50… never at 2.5.
 const STEP_INCREMENTS = Array.from({ length: 7 }, (_, e) => [1, 2, 5].map((m) => m * 10 ** e)).flat();
 
+// Learning rates and large counts read as 1.5e-4 and 1.2e5, not as "0" and a long number.
+function valueLabel(v: number): string {
+  const a = Math.abs(v);
+  if (v === 0 || (a >= 1e-2 && a < 1e5)) return String(Number(v.toPrecision(4)));
+  const [mantissa, exponent] = v.toExponential(1).split("e");
+  return `${Number(mantissa)}e${Number(exponent)}`;
+}
+
 export type Curve = { label: string; steps: number[]; values: number[]; color: string };
 
 export function MetricChart({ title, curves, height = 220 }: { title: string; curves: Curve[]; height?: number }) {
@@ -28,7 +36,7 @@ export function MetricChart({ title, curves, height = 220 }: { title: string; cu
           width: box.current.clientWidth || 600,
           height,
           scales: { x: { time: false } },
-          axes: [{ label: "step", incrs: STEP_INCREMENTS }, {}],
+          axes: [{ label: "step", incrs: STEP_INCREMENTS }, { size: 56, values: (_u: unknown, ticks: number[]) => ticks.map(valueLabel) }],
           series: [{ label: "step" }, ...curves.map((c) => ({ label: c.label, stroke: c.color, width: 1.5, spanGaps: true, points: { show: c.steps.length < 40 } }))],
         },
         [steps, ...series] as never,

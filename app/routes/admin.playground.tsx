@@ -12,6 +12,7 @@ import { getPlaygroundGeneration, startPlaygroundGeneration } from "~/models/pla
 import { formNumber, samplingParamsFromForm } from "~/utils/form.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { readForm } from "~/utils/body.server.ts";
+import { noteClass } from "~/components/job-note.ts";
 
 export const access = accessOf.global("use:playground");
 export const meta: MetaFunction = () => [{ title: "Playground · RLHF Studio" }];
@@ -99,7 +100,7 @@ export default function Playground() {
             {generation.modelVersion.name} <span className="badge">{generation.status}</span>
           </h2>
           {pending && <progress />}
-          {generation.error && <p className="notice error">{generation.error}</p>}
+          {generation.error && <p className={noteClass(generation.status, "notice")}>{generation.error}</p>}
           {generation.result && (
             <>
               <p className="muted">

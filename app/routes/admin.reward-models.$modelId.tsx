@@ -11,6 +11,7 @@ import { prisma } from "~/db.server.ts";
 import { listRewardJobs, preferenceSnapshots, RewardJobError, startRewardEvaluation, startRewardScoring } from "~/models/reward-jobs.server.ts";
 import { badRequest, invariantResponse } from "~/utils/http.server.ts";
 import { readFormFields } from "~/utils/body.server.ts";
+import { noteClass } from "~/components/job-note.ts";
 
 export const access = accessOf.global("manage:models");
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.model.name ?? "Reward model"} · RLHF Studio` }];
@@ -152,7 +153,7 @@ export default function RewardModelPage() {
               {j.kind === "evaluate" ? <>Evaluation on {j.export ? `${j.export.format} export of ${new Date(j.export.createdAt).toLocaleString()}` : "a deleted snapshot"}</> : <>Scores of {j.project ? <Link to={`/projects/${j.project.slug}`}>{j.project.name}</Link> : "a deleted project"}</>}{" "}
               <StatusBadge status={j.status} /> <span className="muted small">{j.by ? `by ${j.by}, ` : ""}{duration(j.startedAt, j.finishedAt)}{j.status === "running" ? ` · ${Math.round(j.progress * 100)}%` : ""}</span>
             </h3>
-            {j.error && <p className="notice error">{j.error}</p>}
+            {j.error && <p className={noteClass(j.status, "notice")}>{j.error}</p>}
             {j.evaluation && (
               <>
                 <p data-testid="evaluation-summary">

@@ -11,6 +11,7 @@ import { getComparison } from "~/models/comparison.server.ts";
 import { ModelRegistryError, setActivePolicy } from "~/models/model-registry.server.ts";
 import { badRequest, invariantResponse } from "~/utils/http.server.ts";
 import { readForm } from "~/utils/body.server.ts";
+import { noteClass } from "~/components/job-note.ts";
 
 export const access = accessOf.project("train:project");
 export const meta: MetaFunction = () => [{ title: "Policy comparison · RLHF Studio" }];
@@ -88,7 +89,7 @@ export default function PolicyComparison() {
         Judged by {c.rewardModel.name} · {c.export.format} snapshot · {c.config.prompts} prompts from seed {c.config.seed} · temperature {c.config.params.temperature}, top-k{" "}
         {c.config.params.topK}, top-p {c.config.params.topP}, max {c.config.params.maxNewTokens} new tokens
       </p>
-      <p><StatusBadge status={c.status} /> {running && <progress value={c.progress} max={1} aria-label="progress" />} {c.error && <span className="error">{c.error}</span>}</p>
+      <p><StatusBadge status={c.status} /> {running && <progress value={c.progress} max={1} aria-label="progress" />} {c.error && <span className={noteClass(c.status)}>{c.error}</span>}</p>
       {result?.error && <p className="notice error" role="alert">{result.error}</p>}
       {result?.promoted && <p className="notice" role="status">{result.promoted} is now the active policy of {project.name}: new model replies come from it.</p>}
       {c.result && s && (

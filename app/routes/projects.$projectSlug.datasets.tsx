@@ -18,6 +18,7 @@ import { createExport, deleteExport, listExports } from "~/models/datasets/expor
 import type { loader as previewLoader } from "./projects.$projectSlug.datasets.preview.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { readForm } from "~/utils/body.server.ts";
+import { noteClass } from "~/components/job-note.ts";
 
 export const access = accessOf.project("export:project");
 export const meta: MetaFunction = () => [{ title: "Datasets · RLHF Studio" }];
@@ -218,7 +219,7 @@ export default function ProjectDatasets() {
                   <td style={{ minWidth: "9rem" }}>
                     <span className={`badge ${e.status === "succeeded" ? "ok" : e.status === "failed" ? "bad" : ""}`}>{e.status}</span>
                     {(e.status === "queued" || e.status === "running") && <progress value={e.progress} max={1} aria-label="progress" />}
-                    {e.error && <div className="error small">{e.error}</div>}
+                    {e.error && <div className={noteClass(e.status, "small")}>{e.error}</div>}
                   </td>
                   <td className="small" data-testid="export-rows">
                     {e.status === "succeeded" && (

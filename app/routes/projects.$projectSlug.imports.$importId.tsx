@@ -20,6 +20,7 @@ import {
   type ImportReport,
 } from "~/models/datasets/import-spec.ts";
 import { getImport } from "~/models/datasets/imports.server.ts";
+import { noteClass } from "~/components/job-note.ts";
 
 export const access = accessOf.project("export:project");
 export const meta: MetaFunction = () => [{ title: "Import · RLHF Studio" }];
@@ -146,7 +147,7 @@ export default function ImportPage() {
             <progress value={row.progress} max={1} aria-label="progress" /> {Math.round(row.progress * 100)} %
           </div>
         )}
-        {row.error && <p className="error small" role="alert">{row.error}</p>}
+        {row.error && <p className={noteClass(row.status, "small")} role={row.status === "queued" ? "status" : "alert"}>{row.error}</p>}
         <div><ImportCounts report={report} /></div>
         {report.phase && (
           <div className="small muted">

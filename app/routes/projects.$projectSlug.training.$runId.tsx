@@ -5,12 +5,13 @@ import { access as accessOf } from "~/auth/permissions.ts";
 import { MetricChart } from "~/components/metric-chart.tsx";
 import { CalibrationTable, num, type CalibrationRow } from "~/components/reward-evaluation.tsx";
 import { RouteError } from "~/components/route-error.tsx";
-import { duration, StatusBadge } from "~/components/training-run.tsx";
+import { duration, RunLog, StatusBadge } from "~/components/training-run.tsx";
 import { usePolling } from "~/components/use-polling.ts";
 import { trainingKindSpec } from "~/domain/training/kinds.ts";
 import { cancelTrainingRun, getTrainingRun, resumeTrainingRun, trainingCurves, trainingRunLog, TrainingRunError } from "~/models/training.server.ts";
 import { badRequest, invariantResponse } from "~/utils/http.server.ts";
 import { readForm } from "~/utils/body.server.ts";
+import { noteClass } from "~/components/job-note.ts";
 
 export const access = accessOf.project("train:project");
 export const meta: MetaFunction = () => [{ title: "Training run · RLHF Studio" }];
@@ -70,7 +71,7 @@ export default function TrainingRun() {
         <StatusBadge status={run.status} />
       </div>
       {result?.error && <p className="notice error" role="alert">{result.error}</p>}
-      {run.error && <p className="notice error" role="status">{run.status === "failed" ? "Failed: " : ""}{run.error}</p>}
+      {run.error && <p className={noteClass(run.status, "notice")} role="status">{run.status === "failed" ? "Failed: " : ""}{run.error}</p>}
 
       <section className="card stack" aria-label="Progress">
         <progress value={run.progress} max={1} aria-label="progress" style={{ width: "100%" }} />
@@ -202,7 +203,7 @@ export default function TrainingRun() {
 
       <section className="card">
         <h2>Log</h2>
-        <pre style={{ maxHeight: "20rem", overflow: "auto", whiteSpace: "pre-wrap" }} data-testid="log">{log.join("\n") || "(nothing yet)"}</pre>
+        <RunLog lines={log} />
       </section>
     </div>
   );
