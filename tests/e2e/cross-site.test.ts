@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { createProject } from "~/models/project.server.ts";
+import { rowCounts } from "../helpers/row-counts.ts";
 import { actionUrlOf, paramsOf, routeName } from "../helpers/routes.ts";
 import { startWebServer } from "../helpers/server.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
@@ -32,17 +33,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** Row count of every table in the app's schema. */
-async function rowCounts(): Promise<Record<string, number>> {
-  const tables = await prisma.$queryRaw<{ name: string }[]>`
-    SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`;
-  const counts: Record<string, number> = {};
-  for (const { name } of tables) {
-    const [row] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(`SELECT count(*) AS n FROM "${name}"`);
-    counts[name] = Number(row.n);
-  }
-  return counts;
-}
 
 type Body = { kind: "form" | "json" | "multipart" };
 

@@ -16,6 +16,7 @@ import { createProject } from "~/models/project.server.ts";
 import { requestTask } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt } from "~/models/labeling/writing.server.ts";
 import { MAX_BODY_BYTES } from "~/security/body-limit.ts";
+import { rowCounts } from "../helpers/row-counts.ts";
 import { actionUrlOf, paramsOf, routeName } from "../helpers/routes.ts";
 import { startWebServer } from "../helpers/server.ts";
 import { addToProject, createTestUser } from "../helpers/users.ts";
@@ -95,16 +96,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function rowCounts(): Promise<Record<string, number>> {
-  const tables = await prisma.$queryRaw<{ name: string }[]>`
-    SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`;
-  const counts: Record<string, number> = {};
-  for (const { name } of tables) {
-    const [row] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(`SELECT count(*) AS n FROM "${name}"`);
-    counts[name] = Number(row.n);
-  }
-  return counts;
-}
 
 // ---- the malformed values -------------------------------------------------------------------
 
