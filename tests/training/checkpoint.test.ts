@@ -3,7 +3,7 @@
 // error and the previous one stays usable.
 
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -82,11 +82,13 @@ describe("a full disk while checkpointing", () => {
 
     // Once step 3 is saved, the save of step 6 writes through /dev/full, which answers every write with ENOSPC.
     const dir = tempDir();
-    const tmp = (pid: number) => path.join(dir, `${checkpointFileName(6)}.tmp-${pid}`);
+    let planted = false;
     const full = await runChild(dir, path.join(dir, "final.bin"), {
       mayFail: true,
       onStdout: (out, pid) => {
-        if (/saved .*checkpoint-000003\.ckpt/.test(out) && !existsSync(tmp(pid))) symlinkSync("/dev/full", tmp(pid));
+        if (planted || !/saved .*checkpoint-000003\.ckpt/.test(out)) return;
+        symlinkSync("/dev/full", path.join(dir, `${checkpointFileName(6)}.tmp-${pid}`));
+        planted = true;
       },
     });
     expect(full.code).not.toBe(0);
