@@ -70,8 +70,9 @@ it("a manager imports prompts, exports them and downloads the file", async () =>
   expect(await refused.first().locator("tbody tr").first().textContent()).toBe("2prompt: must be a string or a list of {role, content} messages");
   await refused.first().locator('a:has-text("Next")').click();
   await expect.poll(() => page.url()).toContain("page=2");
+  // The address changes before React renders the new page: wait for the list itself.
+  await expect.poll(() => page.locator("details[open] nav").textContent()).toContain("page 2 of 3");
   expect(await page.locator("details[open]").count()).toBe(1);
-  expect(await page.locator("details[open] nav").textContent()).toContain("page 2 of 3");
   expect(await page.locator("details[open] tbody tr").first().textContent()).toMatch(/^52prompt/);
   await screenshot(page, "datasets-import-report");
   expect(await prisma.message.count({ where: { projectId: project.id } })).toBe(0);
