@@ -39,6 +39,8 @@ const EnvSchema = z.object({
   ORT_INTRA_OP_THREADS: z.coerce.number().int().positive().max(256).default(2),
   /// How often workers delete the files of exports past their retention (0: only when an export starts).
   RETENTION_SWEEP_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
+  /// How often workers end lapsed task holds, which gives their places back to the task draw.
+  TASK_EXPIRY_SWEEP_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
   /// How often workers look for trees that want model replies (0 turns automatic sampling off).
   SAMPLING_SCHEDULE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
   /// How often workers give a job to every queued or running row that has none (0: only at start).

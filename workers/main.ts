@@ -10,6 +10,7 @@ import { createQueueWorker, type JobDeps } from "./harness.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { disposeModels } from "./model-cache.ts";
 import { PROCESSORS } from "./processors/index.ts";
+import { startTaskExpirySweep } from "./task-expiry.ts";
 import { startRetentionSweep } from "./retention.ts";
 import { tolerateDatabaseShutdown } from "~/utils/shutdown.server.ts";
 import { startSamplingScheduler } from "./sampling-scheduler.ts";
@@ -47,6 +48,7 @@ const stopHeartbeat = startHeartbeat(prisma, keys);
 const stopScheduler = keys.includes("sampling") ? startSamplingScheduler(config.SAMPLING_SCHEDULE_SECONDS) : async () => {};
 const stopCatchUp = startQueueCatchUp(keys, config.QUEUE_CATCHUP_SECONDS);
 const stopRetention = keys.includes("export") ? startRetentionSweep(config.RETENTION_SWEEP_SECONDS) : async () => {};
+const stopTaskExpiry = startTaskExpirySweep(config.TASK_EXPIRY_SWEEP_SECONDS);
 console.log(`workers ready: ${keys.join(", ") || "(no queues)"} on ${backend.where}`);
 
 async function shutdown(signal: string) {
@@ -54,7 +56,7 @@ async function shutdown(signal: string) {
   stopping = true;
   tolerateDatabaseShutdown("workers");
   console.log(`workers: ${signal} received, finishing current jobs…`);
-  await Promise.all([stopScheduler(), stopRetention(), stopCatchUp()]);
+  await Promise.all([stopScheduler(), stopRetention(), stopCatchUp(), stopTaskExpiry()]);
   await Promise.all(workers.map((w) => w.close()));
   await disposeModels();
   await stopHeartbeat();

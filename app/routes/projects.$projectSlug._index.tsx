@@ -13,7 +13,7 @@ import { projectConfig } from "~/models/labeling/config.server.ts";
 import { leaderboard, myContributions, openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { projectProgress } from "~/models/labeling/admin.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
-import { expireTasks, listOpenTasks, releaseTask } from "~/models/labeling/tasks.server.ts";
+import { listOpenTasks, releaseTask } from "~/models/labeling/tasks.server.ts";
 import { latestProjectScoring, rewardAgreement, rewardModels } from "~/models/reward-jobs.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { readFormFields } from "~/utils/body.server.ts";
@@ -28,7 +28,6 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const p = project!;
   const period = PeriodSchema.parse(new URL(request.url).searchParams.get("period"));
-  await expireTasks(p.id); // expired tasks already free their places; this records it
   const [open, held, mine, board, progress, config] = await Promise.all([
     openTaskCounts(p.id, viewer.id),
     listOpenTasks(p.id, viewer.id),

@@ -1,4 +1,6 @@
-// Per-user limits on task requests and replies, from the project's workflow config.
+// Per-user limits on task requests and replies, from the project's workflow config. The task draw
+// counts requests and reads the reply counters in its own statement (draw_task), under the same
+// keys as here.
 import { hitRateLimit, peekRateLimits, type RateLimit } from "~/auth/rate-limit.server.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import type { MessageRole } from "~/domain/trees/enums.ts";
@@ -6,20 +8,19 @@ import { LabelingError } from "./errors.server.ts";
 
 const window = (seconds: number) => (seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`);
 
-async function enforce(key: string, limit: RateLimit, what: string): Promise<void> {
-  const r = await hitRateLimit(key, limit);
-  if (!r.allowed) {
-    throw new LabelingError(
-      "rate_limited",
-      `Too many ${what}: at most ${limit.count} per ${window(limit.windowSeconds)}. Try again in ${r.retryAfterSeconds} s.`,
-      {},
-      r.retryAfterSeconds,
-    );
-  }
+/** The 429 for a limit used up: what, how many per window, and when to try again. */
+export function rateLimitError(what: string, limit: RateLimit, retryAfterSeconds: number): LabelingError {
+  return new LabelingError(
+    "rate_limited",
+    `Too many ${what}: at most ${limit.count} per ${window(limit.windowSeconds)}. Try again in ${retryAfterSeconds} s.`,
+    {},
+    retryAfterSeconds,
+  );
 }
 
-export function limitTaskRequests(projectId: string, userId: string, config: WorkflowConfig): Promise<void> {
-  return enforce(`labeling:tasks:${projectId}:${userId}`, config.rateLimits.taskRequests, "task requests");
+async function enforce(key: string, limit: RateLimit, what: string): Promise<void> {
+  const r = await hitRateLimit(key, limit);
+  if (!r.allowed) throw rateLimitError(what, limit, r.retryAfterSeconds);
 }
 
 const writeKey = (role: MessageRole, projectId: string, userId: string) => `labeling:${role}:${projectId}:${userId}`;
@@ -41,26 +42,26 @@ export interface WriteLimit {
   message: string;
 }
 
-/**
- * The roles whose reply limit this labeler has used up, read without counting a hit: the draw
- * does not hand out writing tasks they could not submit now, and pages say so before the
- * labeler writes.
- */
+/** The used-up limit of `role`, in words, and when its next message may be sent. */
+export function writeLimit(role: MessageRole, config: WorkflowConfig, retryAfterSeconds: number): WriteLimit {
+  const limit = config.rateLimits.replies[role];
+  const words = `${limit.count} ${roleWords(role)} message${limit.count === 1 ? "" : "s"} per ${window(limit.windowSeconds)}`;
+  return {
+    role,
+    limit: words,
+    retryAfterSeconds,
+    message: `You reached this project's limit of ${words}: you can send the next one in ${retryAfterSeconds} s.`,
+  };
+}
+
+/** The roles whose reply limit this labeler has used up, read without counting a hit: pages say
+ *  so before the labeler writes. */
 export async function writeLimits(projectId: string, userId: string, config: WorkflowConfig): Promise<Partial<Record<MessageRole, WriteLimit>>> {
   const roles: MessageRole[] = ["assistant", "prompter"];
   const states = await peekRateLimits(roles.map((role) => ({ key: writeKey(role, projectId, userId), limit: config.rateLimits.replies[role] })));
   const out: Partial<Record<MessageRole, WriteLimit>> = {};
   roles.forEach((role, i) => {
-    if (states[i].allowed) return;
-    const limit = config.rateLimits.replies[role];
-    const s = states[i].retryAfterSeconds;
-    const words = `${limit.count} ${roleWords(role)} message${limit.count === 1 ? "" : "s"} per ${window(limit.windowSeconds)}`;
-    out[role] = {
-      role,
-      limit: words,
-      retryAfterSeconds: s,
-      message: `You reached this project's limit of ${words}: you can send the next one in ${s} s.`,
-    };
+    if (!states[i].allowed) out[role] = writeLimit(role, config, states[i].retryAfterSeconds);
   });
   return out;
 }

@@ -1,16 +1,12 @@
-// Cheap SQL snapshots of trees for the task rules: messages with their open-task counts, and
-// what one user already did or holds about each message, in one query together with the choice
-// (or the lock) of the trees themselves.
+// SQL snapshots of trees for the task rules: messages with their open-task counts, and what one
+// user already did or holds about each message.
 import { Prisma } from "~/generated/prisma/client.ts";
-import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import type { TreeSnapshot, UserContext, UserTaskRef } from "~/domain/tasks/needs.ts";
-import type { RankingOrder } from "~/domain/tasks/ranking-priority.ts";
 import { isTaskType } from "~/domain/tasks/task-types.ts";
 import type { TreeState } from "~/domain/trees/enums.ts";
 import type { TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
 import type { Db } from "./config.server.ts";
-import { OPEN_TASK, sqlInt, sqlTypes } from "./sql.server.ts";
-import { setUncertaintySql } from "./uncertainty.server.ts";
+import { OPEN_TASK, sqlTypes } from "./sql.server.ts";
 
 type FactRow = {
   tree_id: string;
@@ -162,103 +158,6 @@ export function treeFacts(db: Db, treeIds: readonly string[], userId: string | n
   const match =
     treeIds.length === 1 ? Prisma.sql`t.id = ${treeIds[0]}::uuid` : Prisma.sql`t.id = ANY(${treeIds as string[]}::uuid[])`;
   return factsOf(db, Prisma.sql`SELECT ${TREE_COLUMNS} FROM message_trees t WHERE ${match}`, userId);
-}
-
-/**
- * Locks one tree row (FOR NO KEY UPDATE: inserts referencing the tree only take KEY SHARE and
- * need not wait), then reads its facts. Two statements on purpose: under READ COMMITTED a
- * statement reads other tables as of its start, so facts read by the statement that waited for
- * the lock could miss what the previous holder wrote. With skipLocked, a tree another
- * transaction holds gives null instead of a wait.
- */
-export async function lockTreeFacts(
-  db: Db,
-  treeId: string,
-  userId: string | null,
-  opts: { skipLocked?: boolean } = {},
-): Promise<(TreeFactsResult & { tree: SnapshotTree }) | null> {
-  const lock = opts.skipLocked ? Prisma.sql`FOR NO KEY UPDATE SKIP LOCKED` : Prisma.sql`FOR NO KEY UPDATE`;
-  const locked = await db.$queryRaw<Array<{ id: string }>>`SELECT id FROM message_trees WHERE id = ${treeId}::uuid ${lock}`;
-  if (locked.length === 0) return null;
-  const result = await treeFacts(db, [treeId], userId);
-  return result.trees.length ? { ...result, tree: result.trees[0] } : null;
-}
-
-export interface CandidateTreeQuery {
-  projectId: string;
-  userId: string;
-  lang: string | null;
-  /** Tree states to look in (initial_prompt_review, growing, ranking). */
-  states: ReadonlySet<TreeState>;
-  /** Trees per state at most; the oldest that still need something from this user. */
-  perState: number;
-  config: Pick<WorkflowConfig, "reviewsPerPrompt" | "rankingsPerSiblingSet" | "rankPrompterReplies" | "maxActiveTrees">;
-  /** uncertainty: trees in ranking whose least sure set is least sure come first (not the oldest). */
-  rankingOrder?: RankingOrder;
-}
-
-/**
- * Facts of the trees worth a closer look for this user: growing trees (few: the project caps
- * them), and the oldest trees in review or ranking that plausibly still need this user's work.
- * The filter is a superset check; computeNeeds applies the exact rules.
- */
-export async function candidateTreeFacts(db: Db, q: CandidateTreeQuery): Promise<TreeFactsResult> {
-  const lang = q.lang ? Prisma.sql`AND t.lang = ${q.lang}` : Prisma.empty;
-  const parts: Prisma.Sql[] = [];
-  if (q.states.has("growing")) {
-    parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
-      WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'growing' ${lang}
-      ORDER BY t.state_changed_at LIMIT ${sqlInt(Math.max(q.perState, 50, q.config.maxActiveTrees))})`);
-  }
-  if (q.states.has("initial_prompt_review")) {
-    // Walk the trees oldest first and test each one's prompt (OFFSET 0 keeps the EXISTS a per-tree
-    // subplan): as a join, the planner read every pending prompt of the project on each request.
-    parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
-      WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'initial_prompt_review' ${lang}
-        AND EXISTS (
-          SELECT 1 FROM messages r
-          WHERE r.tree_id = t.id AND r.parent_id IS NULL AND NOT r.deleted AND r.review_result = 'pending'
-            AND r.author_user_id IS DISTINCT FROM ${q.userId}::uuid
-            AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.message_id = r.id AND l.user_id = ${q.userId}::uuid)
-            AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = r.id AND k.assignee_id = ${q.userId}::uuid
-              AND k.type = 'label_initial_prompt' AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))
-            AND r.review_count + (SELECT count(*) FROM tasks k WHERE k.message_id = r.id
-              AND k.type = 'label_initial_prompt' AND ${OPEN_TASK}) < ${sqlInt(q.config.reviewsPerPrompt)}
-          OFFSET 0)
-      ORDER BY t.state_changed_at LIMIT ${sqlInt(q.perState)})`);
-  }
-  if (q.states.has("ranking")) {
-    const parentRole = q.config.rankPrompterReplies ? Prisma.empty : Prisma.sql`AND p.role = 'prompter'`;
-    // A parent of tree t whose replies plausibly still need this user's ranking.
-    const eligible = Prisma.sql`messages p
-          JOIN LATERAL (
-            SELECT count(*) AS n, min(c.ranking_count) AS least,
-                   bool_or(c.author_user_id = ${q.userId}::uuid) AS mine
-            FROM messages c WHERE c.parent_id = p.id AND NOT c.deleted AND c.review_result = 'accepted'
-          ) s ON true
-          WHERE p.tree_id = t.id AND NOT p.deleted ${parentRole}
-            AND s.n >= 2 AND NOT COALESCE(s.mine, false)
-            AND NOT EXISTS (SELECT 1 FROM rankings x WHERE x.parent_message_id = p.id AND x.user_id = ${q.userId}::uuid)
-            AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.message_id = p.id AND k.assignee_id = ${q.userId}::uuid
-              AND k.type IN ${sqlTypes("rank")} AND (k.state IN ('done', 'skipped') OR (${OPEN_TASK})))
-            AND s.least + (SELECT count(*) FROM tasks k WHERE k.message_id = p.id
-              AND k.type IN ${sqlTypes("rank")} AND ${OPEN_TASK}) < ${sqlInt(q.config.rankingsPerSiblingSet)}`;
-    const order = q.rankingOrder;
-    if (order?.mode === "uncertainty" && order.rewardModelId) {
-      // Every tree in ranking is weighed (no early stop at the oldest): the price of the option.
-      parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
-        JOIN LATERAL (SELECT min(${setUncertaintySql(Prisma.sql`p.id`, order)}) AS key FROM ${eligible} HAVING count(*) > 0) e ON true
-        WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'ranking' ${lang}
-        ORDER BY e.key NULLS LAST, t.state_changed_at LIMIT ${sqlInt(q.perState)})`);
-    } else {
-      parts.push(Prisma.sql`(SELECT ${TREE_COLUMNS} FROM message_trees t
-        WHERE t.project_id = ${q.projectId}::uuid AND t.state = 'ranking' ${lang}
-          AND EXISTS (SELECT 1 FROM ${eligible})
-        ORDER BY t.state_changed_at LIMIT ${sqlInt(q.perState)})`);
-    }
-  }
-  if (parts.length === 0) return { trees: [], facts: new Map(), user: { userId: q.userId, tasks: [] } };
-  return factsOf(db, Prisma.join(parts, " UNION ALL "), q.userId);
 }
 
 /** Trees per state and initial-prompt tasks out, for how many new prompts the project takes,

@@ -3,21 +3,20 @@
 import crypto from "node:crypto";
 import { Prisma } from "~/generated/prisma/client.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
-import { drawTask } from "~/domain/tasks/draw.ts";
 import { chooseLabelForm } from "~/domain/tasks/label-form.ts";
 import { holdUntil, isOpenState, type TaskState } from "~/domain/tasks/lifecycle.ts";
-import { computeNeeds, initialPromptsNeeded, type TaskCandidate } from "~/domain/tasks/needs.ts";
-import { defaultRng, shuffled, type Rng } from "~/domain/tasks/rng.ts";
-import { TASK_TYPE_INFO, writtenRole, type TaskKind, type TaskType } from "~/domain/tasks/task-types.ts";
+import { computeNeeds, initialPromptsNeeded } from "~/domain/tasks/needs.ts";
+import { defaultRng, type Rng } from "~/domain/tasks/rng.ts";
+import { TASK_TYPE_INFO, TASK_TYPES, type TaskKind, type TaskType } from "~/domain/tasks/task-types.ts";
 import { autoModerationActions } from "~/domain/trees/moderation.ts";
+import type { MessageRole } from "~/domain/trees/enums.ts";
 import { TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine.ts";
 import { projectConfig, projectRankingOrder } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
-import { limitTaskRequests, writeLimitError, writeLimits } from "./rate-limits.server.ts";
-import { candidateTreeFacts, lockTreeFacts, promptCounts, toSnapshots, treeFacts } from "./snapshot.server.ts";
+import { rateLimitError, writeLimit, writeLimitError } from "./rate-limits.server.ts";
+import { promptCounts, toSnapshots, treeFacts } from "./snapshot.server.ts";
 import { db, inTransaction, type SqlDb, type Tx } from "./transaction.server.ts";
 import { transitionTree, type LockedTree } from "./tree-state.server.ts";
-import { setUncertainty } from "./uncertainty.server.ts";
 import { CLOCK, NOW, OPEN_TASK } from "./sql.server.ts";
 
 export type { TaskState };
@@ -106,31 +105,21 @@ export interface TaskRequest {
   rng?: Rng;
 }
 
-/** Trees per state the draw looks at: enough for variety, few enough to stay cheap. */
-const TREES_PER_STATE = 6;
-/** Draws tried before giving up; a try fails when another labeler holds the tree or took the slot. */
-const DRAW_ATTEMPTS = 8;
+/** Random numbers handed to the draw: two per try (group, candidate) and one per ranked reply;
+ *  past them the database draws its own. */
+const DRAW_RANDOMS = 40;
+const LABEL_TYPES = TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === "label" && TASK_TYPE_INFO[t].generated);
 
-function statesFor(type: TaskType | "random", config: WorkflowConfig): Set<TreeState> {
-  if (type !== "random") {
-    const state = TASK_TYPE_INFO[type].treeState;
-    return new Set(state ? [state] : []);
-  }
-  const w = config.drawWeights;
-  const states = new Set<TreeState>();
-  if (w.labelPrompt > 0) states.add("initial_prompt_review");
-  if (w.labelReply > 0 || w.reply > 0) states.add("growing");
-  if (w.ranking > 0) states.add("ranking");
-  return states;
-}
+type DrawRow = TaskRow & { outcome: "task" | "none" | "rate_limited" | "write_limited"; retry_after: number | null; limited_role: MessageRole | null };
 
 /**
- * Draws the next task for a labeler, or null when the project needs nothing they may do.
- * Candidates come from a cheap snapshot; the drawn one is re-checked against a fresh view of its
- * tree under the tree's row lock before the task row is written, so finished plus open tasks
- * never exceed what the project configured (reviews, replies per parent, rankings per set).
- * Writing tasks whose role the labeler has hit the reply limit for are not handed out: asked
- * for by type they are a 429 that says when, in a random draw they are left out.
+ * Draws the next task for a labeler, or null when the project needs nothing they may do: one
+ * statement, `draw_task` (migration 20261207100000_task_slots, docs/decisions/0024), over the
+ * task slots the database keeps per tree. It counts the request against the labeler's limit,
+ * leaves out writing tasks whose role they have no messages left for (asked for by type, that is
+ * a 429 that says when), draws a group by the project's weights among those holding a slot the
+ * labeler may take, locks the slot's tree, re-reads the slot under the lock and writes the task.
+ * The random numbers come from `req.rng`, so a seeded generator gives the same draw.
  */
 export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> {
   const type = req.type ?? "random";
@@ -138,71 +127,38 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
   const config = await projectConfig(req.projectId);
   const lang = req.lang ?? null;
   if (lang !== null && !config.languages.includes(lang)) throw badInput(`This project collects ${config.languages.join(", ")}, not ${lang}.`);
-  await limitTaskRequests(req.projectId, req.userId, config);
-  const limits = await writeLimits(req.projectId, req.userId, config);
-  const limited = (t: TaskType) => {
-    const role = writtenRole(t);
-    return role ? limits[role] : undefined;
-  };
-  if (type !== "random") {
-    const limit = limited(type);
-    if (limit) throw writeLimitError(limit);
-  }
+  const order = await projectRankingOrder(req.projectId);
   const rng = req.rng ?? defaultRng;
-  const rankingOrder = await projectRankingOrder(req.projectId);
-
-  const read = await candidateTreeFacts(db, {
-    projectId: req.projectId,
-    userId: req.userId,
-    lang,
-    states: statesFor(type, config),
-    perState: TREES_PER_STATE,
-    config,
-    rankingOrder,
-  });
-  // Prompts are drawn rarely (OA weight 0.01): assume the project takes one, and count only when
-  // one is drawn (tryAssign counts under the prompt lock anyway).
-  const wantPrompts = type === "initial_prompt" || (type === "random" && config.drawWeights.initialPrompt > 0);
-  let candidates = computeNeeds({ trees: toSnapshots(read), treeCounts: {}, openPromptTasks: 0 }, read.user, config);
-  candidates = candidates.filter((c) => (wantPrompts || c.type !== "initial_prompt") && !limited(c.type));
-  // The project's uncertainty order: the least sure set among the ranking candidates is offered first.
-  const keys = await setUncertainty(db, candidates.filter((c) => c.group === "ranking").map((c) => c.messageId!), rankingOrder);
-  const rankingKey = keys.size > 0 ? (c: TaskCandidate) => keys.get(c.messageId!) : undefined;
-
-  const assign = { projectId: req.projectId, userId: req.userId, config, rng, explicit: type !== "random", acknowledge: !!req.acknowledge, lang };
-  const busy: TaskCandidate[] = [];
-  for (let attempt = 0; attempt < DRAW_ATTEMPTS && candidates.length > 0; attempt++) {
-    const drawn = drawTask(candidates, config.drawWeights, rng, type, rankingKey);
-    if (!drawn) break;
-    const outcome = await tryAssign(drawn, assign, true);
-    if (typeof outcome === "object") return outcome;
-    if (outcome === "locked") {
-      busy.push(drawn);
-      candidates = candidates.filter((c) => c.treeId !== drawn.treeId);
-    } else {
-      candidates = candidates.filter((c) => c !== drawn);
-    }
+  const explicit = type !== "random";
+  const fullForm = LABEL_TYPES.filter((t) => chooseLabelForm(t, config, rng, explicit) === "full");
+  const random = Array.from({ length: DRAW_RANDOMS }, () => rng());
+  const w = config.drawWeights;
+  const { taskRequests, replies } = config.rateLimits;
+  const rm = order.mode === "uncertainty" ? order.rewardModelId : null;
+  const [row] = await db.$queryRaw<DrawRow[]>`
+    SELECT d.outcome, d.retry_after, d.limited_role, ${TASK_COLUMNS}
+    FROM draw_task(${req.projectId}::uuid, ${req.userId}::uuid, ${type}::text, ${lang}::text, ${!!req.acknowledge},
+                   ${[w.ranking, w.labelReply, w.labelPrompt, w.reply, w.initialPrompt]}::float8[],
+                   ${[taskRequests.count, taskRequests.windowSeconds]}::int[],
+                   ${[replies.assistant.count, replies.assistant.windowSeconds, replies.prompter.count, replies.prompter.windowSeconds]}::int[],
+                   ${[config.maxActiveTrees, config.maxPromptsInReview, config.promptLottery.maxWaiting]}::int[],
+                   ${fullForm}::text[], ${firstHoldMinutes(config)}::int, ${rm}::uuid, ${rm ? order.secondRewardModelId : null}::uuid,
+                   ${random}::float8[]) d
+    LEFT JOIN LATERAL (SELECT (d.task).*) k ON true`;
+  switch (row.outcome) {
+    case "task":
+      return toTask(row);
+    case "none":
+      return null;
+    case "rate_limited":
+      throw rateLimitError("task requests", taskRequests, row.retry_after!);
+    case "write_limited":
+      throw writeLimitError(writeLimit(row.limited_role!, config, row.retry_after!));
   }
-  // Every try met a tree another labeler was holding: wait for one of them.
-  for (const drawn of busy.slice(0, 2)) {
-    const outcome = await tryAssign(drawn, assign, false);
-    if (typeof outcome === "object") return outcome;
-  }
-  return null;
 }
 
-interface AssignContext {
-  projectId: string;
-  userId: string;
-  config: WorkflowConfig;
-  rng: Rng;
-  /** The labeler chose the task type (label tasks then use the full form). */
-  explicit: boolean;
-  acknowledge: boolean;
-  lang: string | null;
-}
-
-/** A lock that serialises handing out (and renewing holds of) a project's new-prompt tasks. */
+/** A lock that serialises handing out (and renewing holds of) a project's new-prompt tasks; the
+ *  draw takes the same one. */
 const lockPrompts = (tx: Tx, projectId: string) => tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`prompts:${projectId}`}, 0))`;
 
 /** Whether the project takes one more new prompt from this labeler (one open prompt task each). */
@@ -211,44 +167,8 @@ async function promptNeeded(tx: Tx, projectId: string, userId: string, config: W
   return counts.heldByUser === 0 && initialPromptsNeeded(counts, config) > 0;
 }
 
-/** Assigns the candidate if it still holds under the lock: the task, "locked" or "gone". */
-async function tryAssign(c: TaskCandidate, ctx: AssignContext, skipLocked: boolean): Promise<TaskRecord | "locked" | "gone"> {
-  return inTransaction(async (tx) => {
-    if (c.type === "initial_prompt") {
-      await lockPrompts(tx, ctx.projectId);
-      if (!(await promptNeeded(tx, ctx.projectId, ctx.userId, ctx.config))) return "gone";
-      return insertTask(tx, c, ctx);
-    }
-    const locked = await lockTreeFacts(tx, c.treeId!, ctx.userId, { skipLocked });
-    if (!locked) return "locked";
-    const fresh = computeNeeds(
-      { trees: toSnapshots(locked), treeCounts: {}, openPromptTasks: Number.MAX_SAFE_INTEGER },
-      locked.user,
-      ctx.config,
-    );
-    const match = fresh.find((n) => n.type === c.type && n.messageId === c.messageId);
-    return match ? insertTask(tx, match, ctx) : "gone";
-  });
-}
-
 /** Minutes a new task holds its place before it is seen or started. */
 const firstHoldMinutes = (config: WorkflowConfig) => Math.min(config.unstartedTaskMinutes, config.taskExpiryMinutes);
-
-async function insertTask(tx: Tx, c: TaskCandidate, ctx: AssignContext): Promise<TaskRecord> {
-  const info = TASK_TYPE_INFO[c.type];
-  const fullForm = info.kind === "label" && chooseLabelForm(c.type, ctx.config, ctx.rng, ctx.explicit) === "full";
-  const siblingIds = info.kind === "rank" ? shuffled(c.siblingIds, ctx.rng) : [];
-  const state: TaskState = ctx.acknowledge ? "acknowledged" : "assigned";
-  const rows = await tx.$queryRaw<TaskRow[]>`
-    INSERT INTO tasks AS k (id, project_id, type, state, assignee_id, tree_id, message_id, sibling_ids, full_form,
-                       created_at, expires_at, acknowledged_at)
-    VALUES (${crypto.randomUUID()}::uuid, ${ctx.projectId}::uuid, ${c.type}::"TaskType", ${state}::"TaskState",
-            ${ctx.userId}::uuid, ${c.treeId}::uuid, ${c.messageId}::uuid, ${siblingIds}::uuid[], ${fullForm}, ${NOW},
-            ${NOW} + make_interval(mins => ${firstHoldMinutes(ctx.config)}::int),
-            CASE WHEN ${ctx.acknowledge} THEN ${NOW} END)
-    RETURNING ${TASK_COLUMNS}`;
-  return toTask(rows[0]);
-}
 
 // ─── One task ───────────────────────────────────────────────────────────────
 
@@ -531,12 +451,4 @@ export async function listOpenTasks(projectId: string, userId: string): Promise<
     startedAt: r.started_at,
     expiresAt: r.expires_at,
   }));
-}
-
-/** Marks open tasks past the end of their hold as expired (they already stopped holding places). */
-export async function expireTasks(projectId: string): Promise<number> {
-  return db.$executeRaw`
-    UPDATE tasks SET state = 'expired'
-    WHERE id IN (SELECT id FROM tasks WHERE project_id = ${projectId}::uuid AND state IN ('assigned', 'acknowledged')
-                   AND expires_at <= ${NOW} FOR UPDATE SKIP LOCKED)`;
 }

@@ -6,6 +6,7 @@ import { prisma } from "~/db.server.ts";
 import type { WorkflowConfigInput } from "~/domain/projects/workflow.ts";
 import { seededRng } from "~/domain/tasks/rng.ts";
 import { LabelingError } from "~/models/labeling/errors.server.ts";
+import { checkTaskSlots } from "~/models/labeling/task-slots.server.ts";
 import { releaseTask, requestTask, skipTask, touchTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { answerTask, makeLabelers, makeProject, SPAM_LABELS } from "./fixtures.ts";
 
@@ -136,6 +137,9 @@ it("32 labelers at once: redundancy holds, nothing acknowledged is lost, no dead
   const [{ deadlocks }] = await prisma.$queryRaw<Array<{ deadlocks: number }>>`
     SELECT deadlocks::int FROM pg_stat_database WHERE datname = current_database()`;
   expect(deadlocks).toBe(deadlocksBefore);
+
+  // The slots the draw read all along are the rules recomputed from scratch.
+  expect((await checkTaskSlots(project.id)).differences).toEqual([]);
 
   const states = await prisma.messageTree.groupBy({ by: ["state"], where: { projectId: project.id }, _count: true });
   console.log(
