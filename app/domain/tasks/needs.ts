@@ -167,3 +167,10 @@ export function initialPromptsNeeded(
   const lotteryFree = Math.max(0, config.promptLottery.maxWaiting - count("prompt_lottery_waiting"));
   return Math.max(0, Math.min(growingFree + reviewFree, lotteryFree) - (snapshot.openPromptTasks ?? 0));
 }
+
+/** Candidates per task type, for "what can I do" counts in the UI. */
+export function countByType(candidates: readonly TaskCandidate[]): Partial<Record<TaskType, number>> {
+  const counts: Partial<Record<TaskType, number>> = {};
+  for (const c of candidates) counts[c.type] = (counts[c.type] ?? 0) + 1;
+  return counts;
+}

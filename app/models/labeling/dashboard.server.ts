@@ -1,8 +1,7 @@
 // Dashboard figures: open tasks per type, a labeler's contributions and their acceptance, and
 // the leaderboard over a period.
 import { prisma } from "~/db.server.ts";
-import { countByType } from "~/domain/tasks/draw.ts";
-import { computeNeeds } from "~/domain/tasks/needs.ts";
+import { computeNeeds, countByType } from "~/domain/tasks/needs.ts";
 import { TASK_TYPE_INFO, TASK_TYPES, writtenRole, type TaskType } from "~/domain/tasks/task-types.ts";
 import type { TreeState } from "~/domain/trees/enums.ts";
 import {

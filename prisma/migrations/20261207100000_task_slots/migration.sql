@@ -51,7 +51,18 @@ $$;
 CREATE FUNCTION refresh_task_slots(p_tree uuid) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   t record;
+  tree_state text;
 BEGIN
+  -- Most trees a bulk statement touches hand out nothing (finished, imported): no lock for them.
+  -- A tree entering a task-handing state is refreshed by the statement that moves it.
+  SELECT tr.state::text INTO tree_state FROM message_trees tr WHERE tr.id = p_tree;
+  IF tree_state IS NULL OR tree_state NOT IN ('initial_prompt_review', 'growing', 'ranking') THEN
+    IF EXISTS (SELECT 1 FROM task_slots WHERE tree_id = p_tree) THEN
+      PERFORM 1 FROM message_trees tr WHERE tr.id = p_tree FOR NO KEY UPDATE;
+      DELETE FROM task_slots WHERE tree_id = p_tree;
+    END IF;
+    RETURN;
+  END IF;
   SELECT tr.id, tr.project_id, tr.state::text AS state, tr.lang, tr.state_changed_at, p.workflow_config AS cfg
     INTO t
     FROM message_trees tr JOIN projects p ON p.id = tr.project_id
