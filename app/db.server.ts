@@ -41,7 +41,8 @@ export function createPgPool(databaseUrl = env().DATABASE_URL): pg.Pool {
 /** The clients that can run the labeling services' hand-written SQL. */
 export type SqlDriver = "pg" | "postgres";
 
-/** The one place that picks the labeling services' driver (docs/decisions/0023-labeling-sql-on-postgres-js.md). */
+/** The one place that picks the labeling services' driver: pg, since postgres.js did the same
+ *  labeling work more slowly (docs/decisions/0023-labeling-sql-on-postgres-js.md). */
 export const LABELING_SQL_DRIVER: SqlDriver = "pg";
 
 /** postgres.js type handlers that read every column as the pg pool does (the same parser per
