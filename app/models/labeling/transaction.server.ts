@@ -29,7 +29,7 @@ function arrayLiteral(values: readonly unknown[]): string {
 
 /** A parameter as the text both drivers send: what pg makes of a value, except that dates are
  *  bound as UTC (as Prisma does; timestamp columns hold UTC) and bigints exactly. */
-export function parameterText(value: unknown): string | null {
+function parameterText(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (typeof value === "string") return value;
   if (value instanceof Date) return value.toISOString();
