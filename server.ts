@@ -188,9 +188,10 @@ async function shutdown(signal: string) {
   const g = globalThis as {
     prisma?: { $disconnect(): Promise<void> };
     pgPool?: { end(): Promise<void> };
+    sqlClient?: { end(): Promise<void> };
     redis?: { quit(): Promise<unknown> };
   };
-  await Promise.allSettled([g.prisma?.$disconnect(), g.pgPool?.end(), g.redis?.quit()]);
+  await Promise.allSettled([g.prisma?.$disconnect(), g.pgPool?.end(), g.sqlClient?.end(), g.redis?.quit()]);
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));

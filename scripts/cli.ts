@@ -2,7 +2,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { prisma } from "~/db.server.ts";
+import { prisma, sqlClient } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import { SignupSchema } from "~/domain/accounts/schemas.ts";
 import { createProject, setMember } from "~/models/project.server.ts";
@@ -585,7 +585,8 @@ try {
   console.error(`error: ${e.issues ? e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : e.message}`);
   process.exitCode = 1;
 } finally {
-  await prisma.$disconnect();
+  // postgres.js keeps idle connections open for a while; the pg pool lets the process exit.
+  await Promise.all([prisma.$disconnect(), sqlClient.end()]);
   const { closeQueues } = await import("~/jobs/enqueue.server.ts");
   await closeQueues();
 }

@@ -96,14 +96,14 @@ async function main() {
   await migrateDeploy(config.DATABASE_URL);
 
   const { seedDemo } = await import("~/models/seed.server.ts");
-  const { prisma, pgPool } = await import("~/db.server.ts");
+  const { prisma, pgPool, sqlClient } = await import("~/db.server.ts");
   const demo = await seedDemo({
     admin: process.env.DEMO_ADMIN_PASSWORD ?? "demo-admin-password",
     labeler: process.env.DEMO_LABELER_PASSWORD ?? "demo-labeler-password",
   });
   const { ensureDemoModel } = await import("./lib/demo-model.ts");
   const demoModel = await ensureDemoModel(config.DATA_DIR, demo.project);
-  await Promise.all([prisma.$disconnect(), pgPool.end()]);
+  await Promise.all([prisma.$disconnect(), pgPool.end(), sqlClient.end()]);
 
   buildIfStale();
 

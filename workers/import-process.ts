@@ -4,7 +4,7 @@
 // parent, which writes it to the job and the row. The process ends when its parent does, so a
 // worker killed mid import leaves no importer behind to race the retry.
 // Usage (from the processor only): node --import tsx workers/import-process.ts <importId> <attempt> <maxFlatMessages>
-import { pgPool, prisma } from "~/db.server.ts";
+import { pgPool, prisma, sqlClient } from "~/db.server.ts";
 import { PermanentImportError, runImport } from "~/models/datasets/run-import.server.ts";
 import type { ImportProcessMessage } from "./processors/import.ts";
 
@@ -29,5 +29,5 @@ try {
   code = 1;
   await send({ kind: "failed", permanent: error instanceof PermanentImportError, message: error instanceof Error ? error.message : String(error) });
 }
-await Promise.all([prisma.$disconnect(), pgPool.end()]);
+await Promise.all([prisma.$disconnect(), pgPool.end(), sqlClient.end()]);
 process.exit(code);

@@ -3,7 +3,7 @@
 // heartbeat, and on SIGTERM/SIGINT closes workers, then the queue backend, then Prisma.
 import { env } from "~/env.server.ts";
 import { loadTrainingCommands } from "~/models/external-commands.server.ts";
-import { pgPool, prisma } from "~/db.server.ts";
+import { pgPool, prisma, sqlClient } from "~/db.server.ts";
 import { closeJobBackend, jobBackend } from "~/jobs/backend.server.ts";
 import type { QueueKey } from "~/jobs/queues.ts";
 import { createQueueWorker, type JobDeps } from "./harness.ts";
@@ -61,7 +61,7 @@ async function shutdown(signal: string) {
   await disposeModels();
   await stopHeartbeat();
   await closeJobBackend();
-  await Promise.all([prisma.$disconnect(), pgPool.end()]);
+  await Promise.all([prisma.$disconnect(), pgPool.end(), sqlClient.end()]);
   console.log("workers stopped");
   process.exit(0);
 }

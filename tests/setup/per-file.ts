@@ -20,8 +20,13 @@ process.env.SESSION_SECRET ??= "test-session-secret-0123456789";
 process.env.DATA_DIR = `test-output/data-${suffix}`;
 
 afterAll(async () => {
-  const g = globalThis as { prisma?: { $disconnect(): Promise<void> }; pgPool?: { end(): Promise<void> }; redis?: Redis };
-  await Promise.all([g.prisma?.$disconnect(), g.pgPool?.end()]);
+  const g = globalThis as {
+    prisma?: { $disconnect(): Promise<void> };
+    pgPool?: { end(): Promise<void> };
+    sqlClient?: { end(): Promise<void> };
+    redis?: Redis;
+  };
+  await Promise.all([g.prisma?.$disconnect(), g.pgPool?.end(), g.sqlClient?.end()]);
   if (g.redis) {
     const keys = await g.redis.keys(`test-${suffix}:*`);
     if (keys.length) await g.redis.del(...keys);
