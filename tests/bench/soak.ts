@@ -52,7 +52,7 @@ async function soak() {
     process.env.SESSION_SECRET ??= crypto.randomBytes(24).toString("hex");
     const { hashPassword } = await import("~/auth/password.server.ts");
     const people = benchPeople(LABELERS, await hashPassword(crypto.randomBytes(12).toString("hex")));
-    const seed = await seedBench(dbUrl, { rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600, finishedTrees: 1000 }, people, log);
+    const seed = await seedBench(dbUrl, { rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600, finishedTrees: 1000, authors: 40 }, people, log);
     log(`seeded ${JSON.stringify(seed.trees)} trees, ${LABELERS} labelers`);
     const { ensureDemoModel } = await import("../../scripts/lib/demo-model.ts");
     await ensureDemoModel(dataDir, seed.slug);

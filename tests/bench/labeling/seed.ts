@@ -1,7 +1,7 @@
 // Seeds a labeling benchmark database: a project with the default workflow (rate limits lifted),
 // trees in every task-handing state so that no group of the draw runs dry within a run, finished
 // trees as most of a project in use has, seed authors, and the simulated labelers with their
-// sessions. Every seeded message comes with the history that brought it there (its writing task,
+// sessions and their share of the project's reviews and rankings. Every seeded message comes with the history that brought it there (its writing task,
 // its reviews with their tasks, the rankings of finished trees), so tables have the sizes, and the
 // planner the statistics, of a project in use.
 //
@@ -16,9 +16,8 @@ import pg from "pg";
 import { from as copyFrom, type CopyStreamQuery } from "pg-copy-streams";
 import { defaultWorkflowConfig } from "~/domain/projects/workflow.ts";
 
-/** The people of a seed, made once so that every database of a run has the same labelers. */
+/** The labelers of a seed, made once so that every database of a run has the same ones. */
 export interface BenchPeople {
-  authorIds: string[];
   labelerIds: string[];
   /** One session per labeler (same order): the cookie carries the id. */
   sessionIds: string[];
@@ -42,6 +41,8 @@ export interface SeedSizes {
   waitingTrees: number;
   /** Finished trees (ready for export), 16 messages with their rankings: history, as a project in use has. */
   finishedTrees: number;
+  /** Authors of the seeded messages, who also review and rank them; at least 40. */
+  authors: number;
 }
 
 const LIFTED = { count: 1_000_000_000, windowSeconds: 1 };
@@ -50,7 +51,6 @@ const SEEDED_TABLES = ["users", "project_members", "sessions", "message_trees", 
 export function benchPeople(labelers: number, passwordHash: string): BenchPeople {
   const ids = (n: number) => Array.from({ length: n }, () => crypto.randomUUID());
   return {
-    authorIds: ids(40),
     labelerIds: ids(labelers),
     sessionIds: Array.from({ length: labelers }, () => crypto.randomBytes(32).toString("hex")),
     passwordHash,
@@ -145,7 +145,7 @@ export async function seedBench(databaseUrl: string, sizes: SeedSizes, people: B
     const events = await open("tree_state_events", ["tree_id", "from_state", "to_state", "reason"]);
     const messages = await open("messages", [
       "id", "tree_id", "project_id", "parent_id", "depth", "role", "text", "lang", "author_user_id", "review_result", "review_count",
-      "text_hash", "created_at", "updated_at",
+      "ranking_count", "consensus_rank", "text_hash", "created_at", "updated_at",
     ]);
     const tasks = await open("tasks", [
       "id", "project_id", "type", "state", "assignee_id", "tree_id", "message_id", "full_form", "created_at", "expires_at",
@@ -155,7 +155,8 @@ export async function seedBench(databaseUrl: string, sizes: SeedSizes, people: B
     const rankings = await open("rankings", ["id", "parent_message_id", "user_id", "task_id", "order", "created_at"]);
     const streams = [users, members, sessions, treeRows, events, messages, tasks, labels, rankings];
 
-    const { authorIds: authors, labelerIds, sessionIds, passwordHash } = people;
+    const { labelerIds, sessionIds, passwordHash } = people;
+    const authors = Array.from({ length: Math.max(40, sizes.authors) }, () => crypto.randomUUID());
     authors.forEach((id, i) => users.push([id, `author${i}@bench.local`, `author${i}`, passwordHash]));
     const expires = new Date(Date.now() + 30 * 86_400_000).toISOString().replace("Z", "");
     labelerIds.forEach((id, i) => {
@@ -186,10 +187,15 @@ export async function seedBench(databaseUrl: string, sizes: SeedSizes, people: B
       tasks.push([id, projectId, type, "done", assignee, treeId, messageId, false, t, t, t, t, result]);
       return id;
     };
-    const reviewers = (authorId: string) => authors.filter((a) => a !== authorId).slice(n % 30, (n % 30) + 3);
+    // Reviews and rankings come from the labelers in turn (authors only write), so each labeler's
+    // own history grows with the project as in a project in use: the draw reads it on every request.
+    const crew = labelerIds.length >= 3 ? labelerIds : authors;
+    let turn = 0;
+    const threeOfCrew = () => [0, 1, 2].map(() => crew[turn++ % crew.length]);
     const filler = Array.from({ length: 8 }, (_, i) => "Some words to read. ".repeat(4 + i));
     const labelValues = JSON.stringify({ spam: 0, fails_task: 0, quality: 0.75 });
-    const message = (treeId: string, parent: { id: string; depth: number } | null, role: string, review: string) => {
+    /** `rank`: the reply's place in its finished set's consensus, ranked by three. */
+    const message = (treeId: string, parent: { id: string; depth: number } | null, role: string, review: string, rank: number | null = null) => {
       const id = crypto.randomUUID();
       const text = `${role} message ${n} ${crypto.randomBytes(6).toString("hex")}: ${filler[n % 8]}`;
       const t = at();
@@ -197,12 +203,12 @@ export async function seedBench(databaseUrl: string, sizes: SeedSizes, people: B
       const depth = parent ? parent.depth + 1 : 0;
       messages.push([
         id, treeId, projectId, parent?.id ?? null, depth, role, text, "en", authorId, review, review === "pending" ? 0 : 3,
-        crypto.createHash("sha256").update(text).digest("hex"), t, t,
+        rank === null ? 0 : 3, rank, crypto.createHash("sha256").update(text).digest("hex"), t, t,
       ]);
       doneTask(parent ? `${role}_reply` : "initial_prompt", authorId, treeId, parent?.id ?? null, id);
       if (review !== "pending") {
         const labelType = parent ? `label_${role}_reply` : "label_initial_prompt";
-        for (const reviewer of reviewers(authorId)) {
+        for (const reviewer of threeOfCrew()) {
           const taskId = doneTask(labelType, reviewer, treeId, id);
           labels.push([crypto.randomUUID(), id, reviewer, taskId, labelValues, at()]);
         }
@@ -211,12 +217,13 @@ export async function seedBench(databaseUrl: string, sizes: SeedSizes, people: B
     };
     const rank = (treeId: string, parentId: string, childIds: string[]) => {
       const order = JSON.stringify(childIds.map((c) => [c]));
-      for (const ranker of authors.slice(n % 30, (n % 30) + 3)) {
+      for (const ranker of threeOfCrew()) {
         const taskId = doneTask("rank_assistant_replies", ranker, treeId, parentId);
         rankings.push([crypto.randomUUID(), parentId, ranker, taskId, order, at()]);
       }
     };
-    const threeReplies = (t: string, parent: { id: string; depth: number }) => [0, 1, 2].map(() => message(t, parent, "assistant", "accepted"));
+    const threeReplies = (t: string, parent: { id: string; depth: number }, ranked = false) =>
+      [0, 1, 2].map((i) => message(t, parent, "assistant", "accepted", ranked ? i : null));
 
     const flush = () => Promise.all(streams.map((s) => s.flush()));
     const batch = async (count: number, what: string, make: () => void) => {
@@ -230,11 +237,11 @@ export async function seedBench(databaseUrl: string, sizes: SeedSizes, people: B
     await batch(sizes.finishedTrees, "finished trees", () => {
       const t = tree("ready_for_export");
       const root = message(t, null, "prompter", "accepted");
-      const replies = threeReplies(t, root);
+      const replies = threeReplies(t, root, true);
       rank(t, root.id, replies.map((r) => r.id));
       for (const reply of replies) {
         const followUp = message(t, reply, "prompter", "accepted");
-        rank(t, followUp.id, threeReplies(t, followUp).map((r) => r.id));
+        rank(t, followUp.id, threeReplies(t, followUp, true).map((r) => r.id));
       }
     });
     await batch(sizes.rankingTrees, "trees in ranking", () => {
