@@ -1,31 +1,49 @@
 // Labeling benchmark (`npm run bench:labeling`). First pgbench (TPC-B, scale 10, 8 clients, 20 s)
 // on this Postgres server in a scratch database, for a yardstick of what the machine does. Then
-// the production build of the app on a free port with a fresh database, a bench project (default
-// workflow and draw weights, rate limits lifted) and enough trees, and 64 simulated labelers over
-// HTTP for 30 s, each looping: request a task (JSON API) → submit an answer. A submit counts when
-// the server acknowledged it (200); latency percentiles are over submits. While it runs,
-// pg_stat_activity is sampled to show where the database connections spend their time.
-// Options: --labelers N, --seconds S, --pgbench-seconds S, --profile (writes a CPU profile of the
-// web server and prints its top functions), --statements (prints the statements Postgres spent
-// its time on; needs pg_stat_statements in shared_preload_libraries). The last line printed is
-// one JSON object. --keep-database leaves the app's database for a look afterwards.
-// After the labeling run, the same labelers run a floor for --floor-seconds: each cycle is two
+// the production build of the app on a free port, at two project sizes in turn, each in a fresh
+// database with the same labelers (same users and sessions): small (~5,000 trees, ~50,000
+// messages) and large (--large-scale times the trees of every state, ~100,000 trees and ~1,000,000
+// messages by default). Both have the same mix of tree states: mostly finished trees with their
+// history, and enough trees in review, growing and ranking that no group of the draw runs dry.
+// At each size 64 simulated labelers run over HTTP for 30 s, each looping: request a task (JSON
+// API) → submit an answer. A submit counts when the server acknowledged it (200); latency
+// percentiles are over submits. While it runs, pg_stat_activity is sampled to show where the
+// database connections spend their time. After each run the draw's candidate snapshot (the query
+// behind every task request) is timed alone for one labeler, so its growth with size shows apart
+// from the load.
+// At the small size the same labelers then run a floor for --floor-seconds: each cycle is two
 // task requests the API rejects (400) right after signing the labeler in and reading the body.
 // That is the least any request of the JSON API costs on this stack (Remix, the session lookup,
-// Node's HTTP), so floor_ratio is the most the labeling loop could reach on this machine.
+// Node's HTTP); cycle_to_floor is the labeling loop's rate over the floor's.
+// At the large size, paced labelers follow: people who read and think before each answer
+// (--think-seconds, jittered ±50 %), in steps of 50, 100, 200, … labelers (--step-seconds each,
+// or longer to collect 300 submits, after one think time for the new ones to spread out), until submit p99 passes 200 ms, the load
+// generator falls behind (its event loop shares the machine's cores with the server) or the
+// seeded labelers (--paced-max) run out; paced_labelers_at_p99_200ms is the last step that held.
+// Options: --labelers N, --seconds S, --pgbench-seconds S, --large-scale K, --think-seconds S,
+// --step-seconds S, --paced-max N (0: no paced steps), --profile (writes a CPU profile of the web
+// server at the small size and prints its top functions), --statements (prints the statements
+// Postgres spent its time on at each size; needs pg_stat_statements in shared_preload_libraries),
+// --explain (prints the plan of the draw's snapshot at each size). The last line printed is one
+// JSON object. --keep-database leaves the app's databases for a look afterwards.
 import { execFile } from "node:child_process";
 import crypto from "node:crypto";
+import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { defaultWorkflowConfig } from "~/domain/projects/workflow.ts";
+import { Prisma } from "~/generated/prisma/client.ts";
 import { databaseName, ensureDatabase, migrateDeploy, withAdminClient, withDatabase } from "../../scripts/lib/database.ts";
 import { buildIfStale } from "../../scripts/lib/build.ts";
-import { childEnv, freePort, startProcess, waitFor } from "../helpers/server.ts";
-import { seedBench } from "./labeling/seed.ts";
+import { childEnv, freePort, startProcess, waitFor, type RunningProcess } from "../helpers/server.ts";
+import { benchPeople, seedBench, type BenchPeople, type BenchSeed, type SeedSizes } from "./labeling/seed.ts";
 import { type Answer, type Labeler, answerFor, percentile, postJson, round, type TaskView } from "./labeling/load.ts";
 import { summarizeProfile } from "./profile.ts";
 
@@ -36,13 +54,27 @@ const { values: opts } = parseArgs({
     seconds: { type: "string", default: "30" },
     "pgbench-seconds": { type: "string", default: "20" },
     "floor-seconds": { type: "string", default: "10" },
+    "large-scale": { type: "string", default: "20" },
+    "think-seconds": { type: "string", default: "10" },
+    "step-seconds": { type: "string", default: "30" },
+    "paced-max": { type: "string", default: "3200" },
     profile: { type: "boolean", default: false },
     statements: { type: "boolean", default: false },
+    explain: { type: "boolean", default: false },
     "keep-database": { type: "boolean", default: false },
   },
 });
 const LABELERS = Number(opts.labelers);
 const SECONDS = Number(opts.seconds);
+const PACED_MAX = Number(opts["paced-max"]);
+const THINK_MS = Number(opts["think-seconds"]) * 1000;
+const STEP_MS = Number(opts["step-seconds"]) * 1000;
+/** The submit latency a person waiting on the page should not feel. */
+const PACED_P99_MS = 200;
+/** Submits a paced step waits for at least, whatever --step-seconds says. */
+const MIN_STEP_SUBMITS = 300;
+/** Trees per state and authors at the small size; the large size has --large-scale times as many. */
+const SMALL: SeedSizes = { finishedTrees: 2700, rankingTrees: 1000, reviewTrees: 1000, waitingTrees: 300, authors: 40 };
 const log = (msg: string) => console.log(`[bench:labeling] ${msg}`);
 
 const base = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -110,9 +142,9 @@ function processCpuSeconds(pid: number): number | null {
   }
 }
 
-/** CPU seconds of every Postgres process (backends, WAL writer, checkpointer…). */
-function postgresCpuSeconds(): number {
-  let total = 0;
+/** CPU seconds of every Postgres process (backends, WAL writer, checkpointer…) by pid. */
+function postgresCpuSeconds(): Map<number, number> {
+  const byPid = new Map<number, number>();
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -120,9 +152,9 @@ function postgresCpuSeconds(): number {
     } catch {
       continue;
     }
-    total += processCpuSeconds(Number(entry)) ?? 0;
+    byPid.set(Number(entry), processCpuSeconds(Number(entry)) ?? 0);
   }
-  return total;
+  return byPid;
 }
 
 /** CPU seconds used since the call by the web server, this process and Postgres. */
@@ -130,12 +162,11 @@ function cpuMeter(webPid: number): () => { web: number; client: number; postgres
   const before = { web: processCpuSeconds(webPid), client: process.cpuUsage(), postgres: postgresCpuSeconds() };
   return () => {
     const client = process.cpuUsage(before.client);
-    return {
-      web: (processCpuSeconds(webPid) ?? NaN) - (before.web ?? NaN),
-      client: (client.user + client.system) / 1e6,
-      // Postgres processes that end during the run (none should) would drop out of the sum.
-      postgres: postgresCpuSeconds() - before.postgres,
-    };
+    let postgres = 0;
+    // Per process, so that one ending during the run (another database's backend on a shared
+    // server) does not take its whole life's CPU off the sum; what it used in the run is lost.
+    for (const [pid, seconds] of postgresCpuSeconds()) postgres += seconds - (before.postgres.get(pid) ?? 0);
+    return { web: (processCpuSeconds(webPid) ?? NaN) - (before.web ?? NaN), client: (client.user + client.system) / 1e6, postgres };
   };
 }
 
@@ -180,157 +211,372 @@ async function floorRun(labelers: Labeler[], reject: (cookie: string) => Promise
   };
 }
 
-async function appBench(pgbenchTps: number) {
-  const dbUrl = withDatabase(base, `rlhf_bench_labeling_${suffix}`);
-  await ensureDatabase(dbUrl);
-  const server: { stop?: () => Promise<number | null>; output?: () => string } = {};
-  const profileDir = path.resolve("test-output", `bench-profile-${suffix}`);
+// ─── 3. One project size ────────────────────────────────────────────────────
+
+interface LabelingFigures {
+  submitsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  seconds: number;
+  submits: number;
+  requestsPerS: number;
+  requestP50Ms: number;
+  requestP99Ms: number;
+  webMs: number;
+  postgresMs: number;
+  clientMs: number;
+}
+
+async function startServer(dbUrl: string, profileDir: string | null): Promise<RunningProcess & { url: string }> {
+  const port = await freePort();
+  const args = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+  const proc = startProcess(
+    [...args, "--import", "tsx", "server.ts", "build/server/index.js"],
+    childEnv({ PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: dbUrl, SESSION_SECRET: process.env.SESSION_SECRET! }),
+  );
+  const url = `http://127.0.0.1:${port}`;
   try {
-    log("migrating a fresh database");
-    await migrateDeploy(dbUrl);
-    process.env.DATABASE_URL = dbUrl;
-    process.env.SESSION_SECRET ??= crypto.randomBytes(24).toString("hex");
-    const { hashPassword } = await import("~/auth/password.server.ts");
-    const seed = await seedBench(
-      dbUrl,
-      { labelers: LABELERS, rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600, finishedTrees: 1000 },
-      await hashPassword(crypto.randomBytes(12).toString("hex")),
-    );
-    log(`seeded ${JSON.stringify(seed.trees)} trees, ${LABELERS} labelers`);
-    const { createSession } = await import("~/auth/session.server.ts");
-    const probe = await queryCostProbe(dbUrl);
-    log(`one SELECT 1 costs this process ${probe.prismaMs} ms of CPU through Prisma's $queryRaw, ${probe.pgMs} ms through pg`);
-    const labelers: Labeler[] = [];
-    for (const id of seed.labelerIds) labelers.push({ id, cookie: (await createSession(id, "bench")).split(";")[0] });
-
-    buildIfStale();
-    const port = await freePort();
-    const args = opts.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-    const proc = startProcess(
-      [...args, "--import", "tsx", "server.ts", "build/server/index.js"],
-      childEnv({ PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: dbUrl, SESSION_SECRET: process.env.SESSION_SECRET! }),
-    );
-    Object.assign(server, proc);
-    const url = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${url}/health`)).status < 500, "the web server", 60_000);
-
-    const api = `${url}/api/projects/${seed.slug}/tasks`;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: LABELERS });
-    const post = (target: string, cookie: string, body: unknown) => postJson(agent, target, cookie, body);
-
-    // Warm-up: each labeler once, so connection pools and JIT are not measured.
-    await Promise.all(labelers.slice(0, 8).map(async (l) => (await post(api, l.cookie, { type: "random" })).text()));
-
-    const submitMs: number[] = [];
-    const requestMs: number[] = [];
-    const byType: Record<string, number> = {};
-    const statuses: Record<string, number> = {};
-    let requests = 0;
-    let noTask = 0;
-    const activity: Record<string, number> = {};
-    let activitySamples = 0;
-    const monitor = new pg.Client({ connectionString: dbUrl });
-    await monitor.connect();
-    let running = true;
-    const sampler = (async () => {
-      while (running) {
-        const { rows } = await monitor.query<{ what: string; n: number }>(
-          `SELECT CASE WHEN state = 'active' AND wait_event_type IS NOT NULL THEN 'waiting: ' || wait_event_type || '/' || wait_event
-                       ELSE coalesce(state, 'unknown') END AS what, count(*)::int AS n
-           FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1`,
-        );
-        for (const r of rows) activity[r.what] = (activity[r.what] ?? 0) + r.n;
-        activitySamples++;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
-
-    if (opts.statements) {
-      await monitor.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-      await monitor.query("SELECT pg_stat_statements_reset()");
-    }
-    log(`${LABELERS} labelers for ${SECONDS} s`);
-    const cpuUsed = cpuMeter(proc.child.pid!);
-    const started = performance.now();
-    const deadline = started + SECONDS * 1000;
-    await Promise.all(
-      labelers.map(async (l, i) => {
-        let n = 0;
-        while (performance.now() < deadline) {
-          const t0 = performance.now();
-          const res = await post(api, l.cookie, { type: "random" });
-          requests++;
-          requestMs.push(performance.now() - t0);
-          if (res.status === 404) {
-            noTask++;
-            await res.text();
-            await new Promise((r) => setTimeout(r, 50));
-            continue;
-          }
-          if (res.status !== 200) {
-            statuses[`request ${res.status}`] = (statuses[`request ${res.status}`] ?? 0) + 1;
-            await res.text();
-            continue;
-          }
-          const view = (await res.json()) as TaskView;
-          const t1 = performance.now();
-          const answer = await post(`${api}/${view.task.id}`, l.cookie, answerFor(view, i * 1_000_000 + n++));
-          const ms = performance.now() - t1;
-          await answer.text();
-          if (performance.now() > deadline && answer.status === 200) break; // finished after the bell: not counted
-          if (answer.status === 200) {
-            submitMs.push(ms);
-            byType[view.task.type] = (byType[view.task.type] ?? 0) + 1;
-          } else statuses[`submit ${answer.status}`] = (statuses[`submit ${answer.status}`] ?? 0) + 1;
-        }
-      }),
-    );
-    const elapsed = (performance.now() - started) / 1000;
-    const cpu = cpuUsed();
-    running = false;
-    await sampler;
-
-    if (opts.statements) {
-      const { rows } = await monitor.query<{ ms: number; plan_ms: number; calls: number; query: string }>(
-        `SELECT round(total_exec_time)::int AS ms, round(total_plan_time)::int AS plan_ms, calls::int,
-                left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
-         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-         ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
-      );
-      for (const r of rows) log(`statement: ${r.ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls: ${r.query}`);
-    }
-    const { rows: treeRows } = await monitor.query<{ state: string; n: number }>("SELECT state::text, count(*)::int AS n FROM message_trees GROUP BY 1");
-    await monitor.end();
-    const after = Object.fromEntries(treeRows.map((r) => [r.state, r.n]));
-    const floor = await floorRun(labelers, (cookie) => post(api, cookie, { type: "no_such_task" }), proc.child.pid!);
-
-    agent.destroy();
+  } catch (error) {
+    console.error(proc.output());
     await proc.stop();
-    server.stop = undefined;
-    if (process.env.BENCH_SERVER_LOG) console.log(proc.output().slice(0, 4000));
-    submitMs.sort((a, b) => a - b);
-    requestMs.sort((a, b) => a - b);
-    const submitsPerS = submitMs.length / elapsed;
-    log(`trees after the run: ${JSON.stringify(after)}`);
-    log(`submits by type: ${JSON.stringify(byType)}; other answers: ${JSON.stringify(statuses)}; no task: ${noTask}`);
-    log(
-      `task requests: ${round(requests / elapsed)}/s, p50 ${round(percentile(requestMs, 0.5))} ms, p99 ${round(percentile(requestMs, 0.99))} ms`,
+    throw error;
+  }
+  return { ...proc, url };
+}
+
+/** The labeling loop: every labeler requests a task and answers it at once, for --seconds. */
+async function labelingRun(size: string, api: string, labelers: Labeler[], dbUrl: string, webPid: number): Promise<LabelingFigures> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: labelers.length });
+  const post = (target: string, cookie: string, body: unknown) => postJson(agent, target, cookie, body);
+  // Warm-up, so connection pools and JIT are not measured.
+  await Promise.all(labelers.slice(0, 8).map(async (l) => (await post(api, l.cookie, { type: "random" })).text()));
+
+  const submitMs: number[] = [];
+  const requestMs: number[] = [];
+  const byType: Record<string, number> = {};
+  const statuses: Record<string, number> = {};
+  let requests = 0;
+  let noTask = 0;
+  const activity: Record<string, number> = {};
+  let activitySamples = 0;
+  const monitor = new pg.Client({ connectionString: dbUrl });
+  await monitor.connect();
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      const { rows } = await monitor.query<{ what: string; n: number }>(
+        `SELECT CASE WHEN state = 'active' AND wait_event_type IS NOT NULL THEN 'waiting: ' || wait_event_type || '/' || wait_event
+                     ELSE coalesce(state, 'unknown') END AS what, count(*)::int AS n
+         FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1`,
+      );
+      for (const r of rows) activity[r.what] = (activity[r.what] ?? 0) + r.n;
+      activitySamples++;
+      await sleep(200);
+    }
+  })();
+
+  if (opts.statements) {
+    await monitor.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    await monitor.query("SELECT pg_stat_statements_reset()");
+  }
+  log(`${size}: ${labelers.length} labelers for ${SECONDS} s`);
+  const cpuUsed = cpuMeter(webPid);
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
+  await Promise.all(
+    labelers.map(async (l, i) => {
+      let n = 0;
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const res = await post(api, l.cookie, { type: "random" });
+        requests++;
+        requestMs.push(performance.now() - t0);
+        if (res.status === 404) {
+          noTask++;
+          await res.text();
+          await sleep(50);
+          continue;
+        }
+        if (res.status !== 200) {
+          statuses[`request ${res.status}`] = (statuses[`request ${res.status}`] ?? 0) + 1;
+          await res.text();
+          continue;
+        }
+        const view = (await res.json()) as TaskView;
+        const t1 = performance.now();
+        const answer = await post(`${api}/${view.task.id}`, l.cookie, answerFor(view, i * 1_000_000 + n++));
+        const ms = performance.now() - t1;
+        await answer.text();
+        if (performance.now() > deadline && answer.status === 200) break; // finished after the bell: not counted
+        if (answer.status === 200) {
+          submitMs.push(ms);
+          byType[view.task.type] = (byType[view.task.type] ?? 0) + 1;
+        } else statuses[`submit ${answer.status}`] = (statuses[`submit ${answer.status}`] ?? 0) + 1;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = cpuUsed();
+  running = false;
+  await sampler;
+  agent.destroy();
+
+  if (opts.statements) {
+    const { rows } = await monitor.query<{ ms: number; plan_ms: number; calls: number; query: string }>(
+      `SELECT round(total_exec_time)::int AS ms, round(total_plan_time)::int AS plan_ms, calls::int,
+              left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
     );
-    const share = Object.entries(activity)
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => `${k} ${round(v / activitySamples)}`)
-      .join(", ");
-    log(`database connections on average: ${share}`);
-    const perSubmit = (seconds: number) => round((1000 * seconds) / Math.max(1, submitMs.length), 2);
+    for (const r of rows) log(`${size}: statement: ${r.ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls: ${r.query}`);
+  }
+  const { rows: treeRows } = await monitor.query<{ state: string; n: number }>("SELECT state::text, count(*)::int AS n FROM message_trees GROUP BY 1");
+  await monitor.end();
+  submitMs.sort((a, b) => a - b);
+  requestMs.sort((a, b) => a - b);
+  log(`${size}: trees after the run: ${JSON.stringify(Object.fromEntries(treeRows.map((r) => [r.state, r.n])))}`);
+  log(`${size}: submits by type: ${JSON.stringify(byType)}; other answers: ${JSON.stringify(statuses)}; no task: ${noTask}`);
+  const share = Object.entries(activity)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${round(v / activitySamples)}`)
+    .join(", ");
+  log(`${size}: database connections on average: ${share}`);
+  const perSubmit = (seconds: number) => round((1000 * seconds) / Math.max(1, submitMs.length), 2);
+  const figures: LabelingFigures = {
+    submitsPerS: round(submitMs.length / elapsed),
+    p50Ms: round(percentile(submitMs, 0.5)),
+    p99Ms: round(percentile(submitMs, 0.99)),
+    seconds: round(elapsed),
+    submits: submitMs.length,
+    requestsPerS: round(requests / elapsed),
+    requestP50Ms: round(percentile(requestMs, 0.5)),
+    requestP99Ms: round(percentile(requestMs, 0.99)),
+    webMs: perSubmit(cpu.web),
+    postgresMs: perSubmit(cpu.postgres),
+    clientMs: perSubmit(cpu.client),
+  };
+  log(
+    `${size}: ${figures.submitsPerS} cycles/s (acknowledged submits), submit p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms; ` +
+      `task requests ${figures.requestsPerS}/s, p50 ${figures.requestP50Ms} ms, p99 ${figures.requestP99Ms} ms`,
+  );
+  log(
+    `${size}: CPU per acknowledged submit (task request included): web server ${figures.webMs} ms, Postgres ${figures.postgresMs} ms, ` +
+      `this load generator ${figures.clientMs} ms; the machine has ${os.availableParallelism()} cores for ${figures.seconds} s`,
+  );
+  return figures;
+}
+
+/**
+ * The draw's candidate snapshot (app/models/labeling/snapshot.server.ts) for one labeler, as a
+ * random task request asks for it, timed alone on one connection: how the draw's own cost grows
+ * with the project, apart from the load.
+ */
+async function snapshotProbe(size: string, dbUrl: string, projectId: string, userId: string): Promise<{ ms: number; buffers: number }> {
+  const { candidateTreeFacts } = await import("~/models/labeling/snapshot.server.ts");
+  let query: Prisma.Sql | undefined;
+  const capture = {
+    async $queryRaw<T>(sql: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<T> {
+      query = sql instanceof Prisma.Sql ? sql : Prisma.sql(sql, ...values);
+      return [] as T;
+    },
+  };
+  const states = new Set(["initial_prompt_review", "growing", "ranking"] as const);
+  // perState as requestTask's TREES_PER_STATE.
+  await candidateTreeFacts(capture, { projectId, userId, lang: null, states, perState: 6, config: defaultWorkflowConfig() });
+  if (!query) throw new Error("the draw's snapshot ran no query");
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  try {
+    const statement = { name: "draw_snapshot", text: query.text, values: query.values };
+    for (let i = 0; i < 10; i++) await client.query(statement);
+    const runs = 50;
+    const t = performance.now();
+    for (let i = 0; i < runs; i++) await client.query(statement);
+    const ms = round((performance.now() - t) / runs, 2);
+    const { rows } = await client.query<{ "QUERY PLAN": string }>({ text: `EXPLAIN (ANALYZE, BUFFERS) ${query.text}`, values: query.values });
+    const plan = rows.map((r) => r["QUERY PLAN"]);
+    if (opts.explain) for (const line of plan) log(`${size}: snapshot plan: ${line}`);
+    const top = /shared hit=(\d+)(?: read=(\d+))?/.exec(plan.find((l) => l.includes("Buffers:")) ?? "");
+    const buffers = Number(top?.[1] ?? 0) + Number(top?.[2] ?? 0);
+    log(`${size}: the draw's candidate snapshot alone (one labeler, no load): ${ms} ms per run over ${runs} runs, ${buffers} buffers read`);
+    return { ms, buffers };
+  } finally {
+    await client.end();
+  }
+}
+
+interface PacedStep {
+  labelers: number;
+  submits: number;
+  submits_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  task_request_p99_ms: number;
+  client_loop_delay_p99_ms: number;
+  web_cpu_share: number;
+}
+
+/**
+ * Labelers at a person's pace: request a task, think (jittered ±50 %), submit, again. The count
+ * doubles per step while submit p99 stays within PACED_P99_MS and the load generator keeps up.
+ */
+async function pacedRun(api: string, pool: Labeler[], webPid: number) {
+  const agent = new http.Agent({ keepAlive: true, timeout: 4_000 }); // the server drops idle sockets after 5 s
+  const post = (target: string, cookie: string, body: unknown) => postJson(agent, target, cookie, body);
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every thinking labeler listens for the end
+  const think = (ms = THINK_MS) => sleep(ms * (0.5 + Math.random()), undefined, { signal: stop.signal }).catch(() => undefined);
+  let submits: Array<{ ms: number; type: string }> = [];
+  let requests: number[] = [];
+  const failures: Record<string, number> = {};
+  const fail = (what: string) => (failures[what] = (failures[what] ?? 0) + 1);
+
+  const labeler = async (l: Labeler, i: number) => {
+    await sleep(Math.random() * THINK_MS, undefined, { signal: stop.signal }).catch(() => undefined); // new labelers spread out
+    let n = 0;
+    while (!stop.signal.aborted) {
+      try {
+        const t0 = performance.now();
+        const res = await post(api, l.cookie, { type: "random" });
+        requests.push(performance.now() - t0);
+        if (res.status !== 200) {
+          fail(`request ${res.status}`);
+          await res.text();
+          await think();
+          continue;
+        }
+        const view = (await res.json()) as TaskView;
+        await think();
+        if (stop.signal.aborted) break;
+        const t1 = performance.now();
+        const answer = await post(`${api}/${view.task.id}`, l.cookie, answerFor(view, 500_000_000 + i * 1_000_000 + n++));
+        const end = performance.now();
+        await answer.text();
+        if (answer.status === 200) submits.push({ ms: end - t1, type: view.task.type });
+        else fail(`submit ${answer.status}`);
+      } catch (error) {
+        fail(`error ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        await think();
+      }
+    }
+  };
+
+  const steps: PacedStep[] = [];
+  const loops: Promise<void>[] = [];
+  let held = 0;
+  let stoppedBy = "labelers seeded";
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  try {
+    for (let count = 50; count <= pool.length; count *= 2) {
+      while (loops.length < count) loops.push(labeler(pool[loops.length], loops.length));
+      await sleep(THINK_MS);
+      submits = [];
+      requests = [];
+      loopDelay.reset();
+      const cpuUsed = cpuMeter(webPid);
+      const from = performance.now();
+      // Long enough for a p99 that is not just the slowest one or two submits.
+      await sleep(Math.max(STEP_MS, (MIN_STEP_SUBMITS * THINK_MS) / count));
+      const seconds = (performance.now() - from) / 1000;
+      const ms = submits.map((s) => s.ms).sort((a, b) => a - b);
+      const requestMs = requests.sort((a, b) => a - b);
+      const slow: Record<string, number> = {};
+      for (const s of submits) if (s.ms > PACED_P99_MS) slow[s.type] = (slow[s.type] ?? 0) + 1;
+      const step: PacedStep = {
+        labelers: count,
+        submits: ms.length,
+        submits_per_s: round(ms.length / seconds),
+        p50_ms: round(percentile(ms, 0.5)),
+        p99_ms: round(percentile(ms, 0.99)),
+        task_request_p99_ms: round(percentile(requestMs, 0.99)),
+        client_loop_delay_p99_ms: round(loopDelay.percentile(99) / 1e6),
+        web_cpu_share: round(cpuUsed().web / seconds, 2),
+      };
+      steps.push(step);
+      log(
+        `large, paced: ${count} labelers thinking ${THINK_MS / 1000} s ±50 %: ${step.submits_per_s} submits/s (${step.submits} in ${round(seconds)} s), ` +
+          `submit p50 ${step.p50_ms} ms, p99 ${step.p99_ms} ms, task request p99 ${step.task_request_p99_ms} ms; ` +
+          `web server busy ${step.web_cpu_share} of a core, load generator's event-loop delay p99 ${step.client_loop_delay_p99_ms} ms; ` +
+          `submits over ${PACED_P99_MS} ms by type: ${JSON.stringify(slow)}` +
+          (Object.keys(failures).length ? `; not acknowledged so far: ${JSON.stringify(failures)}` : ""),
+      );
+      // A late event loop delays the load generator's own clocks: latencies past it are not the server's.
+      if (step.client_loop_delay_p99_ms > 50) {
+        stoppedBy = "load generator";
+        break;
+      }
+      if (!(step.p99_ms <= PACED_P99_MS)) {
+        stoppedBy = "submit p99";
+        break;
+      }
+      held = count;
+    }
+  } finally {
+    stop.abort();
+    await Promise.all(loops);
+    loopDelay.disable();
+    agent.destroy();
+  }
+  log(
+    `large, paced: ${held} labelers kept submit p99 within ${PACED_P99_MS} ms (stopped by: ${stoppedBy}); the load generator shares ` +
+      `the machine's ${os.availableParallelism()} cores with the web server and Postgres`,
+  );
+  return { held, stoppedBy, steps };
+}
+
+interface SizeResult {
+  seed: BenchSeed;
+  labeling: LabelingFigures;
+  snapshot: { ms: number; buffers: number };
+  probe?: { prismaMs: number; pgMs: number };
+  floor?: Awaited<ReturnType<typeof floorRun>>;
+  paced?: Awaited<ReturnType<typeof pacedRun>>;
+}
+
+/** Seeds a fresh database at one size, starts the app on it and runs the loads of that size. */
+async function sizeRun(size: "small" | "large", sizes: SeedSizes, people: BenchPeople, labelers: Labeler[]): Promise<SizeResult> {
+  const dbUrl = withDatabase(base, `rlhf_bench_labeling_${size}_${suffix}`);
+  await ensureDatabase(dbUrl);
+  const profileDir = opts.profile && size === "small" ? path.resolve("test-output", `bench-profile-${suffix}`) : null;
+  let server: (RunningProcess & { url: string }) | null = null;
+  try {
+    log(`${size}: migrating a fresh database`);
+    await migrateDeploy(dbUrl);
+    const seed = await seedBench(dbUrl, sizes, people, (msg) => log(`${size}: ${msg}`));
+    const treeCount = Object.values(seed.trees).reduce((a, b) => a + b, 0);
     log(
-      `CPU per acknowledged submit (task request included): web server ${perSubmit(cpu.web)} ms, Postgres ${perSubmit(cpu.postgres)} ms, ` +
-        `this load generator ${perSubmit(cpu.client)} ms; the machine has ${os.availableParallelism()} cores for ${round(elapsed)} s`,
+      `${size}: seeded ${treeCount} trees ${JSON.stringify(seed.trees)}, ${seed.rows.messages} messages, ${seed.rows.tasks} tasks, ` +
+        `${seed.rows.labels} labels, ${seed.rows.rankings} rankings, ${people.labelerIds.length} labelers with sessions in ${round(seed.seconds)} s ` +
+        `(COPY, indexes built after, ANALYZE)`,
     );
-    log(
-      `floor (two task requests rejected with 400 per cycle): ${floor.cyclesPerS} cycles/s, p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms; ` +
-        `CPU per cycle: web server ${floor.webMs} ms, Postgres ${floor.postgresMs} ms, this load generator ${floor.clientMs} ms`,
-    );
-    if (opts.profile) {
+    const probe = size === "small" ? await queryCostProbe(dbUrl) : undefined;
+    if (probe) log(`one SELECT 1 costs this process ${probe.prismaMs} ms of CPU through Prisma's $queryRaw, ${probe.pgMs} ms through pg`);
+
+    server = await startServer(dbUrl, profileDir);
+    const api = `${server.url}/api/projects/${seed.slug}/tasks`;
+    const webPid = server.child.pid!;
+    const loop = labelers.slice(0, LABELERS);
+    const labeling = await labelingRun(size, api, loop, dbUrl, webPid);
+    const snapshot = await snapshotProbe(size, dbUrl, seed.projectId, loop[0].id);
+    const result: SizeResult = { seed, labeling, snapshot, probe };
+    if (size === "small") {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: loop.length });
+      result.floor = await floorRun(loop, (cookie) => postJson(agent, api, cookie, { type: "no_such_task" }), webPid);
+      agent.destroy();
+      const f = result.floor;
+      log(
+        `floor (two task requests rejected with 400 per cycle): ${f.cyclesPerS} cycles/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ` +
+          `CPU per cycle: web server ${f.webMs} ms, Postgres ${f.postgresMs} ms, this load generator ${f.clientMs} ms`,
+      );
+    } else if (PACED_MAX > 0) {
+      result.paced = await pacedRun(api, labelers.slice(0, PACED_MAX), webPid);
+    }
+    await server.stop();
+    if (process.env.BENCH_SERVER_LOG) console.log(server.output().slice(0, 4000));
+    server = null;
+    if (profileDir) {
       // One profile per thread; the main thread's is the largest (the other is tsx's loader).
       const file = fs
         .readdirSync(profileDir)
@@ -339,39 +585,91 @@ async function appBench(pgbenchTps: number) {
         .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
       if (file) for (const line of summarizeProfile(file)) log(`profile: ${line}`);
     }
-    return {
-      bench: "labeling",
-      submits_per_s: round(submitsPerS),
-      p50_ms: round(percentile(submitMs, 0.5)),
-      p99_ms: round(percentile(submitMs, 0.99)),
-      pgbench_tps: round(pgbenchTps),
-      ratio: round(submitsPerS / pgbenchTps, 3),
-      labelers: LABELERS,
-      seconds: round(elapsed),
-      submits: submitMs.length,
-      task_requests_per_s: round(requests / elapsed),
-      task_request_p50_ms: round(percentile(requestMs, 0.5)),
-      task_request_p99_ms: round(percentile(requestMs, 0.99)),
-      web_cpu_ms_per_submit: perSubmit(cpu.web),
-      postgres_cpu_ms_per_submit: perSubmit(cpu.postgres),
-      client_cpu_ms_per_submit: perSubmit(cpu.client),
-      floor_cycles_per_s: floor.cyclesPerS,
-      floor_p99_ms: floor.p99Ms,
-      floor_ratio: round(floor.cyclesPerS / pgbenchTps, 3),
-      prisma_select1_cpu_ms: probe.prismaMs,
-      pg_select1_cpu_ms: probe.pgMs,
-    };
+    return result;
   } catch (error) {
-    if (server.output) console.error(server.output());
+    if (server) console.error(server.output());
     throw error;
   } finally {
-    await server.stop?.();
+    await server?.stop();
     if (opts["keep-database"]) log(`database kept: ${dbUrl}`);
     else await dropDatabase(dbUrl);
   }
 }
 
+// ─── 4. Both sizes ──────────────────────────────────────────────────────────
+
+const benchStarted = performance.now();
 const tps = await pgbench();
-const result = await appBench(tps);
-console.log(JSON.stringify(result));
+process.env.DATABASE_URL = withDatabase(base, `rlhf_bench_labeling_small_${suffix}`);
+process.env.SESSION_SECRET ??= crypto.randomBytes(24).toString("hex");
+const { hashPassword } = await import("~/auth/password.server.ts");
+const { sessionCookie } = await import("~/auth/session.server.ts");
+// The same labelers, sessions and cookies at both sizes.
+const people = benchPeople(Math.max(LABELERS, PACED_MAX), await hashPassword(crypto.randomBytes(12).toString("hex")));
+const labelers: Labeler[] = await Promise.all(
+  people.labelerIds.map(async (id, i) => ({ id, cookie: (await sessionCookie.serialize(people.sessionIds[i])).split(";")[0] })),
+);
+buildIfStale();
+const scale = Number(opts["large-scale"]);
+const large: SeedSizes = {
+  finishedTrees: SMALL.finishedTrees * scale,
+  rankingTrees: SMALL.rankingTrees * scale,
+  reviewTrees: SMALL.reviewTrees * scale,
+  waitingTrees: SMALL.waitingTrees * scale,
+  // As many messages per author at both sizes: a project grows by people as well as by trees.
+  authors: SMALL.authors * scale,
+};
+const s = await sizeRun("small", SMALL, people, labelers);
+const l = await sizeRun("large", large, people, labelers);
+const floor = s.floor!;
+const trees = (r: SizeResult) => Object.values(r.seed.trees).reduce((a, b) => a + b, 0);
+log(
+  `small ${trees(s)} trees: ${s.labeling.submitsPerS} cycles/s, submit p50 ${s.labeling.p50Ms} ms, p99 ${s.labeling.p99Ms} ms; ` +
+    `large ${trees(l)} trees: ${l.labeling.submitsPerS} cycles/s, submit p50 ${l.labeling.p50Ms} ms, p99 ${l.labeling.p99Ms} ms; ` +
+    `floor ${floor.cyclesPerS} cycles/s; whole benchmark ${round((performance.now() - benchStarted) / 1000)} s`,
+);
+console.log(
+  JSON.stringify({
+    bench: "labeling",
+    submits_per_s: s.labeling.submitsPerS,
+    p50_ms: s.labeling.p50Ms,
+    p99_ms: s.labeling.p99Ms,
+    pgbench_tps: round(tps),
+    ratio: round(s.labeling.submitsPerS / tps, 3),
+    labelers: LABELERS,
+    seconds: s.labeling.seconds,
+    submits: s.labeling.submits,
+    task_requests_per_s: s.labeling.requestsPerS,
+    task_request_p50_ms: s.labeling.requestP50Ms,
+    task_request_p99_ms: s.labeling.requestP99Ms,
+    web_cpu_ms_per_submit: s.labeling.webMs,
+    postgres_cpu_ms_per_submit: s.labeling.postgresMs,
+    client_cpu_ms_per_submit: s.labeling.clientMs,
+    floor_cycles_per_s: floor.cyclesPerS,
+    floor_p99_ms: floor.p99Ms,
+    floor_ratio: round(floor.cyclesPerS / tps, 3),
+    prisma_select1_cpu_ms: s.probe!.prismaMs,
+    pg_select1_cpu_ms: s.probe!.pgMs,
+    small_trees: trees(s),
+    small_messages: s.seed.rows.messages,
+    small_seed_s: round(s.seed.seconds),
+    small_snapshot_ms: s.snapshot.ms,
+    large_trees: trees(l),
+    large_messages: l.seed.rows.messages,
+    large_seed_s: round(l.seed.seconds),
+    large_snapshot_ms: l.snapshot.ms,
+    large_submits_per_s: l.labeling.submitsPerS,
+    large_p50_ms: l.labeling.p50Ms,
+    large_p99_ms: l.labeling.p99Ms,
+    large_task_request_p99_ms: l.labeling.requestP99Ms,
+    large_web_cpu_ms_per_submit: l.labeling.webMs,
+    large_postgres_cpu_ms_per_submit: l.labeling.postgresMs,
+    cycle_to_floor: round(s.labeling.submitsPerS / floor.cyclesPerS, 3),
+    large_to_small: round(l.labeling.submitsPerS / s.labeling.submitsPerS, 3),
+    paced_labelers_at_p99_200ms: l.paced?.held ?? null,
+    paced_stopped_by: l.paced?.stoppedBy ?? null,
+    paced_think_seconds: THINK_MS / 1000,
+    paced_steps: l.paced?.steps ?? [],
+  }),
+);
 process.exit(0);

@@ -19,7 +19,7 @@ import { databaseName, ensureDatabase, migrateDeploy, withAdminClient, withDatab
 import { buildIfStale } from "../../scripts/lib/build.ts";
 import { childEnv, freePort, startProcess, waitFor, type RunningProcess } from "../helpers/server.ts";
 import { type Labeler, answerFor, percentile, postJson, round, type TaskView } from "./labeling/load.ts";
-import { seedBench } from "./labeling/seed.ts";
+import { benchPeople, seedBench } from "./labeling/seed.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -51,11 +51,8 @@ async function soak() {
     Object.assign(process.env, { DATABASE_URL: dbUrl, DATA_DIR: dataDir, QUEUE_PREFIX: `soak-${suffix}` });
     process.env.SESSION_SECRET ??= crypto.randomBytes(24).toString("hex");
     const { hashPassword } = await import("~/auth/password.server.ts");
-    const seed = await seedBench(
-      dbUrl,
-      { labelers: LABELERS, rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600, finishedTrees: 1000 },
-      await hashPassword(crypto.randomBytes(12).toString("hex")),
-    );
+    const people = benchPeople(LABELERS, await hashPassword(crypto.randomBytes(12).toString("hex")));
+    const seed = await seedBench(dbUrl, { rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600, finishedTrees: 1000, authors: 40 }, people, log);
     log(`seeded ${JSON.stringify(seed.trees)} trees, ${LABELERS} labelers`);
     const { ensureDemoModel } = await import("../../scripts/lib/demo-model.ts");
     await ensureDemoModel(dataDir, seed.slug);
@@ -63,7 +60,7 @@ async function soak() {
     const { createExport } = await import("~/models/datasets/exports.server.ts");
     const { createSamplingRun } = await import("~/models/sampling.server.ts");
     const labelers: Labeler[] = [];
-    for (const id of seed.labelerIds) labelers.push({ id, cookie: (await createSession(id, "bench")).split(";")[0] });
+    for (const id of people.labelerIds) labelers.push({ id, cookie: (await createSession(id, "bench")).split(";")[0] });
 
     buildIfStale();
     const port = await freePort();
