@@ -8,9 +8,9 @@
 // At each size 64 simulated labelers run over HTTP for 30 s, each looping: request a task (JSON
 // API) → submit an answer. A submit counts when the server acknowledged it (200); latency
 // percentiles are over submits. While it runs, pg_stat_activity is sampled to show where the
-// database connections spend their time. After each run the draw's candidate snapshot (the query
-// behind every task request) is timed alone for one labeler, so its growth with size shows apart
-// from the load.
+// database connections spend their time. After each run the draw (draw_task, the statement behind
+// every task request) is timed alone for one labeler, so its growth with size shows apart from the
+// load.
 // At the small size the same labelers then run a floor for --floor-seconds: each cycle is two
 // task requests the API rejects (400) right after signing the labeler in and reading the body.
 // That is the least any request of the JSON API costs on this stack (Remix, the session lookup,
@@ -24,7 +24,7 @@
 // --step-seconds S, --paced-max N (0: no paced steps), --profile (writes a CPU profile of the web
 // server at the small size and prints its top functions), --statements (prints the statements
 // Postgres spent its time on at each size; needs pg_stat_statements in shared_preload_libraries),
-// --explain (prints the plan of the draw's snapshot at each size). The last line printed is one
+// --explain (prints the plan of the draw at each size). The last line printed is one
 // JSON object. --keep-database leaves the app's databases for a look afterwards.
 import { execFile } from "node:child_process";
 import crypto from "node:crypto";
@@ -39,7 +39,6 @@ import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { defaultWorkflowConfig } from "~/domain/projects/workflow.ts";
-import { Prisma } from "~/generated/prisma/client.ts";
 import { databaseName, ensureDatabase, migrateDeploy, withAdminClient, withDatabase } from "../../scripts/lib/database.ts";
 import { buildIfStale } from "../../scripts/lib/build.ts";
 import { childEnv, freePort, startProcess, waitFor, type RunningProcess } from "../helpers/server.ts";
@@ -368,38 +367,43 @@ async function labelingRun(size: string, api: string, labelers: Labeler[], dbUrl
 }
 
 /**
- * The draw's candidate snapshot (app/models/labeling/snapshot.server.ts) for one labeler, as a
- * random task request asks for it, timed alone on one connection: how the draw's own cost grows
- * with the project, apart from the load.
+ * The draw (draw_task, the one statement behind every task request) for one labeler, with the
+ * project's default weights, timed alone on one connection and rolled back each time: how the
+ * draw's own cost grows with the project, apart from the load.
  */
-async function snapshotProbe(size: string, dbUrl: string, projectId: string, userId: string): Promise<{ ms: number; buffers: number }> {
-  const { candidateTreeFacts } = await import("~/models/labeling/snapshot.server.ts");
-  let query: Prisma.Sql | undefined;
-  const capture = {
-    async $queryRaw<T>(sql: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<T> {
-      query = sql instanceof Prisma.Sql ? sql : Prisma.sql(sql, ...values);
-      return [] as T;
-    },
-  };
-  const states = new Set(["initial_prompt_review", "growing", "ranking"] as const);
-  // perState as requestTask's TREES_PER_STATE.
-  await candidateTreeFacts(capture, { projectId, userId, lang: null, states, perState: 6, config: defaultWorkflowConfig() });
-  if (!query) throw new Error("the draw's snapshot ran no query");
+async function drawProbe(size: string, dbUrl: string, projectId: string, userId: string): Promise<{ ms: number; buffers: number }> {
+  const w = defaultWorkflowConfig().drawWeights;
+  const call = (random: number[]) => ({
+    text: `SELECT d.outcome FROM draw_task($1, $2, 'random', NULL, true, $3::float8[], '{1000000000,1}', '{1000000000,1,1000000000,1}',
+             '{10,100,250}', '{}', 15, NULL, NULL, $4::float8[]) d`,
+    values: [projectId, userId, [w.ranking, w.labelReply, w.labelPrompt, w.reply, w.initialPrompt], random],
+  });
   const client = new pg.Client({ connectionString: dbUrl });
   await client.connect();
   try {
-    const statement = { name: "draw_snapshot", text: query.text, values: query.values };
-    for (let i = 0; i < 10; i++) await client.query(statement);
-    const runs = 50;
+    const once = async (i: number) => {
+      await client.query("BEGIN");
+      try {
+        const { rows } = await client.query(call(Array.from({ length: 40 }, (_, j) => ((i * 40 + j) * 0.618034) % 1)));
+        if (rows[0].outcome !== "task") throw new Error(`the draw handed out no task (${rows[0].outcome})`);
+      } finally {
+        await client.query("ROLLBACK");
+      }
+    };
+    for (let i = 0; i < 10; i++) await once(i);
+    const runs = 100;
     const t = performance.now();
-    for (let i = 0; i < runs; i++) await client.query(statement);
+    for (let i = 0; i < runs; i++) await once(i);
     const ms = round((performance.now() - t) / runs, 2);
-    const { rows } = await client.query<{ "QUERY PLAN": string }>({ text: `EXPLAIN (ANALYZE, BUFFERS) ${query.text}`, values: query.values });
+    await client.query("BEGIN");
+    const explained = call(Array.from({ length: 40 }, (_, j) => (j * 0.618034) % 1));
+    const { rows } = await client.query<{ "QUERY PLAN": string }>({ text: `EXPLAIN (ANALYZE, BUFFERS) ${explained.text}`, values: explained.values });
+    await client.query("ROLLBACK");
     const plan = rows.map((r) => r["QUERY PLAN"]);
-    if (opts.explain) for (const line of plan) log(`${size}: snapshot plan: ${line}`);
+    if (opts.explain) for (const line of plan) log(`${size}: draw plan: ${line}`);
     const top = /shared hit=(\d+)(?: read=(\d+))?/.exec(plan.find((l) => l.includes("Buffers:")) ?? "");
     const buffers = Number(top?.[1] ?? 0) + Number(top?.[2] ?? 0);
-    log(`${size}: the draw's candidate snapshot alone (one labeler, no load): ${ms} ms per run over ${runs} runs, ${buffers} buffers read`);
+    log(`${size}: the draw alone (one labeler, no load, rolled back): ${ms} ms per draw over ${runs} draws, ${buffers} buffers read`);
     return { ms, buffers };
   } finally {
     await client.end();
@@ -529,7 +533,7 @@ async function pacedRun(api: string, pool: Labeler[], webPid: number) {
 interface SizeResult {
   seed: BenchSeed;
   labeling: LabelingFigures;
-  snapshot: { ms: number; buffers: number };
+  draw: { ms: number; buffers: number };
   probe?: { prismaMs: number; pgMs: number };
   floor?: Awaited<ReturnType<typeof floorRun>>;
   paced?: Awaited<ReturnType<typeof pacedRun>>;
@@ -559,8 +563,8 @@ async function sizeRun(size: "small" | "large", sizes: SeedSizes, people: BenchP
     const webPid = server.child.pid!;
     const loop = labelers.slice(0, LABELERS);
     const labeling = await labelingRun(size, api, loop, dbUrl, webPid);
-    const snapshot = await snapshotProbe(size, dbUrl, seed.projectId, loop[0].id);
-    const result: SizeResult = { seed, labeling, snapshot, probe };
+    const draw = await drawProbe(size, dbUrl, seed.projectId, loop[0].id);
+    const result: SizeResult = { seed, labeling, draw, probe };
     if (size === "small") {
       const agent = new http.Agent({ keepAlive: true, maxSockets: loop.length });
       result.floor = await floorRun(loop, (cookie) => postJson(agent, api, cookie, { type: "no_such_task" }), webPid);
@@ -653,11 +657,11 @@ console.log(
     small_trees: trees(s),
     small_messages: s.seed.rows.messages,
     small_seed_s: round(s.seed.seconds),
-    small_snapshot_ms: s.snapshot.ms,
+    small_draw_ms: s.draw.ms,
     large_trees: trees(l),
     large_messages: l.seed.rows.messages,
     large_seed_s: round(l.seed.seconds),
-    large_snapshot_ms: l.snapshot.ms,
+    large_draw_ms: l.draw.ms,
     large_submits_per_s: l.labeling.submitsPerS,
     large_p50_ms: l.labeling.p50Ms,
     large_p99_ms: l.labeling.p99Ms,

@@ -19,7 +19,7 @@ import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import postgres from "postgres";
 import { databaseName, ensureDatabase, migrateDeploy, withAdminClient, withDatabase } from "../../scripts/lib/database.ts";
-import { seedBench } from "./labeling/seed.ts";
+import { benchPeople, seedBench } from "./labeling/seed.ts";
 import { answerFor, percentile, round, type TaskView } from "./labeling/load.ts";
 
 const { values: opts } = parseArgs({
@@ -80,11 +80,8 @@ try {
   process.env.DATABASE_URL = dbUrl;
   process.env.SESSION_SECRET ??= crypto.randomBytes(24).toString("hex");
   const { hashPassword } = await import("~/auth/password.server.ts");
-  const seed = await seedBench(
-    dbUrl,
-    { labelers: LABELERS, rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600, finishedTrees: 1000 },
-    await hashPassword(crypto.randomBytes(12).toString("hex")),
-  );
+  const people = benchPeople(LABELERS, await hashPassword(crypto.randomBytes(12).toString("hex")));
+  const seed = await seedBench(dbUrl, { rankingTrees: 1500, reviewTrees: 1500, waitingTrees: 600, finishedTrees: 1000, authors: 40 }, people, log);
   log(`seeded ${JSON.stringify(seed.trees)} trees, ${LABELERS} labelers`);
 
   // Imported only now: the database clients read DATABASE_URL when first loaded.
@@ -146,7 +143,7 @@ try {
   async function warmUp(driver: Driver, seconds: number): Promise<void> {
     useLabelingDriver(driver);
     const until = performance.now() + seconds * 1000;
-    await Promise.all(seed.labelerIds.map((id, i) => labeler(id, i, until, null)));
+    await Promise.all(people.labelerIds.map((id, i) => labeler(id, i, until, null)));
   }
 
   async function labelingTurn(driver: Driver): Promise<Turn> {
@@ -156,7 +153,7 @@ try {
     const backendsBefore = await backendCpuSeconds(monitor);
     const started = performance.now();
     const deadline = started + SECONDS * 1000;
-    await Promise.all(seed.labelerIds.map((id, i) => labeler(id, i, deadline, turn)));
+    await Promise.all(people.labelerIds.map((id, i) => labeler(id, i, deadline, turn)));
     turn.seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     turn.cpuMs = (used.user + used.system) / 1000;

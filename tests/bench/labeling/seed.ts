@@ -268,6 +268,11 @@ export async function seedBench(databaseUrl: string, sizes: SeedSizes, people: B
     // Vacuumed as well as analyzed: a project in use has its visibility map set (index-only scans
     // skip the heap) and its hint bits written, which a fresh load would otherwise pay during the run.
     await admin.query("VACUUM (ANALYZE)");
+    // The load bypassed the triggers that keep the task slots: the draw's slots, computed once here
+    // the way a migration does for existing trees.
+    progress("seeding: computing the task slots of the trees that hand out tasks");
+    await admin.query(`SELECT refresh_task_slots_of(ARRAY(SELECT id FROM message_trees WHERE state IN ('initial_prompt_review', 'growing', 'ranking')))`);
+    await admin.query("VACUUM (ANALYZE) task_slots");
     return { projectId, slug, trees: counts, rows, seconds: (performance.now() - started) / 1000 };
   } finally {
     await Promise.all(clients.map((c) => c.end()));
