@@ -19,7 +19,7 @@ CREATE TABLE "task_slots" (
 );
 
 -- CreateIndex
-CREATE INDEX "task_slots_project_id_draw_group_tree_state_changed_at_idx" ON "task_slots"("project_id", "draw_group", "tree_state_changed_at");
+CREATE INDEX "task_slots_draw_idx" ON "task_slots"("project_id", "draw_group", "tree_state_changed_at", "message_id");
 
 -- CreateIndex
 CREATE INDEX "task_slots_tree_id_idx" ON "task_slots"("tree_id");
@@ -398,9 +398,11 @@ BEGIN
           SELECT 1 FROM tasks k
           WHERE k.message_id = s.message_id AND k.assignee_id = p_user AND task_kind(k.type) = s.kind
             AND (k.state IN ('done', 'skipped') OR (k.state IN ('assigned', 'acknowledged') AND k.expires_at > now_utc)))
-        AND (s.kind <> 'label' OR NOT EXISTS (SELECT 1 FROM labels l WHERE l.message_id = s.message_id AND l.user_id = p_user))
+        -- OFFSET 0 keeps each a probe of the unique index; hashed, it read all the labeler's rows.
+        AND (s.kind <> 'label' OR NOT EXISTS (
+          SELECT 1 FROM labels l WHERE l.message_id = s.message_id AND l.user_id = p_user OFFSET 0))
         AND (s.kind <> 'rank' OR NOT EXISTS (
-          SELECT 1 FROM rankings rk WHERE rk.parent_message_id = s.message_id AND rk.user_id = p_user))
+          SELECT 1 FROM rankings rk WHERE rk.parent_message_id = s.message_id AND rk.user_id = p_user OFFSET 0))
       ORDER BY CASE WHEN g = 'ranking' AND p_rm IS NOT NULL THEN set_uncertainty(s.message_id, p_rm, p_rm2) END NULLS LAST,
                s.tree_state_changed_at, s.message_id
       -- Trees in review and ranking wait in the thousands: the oldest few are offered, so they
