@@ -130,16 +130,19 @@ export async function fillGrowingSlots(tx: Tx, projectId: string, config: Workfl
   const slots = freeGrowingSlots(growing, cfg);
   if (slots === 0) return;
   // Top-ranked replies are counted once per author, not once per waiting prompt: prolific authors
-  // have hundreds of prompts waiting, and this runs under the project's growing lock.
+  // have hundreds of prompts waiting, and this runs under the project's growing lock. Each waiting
+  // tree's prompt is read through the tree (a join read every prompt of the project), and the
+  // counts come from the (project, author, consensus rank, deleted) index alone.
   const waiting = await tx.$queryRaw<Array<{ id: string; author_user_id: string | null; created_at: Date; top: number }>>`
     WITH waiting AS (
       SELECT t.id, r.author_user_id, t.created_at
-      FROM message_trees t JOIN messages r ON r.tree_id = t.id AND r.parent_id IS NULL
-      WHERE t.project_id = ${projectId}::uuid AND t.state = 'prompt_lottery_waiting'
-      ORDER BY t.created_at LIMIT 500),
+      FROM (SELECT t.id, t.created_at FROM message_trees t
+            WHERE t.project_id = ${projectId}::uuid AND t.state = 'prompt_lottery_waiting'
+            ORDER BY t.created_at LIMIT 500) t
+      JOIN LATERAL (SELECT r.author_user_id FROM messages r WHERE r.tree_id = t.id AND r.parent_id IS NULL LIMIT 1) r ON true),
     tops AS (
       SELECT x.author_user_id, count(*)::int AS top FROM messages x
-      WHERE x.author_user_id IN (SELECT author_user_id FROM waiting)
+      WHERE x.author_user_id = ANY(ARRAY(SELECT DISTINCT author_user_id FROM waiting))
         AND x.project_id = ${projectId}::uuid AND x.consensus_rank = 0 AND NOT x.deleted
       GROUP BY x.author_user_id)
     SELECT w.id, w.author_user_id, w.created_at, COALESCE(tops.top, 0) AS top
