@@ -54,7 +54,8 @@ it("starts an external run by command name and streams its log into the run page
   await page.fill('textarea[name="config"]', JSON.stringify({ steps: 40, stepMs: 300 }));
   await page.click('button:has-text("Start training")');
   await page.waitForURL(/\/training\/[0-9a-f-]{36}$/, { timeout: 30_000 });
-  expect(await page.locator("h1").textContent()).toBe("External run: tiny-trainer");
+  // The address changes before React renders the run's page: wait for its heading.
+  await expect.poll(() => page.locator("h1").textContent()).toBe("External run: tiny-trainer");
 
   // Lines appear while the command still runs (the page polls while the run is live).
   await expect.poll(() => page.locator('[data-testid="log"]').textContent(), { timeout: 120_000 }).toMatch(/\{"step":\d+,"total":40,"loss"/);
