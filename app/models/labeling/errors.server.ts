@@ -40,6 +40,8 @@ export const conflict = (message: string) => new LabelingError("conflict", messa
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export const isUuid = (id: string): boolean => UUID.test(id);
+
 /** Ids come from URLs and forms: anything that is not a uuid is an unknown id, not a 500. */
 export function assertUuid(id: string, what: string): void {
   if (!UUID.test(id)) throw notFound(`No such ${what}.`);

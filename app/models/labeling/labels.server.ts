@@ -1,15 +1,16 @@
 // Label (review) tasks: values checked against the project's label schema, then the review
 // decision, which accepts or rejects the message and may move its tree.
-import { validateLabels } from "~/domain/projects/workflow.ts";
-import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
+import { validateLabels, type WorkflowConfig } from "~/domain/projects/workflow.ts";
+import { TASK_TYPE_INFO, TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import type { ReviewResult } from "~/domain/trees/enums.ts";
 import { reviewDecision, type ReviewLabels } from "~/domain/trees/review.ts";
 import { nextStateAfterPromptReview } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
-import { badInput, conflict } from "./errors.server.ts";
+import { badInput, conflict, isUuid } from "./errors.server.ts";
 import { withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { advanceTree, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
 import { NOW } from "./sql.server.ts";
+import { db } from "./transaction.server.ts";
 
 /** Label values from a form or JSON: names to numbers; anything else is refused with a reason. */
 export function parseLabelValues(raw: Record<string, unknown>): Record<string, number> {
@@ -22,6 +23,32 @@ export function parseLabelValues(raw: Record<string, unknown>): Record<string, n
   }
   if (Object.keys(errors).length) throw badInput("Some labels are not valid.", errors);
   return values;
+}
+
+const LABEL_TYPES = TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === "label");
+const LABEL_TREE_STATES = JSON.stringify(Object.fromEntries(LABEL_TYPES.map((t) => [t, TASK_TYPE_INFO[t].treeState])));
+
+/**
+ * The common submit in one statement (`submit_review`, migration 20261208110000): a review that
+ * leaves its message short of the reviews it needs is stored, counted and closes its task.
+ * False when the submit is anything else (the last review, a refusal); nothing was written then.
+ */
+export async function reviewAtOnce(
+  projectId: string, taskId: TaskRef, userId: string, values: Record<string, number>, submitKey: string | null, config: WorkflowConfig,
+): Promise<boolean> {
+  const id = typeof taskId === "string" ? taskId : taskId.id;
+  if (!isUuid(id)) return false;
+  // Which labels apply depends on the task's type, read under its lock: the values as checked for each.
+  const byType = Object.fromEntries(
+    LABEL_TYPES.flatMap((t) => {
+      const checked = validateLabels(config.labelSchema, values, { target: TASK_TYPE_INFO[t].labelTarget! });
+      return checked.ok ? [[t, checked.values]] : [];
+    }),
+  );
+  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "slow" }>>`
+    SELECT submit_review(${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(byType)}::jsonb,
+                         ${LABEL_TREE_STATES}::jsonb, ${[config.reviewsPerPrompt, config.reviewsPerReply]}::int[], ${submitKey}::text) AS outcome`;
+  return row.outcome === "done";
 }
 
 /**
@@ -40,6 +67,7 @@ export async function submitLabels(
 ): Promise<{ reviewResult: ReviewResult }> {
   const config = await projectConfig(projectId);
   const values = parseLabelValues(rawValues);
+  if (await reviewAtOnce(projectId, taskId, userId, values, submitKey, config)) return { reviewResult: "pending" };
 
   return withOpenTask(taskId, { projectId, userId, submitKey }, ["label"], {}, async (tx, t, tree) => {
     // Checked under the task's lock: which labels apply depends on the task, read only there.

@@ -9,14 +9,8 @@ export type RankingOrderCheck = { ok: true; order: string[][] } | { ok: false; m
  */
 export function checkRankingOrder(raw: unknown, siblingIds: readonly string[], tiesAllowed: boolean): RankingOrderCheck {
   if (!Array.isArray(raw) || raw.length === 0) return { ok: false, message: "The ranking is empty." };
-  const order: string[][] = [];
-  for (const entry of raw) {
-    const group = typeof entry === "string" ? [entry] : entry;
-    if (!Array.isArray(group) || group.length === 0 || !group.every((id) => typeof id === "string")) {
-      return { ok: false, message: "A ranking is a list of replies (or of groups of tied replies), best first." };
-    }
-    order.push([...(group as string[])]);
-  }
+  const order = rankingGroups(raw);
+  if (!order) return { ok: false, message: "A ranking is a list of replies (or of groups of tied replies), best first." };
   const flat = order.flat();
   const expected = new Set(siblingIds);
   const seen = new Set<string>();
@@ -32,4 +26,17 @@ export function checkRankingOrder(raw: unknown, siblingIds: readonly string[], t
     return { ok: false, message: "This project does not allow ties: put every reply in its own place." };
   }
   return { ok: true, order };
+}
+
+/** The groups of a ranking, best first (bare ids as groups of one), or null when it is not a
+ *  list of ids and lists of ids. Says nothing of which ids it holds. */
+export function rankingGroups(raw: unknown): string[][] | null {
+  if (!Array.isArray(raw)) return null;
+  const order: string[][] = [];
+  for (const entry of raw) {
+    const group = typeof entry === "string" ? [entry] : entry;
+    if (!Array.isArray(group) || group.length === 0 || !group.every((id) => typeof id === "string")) return null;
+    order.push([...(group as string[])]);
+  }
+  return order;
 }

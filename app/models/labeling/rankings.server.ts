@@ -1,15 +1,18 @@
 // Ranking tasks: every labeler's raw ranking is kept; when a sibling set has its rankings the
 // consensus is computed and stored, and the tree moves on when all its sets are done.
+import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
+import { TASK_TYPE_INFO, TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { siblingSets } from "~/domain/trees/tree-facts.ts";
 import { projectConfig } from "./config.server.ts";
 import { scoreSiblingSet } from "./consensus.server.ts";
-import { badInput, conflict } from "./errors.server.ts";
-import { checkRankingOrder } from "./ranking-order.ts";
+import { badInput, conflict, isUuid } from "./errors.server.ts";
+import { checkRankingOrder, rankingGroups } from "./ranking-order.ts";
 import { treeFacts } from "./snapshot.server.ts";
 import { withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { NOT_RANKABLE_REASON } from "./moderation.server.ts";
 import { advanceTree } from "./tree-state.server.ts";
 import { NOW } from "./sql.server.ts";
+import { db } from "./transaction.server.ts";
 
 export interface RankingInput {
   /** Groups of sibling ids, best first (ties: groups of several, where allowed). */
@@ -21,6 +24,31 @@ export interface RankingInput {
 }
 
 const MAX_REPORT = 2000;
+
+const RANK_TREE_STATES = JSON.stringify(
+  Object.fromEntries(TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === "rank").map((t) => [t, TASK_TYPE_INFO[t].treeState])),
+);
+
+/**
+ * The common submit in one statement (`submit_ranking`, migration 20261208110000): an order of
+ * exactly the task's replies that leaves their set short of the rankings it needs is stored,
+ * counted and closes its task. False when the submit is anything else (the set's last ranking, a
+ * refusal); nothing was written then.
+ */
+export async function rankingAtOnce(
+  projectId: string, taskId: TaskRef, userId: string, rawOrder: unknown, submitKey: string | null, config: WorkflowConfig,
+): Promise<boolean> {
+  const id = typeof taskId === "string" ? taskId : taskId.id;
+  const order = rankingGroups(rawOrder);
+  if (!isUuid(id) || !order?.length) return false;
+  const ids = order.flat();
+  if (!ids.every(isUuid) || new Set(ids).size !== ids.length) return false;
+  if (!config.tiesAllowed && order.some((g) => g.length > 1)) return false;
+  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "slow" }>>`
+    SELECT submit_ranking(${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(order)}::jsonb, ${ids}::uuid[],
+                          ${RANK_TREE_STATES}::jsonb, ${config.rankingsPerSiblingSet}::int, ${submitKey}::text) AS outcome`;
+  return row.outcome === "done";
+}
 
 export async function submitRanking(
   projectId: string,
@@ -34,6 +62,8 @@ export async function submitRanking(
   const config = await projectConfig(projectId);
   const reportText = (input.report ?? "").trim();
   if (reportText.length > MAX_REPORT) throw badInput(`The report is longer than ${MAX_REPORT} characters.`, { report: "too long" });
+
+  if (!input.notRankable && (await rankingAtOnce(projectId, taskId, userId, input.order, submitKey, config))) return { setComplete: false };
 
   return withOpenTask(taskId, { projectId, userId, submitKey }, ["rank"], {}, async (tx, t, tree) => {
     // Checked under the task's lock against the siblings the task showed, read only there.

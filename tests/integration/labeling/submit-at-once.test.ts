@@ -1,0 +1,88 @@
+// Reviews and rankings submitted in one statement (submit_review, submit_ranking): the common
+// submit is stored whole at once; a last review or ranking, or any submit the full path would
+// refuse, writes nothing there and is left to the full path, which then decides as before.
+import { describe, expect, it } from "vitest";
+import { prisma } from "~/db.server.ts";
+import { projectConfig } from "~/models/labeling/config.server.ts";
+import { reviewAtOnce, submitLabels } from "~/models/labeling/labels.server.ts";
+import { rankingAtOnce, submitRanking } from "~/models/labeling/rankings.server.ts";
+import { checkTaskSlots } from "~/models/labeling/task-slots.server.ts";
+import { requestTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
+import { submitPrompt } from "~/models/labeling/writing.server.ts";
+import { doTask, freshText, GOOD_LABELS, makeLabelers, makeProject, SMALL_WORKFLOW, treeState } from "./fixtures.ts";
+
+const take = async (projectId: string, userId: string, type: TaskRecord["type"]) => (await requestTask({ projectId, userId, type }))!;
+const taskRow = (id: string) => prisma.task.findUniqueOrThrow({ where: { id } });
+
+describe("submits in one statement", () => {
+  it("store a review that leaves its message short of reviews, and leave the last one to the full path", async () => {
+    const project = await makeProject({ ...SMALL_WORKFLOW, reviewsPerPrompt: 3 });
+    const config = await projectConfig(project.id);
+    const [writer, a, b, c] = await makeLabelers(project.id, 4);
+    const t = await take(project.id, writer.id, "initial_prompt");
+    const { treeId } = await submitPrompt(project.id, t.id, writer.id, { text: freshText("prompt") });
+    const [ta, tb, tc] = [await take(project.id, a.id, "label_initial_prompt"), await take(project.id, b.id, "label_initial_prompt"), await take(project.id, c.id, "label_initial_prompt")];
+    const labels = () => prisma.label.count({ where: { messageId: ta.messageId! } });
+
+    // Someone else's task, values the schema refuses, an unknown id: nothing written.
+    expect(await reviewAtOnce(project.id, ta.id, b.id, GOOD_LABELS, null, config)).toBe(false);
+    expect(await reviewAtOnce(project.id, ta.id, a.id, { ...GOOD_LABELS, quality: 7 }, null, config)).toBe(false);
+    expect(await reviewAtOnce(project.id, crypto.randomUUID(), a.id, GOOD_LABELS, null, config)).toBe(false);
+    expect(await labels()).toBe(0);
+    expect((await taskRow(ta.id)).state).toBe("assigned");
+
+    expect(await reviewAtOnce(project.id, ta.id, a.id, GOOD_LABELS, "key-0001-review", config)).toBe(true);
+    expect(await labels()).toBe(1);
+    expect(await prisma.label.findFirstOrThrow({ where: { taskId: ta.id } })).toMatchObject({ userId: a.id, values: GOOD_LABELS });
+    expect(await taskRow(ta.id)).toMatchObject({ state: "done", submitKey: "key-0001-review" });
+    expect((await prisma.message.findUniqueOrThrow({ where: { id: ta.messageId! } })).reviewCount).toBe(1);
+    // Done: a second try is the full path's to answer (a replay or a conflict).
+    expect(await reviewAtOnce(project.id, ta.id, a.id, GOOD_LABELS, null, config)).toBe(false);
+
+    expect(await submitLabels(project.id, tb.id, b.id, GOOD_LABELS)).toEqual({ reviewResult: "pending" });
+    expect(await labels()).toBe(2);
+    // The last review decides the message and moves the tree: not here.
+    expect(await reviewAtOnce(project.id, tc.id, c.id, GOOD_LABELS, null, config)).toBe(false);
+    expect(await labels()).toBe(2);
+    expect(await submitLabels(project.id, tc.id, c.id, GOOD_LABELS)).toEqual({ reviewResult: "accepted" });
+    expect(await treeState(treeId)).not.toBe("initial_prompt_review");
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+
+  it("store a ranking of exactly the task's replies that leaves the set short, and leave the last one to the full path", async () => {
+    const project = await makeProject();
+    const config = await projectConfig(project.id);
+    const users = await makeLabelers(project.id, 7);
+    const t = await take(project.id, users[0].id, "initial_prompt");
+    const { treeId } = await submitPrompt(project.id, t.id, users[0].id, { text: freshText("prompt") });
+    await doTask(project.id, users[1].id, "label_initial_prompt");
+    await doTask(project.id, users[2].id, "assistant_reply");
+    await doTask(project.id, users[3].id, "assistant_reply");
+    await doTask(project.id, users[1].id, "label_assistant_reply");
+    await doTask(project.id, users[1].id, "label_assistant_reply");
+    expect(await treeState(treeId)).toBe("ranking");
+    const [r4, r5, r6] = [await take(project.id, users[4].id, "rank_assistant_replies"), await take(project.id, users[5].id, "rank_assistant_replies"), await take(project.id, users[6].id, "rank_assistant_replies")];
+    const [x, y] = r4.siblingIds;
+    const rankings = () => prisma.ranking.count({ where: { parentMessageId: r4.messageId! } });
+
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x]], null, config)).toBe(false);
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [x]], null, config)).toBe(false);
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [crypto.randomUUID()]], null, config)).toBe(false);
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x, y]], null, config)).toBe(false); // no ties here
+    expect(await rankingAtOnce(project.id, r4.id, users[5].id, [[x], [y]], null, config)).toBe(false);
+    expect(await rankings()).toBe(0);
+
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [y, [x]], null, config)).toBe(true);
+    expect(await prisma.ranking.findFirstOrThrow({ where: { taskId: r4.id } })).toMatchObject({ userId: users[4].id, order: [[y], [x]], notRankable: false });
+    expect((await taskRow(r4.id)).state).toBe("done");
+    const counts = await prisma.message.findMany({ where: { id: { in: [x, y] } }, select: { rankingCount: true } });
+    expect(counts.map((m) => m.rankingCount)).toEqual([1, 1]);
+
+    expect(await submitRanking(project.id, r5.id, users[5].id, { order: [[x], [y]] })).toEqual({ setComplete: false });
+    expect(await rankingAtOnce(project.id, r6.id, users[6].id, [[x], [y]], null, config)).toBe(false);
+    expect(await rankings()).toBe(2);
+    expect(await submitRanking(project.id, r6.id, users[6].id, { order: [[x], [y]] })).toEqual({ setComplete: true });
+    expect(await rankings()).toBe(3);
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+});
