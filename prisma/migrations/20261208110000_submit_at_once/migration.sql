@@ -6,6 +6,32 @@
 -- message) it changes nothing and answers 'slow': the caller then runs the full submit, which
 -- decides and words every outcome.
 
+-- The task, locked after its tree as every submit locks them, when it is this labeler's open,
+-- unexpired task of this kind in this project and its tree is in the state its type belongs to
+-- (p_tree_states: task type → tree state); otherwise null.
+CREATE FUNCTION lock_open_task(p_task uuid, p_project uuid, p_user uuid, p_kind text, p_tree_states jsonb)
+RETURNS tasks LANGUAGE plpgsql AS $$
+DECLARE
+  k tasks;
+  tree_state text;
+BEGIN
+  SELECT t.state::text INTO tree_state
+    FROM message_trees t JOIN tasks tk ON tk.tree_id = t.id
+    WHERE tk.id = p_task
+    FOR NO KEY UPDATE OF t, tk;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  SELECT * INTO k FROM tasks WHERE id = p_task;
+  IF k.id IS NULL OR k.project_id <> p_project OR k.assignee_id <> p_user OR task_kind(k.type) <> p_kind
+     OR k.state NOT IN ('assigned', 'acknowledged') OR k.expires_at <= (now() AT TIME ZONE 'UTC')
+     OR tree_state IS DISTINCT FROM p_tree_states ->> k.type::text THEN
+    RETURN NULL;
+  END IF;
+  RETURN k;
+END
+$$;
+
 -- p_values: the checked label values per label task type (a type whose target the values do
 -- not fit is absent). p_required: reviews required of an initial prompt, of a reply.
 CREATE FUNCTION submit_review(
@@ -13,20 +39,12 @@ CREATE FUNCTION submit_review(
 ) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   now_utc timestamp := now() AT TIME ZONE 'UTC';
-  k record;
+  k tasks := lock_open_task(p_task, p_project, p_user, 'label', p_tree_states);
   m record;
   reviews integer;
   required integer;
 BEGIN
-  SELECT tk.id, tk.project_id, tk.assignee_id, tk.type::text AS type, tk.state::text AS state, tk.expires_at, tk.message_id,
-         tk.full_form, t.state::text AS tree_state
-    INTO k
-    FROM message_trees t JOIN tasks tk ON tk.tree_id = t.id
-    WHERE tk.id = p_task
-    FOR NO KEY UPDATE OF t, tk;
-  IF k.id IS NULL OR k.project_id <> p_project OR k.assignee_id <> p_user OR task_kind(k.type::"TaskType") <> 'label'
-     OR k.state NOT IN ('assigned', 'acknowledged') OR k.expires_at <= now_utc
-     OR k.tree_state IS DISTINCT FROM p_tree_states ->> k.type OR NOT p_values ? k.type THEN
+  IF k.id IS NULL OR NOT p_values ? k.type::text THEN
     RETURN 'slow';
   END IF;
   SELECT msg.id, msg.parent_id, msg.deleted, msg.review_result::text AS review_result INTO m
@@ -40,7 +58,7 @@ BEGIN
     RETURN 'slow';
   END IF;
   INSERT INTO labels (id, message_id, user_id, task_id, "values", full_form, created_at)
-  VALUES (gen_random_uuid(), m.id, p_user, k.id, p_values -> k.type, k.full_form, now_utc)
+  VALUES (gen_random_uuid(), m.id, p_user, k.id, p_values -> k.type::text, k.full_form, now_utc)
   ON CONFLICT (message_id, user_id) DO NOTHING;
   IF NOT FOUND THEN
     RETURN 'slow';
@@ -60,19 +78,11 @@ CREATE FUNCTION submit_ranking(
 ) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   now_utc timestamp := now() AT TIME ZONE 'UTC';
-  k record;
+  k tasks := lock_open_task(p_task, p_project, p_user, 'rank', p_tree_states);
   least_count integer;
 BEGIN
-  SELECT tk.id, tk.project_id, tk.assignee_id, tk.type::text AS type, tk.state::text AS state, tk.expires_at, tk.message_id,
-         tk.sibling_ids, t.state::text AS tree_state
-    INTO k
-    FROM message_trees t JOIN tasks tk ON tk.tree_id = t.id
-    WHERE tk.id = p_task
-    FOR NO KEY UPDATE OF t, tk;
-  IF k.id IS NULL OR k.project_id <> p_project OR k.assignee_id <> p_user OR task_kind(k.type::"TaskType") <> 'rank'
-     OR k.state NOT IN ('assigned', 'acknowledged') OR k.expires_at <= now_utc
-     OR k.tree_state IS DISTINCT FROM p_tree_states ->> k.type
-     -- Every reply the task showed, once, and nothing else.
+  -- Every reply the task showed, once, and nothing else.
+  IF k.id IS NULL
      OR ARRAY(SELECT x FROM unnest(p_ids) x ORDER BY x) IS DISTINCT FROM ARRAY(SELECT x FROM unnest(k.sibling_ids) x ORDER BY x) THEN
     RETURN 'slow';
   END IF;
