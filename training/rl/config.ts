@@ -21,7 +21,7 @@ const shared = (k: number): Field[] => [
   { key: "rewardClip", label: "Reward clip", default: 0, min: 0, max: 1e6, integer: false, help: "Scores are clipped to ±this (DeepSpeed-Chat: 5, OpenRLHF: 10); 0 is off." },
   { key: "missingEosPenalty", label: "Missing-EOS penalty", default: 0, min: 0, max: 1e6, integer: false, help: "Subtracted from the score of a response that hit the token limit without ending." },
   { key: "maxGradNorm", label: "Max grad norm", default: 1, min: 0, max: 1000, integer: false, help: "Gradients are scaled down to this global norm; 0 turns clipping off." },
-  { key: "evalPrompts", label: "Evaluation prompts", default: 16, min: 0, max: 4096, integer: true, help: "Held-out prompts (the validation split, else the last of the training prompts) sampled with a fixed seed to measure the mean score and KL; 0 is off." },
+  { key: "evalPrompts", label: "Evaluation prompts", default: 16, min: 0, max: 4096, integer: true, help: "Held-out prompts (the validation split, else the last of the training prompts), each sampled as many times as a training prompt with a fixed seed, to measure the mean score and KL; 0 is off." },
   { key: "evalEvery", label: "Evaluate every", default: 10, min: 1, max: 1_000_000, integer: true, help: "Iterations between held-out evaluations (one also runs before the first and after the last)." },
   { key: "checkpointEvery", label: "Checkpoint every", default: 5, min: 1, max: 1_000_000, integer: true, help: "Iterations between checkpoints a crashed or cancelled run resumes from." },
   { key: "seed", label: "Seed", default: 1, min: 0, max: 2 ** 31 - 1, integer: true, help: "Seeds the prompt order, the rollouts' sampling and the minibatch order." },

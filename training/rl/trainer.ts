@@ -220,7 +220,7 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
 
   const evaluate = async (): Promise<void> => {
     if (held.length === 0) return;
-    const rows = await sample(held, 1, (c.seed + 0x5eed) >>> 0);
+    const rows = await sample(held, k, (c.seed + 0x5eed) >>> 0);
     const { raw } = await scoreOf(rows);
     const logp = await logprobForward.run(policyTrainer.state().weights, rows.sequences, padTokenId);
     const ref = await logprobForward.run(referenceWeights, rows.sequences, padTokenId);
