@@ -1,15 +1,15 @@
 // Label (review) tasks: values checked against the project's label schema, then the review
 // decision, which accepts or rejects the message and may move its tree.
 import { validateLabels, type WorkflowConfig } from "~/domain/projects/workflow.ts";
-import { TASK_TYPE_INFO, TASK_TYPES } from "~/domain/tasks/task-types.ts";
+import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
 import type { ReviewResult } from "~/domain/trees/enums.ts";
 import { reviewDecision, type ReviewLabels } from "~/domain/trees/review.ts";
 import { nextStateAfterPromptReview } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
 import { badInput, conflict, isUuid } from "./errors.server.ts";
-import { withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { LABEL_TYPES, withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { advanceTree, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
-import { NOW } from "./sql.server.ts";
+import { NOW, treeStatesJson } from "./sql.server.ts";
 import { db } from "./transaction.server.ts";
 
 /** Label values from a form or JSON: names to numbers; anything else is refused with a reason. */
@@ -25,8 +25,7 @@ export function parseLabelValues(raw: Record<string, unknown>): Record<string, n
   return values;
 }
 
-const LABEL_TYPES = TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === "label");
-const LABEL_TREE_STATES = JSON.stringify(Object.fromEntries(LABEL_TYPES.map((t) => [t, TASK_TYPE_INFO[t].treeState])));
+const LABEL_TREE_STATES = treeStatesJson("label");
 
 /**
  * The common submit in one statement (`submit_review`, migration 20261208110000): a review that

@@ -1,7 +1,6 @@
 // Ranking tasks: every labeler's raw ranking is kept; when a sibling set has its rankings the
 // consensus is computed and stored, and the tree moves on when all its sets are done.
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
-import { TASK_TYPE_INFO, TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { siblingSets } from "~/domain/trees/tree-facts.ts";
 import { projectConfig } from "./config.server.ts";
 import { scoreSiblingSet } from "./consensus.server.ts";
@@ -11,7 +10,7 @@ import { treeFacts } from "./snapshot.server.ts";
 import { withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { NOT_RANKABLE_REASON } from "./moderation.server.ts";
 import { advanceTree } from "./tree-state.server.ts";
-import { NOW } from "./sql.server.ts";
+import { NOW, treeStatesJson } from "./sql.server.ts";
 import { db } from "./transaction.server.ts";
 
 export interface RankingInput {
@@ -25,9 +24,7 @@ export interface RankingInput {
 
 const MAX_REPORT = 2000;
 
-const RANK_TREE_STATES = JSON.stringify(
-  Object.fromEntries(TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === "rank").map((t) => [t, TASK_TYPE_INFO[t].treeState])),
-);
+const RANK_TREE_STATES = treeStatesJson("rank");
 
 /**
  * The common submit in one statement (`submit_ranking`, migration 20261208110000): an order of

@@ -24,3 +24,8 @@ export function sqlInt(n: number): Prisma.Sql {
   if (!Number.isSafeInteger(n)) throw new Error(`Not an integer for SQL: ${n}`);
   return Prisma.raw(String(n));
 }
+
+/** Task type → the tree state its tasks belong to, for the tasks of one kind, as JSON for a
+ *  stored function (submit_review, submit_ranking). */
+export const treeStatesJson = (kind: "label" | "rank") =>
+  JSON.stringify(Object.fromEntries(TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === kind).map((t) => [t, TASK_TYPE_INFO[t].treeState])));

@@ -108,7 +108,7 @@ export interface TaskRequest {
 /** Random numbers handed to the draw: two per try (group, candidate) and one per ranked reply;
  *  past them the database draws its own. */
 const DRAW_RANDOMS = 40;
-const LABEL_TYPES = TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === "label" && TASK_TYPE_INFO[t].generated);
+export const LABEL_TYPES = TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === "label" && TASK_TYPE_INFO[t].generated);
 
 type DrawRow = TaskRow & { outcome: "task" | "none" | "rate_limited" | "write_limited"; retry_after: number | null; limited_role: MessageRole | null };
 
