@@ -26,6 +26,6 @@ export function sqlInt(n: number): Prisma.Sql {
 }
 
 /** Task type → the tree state its tasks belong to, for the tasks of one kind, as JSON for a
- *  stored function (submit_review, submit_ranking). */
-export const treeStatesJson = (kind: "label" | "rank") =>
+ *  stored function (submit_review, submit_ranking, submit_reply). */
+export const treeStatesJson = (kind: "label" | "reply" | "rank") =>
   JSON.stringify(Object.fromEntries(TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].kind === kind).map((t) => [t, TASK_TYPE_INFO[t].treeState])));

@@ -1,14 +1,17 @@
 // Writing tasks (initial prompts and replies) and editing one's own message while its tree grows.
+import crypto from "node:crypto";
+import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
+import { replyCapacity } from "~/domain/trees/tree-facts.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
 import { createInitialPrompt, insertReply, lockReplyParent } from "./messages.server.ts";
 import { limitReplies } from "./rate-limits.server.ts";
 import { assertNotReplayed, completeTask, ownTask, withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { assertNotDuplicate, checkMessageText, textHash } from "./text.server.ts";
-import { inTransaction } from "./transaction.server.ts";
+import { db, inTransaction } from "./transaction.server.ts";
 import { lockTree } from "./tree-state.server.ts";
-import { NOW } from "./sql.server.ts";
+import { NOW, treeStatesJson } from "./sql.server.ts";
 
 export interface WritingInput {
   text: unknown;
@@ -43,6 +46,24 @@ export async function submitPrompt(
   });
 }
 
+const REPLY_TREE_STATES = treeStatesJson("reply");
+
+/**
+ * The common reply in one statement (`submit_reply`, migration 20261208130000): stored, counted on
+ * its parent and closing its task when every check of the full path passes. Null when the submit
+ * is anything else (a refusal, which the full path words); nothing was written then.
+ */
+export async function replyAtOnce(
+  projectId: string, taskId: string, userId: string, text: string, hash: string, submitKey: string | null, config: WorkflowConfig,
+): Promise<{ messageId: string } | null> {
+  const messageId = crypto.randomUUID();
+  const capacity = [replyCapacity("prompter", config), replyCapacity("assistant", config)];
+  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "slow" }>>`
+    SELECT submit_reply(${taskId}::uuid, ${projectId}::uuid, ${userId}::uuid, ${messageId}::uuid, ${text}, ${hash},
+                        ${REPLY_TREE_STATES}::jsonb, ${capacity}::int[], ${config.duplicateWindowMinutes}::int, ${submitKey}::text) AS outcome`;
+  return row.outcome === "done" ? { messageId } : null;
+}
+
 /**
  * Submits a reply task: one reply per labeler per parent, the parent's reply limit checked under
  * its row lock, the labeler's own duplicate text refused.
@@ -64,6 +85,8 @@ export async function submitReply(
   if (TASK_TYPE_INFO[task.type].kind !== "reply" || !role) throw badInput(`Task ${task.id} is not a reply task.`);
   await limitReplies(projectId, userId, role, config);
   const hash = textHash(text);
+  const stored = await replyAtOnce(projectId, task.id, userId, text, hash, submitKey, config);
+  if (stored) return stored;
   return withOpenTask(task, { projectId, userId, submitKey }, ["reply"], {}, async (tx, t) => {
     const parent = await lockReplyParent(tx, t.messageId!, config, userId);
     if (!parent || parent.deleted || parent.reviewResult !== "accepted") {

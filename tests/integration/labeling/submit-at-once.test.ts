@@ -1,6 +1,7 @@
-// Reviews and rankings submitted in one statement (submit_review, submit_ranking): the common
-// submit is stored whole at once; a last review or ranking, or any submit the full path would
-// refuse, writes nothing there and is left to the full path, which then decides as before.
+// Reviews, rankings and replies submitted in one statement (submit_review, submit_ranking,
+// submit_reply): the common submit is stored whole at once; a last review or ranking, or any
+// submit the full path would refuse, writes nothing there and is left to the full path, which
+// then decides as before.
 import { describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
@@ -8,7 +9,8 @@ import { reviewAtOnce, submitLabels } from "~/models/labeling/labels.server.ts";
 import { rankingAtOnce, submitRanking } from "~/models/labeling/rankings.server.ts";
 import { checkTaskSlots } from "~/models/labeling/task-slots.server.ts";
 import { requestTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
-import { submitPrompt } from "~/models/labeling/writing.server.ts";
+import { textHash } from "~/models/labeling/text.server.ts";
+import { replyAtOnce, submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 import { doTask, freshText, GOOD_LABELS, makeLabelers, makeProject, SMALL_WORKFLOW, treeState } from "./fixtures.ts";
 
 const take = async (projectId: string, userId: string, type: TaskRecord["type"]) => (await requestTask({ projectId, userId, type }))!;
@@ -83,6 +85,53 @@ describe("submits in one statement", () => {
     expect(await rankings()).toBe(2);
     expect(await submitRanking(project.id, r6.id, users[6].id, { order: [[x], [y]] })).toEqual({ setComplete: true });
     expect(await rankings()).toBe(3);
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+
+  it("store a reply the full path would accept, and leave every refusal to it", async () => {
+    const project = await makeProject();
+    const config = await projectConfig(project.id);
+    const [writer, reviewer, a, c] = await makeLabelers(project.id, 4);
+    const prompt = async () => {
+      const t = await take(project.id, writer.id, "initial_prompt");
+      const created = await submitPrompt(project.id, t.id, writer.id, { text: freshText("prompt") });
+      await doTask(project.id, reviewer.id, "label_initial_prompt");
+      expect(await treeState(created.treeId)).toBe("growing");
+      return created;
+    };
+    const first = await prompt();
+    const [ta, tc] = [await take(project.id, a.id, "assistant_reply"), await take(project.id, c.id, "assistant_reply")];
+    const text = freshText("reply");
+    const replies = () => prisma.message.count({ where: { parentId: first.messageId } });
+
+    // Someone else's task, an unknown id: nothing written.
+    expect(await replyAtOnce(project.id, ta.id, c.id, text, textHash(text), null, config)).toBeNull();
+    expect(await replyAtOnce(project.id, crypto.randomUUID(), a.id, text, textHash(text), null, config)).toBeNull();
+    expect(await replies()).toBe(0);
+
+    const stored = await replyAtOnce(project.id, ta.id, a.id, text, textHash(text), "key-0001-reply", config);
+    expect(stored).not.toBeNull();
+    expect(await prisma.message.findUniqueOrThrow({ where: { id: stored!.messageId } })).toMatchObject({
+      parentId: first.messageId, treeId: first.treeId, role: "assistant", depth: 1, text, textHash: textHash(text), authorUserId: a.id, synthetic: false,
+    });
+    expect(await taskRow(ta.id)).toMatchObject({ state: "done", resultMessageId: stored!.messageId, submitKey: "key-0001-reply" });
+    expect((await prisma.message.findUniqueOrThrow({ where: { id: first.messageId } })).childrenCount).toBe(1);
+    expect(await replyAtOnce(project.id, ta.id, a.id, freshText("again"), "h", null, config)).toBeNull();
+
+    // A parent with no room left (here: a project taking one reply per message).
+    const other = freshText("reply");
+    expect(await replyAtOnce(project.id, tc.id, c.id, other, textHash(other), null, { ...config, maxChildrenPerMessage: 1 })).toBeNull();
+    expect(await replies()).toBe(1);
+    expect((await submitReply(project.id, tc.id, c.id, { text: other })).messageId).toBeTruthy();
+    expect(await replies()).toBe(2);
+
+    // The labeler's own text again within the duplicate window: refused by the full path, with its reason.
+    const second = await prompt();
+    const tb = await take(project.id, a.id, "assistant_reply");
+    expect(tb.messageId).toBe(second.messageId);
+    expect(await replyAtOnce(project.id, tb.id, a.id, text, textHash(text), null, config)).toBeNull();
+    await expect(submitReply(project.id, tb.id, a.id, { text })).rejects.toThrow(/same text/);
+    expect(await prisma.message.count({ where: { parentId: second.messageId } })).toBe(0);
     expect((await checkTaskSlots(project.id)).differences).toEqual([]);
   });
 });
