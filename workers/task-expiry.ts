@@ -1,7 +1,9 @@
 // Ends lapsed task holds on a timer. A hold lapses by the clock, which no write marks, so the
 // slots of its tree (docs/decisions/0024-task-slots.md) count the place as taken until this
-// sweep ends the task and the tasks trigger gives the place back.
+// sweep ends the task and the tasks trigger gives the place back. It also starts waiting prompts
+// in growing slots that a race between two transactions left free (fillAllGrowingSlots).
 import { expireLapsedTasks } from "~/models/labeling/task-slots.server.ts";
+import { fillAllGrowingSlots } from "~/models/labeling/tree-state.server.ts";
 import { repeatEvery } from "./every.ts";
 
 export const startTaskExpirySweep = (everySeconds: number) =>
@@ -10,4 +12,6 @@ export const startTaskExpirySweep = (everySeconds: number) =>
     // Batches until the backlog is gone (after downtime it can be large).
     for (let n = await expireLapsedTasks(); n > 0; n = await expireLapsedTasks()) ended += n;
     if (ended > 0) console.log(`lapsed tasks ended: ${ended}`);
+    const started = await fillAllGrowingSlots();
+    if (started > 0) console.log(`waiting prompts started growing: ${started}`);
   });

@@ -13,7 +13,7 @@ import { projectConfig } from "./config.server.ts";
 import { scoreTree } from "./consensus.server.ts";
 import { treeFacts } from "./snapshot.server.ts";
 import { NOW } from "./sql.server.ts";
-import type { Tx } from "./transaction.server.ts";
+import { db, inTransaction, type Tx } from "./transaction.server.ts";
 
 export type { Tx };
 
@@ -112,23 +112,32 @@ export async function advanceTree(tx: Tx, tree: LockedTree, config: WorkflowConf
   }
 }
 
-/** Serialises growing-slot decisions of one project for the rest of the transaction. */
-export async function lockGrowingSlots(tx: Tx, projectId: string): Promise<number> {
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`growing:${projectId}`}, 0))`;
+async function countGrowing(tx: Tx, projectId: string): Promise<number> {
   const rows = await tx.$queryRaw<{ n: number }[]>`
     SELECT count(*)::int AS n FROM message_trees WHERE project_id = ${projectId}::uuid AND state = 'growing'`;
   return rows[0].n;
+}
+
+/** Serialises growing-slot decisions of one project for the rest of the transaction. */
+export async function lockGrowingSlots(tx: Tx, projectId: string): Promise<number> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`growing:${projectId}`}, 0))`;
+  return countGrowing(tx, projectId);
 }
 
 /**
  * Starts waiting prompts while the project has free growing slots: by the prompt lottery, or
  * oldest first when it is off. Waiting trees locked by someone else are left for next time.
  */
-export async function fillGrowingSlots(tx: Tx, projectId: string, config: WorkflowConfig | null): Promise<void> {
+export async function fillGrowingSlots(tx: Tx, projectId: string, config: WorkflowConfig | null): Promise<number> {
   const cfg = config ?? (await projectConfig(projectId, tx));
+  // Most calls (every accepted prompt) find the slots taken: counted first without the project's
+  // lock, which would otherwise make every acceptance in the project wait for the one before it.
+  // A slot freed by a transaction that has not committed yet is filled by that transaction's own
+  // call, by the next acceptance or tree leaving growing, or by fillAllGrowingSlots.
+  if (freeGrowingSlots(await countGrowing(tx, projectId), cfg) === 0) return 0;
   const growing = await lockGrowingSlots(tx, projectId);
   const slots = freeGrowingSlots(growing, cfg);
-  if (slots === 0) return;
+  if (slots === 0) return 0;
   // Top-ranked replies are counted once per author, not once per waiting prompt: prolific authors
   // have hundreds of prompts waiting, and this runs under the project's growing lock. Each waiting
   // tree's prompt is read through the tree (a join read every prompt of the project), and the
@@ -162,4 +171,17 @@ export async function fillGrowingSlots(tx: Tx, projectId: string, config: Workfl
     await transitionTree(tx, tree, "growing", TRANSITION_REASONS.lotteryWon);
     started++;
   }
+  return started;
+}
+
+/** Fills the free growing slots of every project with waiting trees (the expiry sweep runs it):
+ *  a slot freed while a prompt was being accepted can be missed by both (see fillGrowingSlots).
+ *  Returns how many trees started growing. */
+export async function fillAllGrowingSlots(): Promise<number> {
+  const projects = await db.$queryRaw<Array<{ id: string }>>`
+    SELECT p.id FROM projects p
+    WHERE EXISTS (SELECT 1 FROM message_trees t WHERE t.project_id = p.id AND t.state = 'prompt_lottery_waiting')`;
+  let started = 0;
+  for (const { id } of projects) started += await inTransaction((tx) => fillGrowingSlots(tx, id, null));
+  return started;
 }

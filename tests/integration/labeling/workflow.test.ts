@@ -4,8 +4,9 @@ import { prisma } from "~/db.server.ts";
 import { openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { requestTask } from "~/models/labeling/tasks.server.ts";
 import { submitRanking } from "~/models/labeling/rankings.server.ts";
+import { fillAllGrowingSlots } from "~/models/labeling/tree-state.server.ts";
 import { submitPrompt } from "~/models/labeling/writing.server.ts";
-import { answerTask, doTask, freshText, GOOD_LABELS, makeLabelers, makeProject, SPAM_LABELS, treeState } from "./fixtures.ts";
+import { answerTask, doTask, freshText, GOOD_LABELS, makeLabelers, makeProject, SMALL_WORKFLOW, SPAM_LABELS, treeState } from "./fixtures.ts";
 
 describe("a tree from prompt to export", () => {
   it("grows, gets ranked by three labelers and stores consensus ranks", async () => {
@@ -94,6 +95,27 @@ describe("a tree from prompt to export", () => {
     expect(await treeState(treeId)).toBe("aborted_low_grade");
     const root = await prisma.message.findFirstOrThrow({ where: { treeId } });
     expect(root.reviewResult).toBe("rejected");
+  });
+
+  it("starts waiting prompts in free growing slots: at once, or by the sweep when a race left a slot free", async () => {
+    const project = await makeProject({ ...SMALL_WORKFLOW, maxActiveTrees: 1 });
+    const [author, reviewer] = await makeLabelers(project.id, 2);
+    const accepted = async () => {
+      const task = await requestTask({ projectId: project.id, userId: author.id, type: "initial_prompt" });
+      const { treeId } = await submitPrompt(project.id, task!.id, author.id, { text: freshText() });
+      await doTask(project.id, reviewer.id, "label_initial_prompt");
+      return treeId;
+    };
+    const [first, second, third] = [await accepted(), await accepted(), await accepted()];
+    expect([await treeState(first), await treeState(second), await treeState(third)]).toEqual(["growing", "prompt_lottery_waiting", "prompt_lottery_waiting"]);
+    expect(await fillAllGrowingSlots()).toBe(0);
+
+    // The growing tree ends in a transaction that did not see the waiting prompts (as when both
+    // commit at once): its slot stays free until the sweep fills it, with one of them.
+    await prisma.messageTree.update({ where: { id: first }, data: { state: "halted_by_moderator", stateBeforeHalt: "growing" } });
+    expect(await fillAllGrowingSlots()).toBe(1);
+    expect([await treeState(second), await treeState(third)].sort()).toEqual(["growing", "prompt_lottery_waiting"]);
+    expect(await fillAllGrowingSlots()).toBe(0);
   });
 });
 
