@@ -5,14 +5,17 @@
 // messages) and large (--large-scale times the trees of every state, ~100,000 trees and ~1,000,000
 // messages by default). Both have the same mix of tree states: mostly finished trees with their
 // history, and enough trees in review, growing and ranking that no group of the draw runs dry.
-// At each size 64 simulated labelers run over HTTP for 30 s, each looping: request a task (JSON
+// At each size, after a few seconds that warm the fresh server up (floor requests, below; not
+// counted), 64 simulated labelers run over HTTP for 30 s, each looping: request a task (JSON
 // API) → submit an answer. A submit counts when the server acknowledged it (200); latency
 // percentiles are over submits. While it runs, pg_stat_activity is sampled to show where the
 // database connections spend their time. After each run the draw (draw_task, the statement behind
 // every task request) is timed alone for one labeler, so its growth with size shows apart from the
 // load.
-// At the small size the same labelers then run a floor for --floor-seconds: each cycle is two
-// task requests the API rejects (400) right after signing the labeler in and reading the body.
+// At the small size the same labelers also run a floor for --floor-seconds, half just before and
+// half just after the labeling run (the machine's speed drifts by more than the figures' other
+// noise): each cycle is two task requests the API rejects (400) right after signing the labeler
+// in and reading the body.
 // That is the least any request of the JSON API costs on this stack (Remix, the session lookup,
 // Node's HTTP); cycle_to_floor is the labeling loop's rate over the floor's.
 // At the large size, paced labelers follow: people who read and think before each answer
@@ -169,14 +172,21 @@ function cpuMeter(webPid: number): () => { web: number; client: number; postgres
   };
 }
 
+const FLOOR_WARMUP_SECONDS = 3;
+
+/** One window of the floor: its cycles' latencies, its length and the CPU it used. */
+interface FloorWindow {
+  latencies: number[];
+  seconds: number;
+  cpu: { web: number; client: number; postgres: number };
+}
+
 /**
  * The floor: every labeler loops over two requests that the API signs in, reads and rejects with
  * 400, so each cycle pays what every request pays (HTTP, Remix's routing, the session lookup) and
  * nothing of the labeling work.
  */
-async function floorRun(labelers: Labeler[], reject: (cookie: string) => Promise<Answer>, webPid: number) {
-  const seconds = Number(opts["floor-seconds"]);
-  log(`floor: ${labelers.length} labelers for ${seconds} s`);
+async function floorWindow(labelers: Labeler[], reject: (cookie: string) => Promise<Answer>, webPid: number, seconds: number, label: string): Promise<FloorWindow> {
   const latencies: number[] = [];
   const cpuUsed = cpuMeter(webPid);
   const started = performance.now();
@@ -196,17 +206,26 @@ async function floorRun(labelers: Labeler[], reject: (cookie: string) => Promise
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  const cpu = cpuUsed();
-  latencies.sort((a, b) => a - b);
+  const window = { latencies, seconds: (performance.now() - started) / 1000, cpu: cpuUsed() };
+  log(`${label}: ${round(latencies.length / window.seconds)} floor cycles/s over ${round(window.seconds)} s`);
+  return window;
+}
+
+/** The floor's figures over its windows (run before and after the labeling run they are compared
+ *  with, so that the machine's drift during the run weighs on both sides alike). */
+function floorFigures(windows: FloorWindow[]) {
+  const latencies = windows.flatMap((w) => w.latencies).sort((a, b) => a - b);
+  const seconds = windows.reduce((a, w) => a + w.seconds, 0);
+  const sum = (k: keyof FloorWindow["cpu"]) => windows.reduce((a, w) => a + w.cpu[k], 0);
   const perCycle = (s: number) => round((1000 * s) / Math.max(1, latencies.length), 2);
   return {
-    cyclesPerS: round(latencies.length / elapsed),
+    cyclesPerS: round(latencies.length / seconds),
+    windowsCyclesPerS: windows.map((w) => round(w.latencies.length / w.seconds)),
     p50Ms: round(percentile(latencies, 0.5)),
     p99Ms: round(percentile(latencies, 0.99)),
-    webMs: perCycle(cpu.web),
-    postgresMs: perCycle(cpu.postgres),
-    clientMs: perCycle(cpu.client),
+    webMs: perCycle(sum("web")),
+    postgresMs: perCycle(sum("postgres")),
+    clientMs: perCycle(sum("client")),
   };
 }
 
@@ -535,7 +554,7 @@ interface SizeResult {
   labeling: LabelingFigures;
   draw: { ms: number; buffers: number };
   probe?: { prismaMs: number; pgMs: number };
-  floor?: Awaited<ReturnType<typeof floorRun>>;
+  floor?: ReturnType<typeof floorFigures>;
   paced?: Awaited<ReturnType<typeof pacedRun>>;
 }
 
@@ -562,16 +581,26 @@ async function sizeRun(size: "small" | "large", sizes: SeedSizes, people: BenchP
     const api = `${server.url}/api/projects/${seed.slug}/tasks`;
     const webPid = server.child.pid!;
     const loop = labelers.slice(0, LABELERS);
+    // A server just started runs its first seconds cold (JIT, connection pools): at both sizes a
+    // few seconds of floor requests, not counted, come first. At the small size the floor then
+    // runs in two windows, one on each side of the labeling run.
+    const floorAgent = new http.Agent({ keepAlive: true, maxSockets: loop.length });
+    const floor = (seconds: number, label: string) => floorWindow(loop, (cookie) => postJson(floorAgent, api, cookie, { type: "no_such_task" }), webPid, seconds, label);
+    const floorSeconds = Number(opts["floor-seconds"]) / 2;
+    await floor(FLOOR_WARMUP_SECONDS, `${size}: warm-up, not counted`);
+    if (size === "small") log(`floor: ${loop.length} labelers for ${floorSeconds} s before and after the labeling run`);
+    const floorBefore = size === "small" ? await floor(floorSeconds, "floor before the labeling run") : null;
     const labeling = await labelingRun(size, api, loop, dbUrl, webPid);
+    const floorAfter = size === "small" ? await floor(floorSeconds, "floor after the labeling run") : null;
+    floorAgent.destroy();
     const draw = await drawProbe(size, dbUrl, seed.projectId, loop[0].id);
     const result: SizeResult = { seed, labeling, draw, probe };
-    if (size === "small") {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: loop.length });
-      result.floor = await floorRun(loop, (cookie) => postJson(agent, api, cookie, { type: "no_such_task" }), webPid);
-      agent.destroy();
+    if (floorBefore && floorAfter) {
+      result.floor = floorFigures([floorBefore, floorAfter]);
       const f = result.floor;
       log(
-        `floor (two task requests rejected with 400 per cycle): ${f.cyclesPerS} cycles/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ` +
+        `floor (two task requests rejected with 400 per cycle): ${f.cyclesPerS} cycles/s (${f.windowsCyclesPerS.join(" before, ")} after), ` +
+          `p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ` +
           `CPU per cycle: web server ${f.webMs} ms, Postgres ${f.postgresMs} ms, this load generator ${f.clientMs} ms`,
       );
     } else if (PACED_MAX > 0) {
