@@ -2,6 +2,7 @@
 import crypto from "node:crypto";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
+import { treeCreatedEvent } from "~/domain/trees/state-machine.ts";
 import { replyCapacity } from "~/domain/trees/tree-facts.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, badInput, conflict, LabelingError, notFound } from "./errors.server.ts";
@@ -17,6 +18,25 @@ export interface WritingInput {
   text: unknown;
   /** Initial prompts only: the conversation's language (default: the project's first). */
   lang?: string | null;
+}
+
+/**
+ * The common new prompt in one statement (`submit_prompt`, migration 20261208140000): its tree,
+ * the prompt and the task closed when every check of the full path passes. Null otherwise; nothing
+ * was written then.
+ */
+export async function promptAtOnce(
+  projectId: string, taskId: string, userId: string, prompt: { text: string; hash: string; lang: string }, submitKey: string | null,
+  config: WorkflowConfig,
+): Promise<{ treeId: string; messageId: string } | null> {
+  const treeId = crypto.randomUUID();
+  const messageId = crypto.randomUUID();
+  const event = treeCreatedEvent(treeId, undefined, "created", userId);
+  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "slow" }>>`
+    SELECT submit_prompt(${taskId}::uuid, ${projectId}::uuid, ${userId}::uuid, ${treeId}::uuid, ${messageId}::uuid, ${prompt.text},
+                         ${prompt.hash}, ${prompt.lang}, ${event.toState}, ${event.reason}, ${config.duplicateWindowMinutes}::int,
+                         ${submitKey}::text) AS outcome`;
+  return row.outcome === "done" ? { treeId, messageId } : null;
 }
 
 /** Submits an initial-prompt task: a new tree waiting for review of its prompt. */
@@ -38,6 +58,8 @@ export async function submitPrompt(
   if (task.type !== "initial_prompt") throw badInput(`Task ${task.id} is not an initial prompt task.`);
   await limitReplies(projectId, userId, "prompter", config);
   const hash = textHash(text);
+  const stored = await promptAtOnce(projectId, task.id, userId, { text, hash, lang }, submitKey, config);
+  if (stored) return stored;
   return withOpenTask(task, { projectId, userId, submitKey }, ["prompt"], {}, async (tx, t) => {
     await assertNotDuplicate(tx, userId, hash, config);
     const created = await createInitialPrompt(tx, { projectId, authorUserId: userId, text, textHash: hash, lang });

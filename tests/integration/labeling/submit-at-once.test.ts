@@ -1,5 +1,5 @@
-// Reviews, rankings and replies submitted in one statement (submit_review, submit_ranking,
-// submit_reply): the common submit is stored whole at once; a last review or ranking, or any
+// Reviews, rankings, replies and new prompts submitted in one statement (submit_review,
+// submit_ranking, submit_reply, submit_prompt): the common submit is stored whole at once; a last review or ranking, or any
 // submit the full path would refuse, writes nothing there and is left to the full path, which
 // then decides as before.
 import { describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { rankingAtOnce, submitRanking } from "~/models/labeling/rankings.server.
 import { checkTaskSlots } from "~/models/labeling/task-slots.server.ts";
 import { requestTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { textHash } from "~/models/labeling/text.server.ts";
-import { replyAtOnce, submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
+import { promptAtOnce, replyAtOnce, submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
 import { doTask, freshText, GOOD_LABELS, makeLabelers, makeProject, SMALL_WORKFLOW, treeState } from "./fixtures.ts";
 
 const take = async (projectId: string, userId: string, type: TaskRecord["type"]) => (await requestTask({ projectId, userId, type }))!;
@@ -132,6 +132,36 @@ describe("submits in one statement", () => {
     expect(await replyAtOnce(project.id, tb.id, a.id, text, textHash(text), null, config)).toBeNull();
     await expect(submitReply(project.id, tb.id, a.id, { text })).rejects.toThrow(/same text/);
     expect(await prisma.message.count({ where: { parentId: second.messageId } })).toBe(0);
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+
+  it("store a new prompt the full path would accept, and leave every refusal to it", async () => {
+    const project = await makeProject();
+    const config = await projectConfig(project.id);
+    const [a, b] = await makeLabelers(project.id, 2);
+    const t = await take(project.id, a.id, "initial_prompt");
+    const text = freshText("prompt");
+    const prompt = { text, hash: textHash(text), lang: "en" };
+    const trees = () => prisma.messageTree.count({ where: { projectId: project.id } });
+
+    expect(await promptAtOnce(project.id, t.id, b.id, prompt, null, config)).toBeNull();
+    expect(await promptAtOnce(project.id, crypto.randomUUID(), a.id, prompt, null, config)).toBeNull();
+    expect(await trees()).toBe(0);
+
+    const stored = (await promptAtOnce(project.id, t.id, a.id, prompt, "key-0001-prompt", config))!;
+    expect(await prisma.messageTree.findUniqueOrThrow({ where: { id: stored.treeId } })).toMatchObject({ projectId: project.id, state: "initial_prompt_review", lang: "en" });
+    expect(await prisma.treeStateEvent.findMany({ where: { treeId: stored.treeId } })).toMatchObject([{ fromState: null, toState: "initial_prompt_review", reason: "created", actorId: a.id }]);
+    expect(await prisma.message.findUniqueOrThrow({ where: { id: stored.messageId } })).toMatchObject({
+      treeId: stored.treeId, parentId: null, depth: 0, role: "prompter", text, authorUserId: a.id, lang: "en",
+    });
+    expect(await taskRow(t.id)).toMatchObject({ state: "done", resultMessageId: stored.messageId, submitKey: "key-0001-prompt" });
+    expect(await promptAtOnce(project.id, t.id, a.id, { ...prompt, text: freshText("again") }, null, config)).toBeNull();
+
+    // The same text again within the duplicate window: refused by the full path, with its reason.
+    const again = await take(project.id, a.id, "initial_prompt");
+    expect(await promptAtOnce(project.id, again.id, a.id, prompt, null, config)).toBeNull();
+    await expect(submitPrompt(project.id, again.id, a.id, { text })).rejects.toThrow(/same text/);
+    expect(await trees()).toBe(1);
     expect((await checkTaskSlots(project.id)).differences).toEqual([]);
   });
 });
