@@ -1,5 +1,6 @@
 // A submit is stored once or not at all: retried with its Idempotency-Key it is answered again
-// and stores nothing, and a web server killed in the middle of one leaves nothing behind.
+// and stores nothing; a web server killed in the middle of a submit's transaction leaves nothing
+// behind, and one killed while a one-statement submit waits leaves that submit whole.
 import crypto from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +8,7 @@ import { prisma } from "~/db.server.ts";
 import * as apiTask from "~/routes/api.projects.$projectSlug.tasks.$taskId.ts";
 import * as taskPage from "~/routes/projects.$projectSlug.tasks.$taskId.tsx";
 import { requestTask } from "~/models/labeling/tasks.server.ts";
+import { submitPrompt } from "~/models/labeling/writing.server.ts";
 import { startWebServer, type RunningProcess } from "../../helpers/server.ts";
 import { addToProject, call, createTestUser, makeRequest } from "../../helpers/users.ts";
 import { doTask, freshText, GOOD_LABELS, makeProject } from "./fixtures.ts";
@@ -107,61 +109,111 @@ describe("the task page's form", () => {
   });
 });
 
+/** Holds a lock in another session while `submit` runs against a fresh web server, kills that
+ *  server the moment the submit waits for the lock, then lets the lock go and waits until the
+ *  dead server's session has let the task's row go. */
+async function killWhileWaiting(taskId: string, lock: (holder: pg.Client) => Promise<unknown>, submit: (url: string) => Promise<Response>, cookie: string) {
+  const server = await startWebServer();
+  servers.push(server);
+  // A first request loads the server's route modules, so the timed part below is the submit alone.
+  const open = await fetch(`${server.url}/api/projects/${slug}/tasks`, { headers: { Cookie: cookie, Accept: "application/json" } });
+  expect(open.status).toBe(200);
+  await open.text();
+  const holder = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await holder.connect();
+  const lockWaits = async () =>
+    (await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).rows[0].n as number;
+  try {
+    await holder.query("BEGIN");
+    await lock(holder);
+    const inFlight = submit(server.url).catch((e: Error) => e);
+    for (let i = 0; i < 600 && (await lockWaits()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    if ((await lockWaits()) === 0) {
+      const activity = (await holder.query("SELECT state, wait_event_type, left(query, 120) AS query FROM pg_stat_activity WHERE datname = current_database()")).rows;
+      throw new Error(`the submit never waited for the lock: ${JSON.stringify(activity)}\n${server.output().slice(-2000)}`);
+    }
+    server.child.kill("SIGKILL");
+    expect(await inFlight).toBeInstanceOf(Error); // the connection dropped: the client never heard back
+    await server.stop();
+    await holder.query("COMMIT");
+    // The dead server's session ends what it was doing (commits or rolls back) once the lock is
+    // free; until then it holds the task's row.
+    for (let i = 0; i < 100; i++) {
+      try {
+        await holder.query("BEGIN");
+        await holder.query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE NOWAIT", [taskId]);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        await holder.query("ROLLBACK");
+      }
+    }
+  } finally {
+    await holder.end();
+  }
+}
+
 describe("a web server killed during a submit", () => {
-  it("stores nothing of it, and the retry with the same key on a new server stores it once", async () => {
-    const writer = await createTestUser();
+  it("in the middle of its transaction: nothing of it is stored, and the retry with the same key on a new server stores it once", async () => {
+    // The last review of a prompt runs the full transaction (it moves the tree); an accepted prompt
+    // then takes the project's growing-slot lock, which another session holds here.
+    const [writer, reviewer] = [await createTestUser(), await createTestUser()];
     await addToProject(projectId, writer.user.id, "labeler");
-    const task = (await requestTask({ projectId, userId: writer.user.id, type: "initial_prompt", acknowledge: true }))!;
+    await addToProject(projectId, reviewer.user.id, "labeler");
+    const promptTask = (await requestTask({ projectId, userId: writer.user.id, type: "initial_prompt" }))!;
+    await submitPrompt(projectId, promptTask.id, writer.user.id, { text: freshText("prompt to review") });
+    const task = (await requestTask({ projectId, userId: reviewer.user.id, type: "label_initial_prompt", acknowledge: true }))!;
+    const [messageId, treeId] = [task.messageId!, task.treeId!];
     const key = crypto.randomUUID();
-    const text = freshText("interrupted prompt");
-    const first = await startWebServer();
-    servers.push(first);
     const post = (url: string) =>
       fetch(`${url}/api/projects/${slug}/tasks/${task.id}`, {
         method: "POST",
-        headers: { Cookie: writer.cookie, "Content-Type": "application/json", Origin: url, "Idempotency-Key": key },
-        body: JSON.stringify({ text }),
+        headers: { Cookie: reviewer.cookie, "Content-Type": "application/json", Origin: url, "Idempotency-Key": key },
+        body: JSON.stringify({ labels: GOOD_LABELS }),
       });
+    await killWhileWaiting(task.id, (holder) => holder.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`growing:${projectId}`]), post, reviewer.cookie);
 
-    // A first request loads the server's route modules, so the timed part below is the submit alone.
-    const open = await fetch(`${first.url}/api/projects/${slug}/tasks`, { headers: { Cookie: writer.cookie, Accept: "application/json" } });
-    expect(open.status).toBe(200);
-    await open.text();
-    // Hold the task's row so the submit waits inside its transaction, then kill the server there.
-    const holder = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await holder.connect();
-    try {
-      await holder.query("BEGIN");
-      await holder.query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", [task.id]);
-      const inFlight = post(first.url).catch((e: Error) => e);
-      const waiting = async () =>
-        (await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).rows[0].n > 0;
-      for (let i = 0; i < 600 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 100));
-      if (!(await waiting())) {
-        const activity = (await holder.query("SELECT state, wait_event_type, left(query, 120) AS query FROM pg_stat_activity WHERE datname = current_database()")).rows;
-        throw new Error(`the submit never reached the task's lock: ${JSON.stringify(activity)}\n${first.output().slice(-2000)}`);
-      }
-      first.child.kill("SIGKILL");
-      expect(await inFlight).toBeInstanceOf(Error); // the connection dropped: the client never heard back
-      await first.stop();
-      await holder.query("COMMIT");
-    } finally {
-      await holder.end();
-    }
     // Postgres rolled the dead server's transaction back: nothing of the submit is stored.
-    for (let i = 0; i < 100 && (await prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)[0].n > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(await messagesWithText(text)).toBe(0);
+    expect(await prisma.label.count({ where: { messageId } })).toBe(0);
+    expect((await prisma.message.findUniqueOrThrow({ where: { id: messageId } })).reviewResult).toBe("pending");
+    expect((await prisma.messageTree.findUniqueOrThrow({ where: { id: treeId } })).state).toBe("initial_prompt_review");
     expect((await prisma.task.findUniqueOrThrow({ where: { id: task.id } })).state).toBe("acknowledged");
 
     const second = await startWebServer();
     servers.push(second);
     const retry = await post(second.url);
     expect(retry.status).toBe(200);
-    expect(await retry.json()).toMatchObject({ ok: true });
-    const retryAgain = await post(second.url);
-    expect(await retryAgain.json()).toMatchObject({ ok: true, replayed: true });
+    expect(await retry.json()).toMatchObject({ ok: true, reviewResult: "accepted" });
+    expect(await (await post(second.url)).json()).toMatchObject({ ok: true, replayed: true });
+    expect(await prisma.label.count({ where: { messageId } })).toBe(1);
+    expect((await prisma.messageTree.findUniqueOrThrow({ where: { id: treeId } })).state).not.toBe("initial_prompt_review");
+  });
+
+  it("while its single statement waits: the statement still runs whole, and the retry with the same key is answered without storing it again", async () => {
+    const writer = await createTestUser();
+    await addToProject(projectId, writer.user.id, "labeler");
+    const task = (await requestTask({ projectId, userId: writer.user.id, type: "initial_prompt", acknowledge: true }))!;
+    const key = crypto.randomUUID();
+    const text = freshText("interrupted prompt");
+    const post = (url: string) =>
+      fetch(`${url}/api/projects/${slug}/tasks/${task.id}`, {
+        method: "POST",
+        headers: { Cookie: writer.cookie, "Content-Type": "application/json", Origin: url, "Idempotency-Key": key },
+        body: JSON.stringify({ text }),
+      });
+    await killWhileWaiting(task.id, (holder) => holder.query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", [task.id]), post, writer.cookie);
+
+    // A new prompt is one statement (submit_prompt): once the task's lock was free it ran to its
+    // end, though nobody was left to hear the answer. It is whole, and it carries the key.
+    expect(await messagesWithText(text)).toBe(1);
+    expect(await prisma.task.findUniqueOrThrow({ where: { id: task.id } })).toMatchObject({ state: "done", submitKey: key });
+
+    const second = await startWebServer();
+    servers.push(second);
+    const retry = await post(second.url);
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toMatchObject({ ok: true, replayed: true });
     expect(await messagesWithText(text)).toBe(1);
   });
 });
