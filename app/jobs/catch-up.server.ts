@@ -34,6 +34,10 @@ export async function catchUpQueues(keys: QueueKey[] = Object.keys(QUEUES) as Qu
         continue;
       }
       if (state !== "missing" && state !== "unknown" && state !== "completed" && state !== "failed") continue;
+      // The row was read before the job's state: a job that finished in between left its row
+      // finished too, and wants no new run.
+      const [now] = await prisma.$queryRawUnsafe<{ status: string }[]>(`SELECT status::text AS status FROM ${table} WHERE id = $1::uuid`, row.id);
+      if (now?.status !== "queued" && now?.status !== "running") continue;
       // A finished job keeps its id until removed; the row wants a new run under that id.
       if (job && (state === "completed" || state === "failed")) await bounded(`queue ${key}`, job.remove());
       await addJob(key, payload);
