@@ -75,6 +75,23 @@ export function killLeftovers(runId: string): number[] {
   return found;
 }
 
+/** Whether a process is gone or has ended and waits only to be reaped (a zombie writes nothing). */
+export function processEnded(pid: number): boolean {
+  try {
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+/** Waits (at most 10 s) until killed processes have ended, so that a new attempt never runs
+ *  beside what the last one left. */
+async function untilEnded(pids: number[]): Promise<void> {
+  for (let i = 0; i < 200 && !pids.every(processEnded); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
 function commandFor(ctx: TrainingRunContext): TrainingCommand {
   let commands: Map<string, TrainingCommand>;
   try {
@@ -93,6 +110,7 @@ export const externalRunner: TrainingRunner = {
     const command = commandFor(ctx);
     if (!ctx.baseModel) throw new TrainingInputError("an external run needs a base model");
     const leftovers = killLeftovers(ctx.runId);
+    await untilEnded(leftovers);
     if (leftovers.length) ctx.log(`stopped ${leftovers.length} process(es) an earlier attempt left running (pids ${leftovers.join(", ")})`);
 
     // Inputs: the run's config as a file, and a manifest naming every snapshot's files.
