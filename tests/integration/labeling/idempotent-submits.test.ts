@@ -121,8 +121,9 @@ async function killWhileWaiting(taskId: string, lock: (holder: pg.Client) => Pro
   await open.text();
   const holder = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await holder.connect();
+  // Sessions waiting for a lock this one holds (other test files share the database).
   const lockWaits = async () =>
-    (await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).rows[0].n as number;
+    (await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]")).rows[0].n as number;
   try {
     await holder.query("BEGIN");
     await lock(holder);
