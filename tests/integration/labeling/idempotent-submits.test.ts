@@ -111,8 +111,8 @@ describe("the task page's form", () => {
 
 /** Holds a lock in another session while `submit` runs against a fresh web server, kills that
  *  server the moment the submit waits for the lock, then lets the lock go and waits until the
- *  dead server's session has let the task's row go. */
-async function killWhileWaiting(taskId: string, lock: (holder: pg.Client) => Promise<unknown>, submit: (url: string) => Promise<Response>, cookie: string) {
+ *  dead server's waiting session has ended. */
+async function killWhileWaiting(lock: (holder: pg.Client) => Promise<unknown>, submit: (url: string) => Promise<Response>, cookie: string) {
   const server = await startWebServer();
   servers.push(server);
   // A first request loads the server's route modules, so the timed part below is the submit alone.
@@ -122,14 +122,18 @@ async function killWhileWaiting(taskId: string, lock: (holder: pg.Client) => Pro
   const holder = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await holder.connect();
   // Sessions waiting for a lock this one holds (other test files share the database).
-  const lockWaits = async () =>
-    (await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]")).rows[0].n as number;
+  const waiters = async () =>
+    (await holder.query("SELECT pid FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]")).rows.map((r) => r.pid as number);
   try {
     await holder.query("BEGIN");
     await lock(holder);
     const inFlight = submit(server.url).catch((e: Error) => e);
-    for (let i = 0; i < 600 && (await lockWaits()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
-    if ((await lockWaits()) === 0) {
+    let waiting = await waiters();
+    for (let i = 0; i < 600 && waiting.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      waiting = await waiters();
+    }
+    if (waiting.length === 0) {
       const activity = (await holder.query("SELECT state, wait_event_type, left(query, 120) AS query FROM pg_stat_activity WHERE datname = current_database()")).rows;
       throw new Error(`the submit never waited for the lock: ${JSON.stringify(activity)}\n${server.output().slice(-2000)}`);
     }
@@ -137,19 +141,12 @@ async function killWhileWaiting(taskId: string, lock: (holder: pg.Client) => Pro
     expect(await inFlight).toBeInstanceOf(Error); // the connection dropped: the client never heard back
     await server.stop();
     await holder.query("COMMIT");
-    // The dead server's session ends what it was doing (commits or rolls back) once the lock is
-    // free; until then it holds the task's row.
-    for (let i = 0; i < 100; i++) {
-      try {
-        await holder.query("BEGIN");
-        await holder.query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE NOWAIT", [taskId]);
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      } finally {
-        await holder.query("ROLLBACK");
-      }
-    }
+    // Once the lock is free the dead server's session ends what it was doing (its statement
+    // commits, or its transaction rolls back when it finds the client gone), then exits. Taking
+    // the task's row is no sign of that: a new locker can win the row before the waiter wakes.
+    const alive = async () => (await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)", [waiting])).rows[0].n as number;
+    for (let i = 0; i < 300 && (await alive()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await alive()).toBe(0);
   } finally {
     await holder.end();
   }
@@ -173,7 +170,7 @@ describe("a web server killed during a submit", () => {
         headers: { Cookie: reviewer.cookie, "Content-Type": "application/json", Origin: url, "Idempotency-Key": key },
         body: JSON.stringify({ labels: GOOD_LABELS }),
       });
-    await killWhileWaiting(task.id, (holder) => holder.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`growing:${projectId}`]), post, reviewer.cookie);
+    await killWhileWaiting((holder) => holder.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`growing:${projectId}`]), post, reviewer.cookie);
 
     // Postgres rolled the dead server's transaction back: nothing of the submit is stored.
     expect(await prisma.label.count({ where: { messageId } })).toBe(0);
@@ -203,7 +200,7 @@ describe("a web server killed during a submit", () => {
         headers: { Cookie: writer.cookie, "Content-Type": "application/json", Origin: url, "Idempotency-Key": key },
         body: JSON.stringify({ text }),
       });
-    await killWhileWaiting(task.id, (holder) => holder.query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", [task.id]), post, writer.cookie);
+    await killWhileWaiting((holder) => holder.query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", [task.id]), post, writer.cookie);
 
     // A new prompt is one statement (submit_prompt): once the task's lock was free it ran to its
     // end, though nobody was left to hear the answer. It is whole, and it carries the key.
