@@ -49,10 +49,7 @@ export class DistributionSampler {
       // Ties with the k-th value stay, as in Hugging Face's TopKLogitsWarper.
       for (let i = 0; i < probs.length; i++) if (probs[i] < threshold) probs[i] = 0;
     }
-    if (f.topP < 1) {
-      const cut = this.nucleus(probs, f.topP);
-      return drawAbove(probs, cut, rng);
-    }
+    if (f.topP < 1) return this.drawFromNucleus(probs, f.topP, rng);
     let total = 0;
     for (let i = 0; i < probs.length; i++) total += probs[i];
     return drawAbove(probs, { bits: 0, index: 0, mass: total }, rng);
@@ -63,10 +60,65 @@ export class DistributionSampler {
    * tokens whose cumulative probability is ≤ 1 − topP are removed (so among tokens tied at the
    * cut-off, lower ids go first), and at least the last one stays. Returns the first token kept in
    * that order (its probability's float bits and id) and the mass kept; `probs` is not changed.
-   * The cut-off is found by radix selection in one pass: the mass per bucket of the float bits (each
-   * bucket listing its tokens), then a sort of the few tokens of the bucket the cut-off falls in.
    */
   nucleus(probs: Float32Array, topP: number): Cut {
+    const found = this.findCut(probs, topP);
+    const { kept, keptFrom } = found;
+    const cut: Cut =
+      keptFrom < kept.length
+        ? { bits: found.bits[kept[keptFrom]], index: kept[keptFrom], mass: found.mass }
+        : // Every token of the cut-off bucket went: the first kept is in a higher bucket.
+          { bits: found.bits[kept[kept.length - 1]], index: kept[kept.length - 1] + 1, mass: found.mass };
+    resetBuckets(this.mass, this.head, found.lowest, found.highest);
+    return cut;
+  }
+
+  /**
+   * A draw from the renormalised nucleus, walking the buckets the cut-off keeps from the most likely
+   * down: it stops after a handful of buckets and their tokens instead of a pass over the vocabulary.
+   */
+  private drawFromNucleus(probs: Float32Array, topP: number, rng: Rng): { token: number; logprob: number } {
+    const { mass, head, next } = this;
+    const found = this.findCut(probs, topP);
+    const u = rng.nextFloat() * found.mass;
+    let acc = 0;
+    let token = -1;
+    draw: {
+      for (let b = found.highest; b > found.bucket; b--) {
+        const m = mass[b];
+        if (m === 0) continue;
+        if (acc + m <= u) {
+          acc += m;
+          continue;
+        }
+        for (let i = head[b]; i >= 0; i = next[i]) {
+          acc += probs[i];
+          token = i;
+          if (acc > u) break draw;
+        }
+      }
+      const { kept, keptFrom } = found;
+      for (let j = keptFrom; j < kept.length; j++) {
+        const i = kept[j];
+        if (!(probs[i] > 0)) continue;
+        acc += probs[i];
+        token = i;
+        if (acc > u) break draw;
+      }
+      // Rounding: u landed past the last sum; the last kept token visited is drawn.
+    }
+    resetBuckets(mass, head, found.lowest, found.highest);
+    if (token < 0 || !(found.mass > 0)) throw new GenerationParamError("logits", "every token is masked: nothing to sample");
+    return { token, logprob: Math.log(probs[token] / found.mass) };
+  }
+
+  /**
+   * The cut-off by radix selection in one pass: the mass per bucket of the float bits (each bucket
+   * listing its tokens), then a sort of the few tokens of the bucket the cut-off falls in. Buckets
+   * above `bucket` are kept whole, and of `bucket` its tokens kept[keptFrom…]. The caller resets the
+   * buckets (lowest … highest) once it has used their lists.
+   */
+  private findCut(probs: Float32Array, topP: number) {
     if (!(topP > 0 && topP <= 1)) throw new GenerationParamError("topP", `must be in (0, 1], got ${topP}`);
     const bits = new Uint32Array(probs.buffer, probs.byteOffset, probs.length);
     const n = probs.length;
@@ -74,53 +126,40 @@ export class DistributionSampler {
     // `mass` is all zeros and `head` all −1 between calls; only the buckets in use are visited and reset.
     let lowest = BUCKETS;
     let highest = 0;
-    let total = 0;
     for (let i = 0; i < n; i++) {
-      const p = probs[i];
       const b = bits[i] >>> BUCKET_SHIFT;
-      mass[b] += p;
+      mass[b] += probs[i];
       next[i] = head[b];
       head[b] = i;
-      total += p;
       if (b < lowest && b > 0) lowest = b;
       if (b > highest) highest = b;
     }
-    let cut: Cut = { bits: 0, index: 0, mass: total };
-    if (topP < 1) {
-      const budget = (1 - topP) * total; // the mass that may go
-      // Buckets between 0 (zeros and the smallest subnormals) and `lowest` are empty.
-      let removed = 0;
-      let b = 0;
-      if (mass[0] <= budget) {
-        removed = mass[0];
-        b = lowest;
-        while (b < highest && removed + mass[b] <= budget) removed += mass[b++];
-      }
-      // Bucket b holds the cut-off: buckets below go whole, buckets above stay whole.
-      const last: number[] = [];
-      for (let i = head[b]; i >= 0; i = next[i]) last.push(i);
-      cut = cutInBucket(probs, bits, last, budget, removed, total);
+    let total = mass[0];
+    for (let b = lowest; b <= highest; b++) total += mass[b];
+    const budget = (1 - topP) * total; // the mass that may go
+    // Buckets between 0 (zeros and the smallest subnormals) and `lowest` are empty.
+    let removed = 0;
+    let b = 0;
+    if (mass[0] <= budget) {
+      removed = mass[0];
+      b = lowest;
+      while (b < highest && removed + mass[b] <= budget) removed += mass[b++];
     }
-    resetBuckets(mass, head, lowest, highest);
-    return cut;
+    // Bucket b holds the cut-off: buckets below go whole, buckets above stay whole. Its tokens in
+    // (probability, id) order go while the mass removed stays within the budget.
+    const kept: number[] = [];
+    for (let i = head[b]; i >= 0; i = next[i]) kept.push(i);
+    kept.sort((x, y) => bits[x] - bits[y] || x - y);
+    let keptFrom = 0;
+    while (keptFrom < kept.length && removed + probs[kept[keptFrom]] <= budget) removed += probs[kept[keptFrom++]];
+    let keptMass = total - removed;
+    // Rounding left nothing: the most likely token stays.
+    if (!(keptMass > 0) || (keptFrom === kept.length && b === highest)) {
+      keptFrom = kept.length - 1;
+      keptMass = probs[kept[keptFrom]];
+    }
+    return { bits, bucket: b, kept, keptFrom, mass: keptMass, lowest, highest };
   }
-}
-
-/**
- * The cut-off inside one bucket: its tokens in (probability, id) order go while the mass removed
- * stays within the budget.
- */
-function cutInBucket(probs: Float32Array, bits: Uint32Array, last: number[], budget: number, removed: number, total: number): Cut {
-  last.sort((a, b) => bits[a] - bits[b] || a - b);
-  for (const i of last) {
-    if (removed + probs[i] > budget) return { bits: bits[i], index: i, mass: total - removed };
-    removed += probs[i];
-  }
-  // Every token of the last bucket went: the next one in order is the first of a higher bucket.
-  const top = last[last.length - 1];
-  // Rounding left nothing: the most likely token stays.
-  if (!(total - removed > 0)) return { bits: bits[top], index: top, mass: probs[top] };
-  return { bits: bits[top], index: top + 1, mass: total - removed };
 }
 
 /** Resets bucket 0 and buckets lowest … highest (a plain function: a closure would put the hot loop's counters on the heap). */

@@ -90,6 +90,29 @@ describe("top-p (radix selection)", () => {
     expect(counts[0] + counts[2]).toBe(0);
     for (const [t, p] of [[1, 0.4 / 0.85], [3, 0.3 / 0.85], [4, 0.15 / 0.85]]) expect(Math.abs(counts[t] / n - p)).toBeLessThan(0.01);
   });
+
+  it("draws only the tokens Hugging Face keeps, in proportion, when the cut-off falls among tied tokens", () => {
+    const rng = new Rng(11);
+    const V = 64;
+    const sampler = new DistributionSampler(V);
+    for (let trial = 0; trial < 6; trial++) {
+      const probs = dyadic(V, rng);
+      const topP = [0.5, 0.75, 0.9][trial % 3];
+      const kept = hfTopP(probs, topP);
+      const keptMass = kept.reduce((a, i) => a + probs[i], 0);
+      const counts = new Float64Array(V);
+      const n = 20000;
+      for (let d = 0; d < n; d++) {
+        const { token, logprob } = sampler.sample(probs.slice(), 0, { temperature: 1, topK: 0, topP, repetitionPenalty: 1 }, [], [], rng);
+        counts[token]++;
+        expect(logprob).toBeCloseTo(Math.log(probs[token] / keptMass), 5);
+      }
+      for (let t = 0; t < V; t++) {
+        if (!kept.includes(t)) expect(counts[t], `token ${t} is cut`).toBe(0);
+        else expect(Math.abs(counts[t] / n - probs[t] / keptMass), `token ${t}`).toBeLessThan(0.015);
+      }
+    }
+  });
 });
 
 describe("top-k and the repetition penalty", () => {
