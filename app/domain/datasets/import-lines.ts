@@ -22,6 +22,8 @@ export const WARNING_KINDS = [
   "lang_not_in_project",
   "turns_merged",
   "diverges_early",
+  "starts_with_assistant",
+  "system_message",
 ] as const;
 export type WarningKind = (typeof WARNING_KINDS)[number];
 
@@ -98,20 +100,30 @@ export interface ImportedTurn {
   text: string;
 }
 
+/** A run of consecutive turns of one speaker: indices from 0, both ends included. */
+export interface MergedRun {
+  first: number;
+  last: number;
+  /** "turns 2–3 (assistant)", numbered from 1. */
+  label: string;
+}
+
 /**
  * Consecutive turns of one speaker joined into one turn, their texts separated by a blank line
  * (as transcripts separate turns). Trees alternate speakers: every task type and export relies
- * on it, so the turns cannot be kept apart. Says which turns (numbered from 1) were merged.
+ * on it, so the turns cannot be kept apart. Says which turns were merged.
  */
-export function mergeConsecutiveTurns(turns: readonly ImportedTurn[]): { turns: ImportedTurn[]; merged: string[] } {
+export function mergeConsecutiveTurns(turns: readonly ImportedTurn[]): { turns: ImportedTurn[]; merged: MergedRun[] } {
   const out: ImportedTurn[] = [];
-  const merged: string[] = [];
+  const merged: MergedRun[] = [];
   let runStart = 0;
   turns.forEach((turn, i) => {
     const last = out[out.length - 1];
     if (last && last.role === turn.role) {
       last.text = `${last.text}\n\n${turn.text}`;
-      if (i === turns.length - 1 || turns[i + 1].role !== turn.role) merged.push(`turns ${runStart + 1}–${i + 1} (${turn.role === "prompter" ? "user" : "assistant"})`);
+      if (i === turns.length - 1 || turns[i + 1].role !== turn.role) {
+        merged.push({ first: runStart, last: i, label: `turns ${runStart + 1}–${i + 1} (${turn.role === "prompter" ? "user" : "assistant"})` });
+      }
       return;
     }
     runStart = i;

@@ -12,6 +12,7 @@ import {
   isBlankLine,
   lineResult,
   mergeConsecutiveTurns,
+  type MergedRun,
   otherFormatHint,
   parseJsonLine,
   textProblem,
@@ -114,24 +115,48 @@ function build(
 }
 
 /**
- * Implicit prompt: the turns both sides share are the prompt, and the turn where they part holds
- * the two replies. Consecutive turns of one speaker are merged first (real transcripts split a
- * reply in two); a pair that parts before its last turn is imported where it parts, the turns
- * after that kept as the rest of each side's conversation.
+ * Each side's whole conversation (an explicit prompt followed by its reply messages, or an
+ * implicit side as written): the turns both sides share are the prompt, and the turn where they
+ * part holds the two replies. Consecutive turns of one speaker are merged first (real transcripts
+ * split a reply in two); a pair that parts before its last turn is imported where it parts, the
+ * turns after that kept as the rest of each side's conversation. `promptTurns` is the length of
+ * an explicit prompt, which both sides start with.
  */
-function fromImplicitTurns(
+function fromTurns(
   source: PreferenceSource,
   chosenIn: ImportedTurn[],
   rejectedIn: ImportedTurn[],
   margin: number | null,
   limits: TextLimits,
+  promptTurns = 0,
 ): Built {
   const warnings: Omit<ImportWarning, "line">[] = [];
   const c = mergeConsecutiveTurns(chosenIn);
   const r = mergeConsecutiveTurns(rejectedIn);
-  if (c.merged.length > 0) warnings.push({ kind: "turns_merged", reason: `chosen: ${c.merged.join(", ")} merged into one turn each` });
-  if (r.merged.length > 0) warnings.push({ kind: "turns_merged", reason: `rejected: ${r.merged.join(", ")} merged into one turn each` });
+  // A run inside an explicit prompt is in both sides: named once, as the prompt's.
+  const inPrompt = (run: MergedRun) => run.last < promptTurns;
+  const merges = (name: string, runs: MergedRun[]) => {
+    if (runs.length > 0) warnings.push({ kind: "turns_merged", reason: `${name}: ${runs.map((m) => m.label).join(", ")} merged into one turn each` });
+  };
+  merges("prompt", c.merged.filter(inPrompt));
+  merges("chosen", c.merged.filter((m) => !inPrompt(m)));
+  merges("rejected", r.merged.filter((m) => !inPrompt(m)));
   const [chosen, rejected] = [c.turns, r.turns];
+  // A tree's root is the user's prompt, and dropping the opening turn would change the pair.
+  const opensWithAssistant = (turns: ImportedTurn[]) => turns[0]?.role === "assistant";
+  const opening =
+    promptTurns > 0
+      ? opensWithAssistant(chosen) ? ["prompt"] : []
+      : [opensWithAssistant(chosen) ? "chosen" : null, opensWithAssistant(rejected) ? "rejected" : null].filter((x): x is string => x !== null);
+  if (opening.length > 0) {
+    return {
+      kind: "skipped",
+      warnings: [
+        ...warnings,
+        { kind: "starts_with_assistant", reason: `${opening.join(" and ")} ${opening.length === 1 ? "starts" : "start"} with an assistant turn: a conversation here starts with the user's prompt` },
+      ],
+    };
+  }
   let k = 0;
   while (k < chosen.length && k < rejected.length && chosen[k].role === rejected[k].role && chosen[k].text === rejected[k].text) k++;
   if (k === chosen.length && k === rejected.length) return { kind: "skipped", warnings: [...warnings, { kind: "identical_replies", reason: "chosen and rejected are identical" }] };
@@ -173,7 +198,7 @@ function hhFromStrings(chosenText: string, rejectedText: string, source: Prefere
       ),
     };
   }
-  return fromImplicitTurns(source, chosen.turns, rejected.turns, margin, limits);
+  return fromTurns(source, chosen.turns, rejected.turns, margin, limits);
 }
 
 /** {"chosen": "\n\nHuman: …\n\nAssistant: …", "rejected": "…"} */
@@ -204,14 +229,18 @@ type Side = z.infer<typeof SideSchema>;
 
 const ROLE_IN: Record<string, MessageRole> = { user: "prompter", assistant: "assistant" };
 
-function turnsOf(side: readonly { role: string; content: string }[], name: string, reasons: string[]): ImportedTurn[] {
+/**
+ * A side's messages as turns. Unknown roles are refused; "system" messages are a known role the
+ * data model has no place for (a tree holds user and assistant turns only), so they are listed
+ * in `system` for the line to be skipped rather than imported without them.
+ */
+function turnsOf(side: readonly { role: string; content: string }[], name: string, reasons: string[], system: string[]): ImportedTurn[] {
   return side.flatMap((m, i) => {
     const role = ROLE_IN[m.role];
-    if (!role) {
-      reasons.push(`${name}[${i}].role: unknown role ${JSON.stringify(m.role)} (expected user or assistant)`);
-      return [];
-    }
-    return [{ role, text: m.content }];
+    if (role) return [{ role, text: m.content }];
+    if (m.role === "system") system.push(`${name}[${i}]`);
+    else reasons.push(`${name}[${i}].role: unknown role ${JSON.stringify(m.role)} (expected user, assistant or system)`);
+    return [];
   });
 }
 
@@ -230,9 +259,10 @@ const looksLikeHh = (s: string) => /^(\n\n)?Human:/.test(s);
 
 /**
  * A TRL preference row: {"prompt"?, "chosen", "rejected", "margin"?}. With a prompt (explicit),
- * chosen and rejected are one assistant reply each; without one (implicit), they are whole
- * conversations sharing the prompt. Plain-string implicit rows are split as TRL does (common
- * prefix), except HH-style transcripts, which are split into turns.
+ * chosen and rejected are the replies to it; without one (implicit), they are whole
+ * conversations sharing the prompt. Message lists of either kind go through the same quirk
+ * handling as HH transcripts. Plain-string implicit rows are split as TRL does (common prefix),
+ * except HH-style transcripts, which are split into turns.
  */
 export function parseTrlPreferenceLine(text: string, line: number, limits: TextLimits = {}): LineResult<ImportedPreference> {
   if (isBlankLine(text)) return { kind: "blank", line };
@@ -266,14 +296,25 @@ export function parseTrlPreferenceLine(text: string, line: number, limits: TextL
   }
 
   const reasons: string[] = [];
-  const chosenTurns = turnsOf(chosen as { role: string; content: string }[], "chosen", reasons);
-  const rejectedTurns = turnsOf(rejected as { role: string; content: string }[], "rejected", reasons);
-  const promptTurns = prompt === undefined ? null : turnsOf(prompt as { role: string; content: string }[], "prompt", reasons);
+  const system: string[] = [];
+  // An explicit prompt, chosen or rejected without a message at all is not a pair to read.
+  if (prompt !== undefined) {
+    for (const [name, side] of [["prompt", prompt], ["chosen", chosen], ["rejected", rejected]] as const) {
+      if (side.length === 0) reasons.push(`${name}: no messages`);
+    }
+  }
+  const chosenTurns = turnsOf(chosen as { role: string; content: string }[], "chosen", reasons, system);
+  const rejectedTurns = turnsOf(rejected as { role: string; content: string }[], "rejected", reasons, system);
+  const promptTurns = prompt === undefined ? [] : turnsOf(prompt as { role: string; content: string }[], "prompt", reasons, system);
   if (reasons.length > 0) return { kind: "error", line, errors: reasons.map((reason) => ({ line, reason })) };
-  if (promptTurns === null) return result(line, fromImplicitTurns("trl_implicit", chosenTurns, rejectedTurns, margin, limits));
-  const single = (turns: ImportedTurn[], name: string) =>
-    turns.length === 1 ? null : `${name} must be exactly one assistant message (found ${turns.length})`;
-  const shape = [single(chosenTurns, "chosen"), single(rejectedTurns, "rejected")].filter((x): x is string => x !== null);
-  if (shape.length > 0) return { kind: "error", line, errors: shape.map((reason) => ({ line, reason })) };
-  return result(line, build("trl_explicit", promptTurns, chosenTurns[0], rejectedTurns[0], margin, limits));
+  if (system.length > 0) {
+    return result(
+      line,
+      skip("system_message", `${system.join(", ")} ${system.length === 1 ? "is a system message" : "are system messages"}: a conversation here holds user and assistant turns only, and the pair without ${system.length === 1 ? "it" : "them"} would not be the pair as written`),
+    );
+  }
+  // An explicit prompt is the start of both sides: the same handling as an implicit one, the
+  // prompt's length telling merges inside it from merges with a reply.
+  const source = prompt === undefined ? "trl_implicit" : "trl_explicit";
+  return result(line, fromTurns(source, [...promptTurns, ...chosenTurns], [...promptTurns, ...rejectedTurns], margin, limits, promptTurns.length));
 }

@@ -77,6 +77,8 @@ export const WARNING_LABELS: Record<WarningKind, string> = {
   lang_not_in_project: "a language the project does not collect (skipped)",
   turns_merged: "consecutive turns of one speaker merged (imported)",
   diverges_early: "chosen and rejected part before their last turn (imported where they part)",
+  starts_with_assistant: "a conversation starts with an assistant turn (skipped)",
+  system_message: "a system message, which a conversation here has no place for (skipped)",
 };
 
 /**

@@ -47,7 +47,7 @@ export const MAX_FLAT_MESSAGES = 500_000;
 
 /**
  * The import process's heap (MB). Everything but flat message files streams: one batch of items
- * at a time, plus every message id of the file (off the heap, about 40 bytes an id). A small
+ * at a time, plus every message id of the file (off the heap, 27 to 53 bytes an id). A small
  * heap keeps the process small: V8 otherwise lets garbage pile up to a share of the machine's
  * memory before collecting it.
  */

@@ -131,4 +131,33 @@ describe("files of another format, and ids that clash", () => {
     expect(errorsAt(second, 1)).toBe(`message ${taken} already exists in another tree`);
     expect(await prisma.messageTree.count({ where: { projectId: project.id } })).toBe(2);
   });
+
+  it("a message id taken by an earlier file, in skip mode: the rest is imported, the clashing tree skipped by its line", async () => {
+    type Tree = { message_tree_id: string; prompt: { replies: { message_id: string; replies?: { parent_id: string }[] }[] } };
+    const project = await datasetProject("dupes-across-skip");
+    const first = await importFile(project.id, write("first.jsonl", `${treeLines[23]}\n`), { format: "oasst", mode: "reject_file" });
+    expect(first.status, first.error ?? "").toBe("succeeded");
+    const taken = (JSON.parse(treeLines[23]) as Tree).prompt.replies[0].message_id;
+    const clash = JSON.parse(treeLines[25]) as Tree;
+    clash.prompt.replies[0].message_id = taken;
+    for (const reply of clash.prompt.replies[0].replies ?? []) reply.parent_id = taken;
+    const file = write("clash-among-others.jsonl", [treeLines[24], JSON.stringify(clash), treeLines[26]].join("\n") + "\n");
+
+    const skipped = await importFile(project.id, file, { format: "oasst", mode: "skip_bad_lines" });
+    expect(skipped.status, skipped.error ?? "").toBe("succeeded");
+    expect(report(skipped)).toMatchObject({ lines: 3, items: 2, badLines: 1, created: { trees: 2 } });
+    expect(report(skipped).errors.map((e) => e.line)).toEqual([2]);
+    expect(errorsAt(skipped, 2)).toBe(`message ${taken} already exists in another tree`);
+    const trees = await prisma.messageTree.findMany({ where: { projectId: project.id }, select: { id: true } });
+    expect(trees.map((t) => t.id).sort()).toEqual([treeLines[23], treeLines[24], treeLines[26]].map((l) => (JSON.parse(l) as Tree).message_tree_id).sort());
+    // The taken id still belongs to the first file's tree, with its own text.
+    const kept = await prisma.message.findUniqueOrThrow({ where: { id: taken }, select: { treeId: true } });
+    expect(kept.treeId).toBe((JSON.parse(treeLines[23]) as Tree).message_tree_id);
+
+    const messages = await count(project.id);
+    const again = await importFile(project.id, file, { format: "oasst", mode: "skip_bad_lines" });
+    expect(report(again)).toMatchObject({ items: 2, badLines: 1, created: { trees: 0, messages: 0, pairs: 0, prompts: 0 }, alreadyPresent: 2 });
+    expect(errorsAt(again, 2)).toBe(`message ${taken} already exists in another tree`);
+    expect(await count(project.id)).toBe(messages);
+  });
 });

@@ -1,11 +1,13 @@
 // Real Anthropic HH lines (tests/fixtures/hh) through the real import and export jobs at default
 // settings: lines with real-world quirks are imported or skipped with a warning naming the line
 // and why, and the HH export gives back the file's pairs. A TRL export imported into another
-// project gives back the same pairs again.
+// project gives back the same pairs again. TRL message-list rows with quirks are merged or
+// skipped by line and kind as HH lines are, and export back as they were stored.
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
+import { env } from "~/env.server.ts";
 import { parseHhTranscript, renderHhTranscript } from "~/domain/datasets/formats/hh.ts";
 import { mergeConsecutiveTurns } from "~/domain/datasets/import-lines.ts";
 import type { ImportReport } from "~/models/datasets/import-spec.ts";
@@ -27,6 +29,14 @@ const merged = (transcript: string) => {
   if (!parsed.ok) throw new Error(parsed.reason);
   return renderHhTranscript(mergeConsecutiveTurns(parsed.turns).turns);
 };
+
+function write(name: string, lines: unknown[]): string {
+  const dir = path.resolve(env().DATA_DIR, "preference-quirks");
+  fs.mkdirSync(dir, { recursive: true });
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+  return p;
+}
 
 beforeAll(() => {
   startWorkers();
@@ -99,5 +109,90 @@ describe("Anthropic HH sample, at default settings", () => {
       const hhBack = (await readExport((await runExportJob(copy.id, { format: "pairwise_hh", ...ALL })).id)).train;
       expect(hhBack.map(pairKey).sort()).toEqual(hhFirst.map(pairKey).sort());
     }
+  });
+});
+
+describe("TRL conversational rows with quirks, at default settings", () => {
+  const user = (content: string) => ({ role: "user", content });
+  const assistant = (content: string) => ({ role: "assistant", content });
+  const system = { role: "system", content: "You are a concise assistant." };
+  const lines = [
+    { prompt: [user("What is the capital of Australia?")], chosen: [assistant("Canberra.")], rejected: [assistant("Sydney.")] },
+    {
+      prompt: [user("I need a subject line for an email to my landlord."), user("The heating has been broken for a week.")],
+      chosen: [assistant("Heating out since last Monday: repair needed")],
+      rejected: [assistant("Hello")],
+    },
+    {
+      prompt: [user("How do I reverse a list in Python?")],
+      chosen: [assistant("Use slicing:"), assistant("`xs[::-1]` returns a reversed copy.")],
+      rejected: [assistant("You can't.")],
+    },
+    { prompt: [system, user("Name a primary colour.")], chosen: [assistant("Red.")], rejected: [assistant("Pink.")] },
+    { prompt: [assistant("Hi! What can I do for you?"), user("Is 91 prime?")], chosen: [assistant("No: 7 × 13.")], rejected: [assistant("Yes.")] },
+    { prompt: [user("Say yes.")], chosen: [assistant("Yes.")], rejected: [assistant("Yes.")] },
+  ];
+
+  it("imports every readable row, merged where turns repeat, skips the rest by line and kind, and exports the same pairs", async () => {
+    const project = await datasetProject("trl-quirks");
+    const file = write("trl-quirks.jsonl", lines);
+    const row = await importFile(project.id, file, { format: "trl_preference", mode: "reject_file" });
+    expect(row.status, row.error ?? "").toBe("succeeded");
+    const report = row.report as unknown as ImportReport;
+    expect(report).toMatchObject({ lines: 6, items: 3, skipped: 3, badLines: 0, created: { pairs: 3 } });
+    expect(report.warnings.map((w) => `${w.line} ${w.kind}`)).toEqual([
+      "2 turns_merged",
+      "3 turns_merged",
+      "4 system_message",
+      "5 starts_with_assistant",
+      "6 identical_replies",
+    ]);
+    expect(report.warnings[0].reason).toBe("prompt: turns 1–2 (user) merged into one turn each");
+    expect(report.warnings[1].reason).toBe("chosen: turns 2–3 (assistant) merged into one turn each");
+
+    // Stored: the merged turns as one message each, every character kept; nothing of the skipped rows.
+    const texts = (await prisma.message.findMany({ where: { projectId: project.id }, select: { role: true, text: true } })).map((m) => `${m.role}: ${m.text}`);
+    expect(texts).toContain("prompter: I need a subject line for an email to my landlord.\n\nThe heating has been broken for a week.");
+    expect(texts).toContain("assistant: Use slicing:\n\n`xs[::-1]` returns a reversed copy.");
+    expect(texts.filter((t) => /primary colour|91 prime|Say yes/.test(t))).toEqual([]);
+    expect(texts).toHaveLength(9);
+    expect(await prisma.importedPreference.count({ where: { projectId: project.id } })).toBe(3);
+
+    const exported = await runExportJob(project.id, { format: "pairwise_trl", ...ALL });
+    expect(exported.status, exported.error ?? "").toBe("succeeded");
+    const rows = (await readExport(exported.id)).train;
+    const expected = [
+      lines[0],
+      { ...lines[1], prompt: [user("I need a subject line for an email to my landlord.\n\nThe heating has been broken for a week.")] },
+      { ...lines[2], chosen: [assistant("Use slicing:\n\n`xs[::-1]` returns a reversed copy.")] },
+    ];
+    expect(rows.map(pairKey).sort()).toEqual(expected.map(pairKey).sort());
+
+    const again = await importFile(project.id, file, { format: "trl_preference", mode: "reject_file" });
+    expect(again.report).toMatchObject({ created: { trees: 0, messages: 0, pairs: 0 }, alreadyPresent: 3, sameFileAs: row.id });
+
+    // The export imported elsewhere gives back the same pairs, now without a warning.
+    const copy = await datasetProject("trl-quirks-copy");
+    const back = await importFile(copy.id, path.join(exportDir(exported.id), manifestOf(exported.id).files[0].name), { format: "trl_preference", mode: "reject_file" });
+    expect(back.report).toMatchObject({ items: 3, skipped: 0, badLines: 0, warnings: [] });
+    const rowsBack = (await readExport((await runExportJob(copy.id, { format: "pairwise_trl", ...ALL })).id)).train;
+    expect(rowsBack.map(pairKey).sort()).toEqual(rows.map(pairKey).sort());
+  });
+
+  it("an HH transcript opening with an Assistant turn is skipped with its line, the rest imported", async () => {
+    const project = await datasetProject("hh-assistant-first");
+    const greeting = {
+      chosen: "\n\nAssistant: Hi! How can I help you today?\n\nHuman: What's a good name for a cat?\n\nAssistant: How about Miso?",
+      rejected: "\n\nAssistant: Hi! How can I help you today?\n\nHuman: What's a good name for a cat?\n\nAssistant: Cat.",
+    };
+    const row = await importFile(project.id, write("hh-assistant-first.jsonl", [source[0], greeting, source[1]]), { format: "hh", mode: "reject_file" });
+    expect(row.status, row.error ?? "").toBe("succeeded");
+    const report = row.report as unknown as ImportReport;
+    expect(report).toMatchObject({ lines: 3, items: 2, skipped: 1, badLines: 0, warningCounts: { starts_with_assistant: 1 } });
+    expect(report.warnings.map((w) => `${w.line} ${w.kind}: ${w.reason}`)).toEqual([
+      "2 starts_with_assistant: chosen and rejected start with an assistant turn: a conversation here starts with the user's prompt",
+    ]);
+    const rows = (await readExport((await runExportJob(project.id, { format: "pairwise_hh", ...ALL })).id)).train;
+    expect(rows.map(pairKey).sort()).toEqual([source[0], source[1]].map(pairKey).sort());
   });
 });

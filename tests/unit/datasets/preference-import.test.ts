@@ -106,6 +106,118 @@ describe("HH transcripts", () => {
       "4 no_shared_prompt: chosen only continues the other side's conversation (from turn 3): there is no pair of replies",
     ]);
   });
+
+  it("skips a transcript that starts with an Assistant turn, naming the kind", () => {
+    const greeting = {
+      chosen: "\n\nAssistant: Hi! How can I help you today?\n\nHuman: What's a good name for a cat?\n\nAssistant: How about Miso?",
+      rejected: "\n\nAssistant: Hi! How can I help you today?\n\nHuman: What's a good name for a cat?\n\nAssistant: Cat.",
+    };
+    expect(warned(parseHhPreferenceLine(JSON.stringify(greeting), 12))).toEqual([
+      "skipped",
+      "12 starts_with_assistant: chosen and rejected start with an assistant turn: a conversation here starts with the user's prompt",
+    ]);
+    const oneSide = { ...greeting, rejected: "\n\nHuman: What's a good name for a cat?\n\nAssistant: Cat." };
+    expect(warned(parseHhPreferenceLine(JSON.stringify(oneSide), 13))).toEqual([
+      "skipped",
+      "13 starts_with_assistant: chosen starts with an assistant turn: a conversation here starts with the user's prompt",
+    ]);
+  });
+});
+
+describe("TRL preference lines with quirks, handled as HH lines are", () => {
+  const user = (content: string) => ({ role: "user", content });
+  const assistant = (content: string) => ({ role: "assistant", content });
+  const trl = (value: unknown, line: number) => parseTrlPreferenceLine(JSON.stringify(value), line);
+
+  it("an explicit prompt's consecutive user turns are merged and named once, as the prompt's", () => {
+    const line = {
+      prompt: [user("I need a subject line for an email to my landlord."), user("The heating has been broken for a week.")],
+      chosen: [assistant("Heating out since last Monday: repair needed")],
+      rejected: [assistant("Hello")],
+    };
+    const result = trl(line, 4);
+    expect(warned(result)).toEqual(["item", "4 turns_merged: prompt: turns 1–2 (user) merged into one turn each"]);
+    const item = itemOf(result);
+    expect(item.source).toBe("trl_explicit");
+    expect(item.prompt).toEqual([{ role: "prompter", text: "I need a subject line for an email to my landlord.\n\nThe heating has been broken for a week." }]);
+    expect([item.chosen.text, item.rejected.text]).toEqual(["Heating out since last Monday: repair needed", "Hello"]);
+  });
+
+  it("a reply given as two assistant messages is merged, numbered in the whole conversation", () => {
+    const line = {
+      prompt: [user("How do I reverse a list in Python?")],
+      chosen: [assistant("Use slicing:"), assistant("`xs[::-1]` returns a reversed copy; `xs.reverse()` reverses in place.")],
+      rejected: [assistant("You can't.")],
+      margin: 2,
+    };
+    const result = trl(line, 7);
+    expect(warned(result)).toEqual(["item", "7 turns_merged: chosen: turns 2–3 (assistant) merged into one turn each"]);
+    expect(itemOf(result).chosen.text).toBe("Use slicing:\n\n`xs[::-1]` returns a reversed copy; `xs.reverse()` reverses in place.");
+    expect(itemOf(result).margin).toBe(2);
+  });
+
+  it("a prompt ending with an assistant turn: the turn and each reply are merged, as consecutive HH turns are", () => {
+    const line = {
+      prompt: [user("Write a haiku about rain."), assistant("Here is one:")],
+      chosen: [assistant("Soft rain on the roof\nthe kettle begins to sing\nno one is coming")],
+      rejected: [assistant("Rain rain go away")],
+    };
+    const result = trl(line, 2);
+    expect(warned(result)).toEqual([
+      "item",
+      "2 turns_merged: chosen: turns 2–3 (assistant) merged into one turn each",
+      "2 turns_merged: rejected: turns 2–3 (assistant) merged into one turn each",
+    ]);
+    const item = itemOf(result);
+    expect(item.prompt).toEqual([{ role: "prompter", text: "Write a haiku about rain." }]);
+    expect(item.chosen.text).toBe("Here is one:\n\nSoft rain on the roof\nthe kettle begins to sing\nno one is coming");
+    expect(item.rejected.text).toBe("Here is one:\n\nRain rain go away");
+  });
+
+  it("replies that go on for more turns are imported where they part, the later turns kept", () => {
+    const line = {
+      prompt: [user("Recommend a book.")],
+      chosen: [assistant("Try *Piranesi*."), user("Why?"), assistant("It is short and strange.")],
+      rejected: [assistant("Read more.")],
+    };
+    const result = trl(line, 5);
+    expect(warned(result)).toEqual([
+      "item",
+      "5 diverges_early: chosen and rejected part at turn 2, not at their last turn (chosen adds 2 turns after it): the pair is imported at turn 2, the later turns kept under its replies",
+    ]);
+    expect(itemOf(result).chosen_path.map((t) => t.text)).toEqual(["Recommend a book.", "Try *Piranesi*.", "Why?", "It is short and strange."]);
+  });
+
+  it("a conversation opening with an assistant turn is skipped, explicit or implicit", () => {
+    const greeting = assistant("Hello! I'm here to help.");
+    const explicit = { prompt: [greeting, user("Is 91 prime?")], chosen: [assistant("No: 7 × 13.")], rejected: [assistant("Yes.")] };
+    expect(warned(trl(explicit, 3))).toEqual([
+      "skipped",
+      "3 starts_with_assistant: prompt starts with an assistant turn: a conversation here starts with the user's prompt",
+    ]);
+    const implicit = { chosen: [greeting, user("Is 91 prime?"), assistant("No: 7 × 13.")], rejected: [greeting, user("Is 91 prime?"), assistant("Yes.")] };
+    expect(warned(trl(implicit, 6))).toEqual([
+      "skipped",
+      "6 starts_with_assistant: chosen and rejected start with an assistant turn: a conversation here starts with the user's prompt",
+    ]);
+  });
+
+  it("a system message is skipped with its kind, never dropped; unknown roles are still refused", () => {
+    const system = { role: "system", content: "You are a pirate. Answer in pirate speak." };
+    const explicit = { prompt: [system, user("Where is the treasure?")], chosen: [assistant("Arr, under the palm!")], rejected: [assistant("I don't know.")] };
+    expect(warned(trl(explicit, 8))).toEqual([
+      "skipped",
+      "8 system_message: prompt[0] is a system message: a conversation here holds user and assistant turns only, and the pair without it would not be the pair as written",
+    ]);
+    const implicit = { chosen: [system, user("Hi"), assistant("Ahoy!")], rejected: [system, user("Hi"), assistant("Hello.")] };
+    expect(warned(trl(implicit, 9))).toEqual([
+      "skipped",
+      "9 system_message: chosen[0], rejected[0] are system messages: a conversation here holds user and assistant turns only, and the pair without them would not be the pair as written",
+    ]);
+    expect(reasons(trl({ ...explicit, chosen: [{ role: "tool", content: "{}" }] }, 10))).toEqual([
+      '10: chosen[0].role: unknown role "tool" (expected user, assistant or system)',
+    ]);
+  });
 });
 
 describe("TRL preference lines", () => {
@@ -143,23 +255,16 @@ describe("TRL preference lines", () => {
 
   it("reports bad TRL lines", () => {
     const r = (value: unknown, line = 1) => reasons(parseTrlPreferenceLine(JSON.stringify(value), line));
-    expect(r({ prompt: msgs, chosen: [{ role: "system", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
-      '1: chosen[0].role: unknown role "system" (expected user or assistant)',
+    expect(r({ prompt: msgs, chosen: [{ role: "bot", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
+      '1: chosen[0].role: unknown role "bot" (expected user, assistant or system)',
     ]);
     expect(r({ prompt: "p", chosen: [{ role: "assistant", content: "x" }], rejected: "y" })).toEqual([
       "1: prompt, chosen and rejected must be all strings or all message lists",
     ]);
     expect(r({ prompt: msgs, chosen: 5, rejected: "y" })).toEqual(["1: chosen: must be a string or a list of {role, content} messages"]);
     expect(r({ prompt: msgs, rejected: "y" })).toEqual(["1: chosen: missing field"]);
-    expect(r({ prompt: msgs, chosen: [], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
-      "1: chosen must be exactly one assistant message (found 0)",
-    ]);
-    expect(r({ prompt: msgs.slice(0, 2), chosen: [{ role: "assistant", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
-      "1: prompt must end with a user turn",
-    ]);
-    expect(r({ prompt: [msgs[1], msgs[2]], chosen: [{ role: "assistant", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual([
-      "1: prompt: turn 1 must be user (roles alternate, starting with the user)",
-    ]);
+    expect(r({ prompt: msgs, chosen: [], rejected: [{ role: "assistant", content: "y" }] })).toEqual(["1: chosen: no messages"]);
+    expect(r({ prompt: [], chosen: [{ role: "assistant", content: "x" }], rejected: [{ role: "assistant", content: "y" }] })).toEqual(["1: prompt: no messages"]);
     const w = (value: unknown, line = 1) => warned(parseTrlPreferenceLine(JSON.stringify(value), line));
     expect(w({ chosen: "abc", rejected: "xyz" })).toEqual(["skipped", "1 no_shared_prompt: chosen and rejected share no prompt"]);
     expect(w({ chosen: "same", rejected: "same" }, 3)).toEqual(["skipped", "3 identical_replies: chosen and rejected are identical"]);
