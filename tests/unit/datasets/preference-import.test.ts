@@ -34,7 +34,7 @@ describe("HH transcripts", () => {
     });
     if (parsed.ok) expect(renderHhTranscript(parsed.turns)).toBe(hhLine.chosen);
     expect(parseHhTranscript("Human: hi\n\nAssistant: hello").ok).toBe(true);
-    expect(parseHhTranscript("hello")).toEqual({ ok: false, reason: 'transcript must start with "\\n\\nHuman:"' });
+    expect(parseHhTranscript("hello")).toEqual({ ok: false, reason: 'transcript must start with "\\n\\nHuman:" (or "\\n\\nAssistant:")' });
   });
 
   it("an HH line becomes prompt, chosen and rejected", () => {
@@ -53,8 +53,8 @@ describe("HH transcripts", () => {
       "6: rejected: Expected string, received number",
     ]);
     expect(reasons(parseHhPreferenceLine(JSON.stringify({ chosen: "oops", rejected: "no" }), 10))).toEqual([
-      '10: chosen: transcript must start with "\\n\\nHuman:"',
-      '10: rejected: transcript must start with "\\n\\nHuman:"',
+      '10: chosen: transcript must start with "\\n\\nHuman:" (or "\\n\\nAssistant:")',
+      '10: rejected: transcript must start with "\\n\\nHuman:" (or "\\n\\nAssistant:")',
     ]);
   });
 

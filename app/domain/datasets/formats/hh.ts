@@ -48,7 +48,7 @@ export function parseHhTranscript(transcript: string): HhParseResult {
   const source = /^(Human|Assistant):/.test(transcript) ? `\n\n${transcript}` : transcript;
   const marks = [...source.matchAll(MARKER)];
   if (marks.length === 0 || marks[0].index !== 0) {
-    return { ok: false, reason: 'transcript must start with "\\n\\nHuman:"' };
+    return { ok: false, reason: 'transcript must start with "\\n\\nHuman:" (or "\\n\\nAssistant:")' };
   }
   const turns = marks.map((m, i) => {
     const start = (m.index as number) + m[0].length;
