@@ -6,10 +6,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import { queue } from "~/jobs/enqueue.server.ts";
+import { exportDir } from "~/models/datasets/exports.server.ts";
 import { createTrainingRun, runDirs } from "~/models/training.server.ts";
 import { initGpt2Weights } from "../../inference/models/gpt2.ts";
 import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
@@ -46,6 +48,13 @@ async function finished(runId: string) {
     if (run.status === "succeeded" || run.status === "failed") return run;
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+/** A failed run left nothing behind: no model registered for it, no model directory, no checkpoints. */
+async function leftNothing(runId: string) {
+  expect(await prisma.modelVersion.count({ where: { trainingRunId: runId } })).toBe(0);
+  expect(fs.existsSync(runDirs(runId).model)).toBe(false);
+  expect(fs.existsSync(runDirs(runId).root)).toBe(false);
 }
 
 describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
@@ -125,6 +134,34 @@ describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
     expect(done.error).toMatch(/iteration 2: the KL to the reference is \d+\.\d{3} nats per response, past the limit of 0\.000001/);
     expect(done.outputModel).toBeNull();
     expect(fs.existsSync(runDirs(run.id).model)).toBe(false);
+  });
+
+  it("a prompts file broken after its export (a truncated line, a truncated gzip) fails the run naming the file and line, registering nothing", { timeout: 300_000 }, async () => {
+    // Creating a run checks the export's row, not its files: the worker is the first to read them.
+    const cut = await promptsSnapshot(setup.project.id);
+    const cutFile = path.join(exportDir(cut.id), "train.jsonl");
+    const text = fs.readFileSync(cutFile, "utf8");
+    fs.writeFileSync(cutFile, text.slice(0, text.length - 10));
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "rloo", exportIds: [cut.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: CONFIG, createdById: null });
+    const done = await finished(run.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toBe(`export ${cut.id} train.jsonl: ${cutFile} is not a prompts_text file: line 48: not valid JSON`);
+    expect(done.attempts).toBe(1);
+    await leftNothing(run.id);
+
+    // The exporter's gzip option: train.jsonl.gz, cut short.
+    const gz = await promptsSnapshot(setup.project.id);
+    const dir = exportDir(gz.id);
+    const whole = zlib.gzipSync(fs.readFileSync(path.join(dir, "train.jsonl")));
+    fs.rmSync(path.join(dir, "train.jsonl"));
+    fs.writeFileSync(path.join(dir, "train.jsonl.gz"), whole.subarray(0, whole.length >> 1));
+    await prisma.datasetExport.update({ where: { id: gz.id }, data: { files: [{ name: "train.jsonl.gz", split: "train", rows: 48 }, { name: "validation.jsonl", split: "validation", rows: 8 }] } });
+    const gzRun = await createTrainingRun({ projectId: setup.project.id, kind: "ppo", exportIds: [gz.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: CONFIG, createdById: null });
+    const gzDone = await finished(gzRun.id);
+    expect(gzDone.status).toBe("failed");
+    expect(gzDone.error).toMatch(new RegExp(`^export ${gz.id} train\\.jsonl\\.gz: .*train\\.jsonl\\.gz is not valid gzip \\(`));
+    expect(gzDone.attempts).toBe(1);
+    await leftNothing(gzRun.id);
   });
 
   it("refuses snapshots of another kind, a missing or wrong reward model, another tokenizer and bad settings, queueing nothing", async () => {
