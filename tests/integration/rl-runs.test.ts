@@ -12,13 +12,13 @@ import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import { queue } from "~/jobs/enqueue.server.ts";
 import { exportDir } from "~/models/datasets/exports.server.ts";
-import { createTrainingRun, runDirs } from "~/models/training.server.ts";
+import { cancelTrainingRun, createTrainingRun, resumeTrainingRun, runDirs } from "~/models/training.server.ts";
 import { initGpt2Weights } from "../../inference/models/gpt2.ts";
 import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
 import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts";
 import { DEMO_SPECIAL_TOKENS, EOT } from "../../inference/tokenizer/demo-tokenizer.ts";
 import { runCli } from "../helpers/cli.ts";
-import { startWorkers, type RunningProcess } from "../helpers/server.ts";
+import { startWorkers, waitFor, type RunningProcess } from "../helpers/server.ts";
 import { kwaySnapshot, promptsSnapshot, TINY_BASE, tinyRewardModel, trainingProject } from "../helpers/training.ts";
 
 const CONFIG = { iterations: 4, promptsPerIteration: 4, maxNewTokens: 4, lr: 3e-4, epochs: 2, minibatchSize: 4, evalPrompts: 8, evalEvery: 2, checkpointEvery: 2 };
@@ -162,6 +162,44 @@ describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
     expect(gzDone.error).toMatch(new RegExp(`^export ${gz.id} train\\.jsonl\\.gz: .*train\\.jsonl\\.gz is not valid gzip \\(`));
     expect(gzDone.attempts).toBe(1);
     await leftNothing(gzRun.id);
+  });
+
+  it("cancels an RLOO run at an iteration boundary keeping its checkpoint, and resumes it to one registered model", { timeout: 300_000 }, async () => {
+    // Cancelled once the worker has it: the first iteration's check most likely sees it, and should it
+    // not, the next (at most a second later) still lands mid-run with this many cheap iterations.
+    const iterations = 40;
+    const config = { ...CONFIG, iterations, promptsPerIteration: 2, samplesPerPrompt: 2, epochs: 1, minibatchSize: 4, evalPrompts: 2, evalEvery: iterations, checkpointEvery: 5 };
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "rloo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config, createdById: null });
+    const row = () => prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id }, include: { outputModel: true } });
+    await waitFor(async () => (await row()).status === "running", "the worker to take the run", 60_000);
+    await cancelTrainingRun(setup.project.id, run.id);
+    await waitFor(async () => (await (await queue("training")).getJob(`training-${run.id}`))?.finishedOn !== undefined, "the worker to stop", 60_000);
+    const stopped = await row();
+    expect(stopped.status).toBe("cancelled");
+    expect(stopped.outputModel).toBeNull();
+    const stoppedAt = (stopped.metrics as { iteration: number }).iteration;
+    expect(stoppedAt).toBeGreaterThanOrEqual(1);
+    expect(stoppedAt).toBeLessThan(iterations);
+    expect(fs.readdirSync(path.join(runDirs(run.id).checkpoints, "policy")).some((f) => f.endsWith(".ckpt"))).toBe(true);
+    expect(fs.existsSync(runDirs(run.id).model)).toBe(false);
+    const scoreBefore = (stopped.metrics as { evalScoreBefore: number }).evalScoreBefore;
+    expect(Number.isFinite(scoreBefore)).toBe(true);
+
+    await resumeTrainingRun(setup.project.id, run.id);
+    const done = await finished(run.id);
+    if (done.status !== "succeeded") throw new Error(`resumed run ${done.status}: ${done.error}\n${worker.output()}`);
+    const log = (await (await queue("training")).getJobLogs(`training-${run.id}`)).logs.join("\n");
+    expect(log).toContain(`(iteration ${stoppedAt})`);
+    expect(log).toMatch(/resumed from .*checkpoint-\d+\.ckpt/);
+    expect(await prisma.modelVersion.count({ where: { trainingRunId: run.id } })).toBe(1);
+    const metrics = await prisma.trainingMetric.findMany({ where: { runId: run.id, name: "objective/kl" }, orderBy: { step: "asc" } });
+    expect(metrics.map((x) => x.step)).toEqual(Array.from({ length: iterations }, (_, i) => i + 1));
+    // The evaluation before the first iteration still counts as the run's "before".
+    const m = done.metrics as Record<string, number>;
+    expect(m.evalScoreBefore).toBe(scoreBefore);
+    const meta = JSON.parse(fs.readFileSync(path.join(done.outputModel!.path, "rl_run.json"), "utf8")) as { evaluations: { iteration: number }[] };
+    expect(meta.evaluations.map((e) => e.iteration)).toEqual([0, iterations]);
+    expect(fs.existsSync(runDirs(run.id).root)).toBe(false);
   });
 
   it("refuses snapshots of another kind, a missing or wrong reward model, another tokenizer and bad settings, queueing nothing", async () => {

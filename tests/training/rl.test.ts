@@ -240,7 +240,7 @@ describe("trainers", () => {
     expect(r.evaluations.at(-1)!.meanScore - r.evaluations[0].meanScore).toBeGreaterThan(2);
   }, 120_000);
 
-  it("a run stopped after an iteration resumes to the weights of an uninterrupted run", async () => {
+  it("a run stopped after an iteration resumes to the weights of an uninterrupted run, keeping its evaluations", async () => {
     const config = { iterations: 3, evalEvery: 3, checkpointEvery: 1 };
     const whole = run("ppo", config, recorder(tempDir()).ctx);
     await whole.result;
@@ -255,6 +255,9 @@ describe("trainers", () => {
     const resumed = await second.result;
     expect(resumed.resumedFrom).toBe(1);
     expect(rec.iterations).toEqual([2, 3]);
+    // The evaluation before the first iteration came back with the checkpoint.
+    expect(resumed.evaluations.map((e) => e.iteration)).toEqual([0, 3]);
+    expect(resumed.evaluations[0]).toEqual(stopped.evaluations[0]);
     const a = readGpt2ModelDir(whole.out).weights;
     const b = readGpt2ModelDir(second.out).weights;
     for (const [name, t] of a) expect(Buffer.from((b.get(name)!.data as Float32Array).buffer).equals(Buffer.from((t.data as Float32Array).buffer)), name).toBe(true);

@@ -174,11 +174,13 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
     }
     iteration = Number(found.checkpoint.extra.iteration);
     klCoef = Number(found.checkpoint.extra.klCoef);
+    // The evaluations so far (the one before the first iteration among them) stay the run's.
+    evaluations.push(...((found.checkpoint.extra.evaluations as RlEvaluation[] | undefined) ?? []));
     log(`resumed from ${found.file} (iteration ${iteration})`);
   }
   const resumedFrom = iteration;
   const save = () => {
-    const extra = { iteration, klCoef };
+    const extra = { iteration, klCoef, evaluations };
     if (valueTrainer) {
       saveCheckpoint(dirs.value, { identity: identity.value!, state: valueTrainer.state(), data: null, extra });
       pruneCheckpoints(dirs.value, 3);
