@@ -136,6 +136,27 @@ describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
     expect(fs.existsSync(runDirs(run.id).model)).toBe(false);
   });
 
+  it("a non-finite update of the policy or the value model fails a run at once with the iteration and the reason, registering nothing", { timeout: 300_000 }, async () => {
+    // A poisoned reward model: its scores (~1e30) are finite, so the registry takes it (it refuses one
+    // whose test score is NaN), but the update they drive overflows float32.
+    const huge = await tinyRewardModel(setup.project.id, setup.base, "rm-huge", { scoreScale: 1e30 });
+    const start = (kind: string) =>
+      createTrainingRun({ projectId: setup.project.id, kind, exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: huge.id, config: { ...CONFIG, samplesPerPrompt: kind === "ppo" ? 1 : 4 }, createdById: null });
+
+    const overflow = await finished((await start("rloo")).id);
+    expect(overflow.status).toBe("failed");
+    expect(overflow.error).toMatch(/^iteration 1: step 1 refused: .* is not finite/);
+    expect(overflow.attempts).toBe(1);
+    await leftNothing(overflow.id);
+
+    // PPO's value model starts from the reward model: its returns of ~1e30 overflow the value loss.
+    const value = await finished((await start("ppo")).id);
+    expect(value.status).toBe("failed");
+    expect(value.error).toMatch(/^iteration 1: the value model's step 1 refused: loss is (NaN|Infinity)/);
+    expect(value.attempts).toBe(1);
+    await leftNothing(value.id);
+  });
+
   it("a prompts file broken after its export (a truncated line, a truncated gzip) fails the run naming the file and line, registering nothing", { timeout: 300_000 }, async () => {
     // Creating a run checks the export's row, not its files: the worker is the first to read them.
     const cut = await promptsSnapshot(setup.project.id);

@@ -96,11 +96,14 @@ describe("advantages", () => {
   });
 });
 
-/** A reward model on the policy's tokenizer: a random backbone with a large score head, so scores vary. */
-function writeRewardModel(opts: { config?: Partial<Gpt2Config>; chatTemplate?: string } = {}): string {
+/**
+ * A reward model on the policy's tokenizer: a random backbone with a large score head, so scores vary
+ * (scoreScale multiplies the head).
+ */
+function writeRewardModel(opts: { config?: Partial<Gpt2Config>; chatTemplate?: string; scoreScale?: number } = {}): string {
   const { config, weights } = writeTinyModel({ seed: 9, config: opts.config });
   const head = initGpt2ScoreHead(config, 10);
-  weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * 50)));
+  weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * (opts.scoreScale ?? 50))));
   const dir = tempDir();
   writeGpt2ModelDir(dir, {
     config,
@@ -283,6 +286,16 @@ describe("unusable input", () => {
     const err = await out.result.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RlDivergenceError);
     expect((err as Error).message).toMatch(/^iteration 2: the KL to the reference is [0-9.]+ nats per response, past the limit of 0\.000001/);
+    expect(existsSync(path.join(out.out, "config.json"))).toBe(false);
+  }, 60_000);
+
+  it("the divergence guard stops a run whose reward model scores NaN, naming the iteration", async () => {
+    // The registry refuses such a model (its test score is NaN); the trainer checks the scores anyway.
+    const poisoned = writeRewardModel({ scoreScale: NaN });
+    const out = run("rloo", { iterations: 2, promptsPerIteration: 4, samplesPerPrompt: 4, evalPrompts: 0 }, recorder(tempDir()).ctx, { rewardModelDir: poisoned });
+    const err = await out.result.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RlDivergenceError);
+    expect((err as Error).message).toBe("iteration 1: the score of response 0 is not finite");
     expect(existsSync(path.join(out.out, "config.json"))).toBe(false);
   }, 60_000);
 });

@@ -306,7 +306,13 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
           if (klBeta > 0) perToken.ref_logprobs = idx.map((i) => refLogprobs[i]);
           policySteps.push(await policyTrainer.trainStep([rolloutBatch(seqs, padTokenId, perToken)]));
           if (valueTrainer) {
-            valueSteps.push(await valueTrainer.trainStep([rolloutBatch(seqs, padTokenId, { old_values: idx.map((i) => values![i]), returns: idx.map((i) => returns![i]) })]));
+            try {
+              valueSteps.push(await valueTrainer.trainStep([rolloutBatch(seqs, padTokenId, { old_values: idx.map((i) => values![i]), returns: idx.map((i) => returns![i]) })]));
+            } catch (err) {
+              // Both models have the same tensor names: say which one diverged.
+              if (err instanceof NonFiniteError) throw new RlDivergenceError(iteration + 1, `the value model's ${err.message}`);
+              throw err;
+            }
           }
         }
       }
