@@ -1,8 +1,10 @@
 // PPO, RLOO, GRPO and DPO runs as jobs in a real worker process: an RLOO run started with `npm run cli -- train
 // rloo` on a prompts snapshot, scored by a registered reward model, logs TRL's metrics per iteration
 // and the held-out evaluations, and registers the policy with its lineage; a PPO run trains its value
-// model beside the policy; GRPO keeps its KL in the loss; DPO learns from a pairwise snapshot; the KL guard fails a run with its reason and registers nothing; inputs a
-// run cannot use are refused before anything is queued.
+// model beside the policy; GRPO keeps its KL in the loss; DPO learns from a pairwise snapshot; the KL guard, a non-finite
+// update and a prompts file broken after its export fail a run with their reason and register nothing; a
+// cancelled run resumes from its checkpoint to one registered model; inputs a run cannot use (a reward model
+// with another vocabulary or chat template among them) are refused before anything is queued.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,7 +14,8 @@ import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import { queue } from "~/jobs/enqueue.server.ts";
 import { exportDir } from "~/models/datasets/exports.server.ts";
-import { cancelTrainingRun, createTrainingRun, resumeTrainingRun, runDirs } from "~/models/training.server.ts";
+import { cancelTrainingRun, createTrainingRun, resumeTrainingRun, runDirs, TrainingRunError } from "~/models/training.server.ts";
+import { OASST_CHAT_TEMPLATE } from "../../inference/chat-template.ts";
 import { initGpt2Weights } from "../../inference/models/gpt2.ts";
 import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
 import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts";
@@ -224,19 +227,39 @@ describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
   });
 
   it("refuses snapshots of another kind, a missing or wrong reward model, another tokenizer and bad settings, queueing nothing", async () => {
-    const before = await prisma.trainingRun.count();
+    // Reward models whose tokenizer files come from a model with another chat template, and from one
+    // whose vocabulary gives the same ids to other tokens (the special tokens in another order).
+    const other = path.resolve(env().DATA_DIR, "models", "other-template");
+    writeGpt2ModelDir(other, { config: TINY_BASE, weights: initGpt2Weights(TINY_BASE, 1), tokenizer: bytesOnlyTokenizerJson([...DEMO_SPECIAL_TOKENS]), specialTokens: { bos: EOT, eos: EOT, pad: EOT } });
+    const foreign = await tinyRewardModel(setup.project.id, setup.base, "rm-other-template", { tokenizerFrom: other });
+    const otherVocabulary = path.resolve(env().DATA_DIR, "models", "other-vocabulary");
+    const [eot, prompter, assistant, system] = DEMO_SPECIAL_TOKENS;
+    writeGpt2ModelDir(otherVocabulary, { config: TINY_BASE, weights: initGpt2Weights(TINY_BASE, 1), tokenizer: bytesOnlyTokenizerJson([eot, assistant, prompter, system]), specialTokens: { bos: EOT, eos: EOT, pad: EOT }, chatTemplate: OASST_CHAT_TEMPLATE });
+    const otherWords = await tinyRewardModel(setup.project.id, setup.base, "rm-other-vocabulary", { tokenizerFrom: otherVocabulary });
+
+    const before = { runs: await prisma.trainingRun.count(), models: await prisma.modelVersion.count() };
     const start = (over: Partial<Parameters<typeof createTrainingRun>[0]>) =>
       createTrainingRun({ projectId: setup.project.id, kind: "ppo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: CONFIG, createdById: null, ...over });
     await expect(start({ exportIds: [setup.sft.id] })).rejects.toThrow(/is sft_messages; a PPO run reads prompts_text or prompts_conversational/);
     await expect(start({ rewardModelId: null })).rejects.toThrow(/Choose a reward model: a PPO run scores its samples with one/);
     await expect(start({ rewardModelId: setup.base.id })).rejects.toThrow(/is a policy model; choose a reward model/);
     await expect(start({ kind: "rloo", config: { samplesPerPrompt: 1 } })).rejects.toThrow(/samplesPerPrompt must be between 2 and 64/);
-
-    // A reward model whose tokenizer files come from a model with another chat template.
-    const other = path.resolve(env().DATA_DIR, "models", "other-template");
-    writeGpt2ModelDir(other, { config: TINY_BASE, weights: initGpt2Weights(TINY_BASE, 1), tokenizer: bytesOnlyTokenizerJson([...DEMO_SPECIAL_TOKENS]), specialTokens: { bos: EOT, eos: EOT, pad: EOT } });
-    const foreign = await tinyRewardModel(setup.project.id, setup.base, "rm-other-template", { tokenizerFrom: other });
     await expect(start({ rewardModelId: foreign.id })).rejects.toThrow(/has another chat template than base-rl-runs/);
-    expect(await prisma.trainingRun.count()).toBe(before);
+
+    // The Training page answers a TrainingRunError with its status; the CLI prints it and exits 1.
+    for (const kind of ["ppo", "rloo"]) {
+      const err = await start({ kind, rewardModelId: otherWords.id }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TrainingRunError);
+      expect((err as TrainingRunError).status).toBe(400);
+      expect((err as Error).message).toBe("The reward model rm-other-vocabulary has another tokenizer than base-rl-runs: it would read the policy's tokens as other words.");
+    }
+    const cli = await runCli(["train", "rloo", "--project", setup.project.slug, "--export", prompts.id, "--base", setup.base.name, "--reward-model", otherWords.name]);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toContain("error: The reward model rm-other-vocabulary has another tokenizer than base-rl-runs");
+    expect(cli.stdout).not.toMatch(/queued/);
+
+    expect(await prisma.trainingRun.count()).toBe(before.runs);
+    expect(await prisma.modelVersion.count()).toBe(before.models);
+    expect(await (await queue("training")).getJobCounts("waiting", "delayed", "prioritized", "active")).toEqual({ waiting: 0, delayed: 0, prioritized: 0, active: 0 });
   });
 });

@@ -98,9 +98,9 @@ describe("advantages", () => {
 
 /**
  * A reward model on the policy's tokenizer: a random backbone with a large score head, so scores vary
- * (scoreScale multiplies the head).
+ * (scoreScale multiplies the head; specialTokens reorders the vocabulary's special tokens).
  */
-function writeRewardModel(opts: { config?: Partial<Gpt2Config>; chatTemplate?: string; scoreScale?: number } = {}): string {
+function writeRewardModel(opts: { config?: Partial<Gpt2Config>; chatTemplate?: string; scoreScale?: number; specialTokens?: string[] } = {}): string {
   const { config, weights } = writeTinyModel({ seed: 9, config: opts.config });
   const head = initGpt2ScoreHead(config, 10);
   weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * (opts.scoreScale ?? 50))));
@@ -109,7 +109,7 @@ function writeRewardModel(opts: { config?: Partial<Gpt2Config>; chatTemplate?: s
     config,
     weights,
     head: "score",
-    tokenizer: bytesOnlyTokenizerJson([...DEMO_SPECIAL_TOKENS]),
+    tokenizer: bytesOnlyTokenizerJson(opts.specialTokens ?? [...DEMO_SPECIAL_TOKENS]),
     specialTokens: { bos: EOT, eos: EOT, pad: EOT },
     chatTemplate: opts.chatTemplate ?? OASST_CHAT_TEMPLATE,
   });
@@ -268,9 +268,14 @@ describe("trainers", () => {
 });
 
 describe("unusable input", () => {
-  it("a reward model with another chat template, a reference of another architecture, prompts that leave no room: refused with the reason", async () => {
+  it("a reward model with another chat template or vocabulary, a reference of another architecture, prompts that leave no room: refused with the reason", async () => {
     const otherTemplate = writeRewardModel({ chatTemplate: "{% for m in messages %}{{ m['content'] }}{% endfor %}" });
     await expect(run("ppo", { iterations: 1 }, recorder(tempDir()).ctx, { rewardModelDir: otherTemplate }).result).rejects.toThrow(/reward model's chat template differs/);
+    const [eot, prompter, assistant, system] = DEMO_SPECIAL_TOKENS;
+    const otherVocabulary = writeRewardModel({ specialTokens: [eot, assistant, prompter, system] });
+    const vocab = run("rloo", { iterations: 1 }, recorder(tempDir()).ctx, { rewardModelDir: otherVocabulary }).result;
+    await expect(vocab).rejects.toThrow(RlInputError);
+    await expect(vocab).rejects.toThrow(/^the reward model's tokenizer differs from the policy's: it would read the policy's token ids as other words$/);
     const bigger = writeTinyModel({ seed: 3, config: { nLayer: TINY.nLayer + 1 } }).dir;
     await expect(run("ppo", { iterations: 1 }, recorder(tempDir()).ctx, { referenceDir: bigger }).result).rejects.toThrow(RlInputError);
     await expect(run("ppo", { iterations: 1 }, recorder(tempDir()).ctx, { referenceDir: bigger }).result).rejects.toThrow(/reference has another architecture/);
