@@ -107,11 +107,12 @@ export async function promptsSnapshot(projectId: string, format: "prompts_text" 
 /**
  * A reward model on the base's tokenizer (files copied byte for byte), registered like any: a random
  * backbone with a large score head, so its scores vary enough for a policy to chase in a few steps.
+ * scoreScale multiplies the head (a poisoned reward model: NaN, or one so large the update overflows).
  */
-export async function tinyRewardModel(projectId: string, base: { path: string }, name: string, opts: { tokenizerFrom?: string } = {}) {
+export async function tinyRewardModel(projectId: string, base: { path: string }, name: string, opts: { tokenizerFrom?: string; scoreScale?: number } = {}) {
   const weights = initGpt2Weights(TINY_BASE, 9);
   const head = initGpt2ScoreHead(TINY_BASE, 10);
-  weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * 50)));
+  weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * (opts.scoreScale ?? 50))));
   const dir = path.resolve(env().DATA_DIR, "models", name);
   writeGpt2ModelDir(dir, { config: TINY_BASE, weights, head: "score", tokenizerFrom: opts.tokenizerFrom ?? base.path });
   return registerModel({ name, kind: "reward", path: dir, projectId });

@@ -1,22 +1,27 @@
 // PPO, RLOO, GRPO and DPO runs as jobs in a real worker process: an RLOO run started with `npm run cli -- train
 // rloo` on a prompts snapshot, scored by a registered reward model, logs TRL's metrics per iteration
 // and the held-out evaluations, and registers the policy with its lineage; a PPO run trains its value
-// model beside the policy; GRPO keeps its KL in the loss; DPO learns from a pairwise snapshot; the KL guard fails a run with its reason and registers nothing; inputs a
-// run cannot use are refused before anything is queued.
+// model beside the policy; GRPO keeps its KL in the loss; DPO learns from a pairwise snapshot; the KL guard, a non-finite
+// update and a prompts file broken after its export fail a run with their reason and register nothing; a
+// cancelled run resumes from its checkpoint to one registered model; inputs a run cannot use (a reward model
+// with another vocabulary or chat template among them) are refused before anything is queued.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server.ts";
 import { env } from "~/env.server.ts";
 import { queue } from "~/jobs/enqueue.server.ts";
-import { createTrainingRun, runDirs } from "~/models/training.server.ts";
+import { exportDir } from "~/models/datasets/exports.server.ts";
+import { cancelTrainingRun, createTrainingRun, resumeTrainingRun, runDirs, TrainingRunError } from "~/models/training.server.ts";
+import { OASST_CHAT_TEMPLATE } from "../../inference/chat-template.ts";
 import { initGpt2Weights } from "../../inference/models/gpt2.ts";
 import { writeGpt2ModelDir } from "../../inference/models/gpt2-dir.ts";
 import { bytesOnlyTokenizerJson } from "../../inference/tokenizer/byte-level.ts";
 import { DEMO_SPECIAL_TOKENS, EOT } from "../../inference/tokenizer/demo-tokenizer.ts";
 import { runCli } from "../helpers/cli.ts";
-import { startWorkers, type RunningProcess } from "../helpers/server.ts";
+import { startWorkers, waitFor, type RunningProcess } from "../helpers/server.ts";
 import { kwaySnapshot, promptsSnapshot, TINY_BASE, tinyRewardModel, trainingProject } from "../helpers/training.ts";
 
 const CONFIG = { iterations: 4, promptsPerIteration: 4, maxNewTokens: 4, lr: 3e-4, epochs: 2, minibatchSize: 4, evalPrompts: 8, evalEvery: 2, checkpointEvery: 2 };
@@ -46,6 +51,13 @@ async function finished(runId: string) {
     if (run.status === "succeeded" || run.status === "failed") return run;
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+/** A failed run left nothing behind: no model registered for it, no model directory, no checkpoints. */
+async function leftNothing(runId: string) {
+  expect(await prisma.modelVersion.count({ where: { trainingRunId: runId } })).toBe(0);
+  expect(fs.existsSync(runDirs(runId).model)).toBe(false);
+  expect(fs.existsSync(runDirs(runId).root)).toBe(false);
 }
 
 describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
@@ -127,20 +139,127 @@ describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
     expect(fs.existsSync(runDirs(run.id).model)).toBe(false);
   });
 
+  it("a non-finite update of the policy or the value model fails a run at once with the iteration and the reason, registering nothing", { timeout: 300_000 }, async () => {
+    // A poisoned reward model: its scores (~1e30) are finite, so the registry takes it (it refuses one
+    // whose test score is NaN), but the update they drive overflows float32.
+    const huge = await tinyRewardModel(setup.project.id, setup.base, "rm-huge", { scoreScale: 1e30 });
+    const start = (kind: string) =>
+      createTrainingRun({ projectId: setup.project.id, kind, exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: huge.id, config: { ...CONFIG, samplesPerPrompt: kind === "ppo" ? 1 : 4 }, createdById: null });
+
+    const overflow = await finished((await start("rloo")).id);
+    expect(overflow.status).toBe("failed");
+    expect(overflow.error).toMatch(/^iteration 1: step 1 refused: .* is not finite/);
+    expect(overflow.attempts).toBe(1);
+    await leftNothing(overflow.id);
+
+    // PPO's value model starts from the reward model: its returns of ~1e30 overflow the value loss.
+    const value = await finished((await start("ppo")).id);
+    expect(value.status).toBe("failed");
+    expect(value.error).toMatch(/^iteration 1: the value model's step 1 refused: loss is (NaN|Infinity)/);
+    expect(value.attempts).toBe(1);
+    await leftNothing(value.id);
+  });
+
+  it("a prompts file broken after its export (a truncated line, a truncated gzip) fails the run naming the file and line, registering nothing", { timeout: 300_000 }, async () => {
+    // Creating a run checks the export's row, not its files: the worker is the first to read them.
+    const cut = await promptsSnapshot(setup.project.id);
+    const cutFile = path.join(exportDir(cut.id), "train.jsonl");
+    const text = fs.readFileSync(cutFile, "utf8");
+    fs.writeFileSync(cutFile, text.slice(0, text.length - 10));
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "rloo", exportIds: [cut.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: CONFIG, createdById: null });
+    const done = await finished(run.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toBe(`export ${cut.id} train.jsonl: ${cutFile} is not a prompts_text file: line 48: not valid JSON`);
+    expect(done.attempts).toBe(1);
+    await leftNothing(run.id);
+
+    // The exporter's gzip option: train.jsonl.gz, cut short.
+    const gz = await promptsSnapshot(setup.project.id);
+    const dir = exportDir(gz.id);
+    const whole = zlib.gzipSync(fs.readFileSync(path.join(dir, "train.jsonl")));
+    fs.rmSync(path.join(dir, "train.jsonl"));
+    fs.writeFileSync(path.join(dir, "train.jsonl.gz"), whole.subarray(0, whole.length >> 1));
+    await prisma.datasetExport.update({ where: { id: gz.id }, data: { files: [{ name: "train.jsonl.gz", split: "train", rows: 48 }, { name: "validation.jsonl", split: "validation", rows: 8 }] } });
+    const gzRun = await createTrainingRun({ projectId: setup.project.id, kind: "ppo", exportIds: [gz.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: CONFIG, createdById: null });
+    const gzDone = await finished(gzRun.id);
+    expect(gzDone.status).toBe("failed");
+    expect(gzDone.error).toMatch(new RegExp(`^export ${gz.id} train\\.jsonl\\.gz: .*train\\.jsonl\\.gz is not valid gzip \\(`));
+    expect(gzDone.attempts).toBe(1);
+    await leftNothing(gzRun.id);
+  });
+
+  it("cancels an RLOO run at an iteration boundary keeping its checkpoint, and resumes it to one registered model", { timeout: 300_000 }, async () => {
+    // Cancelled once the worker has it: the first iteration's check most likely sees it, and should it
+    // not, the next (at most a second later) still lands mid-run with this many cheap iterations.
+    const iterations = 40;
+    const config = { ...CONFIG, iterations, promptsPerIteration: 2, samplesPerPrompt: 2, epochs: 1, minibatchSize: 4, evalPrompts: 2, evalEvery: iterations, checkpointEvery: 5 };
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "rloo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config, createdById: null });
+    const row = () => prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id }, include: { outputModel: true } });
+    await waitFor(async () => (await row()).status === "running", "the worker to take the run", 60_000);
+    await cancelTrainingRun(setup.project.id, run.id);
+    await waitFor(async () => (await (await queue("training")).getJob(`training-${run.id}`))?.finishedOn !== undefined, "the worker to stop", 60_000);
+    const stopped = await row();
+    expect(stopped.status).toBe("cancelled");
+    expect(stopped.outputModel).toBeNull();
+    const stoppedAt = (stopped.metrics as { iteration: number }).iteration;
+    expect(stoppedAt).toBeGreaterThanOrEqual(1);
+    expect(stoppedAt).toBeLessThan(iterations);
+    expect(fs.readdirSync(path.join(runDirs(run.id).checkpoints, "policy")).some((f) => f.endsWith(".ckpt"))).toBe(true);
+    expect(fs.existsSync(runDirs(run.id).model)).toBe(false);
+    const scoreBefore = (stopped.metrics as { evalScoreBefore: number }).evalScoreBefore;
+    expect(Number.isFinite(scoreBefore)).toBe(true);
+
+    await resumeTrainingRun(setup.project.id, run.id);
+    const done = await finished(run.id);
+    if (done.status !== "succeeded") throw new Error(`resumed run ${done.status}: ${done.error}\n${worker.output()}`);
+    const log = (await (await queue("training")).getJobLogs(`training-${run.id}`)).logs.join("\n");
+    expect(log).toContain(`(iteration ${stoppedAt})`);
+    expect(log).toMatch(/resumed from .*checkpoint-\d+\.ckpt/);
+    expect(await prisma.modelVersion.count({ where: { trainingRunId: run.id } })).toBe(1);
+    const metrics = await prisma.trainingMetric.findMany({ where: { runId: run.id, name: "objective/kl" }, orderBy: { step: "asc" } });
+    expect(metrics.map((x) => x.step)).toEqual(Array.from({ length: iterations }, (_, i) => i + 1));
+    // The evaluation before the first iteration still counts as the run's "before".
+    const m = done.metrics as Record<string, number>;
+    expect(m.evalScoreBefore).toBe(scoreBefore);
+    const meta = JSON.parse(fs.readFileSync(path.join(done.outputModel!.path, "rl_run.json"), "utf8")) as { evaluations: { iteration: number }[] };
+    expect(meta.evaluations.map((e) => e.iteration)).toEqual([0, iterations]);
+    expect(fs.existsSync(runDirs(run.id).root)).toBe(false);
+  });
+
   it("refuses snapshots of another kind, a missing or wrong reward model, another tokenizer and bad settings, queueing nothing", async () => {
-    const before = await prisma.trainingRun.count();
+    // Reward models whose tokenizer files come from a model with another chat template, and from one
+    // whose vocabulary gives the same ids to other tokens (the special tokens in another order).
+    const other = path.resolve(env().DATA_DIR, "models", "other-template");
+    writeGpt2ModelDir(other, { config: TINY_BASE, weights: initGpt2Weights(TINY_BASE, 1), tokenizer: bytesOnlyTokenizerJson([...DEMO_SPECIAL_TOKENS]), specialTokens: { bos: EOT, eos: EOT, pad: EOT } });
+    const foreign = await tinyRewardModel(setup.project.id, setup.base, "rm-other-template", { tokenizerFrom: other });
+    const otherVocabulary = path.resolve(env().DATA_DIR, "models", "other-vocabulary");
+    const [eot, prompter, assistant, system] = DEMO_SPECIAL_TOKENS;
+    writeGpt2ModelDir(otherVocabulary, { config: TINY_BASE, weights: initGpt2Weights(TINY_BASE, 1), tokenizer: bytesOnlyTokenizerJson([eot, assistant, prompter, system]), specialTokens: { bos: EOT, eos: EOT, pad: EOT }, chatTemplate: OASST_CHAT_TEMPLATE });
+    const otherWords = await tinyRewardModel(setup.project.id, setup.base, "rm-other-vocabulary", { tokenizerFrom: otherVocabulary });
+
+    const before = { runs: await prisma.trainingRun.count(), models: await prisma.modelVersion.count() };
     const start = (over: Partial<Parameters<typeof createTrainingRun>[0]>) =>
       createTrainingRun({ projectId: setup.project.id, kind: "ppo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: CONFIG, createdById: null, ...over });
     await expect(start({ exportIds: [setup.sft.id] })).rejects.toThrow(/is sft_messages; a PPO run reads prompts_text or prompts_conversational/);
     await expect(start({ rewardModelId: null })).rejects.toThrow(/Choose a reward model: a PPO run scores its samples with one/);
     await expect(start({ rewardModelId: setup.base.id })).rejects.toThrow(/is a policy model; choose a reward model/);
     await expect(start({ kind: "rloo", config: { samplesPerPrompt: 1 } })).rejects.toThrow(/samplesPerPrompt must be between 2 and 64/);
-
-    // A reward model whose tokenizer files come from a model with another chat template.
-    const other = path.resolve(env().DATA_DIR, "models", "other-template");
-    writeGpt2ModelDir(other, { config: TINY_BASE, weights: initGpt2Weights(TINY_BASE, 1), tokenizer: bytesOnlyTokenizerJson([...DEMO_SPECIAL_TOKENS]), specialTokens: { bos: EOT, eos: EOT, pad: EOT } });
-    const foreign = await tinyRewardModel(setup.project.id, setup.base, "rm-other-template", { tokenizerFrom: other });
     await expect(start({ rewardModelId: foreign.id })).rejects.toThrow(/has another chat template than base-rl-runs/);
-    expect(await prisma.trainingRun.count()).toBe(before);
+
+    // The Training page answers a TrainingRunError with its status; the CLI prints it and exits 1.
+    for (const kind of ["ppo", "rloo"]) {
+      const err = await start({ kind, rewardModelId: otherWords.id }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TrainingRunError);
+      expect((err as TrainingRunError).status).toBe(400);
+      expect((err as Error).message).toBe("The reward model rm-other-vocabulary has another tokenizer than base-rl-runs: it would read the policy's tokens as other words.");
+    }
+    const cli = await runCli(["train", "rloo", "--project", setup.project.slug, "--export", prompts.id, "--base", setup.base.name, "--reward-model", otherWords.name]);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toContain("error: The reward model rm-other-vocabulary has another tokenizer than base-rl-runs");
+    expect(cli.stdout).not.toMatch(/queued/);
+
+    expect(await prisma.trainingRun.count()).toBe(before.runs);
+    expect(await prisma.modelVersion.count()).toBe(before.models);
+    expect(await (await queue("training")).getJobCounts("waiting", "delayed", "prioritized", "active")).toEqual({ waiting: 0, delayed: 0, prioritized: 0, active: 0 });
   });
 });

@@ -96,17 +96,20 @@ describe("advantages", () => {
   });
 });
 
-/** A reward model on the policy's tokenizer: a random backbone with a large score head, so scores vary. */
-function writeRewardModel(opts: { config?: Partial<Gpt2Config>; chatTemplate?: string } = {}): string {
+/**
+ * A reward model on the policy's tokenizer: a random backbone with a large score head, so scores vary
+ * (scoreScale multiplies the head; specialTokens reorders the vocabulary's special tokens).
+ */
+function writeRewardModel(opts: { config?: Partial<Gpt2Config>; chatTemplate?: string; scoreScale?: number; specialTokens?: string[] } = {}): string {
   const { config, weights } = writeTinyModel({ seed: 9, config: opts.config });
   const head = initGpt2ScoreHead(config, 10);
-  weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * 50)));
+  weights.set("score.weight", float32(head.dims, (head.data as Float32Array).map((x) => x * (opts.scoreScale ?? 50))));
   const dir = tempDir();
   writeGpt2ModelDir(dir, {
     config,
     weights,
     head: "score",
-    tokenizer: bytesOnlyTokenizerJson([...DEMO_SPECIAL_TOKENS]),
+    tokenizer: bytesOnlyTokenizerJson(opts.specialTokens ?? [...DEMO_SPECIAL_TOKENS]),
     specialTokens: { bos: EOT, eos: EOT, pad: EOT },
     chatTemplate: opts.chatTemplate ?? OASST_CHAT_TEMPLATE,
   });
@@ -240,7 +243,7 @@ describe("trainers", () => {
     expect(r.evaluations.at(-1)!.meanScore - r.evaluations[0].meanScore).toBeGreaterThan(2);
   }, 120_000);
 
-  it("a run stopped after an iteration resumes to the weights of an uninterrupted run", async () => {
+  it("a run stopped after an iteration resumes to the weights of an uninterrupted run, keeping its evaluations", async () => {
     const config = { iterations: 3, evalEvery: 3, checkpointEvery: 1 };
     const whole = run("ppo", config, recorder(tempDir()).ctx);
     await whole.result;
@@ -255,6 +258,9 @@ describe("trainers", () => {
     const resumed = await second.result;
     expect(resumed.resumedFrom).toBe(1);
     expect(rec.iterations).toEqual([2, 3]);
+    // The evaluation before the first iteration came back with the checkpoint.
+    expect(resumed.evaluations.map((e) => e.iteration)).toEqual([0, 3]);
+    expect(resumed.evaluations[0]).toEqual(stopped.evaluations[0]);
     const a = readGpt2ModelDir(whole.out).weights;
     const b = readGpt2ModelDir(second.out).weights;
     for (const [name, t] of a) expect(Buffer.from((b.get(name)!.data as Float32Array).buffer).equals(Buffer.from((t.data as Float32Array).buffer)), name).toBe(true);
@@ -262,9 +268,14 @@ describe("trainers", () => {
 });
 
 describe("unusable input", () => {
-  it("a reward model with another chat template, a reference of another architecture, prompts that leave no room: refused with the reason", async () => {
+  it("a reward model with another chat template or vocabulary, a reference of another architecture, prompts that leave no room: refused with the reason", async () => {
     const otherTemplate = writeRewardModel({ chatTemplate: "{% for m in messages %}{{ m['content'] }}{% endfor %}" });
     await expect(run("ppo", { iterations: 1 }, recorder(tempDir()).ctx, { rewardModelDir: otherTemplate }).result).rejects.toThrow(/reward model's chat template differs/);
+    const [eot, prompter, assistant, system] = DEMO_SPECIAL_TOKENS;
+    const otherVocabulary = writeRewardModel({ specialTokens: [eot, assistant, prompter, system] });
+    const vocab = run("rloo", { iterations: 1 }, recorder(tempDir()).ctx, { rewardModelDir: otherVocabulary }).result;
+    await expect(vocab).rejects.toThrow(RlInputError);
+    await expect(vocab).rejects.toThrow(/^the reward model's tokenizer differs from the policy's: it would read the policy's token ids as other words$/);
     const bigger = writeTinyModel({ seed: 3, config: { nLayer: TINY.nLayer + 1 } }).dir;
     await expect(run("ppo", { iterations: 1 }, recorder(tempDir()).ctx, { referenceDir: bigger }).result).rejects.toThrow(RlInputError);
     await expect(run("ppo", { iterations: 1 }, recorder(tempDir()).ctx, { referenceDir: bigger }).result).rejects.toThrow(/reference has another architecture/);
@@ -280,6 +291,16 @@ describe("unusable input", () => {
     const err = await out.result.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RlDivergenceError);
     expect((err as Error).message).toMatch(/^iteration 2: the KL to the reference is [0-9.]+ nats per response, past the limit of 0\.000001/);
+    expect(existsSync(path.join(out.out, "config.json"))).toBe(false);
+  }, 60_000);
+
+  it("the divergence guard stops a run whose reward model scores NaN, naming the iteration", async () => {
+    // The registry refuses such a model (its test score is NaN); the trainer checks the scores anyway.
+    const poisoned = writeRewardModel({ scoreScale: NaN });
+    const out = run("rloo", { iterations: 2, promptsPerIteration: 4, samplesPerPrompt: 4, evalPrompts: 0 }, recorder(tempDir()).ctx, { rewardModelDir: poisoned });
+    const err = await out.result.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RlDivergenceError);
+    expect((err as Error).message).toBe("iteration 1: the score of response 0 is not finite");
     expect(existsSync(path.join(out.out, "config.json"))).toBe(false);
   }, 60_000);
 });

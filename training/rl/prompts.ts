@@ -26,7 +26,14 @@ export function readPromptFile(file: string, format: string): Conversation[] {
   if (!isPromptFormat(format)) throw new PromptDataError(`a ${format} snapshot holds no prompts for rollouts (expected ${PROMPT_FORMATS.join(" or ")})`);
   if (!existsSync(file)) throw new PromptDataError(`${file}: no such file`);
   let bytes = readFileSync(file);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (err) {
+      // A truncated or damaged file: zlib's own message names neither the file nor the cause.
+      throw new PromptDataError(`${file} is not valid gzip (${(err as Error).message}): the file is truncated or damaged`);
+    }
+  }
   const out: Conversation[] = [];
   const errors: string[] = [];
   bytes

@@ -174,11 +174,13 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
     }
     iteration = Number(found.checkpoint.extra.iteration);
     klCoef = Number(found.checkpoint.extra.klCoef);
+    // The evaluations so far (the one before the first iteration among them) stay the run's.
+    evaluations.push(...((found.checkpoint.extra.evaluations as RlEvaluation[] | undefined) ?? []));
     log(`resumed from ${found.file} (iteration ${iteration})`);
   }
   const resumedFrom = iteration;
   const save = () => {
-    const extra = { iteration, klCoef };
+    const extra = { iteration, klCoef, evaluations };
     if (valueTrainer) {
       saveCheckpoint(dirs.value, { identity: identity.value!, state: valueTrainer.state(), data: null, extra });
       pruneCheckpoints(dirs.value, 3);
@@ -304,7 +306,13 @@ export async function trainRl(spec: RlTrainingSpec, ctx: RlRunContext): Promise<
           if (klBeta > 0) perToken.ref_logprobs = idx.map((i) => refLogprobs[i]);
           policySteps.push(await policyTrainer.trainStep([rolloutBatch(seqs, padTokenId, perToken)]));
           if (valueTrainer) {
-            valueSteps.push(await valueTrainer.trainStep([rolloutBatch(seqs, padTokenId, { old_values: idx.map((i) => values![i]), returns: idx.map((i) => returns![i]) })]));
+            try {
+              valueSteps.push(await valueTrainer.trainStep([rolloutBatch(seqs, padTokenId, { old_values: idx.map((i) => values![i]), returns: idx.map((i) => returns![i]) })]));
+            } catch (err) {
+              // Both models have the same tensor names: say which one diverged.
+              if (err instanceof NonFiniteError) throw new RlDivergenceError(iteration + 1, `the value model's ${err.message}`);
+              throw err;
+            }
           }
         }
       }
