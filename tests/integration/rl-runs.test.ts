@@ -191,7 +191,7 @@ describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
   it("cancels an RLOO run at an iteration boundary keeping its checkpoint, and resumes it to one registered model", { timeout: 300_000 }, async () => {
     // Cancelled once the worker has it: the first iteration's check most likely sees it, and should it
     // not, the next (at most a second later) still lands mid-run with this many cheap iterations.
-    const iterations = 40;
+    const iterations = 80;
     const config = { ...CONFIG, iterations, promptsPerIteration: 2, samplesPerPrompt: 2, epochs: 1, minibatchSize: 4, evalPrompts: 2, evalEvery: iterations, checkpointEvery: 5 };
     const run = await createTrainingRun({ projectId: setup.project.id, kind: "rloo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config, createdById: null });
     const row = () => prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id }, include: { outputModel: true } });
