@@ -129,7 +129,8 @@ async function answer(taskId: string, type: TaskType, n: number): Promise<(userI
   };
 }
 
-it("starts every task fresh through long runs of submits, skips and back/forward", async () => {
+// About 50 s of browser work on a quiet 2-core machine; the suite's other files share those cores.
+it("starts every task fresh through long runs of submits, skips and back/forward", { timeout: 300_000 }, async () => {
   const project = await createProject({
     slug: "chain",
     name: "Chained tasks",
