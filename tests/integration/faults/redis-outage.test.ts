@@ -36,6 +36,15 @@ afterAll(async () => {
   await redis?.kill();
 });
 
+const get = (path: string) => fetch(`${server.url}${path}`, { headers: { Cookie: labeler.cookie, Accept: "text/html" }, redirect: "manual", signal: AbortSignal.timeout(20_000) });
+const api = (path: string, body: unknown, cookie = labeler.cookie) =>
+  fetch(`${server.url}/api/projects/${SLUG}/tasks${path}`, {
+    method: "POST",
+    headers: { Cookie: cookie, Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(20_000),
+  });
+
 /** Labelers writing prompts one after another until `stop.now`; what the server answered. */
 async function crowdWrites(stop: { now: boolean }) {
   const acknowledged: string[] = [];
@@ -43,13 +52,7 @@ async function crowdWrites(stop: { now: boolean }) {
   const note = (status: number) => (statuses[status] = (statuses[status] ?? 0) + 1);
   await Promise.all(
     crowd.map(async (user, who) => {
-      const call = (path: string, body: unknown) =>
-        fetch(`${server.url}/api/projects/${SLUG}/tasks${path}`, {
-          method: "POST",
-          headers: { Cookie: user.cookie, Accept: "application/json", "Content-Type": "application/json" },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(20_000),
-        });
+      const call = (path: string, body: unknown) => api(path, body, user.cookie);
       for (let n = 0; !stop.now; n++) {
         const taken = await call("", { type: "initial_prompt" });
         note(taken.status);
@@ -65,14 +68,6 @@ async function crowdWrites(stop: { now: boolean }) {
   return { acknowledged, statuses };
 }
 
-const get = (path: string) => fetch(`${server.url}${path}`, { headers: { Cookie: labeler.cookie, Accept: "text/html" }, redirect: "manual", signal: AbortSignal.timeout(20_000) });
-const api = (path: string, body: unknown) =>
-  fetch(`${server.url}/api/projects/${SLUG}/tasks${path}`, {
-    method: "POST",
-    headers: { Cookie: labeler.cookie, Accept: "application/json", "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
 const health = async () => (await (await fetch(`${server.url}/health`, { signal: AbortSignal.timeout(20_000) })).json()) as { queues: { ok: boolean } };
 
 /** Takes a prompt task and writes it; returns the task id. */
