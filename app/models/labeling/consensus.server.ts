@@ -3,15 +3,25 @@
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { summarizeSiblingSet, type SiblingConsensusSummary, type SiblingRanking } from "~/domain/consensus/sibling-set.ts";
 import { siblingSets, type TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
+import { Prisma } from "~/generated/prisma/client.ts";
 import { NOW } from "./sql.server.ts";
 import type { Tx } from "./transaction.server.ts";
 
-async function setRankings(tx: Tx, parentId: string): Promise<SiblingRanking[]> {
-  const rows = await tx.$queryRaw<Array<{ user_id: string; order: string[][]; not_rankable: boolean }>>`
-    SELECT user_id, "order", not_rankable FROM rankings WHERE parent_message_id = ${parentId}::uuid ORDER BY created_at`;
-  return rows.map((r) => ({ labelerId: r.user_id, order: r.order, notRankable: r.not_rankable }));
+/** The raw rankings of each of the given parents' reply sets, oldest first. */
+async function setRankings(tx: Tx, parentIds: readonly string[]): Promise<Map<string, SiblingRanking[]>> {
+  // One parent (a set's last ranking) by equality: a generic plan assumes an array holds ten.
+  const match =
+    parentIds.length === 1
+      ? Prisma.sql`parent_message_id = ${parentIds[0]}::uuid`
+      : Prisma.sql`parent_message_id = ANY(${parentIds as string[]}::uuid[])`;
+  const rows = await tx.$queryRaw<Array<{ parent_message_id: string; user_id: string; order: string[][]; not_rankable: boolean }>>`
+    SELECT parent_message_id, user_id, "order", not_rankable FROM rankings WHERE ${match} ORDER BY created_at`;
+  const byParent = new Map<string, SiblingRanking[]>(parentIds.map((id) => [id, []]));
+  for (const r of rows) byParent.get(r.parent_message_id)?.push({ labelerId: r.user_id, order: r.order, notRankable: r.not_rankable });
+  return byParent;
 }
 
+/** The set's consensus row and its replies' consensus ranks, in one statement. */
 async function storeSetConsensus(
   tx: Tx,
   treeId: string,
@@ -21,17 +31,18 @@ async function storeSetConsensus(
   rankings: readonly SiblingRanking[],
 ): Promise<void> {
   const ranks = JSON.stringify(summary.ranks);
+  // Replies by parent as well as by id: Postgres assumes an array parameter holds ten ids, so by
+  // id alone the generic plan looked dearer than a custom one and every execution was planned anew.
   await tx.$executeRaw`
-    INSERT INTO sibling_consensus (parent_message_id, tree_id, ranks, bt_scores, pair_confidence, kendall_tau, ranking_count, not_rankable_count, computed_at)
-    VALUES (${parentId}::uuid, ${treeId}::uuid, ${ranks}::jsonb, ${JSON.stringify(summary.btScores)}::jsonb,
-            ${JSON.stringify(summary.pairConfidence)}::jsonb, ${summary.kendallTau}, ${rankings.length},
-            ${rankings.filter((r) => r.notRankable).length}, ${NOW})
-    ON CONFLICT (parent_message_id) DO UPDATE SET ranks = EXCLUDED.ranks, bt_scores = EXCLUDED.bt_scores,
-      pair_confidence = EXCLUDED.pair_confidence, kendall_tau = EXCLUDED.kendall_tau,
-      ranking_count = EXCLUDED.ranking_count, not_rankable_count = EXCLUDED.not_rankable_count, computed_at = EXCLUDED.computed_at`;
-  // By parent as well as by id: Postgres assumes an array parameter holds ten ids, so by id
-  // alone the generic plan looked dearer than a custom one and every execution was planned anew.
-  await tx.$executeRaw`
+    WITH stored AS (
+      INSERT INTO sibling_consensus (parent_message_id, tree_id, ranks, bt_scores, pair_confidence, kendall_tau, ranking_count, not_rankable_count, computed_at)
+      VALUES (${parentId}::uuid, ${treeId}::uuid, ${ranks}::jsonb, ${JSON.stringify(summary.btScores)}::jsonb,
+              ${JSON.stringify(summary.pairConfidence)}::jsonb, ${summary.kendallTau}, ${rankings.length},
+              ${rankings.filter((r) => r.notRankable).length}, ${NOW})
+      ON CONFLICT (parent_message_id) DO UPDATE SET ranks = EXCLUDED.ranks, bt_scores = EXCLUDED.bt_scores,
+        pair_confidence = EXCLUDED.pair_confidence, kendall_tau = EXCLUDED.kendall_tau,
+        ranking_count = EXCLUDED.ranking_count, not_rankable_count = EXCLUDED.not_rankable_count, computed_at = EXCLUDED.computed_at
+      RETURNING parent_message_id)
     UPDATE messages m SET consensus_rank = (${ranks}::jsonb ->> m.id::text)::int, updated_at = ${NOW}
     WHERE m.parent_id = ${parentId}::uuid AND m.id = ANY(${siblingIds as string[]}::uuid[])`;
 }
@@ -43,7 +54,7 @@ export async function scoreSiblingSet(
   parentId: string,
   siblingIds: readonly string[],
 ): Promise<SiblingConsensusSummary> {
-  const rankings = await setRankings(tx, parentId);
+  const rankings = (await setRankings(tx, [parentId])).get(parentId)!;
   const summary = summarizeSiblingSet(siblingIds, rankings);
   await storeSetConsensus(tx, treeId, parentId, siblingIds, summary, rankings);
   return summary;
@@ -60,9 +71,11 @@ export async function scoreTree(
   messages: readonly TreeMessageFacts[],
   config: WorkflowConfig,
 ): Promise<boolean> {
+  const sets = siblingSets(messages, config);
+  const rankingsOf = sets.length ? await setRankings(tx, sets.map((s) => s.parentId)) : new Map<string, SiblingRanking[]>();
   const results: Array<{ parentId: string; childIds: string[]; summary: SiblingConsensusSummary; rankings: SiblingRanking[] }> = [];
-  for (const set of siblingSets(messages, config)) {
-    const rankings = await setRankings(tx, set.parentId);
+  for (const set of sets) {
+    const rankings = rankingsOf.get(set.parentId)!;
     try {
       results.push({ parentId: set.parentId, childIds: set.childIds, summary: summarizeSiblingSet(set.childIds, rankings), rankings });
     } catch (error) {

@@ -98,15 +98,16 @@ export async function submitRanking(
              (SELECT min(ranking_count) FROM counted WHERE NOT deleted AND review_result = 'accepted')::int AS least`;
     if (row.inserted === 0) throw conflict("You already ranked these replies.");
 
-    // The set may be complete: confirm on the tree's facts, then score it and move the tree on.
+    // The set may be complete: confirm on the tree's facts, then move the tree on (its last set
+    // scores every set) or score this set alone.
     let setComplete = false;
     if (row.least !== null && row.least >= config.rankingsPerSiblingSet) {
       const messages = (await treeFacts(tx, [tree!.id], null)).facts.get(tree!.id) ?? [];
       const set = siblingSets(messages, config).find((s) => s.parentId === parentId);
       setComplete = !!set && set.completedRankings >= config.rankingsPerSiblingSet;
       if (set && setComplete) {
-        await scoreSiblingSet(tx, tree!.id, set.parentId, set.childIds);
-        await advanceTree(tx, tree!, config);
+        await advanceTree(tx, tree!, config, messages);
+        if (tree!.state === "ranking") await scoreSiblingSet(tx, tree!.id, set.parentId, set.childIds);
       }
     }
     return { setComplete };

@@ -8,6 +8,7 @@ import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { TASK_TYPE_INFO, TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { drawLotteryWinners, freeGrowingSlots, type LotteryEntry } from "~/domain/trees/lottery.ts";
 import { enterState, TRANSITION_REASONS, type TreeState } from "~/domain/trees/state-machine.ts";
+import type { TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
 import { isReadyForScoring, nextStateAfterGrowth } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
 import { scoreTree } from "./consensus.server.ts";
@@ -66,21 +67,20 @@ export async function transitionTree(
   actorId: string | null = null,
 ): Promise<void> {
   const change = enterState(tree, to, reason, actorId);
+  // One statement: the move, its event and the cancelled tasks (the slot triggers run once it ends).
+  const keep = to === "halted_by_moderator" ? null : typesFor(to);
   await tx.$executeRaw`
-    UPDATE message_trees SET state = ${change.state}::"TreeState",
-      state_before_halt = ${change.stateBeforeHalt}::"TreeState", state_changed_at = ${NOW}, updated_at = ${NOW}
-    WHERE id = ${tree.id}::uuid`;
-  await tx.$executeRaw`
-    INSERT INTO tree_state_events (tree_id, from_state, to_state, reason, actor_id)
-    VALUES (${tree.id}::uuid, ${change.event.fromState}::"TreeState", ${change.event.toState}::"TreeState",
-            ${change.event.reason}, ${change.event.actorId}::uuid)`;
-  if (to !== "halted_by_moderator") {
-    const keep = typesFor(to);
-    await tx.$executeRaw`
-      UPDATE tasks SET state = 'cancelled'
-      WHERE tree_id = ${tree.id}::uuid AND state IN ('assigned', 'acknowledged')
-        AND NOT (type::text = ANY(${keep as string[]}::text[]))`;
-  }
+    WITH moved AS (
+      UPDATE message_trees SET state = ${change.state}::"TreeState",
+        state_before_halt = ${change.stateBeforeHalt}::"TreeState", state_changed_at = ${NOW}, updated_at = ${NOW}
+      WHERE id = ${tree.id}::uuid RETURNING id),
+    event AS (
+      INSERT INTO tree_state_events (tree_id, from_state, to_state, reason, actor_id)
+      VALUES (${tree.id}::uuid, ${change.event.fromState}::"TreeState", ${change.event.toState}::"TreeState",
+              ${change.event.reason}, ${change.event.actorId}::uuid) RETURNING id)
+    UPDATE tasks SET state = 'cancelled'
+    WHERE tree_id = ${tree.id}::uuid AND state IN ('assigned', 'acknowledged')
+      AND ${keep}::text[] IS NOT NULL AND NOT (type::text = ANY(${keep}::text[]))`;
   const leftGrowing = tree.state === "growing";
   tree.stateBeforeHalt = change.stateBeforeHalt;
   tree.state = change.state;
@@ -89,20 +89,28 @@ export async function transitionTree(
 
 /**
  * Applies the moves that follow from the tree's facts, as many as apply: a grown tree goes to
- * ranking, a ranked one to scoring, a scored one to export. Call after any change to the tree.
+ * ranking, a ranked one to scoring, a scored one to export. Call after any change to the tree;
+ * `messages`: its facts as the caller just read them under the tree's lock. The moves change
+ * only the tree's state and open tasks, which none of the rules below reads, so the facts are
+ * read once.
  */
-export async function advanceTree(tx: Tx, tree: LockedTree, config: WorkflowConfig): Promise<void> {
+export async function advanceTree(
+  tx: Tx,
+  tree: LockedTree,
+  config: WorkflowConfig,
+  messages?: readonly TreeMessageFacts[],
+): Promise<void> {
+  const facts = messages ?? (await treeFacts(tx, [tree.id], null)).facts.get(tree.id) ?? [];
   for (let step = 0; step < 4; step++) {
-    const messages = (await treeFacts(tx, [tree.id], null)).facts.get(tree.id) ?? [];
     if (tree.state === "growing") {
-      const { next, reason } = nextStateAfterGrowth(messages, config);
+      const { next, reason } = nextStateAfterGrowth(facts, config);
       if (!next || !reason) return;
       await transitionTree(tx, tree, next, reason);
     } else if (tree.state === "ranking") {
-      if (!isReadyForScoring(messages, config)) return;
+      if (!isReadyForScoring(facts, config)) return;
       await transitionTree(tx, tree, "ready_for_scoring", TRANSITION_REASONS.rankingsComplete);
     } else if (tree.state === "ready_for_scoring") {
-      const scored = await scoreTree(tx, tree.id, messages, config);
+      const scored = await scoreTree(tx, tree.id, facts, config);
       if (scored) await transitionTree(tx, tree, "ready_for_export", TRANSITION_REASONS.scored);
       else await transitionTree(tx, tree, "scoring_failed", TRANSITION_REASONS.scoringFailed);
       return;
