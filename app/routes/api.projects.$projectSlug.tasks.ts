@@ -7,8 +7,8 @@ import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { jsonFailure } from "~/models/labeling/http.server.ts";
-import { describeTask } from "~/models/labeling/task-view.server.ts";
-import { listOpenTasks, requestTask } from "~/models/labeling/tasks.server.ts";
+import { requestTaskView } from "~/models/labeling/task-view.server.ts";
+import { listOpenTasks } from "~/models/labeling/tasks.server.ts";
 import { issues, readJson } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("label:project");
@@ -36,9 +36,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const parsed = RequestSchema.safeParse((await readJson(request)) ?? {});
   if (!parsed.success) return Response.json({ error: `Send JSON like {"type": "random"}: ${issues(parsed.error)}.`, code: "bad_input" }, { status: 400 });
   try {
-    const task = await requestTask({ projectId: project!.id, userId: viewer.id, type: parsed.data.type, lang: parsed.data.lang, acknowledge: true });
-    if (!task) return Response.json({ error: "No task is available for you right now.", code: "no_task" }, { status: 404 });
-    return Response.json(await describeTask(task, viewer.id));
+    const view = await requestTaskView({ projectId: project!.id, userId: viewer.id, type: parsed.data.type, lang: parsed.data.lang, acknowledge: true });
+    if (!view) return Response.json({ error: "No task is available for you right now.", code: "no_task" }, { status: 404 });
+    return Response.json(view);
   } catch (error) {
     return jsonFailure(error);
   }

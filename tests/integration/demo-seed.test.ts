@@ -8,8 +8,8 @@ import { prisma } from "~/db.server.ts";
 import { OaMessageTreeSchema, type OaMessageNode } from "~/domain/datasets/oasst-schema.ts";
 import { demoMessageId } from "~/domain/demo/oasst-demo.ts";
 import { CHOOSABLE_TASK_TYPES, openTaskCounts } from "~/models/labeling/dashboard.server.ts";
-import { requestTask } from "~/models/labeling/tasks.server.ts";
-import { describeTask } from "~/models/labeling/task-view.server.ts";
+import { getOwnTask, requestTask } from "~/models/labeling/tasks.server.ts";
+import { describeTask, requestTaskView } from "~/models/labeling/task-view.server.ts";
 import { seedDemo } from "~/models/seed.server.ts";
 import { OASST_FIXTURES } from "../helpers/fixtures.ts";
 import { closeAll, datasetProject, importFile, startWorkers } from "./datasets/harness.ts";
@@ -44,6 +44,16 @@ it("seeds real trees in every working state and offers the demo labeler every ta
   }
   expect(Math.min(...sizes)).toBeGreaterThanOrEqual(2);
   expect(Math.max(...sizes)).toBeGreaterThanOrEqual(3);
+
+  // The JSON API's draw reads the task's conversation in its own statement: the same view as
+  // reading it afterwards, for every task type (real texts, several levels deep).
+  for (const type of CHOOSABLE_TASK_TYPES) {
+    const view = await requestTaskView({ projectId: project.id, userId: labeler.id, type });
+    expect(view, type).not.toBeNull();
+    const task = await getOwnTask(project.id, view!.task.id, labeler.id);
+    expect(view, type).toEqual(await describeTask(task, labeler.id));
+    if (type !== "initial_prompt") expect(view!.conversation.length, type).toBeGreaterThan(0);
+  }
 
   // Finished trees are the file's trees as they were: texts, roles, ranks and shape.
   const file = fs.readFileSync(path.join(OASST_FIXTURES, "en_100_tree.jsonl"), "utf8").split("\n").filter(Boolean);

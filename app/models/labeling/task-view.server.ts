@@ -9,7 +9,7 @@ import { Prisma } from "~/generated/prisma/client.ts";
 import { projectConfig } from "./config.server.ts";
 import { assertUuid, notFound } from "./errors.server.ts";
 import { writeLimits, type WriteLimit } from "./rate-limits.server.ts";
-import { touchTask, type TaskRecord } from "./tasks.server.ts";
+import { drawTask, touchTask, type TaskRecord, type TaskRequest } from "./tasks.server.ts";
 import { db } from "./transaction.server.ts";
 
 export interface MessageView {
@@ -94,12 +94,39 @@ export async function showTask(projectId: string, taskId: string, userId: string
   return describeTask(await touchTask(projectId, taskId, userId, "seen"), userId);
 }
 
+/** The conversation above the task (`k`) and, for a ranking task, the replies it ranks, as one
+ *  JSON value: a select-list item that the draw reads in its own statement. The ranked replies
+ *  are children of the task's message, looked up under it (see describeTask). */
+const TASK_CONTEXT = Prisma.sql`(
+  SELECT json_agg(x) FROM (
+    WITH RECURSIVE path AS (
+      SELECT id, parent_id, role, text, depth, author_user_id, synthetic, model_name, created_at
+      FROM messages WHERE id = k.message_id
+      UNION ALL
+      SELECT m.id, m.parent_id, m.role, m.text, m.depth, m.author_user_id, m.synthetic, m.model_name, m.created_at
+      FROM messages m JOIN path p ON m.id = p.parent_id)
+    SELECT 'path' AS part, id, role, text, depth, author_user_id, synthetic, model_name, created_at FROM path
+    UNION ALL
+    SELECT 'sibling', id, role, text, depth, author_user_id, synthetic, model_name, created_at
+    FROM messages WHERE parent_id = k.message_id AND id = ANY(k.sibling_ids) AND task_kind(k.type) = 'rank') x)`;
+
+type ContextRow = Row & { part: "path" | "sibling" };
+
+/**
+ * Draws the labeler's next task (requestTask) and shows it, the task and its conversation read
+ * in one statement. Null when the project has nothing for them.
+ */
+export async function requestTaskView(req: TaskRequest): Promise<TaskView | null> {
+  const drawn = await drawTask<Array<Omit<ContextRow, "created_at"> & { created_at: string }> | null>(req, TASK_CONTEXT);
+  if (!drawn) return null;
+  // JSON carries a timestamp column as its text: UTC without a zone.
+  const rows = (drawn.extra ?? []).map((r) => ({ ...r, created_at: new Date(`${r.created_at}Z`) }));
+  return taskView(drawn.task, req.userId, rows);
+}
+
 /** The conversation above the task and the replies it ranks, in one query. */
 export async function describeTask(task: TaskRecord, userId: string): Promise<TaskView> {
-  const config = await projectConfig(task.projectId);
   const info = TASK_TYPE_INFO[task.type];
-  const role = writtenRole(task.type);
-  const view = (r: Row) => toView(r, userId, config.blindModelReplies);
   const siblingIds = info.kind === "rank" ? task.siblingIds : [];
   // The ranked replies are children of the task's message. Looked up under it (and only for
   // ranking tasks) the statement keeps a generic plan: Postgres assumes an array parameter holds
@@ -109,9 +136,8 @@ export async function describeTask(task: TaskRecord, userId: string): Promise<Ta
         SELECT 'sibling', id, role::text, text, depth, author_user_id, synthetic, model_name, created_at
         FROM messages WHERE parent_id = ${task.messageId}::uuid AND id = ANY(${siblingIds}::uuid[])`
     : Prisma.empty;
-  const [rows, limits] = await Promise.all([
-    task.messageId
-      ? db.$queryRaw<Array<Row & { part: "path" | "sibling" }>>`
+  const rows = task.messageId
+    ? db.$queryRaw<ContextRow[]>`
         WITH RECURSIVE path AS (
           SELECT id, parent_id, role, text, depth, author_user_id, synthetic, model_name, created_at
           FROM messages WHERE id = ${task.messageId}::uuid
@@ -120,7 +146,18 @@ export async function describeTask(task: TaskRecord, userId: string): Promise<Ta
           FROM messages m JOIN path p ON m.id = p.parent_id)
         SELECT 'path' AS part, id, role::text AS role, text, depth, author_user_id, synthetic, model_name, created_at FROM path
         ${siblings}`
-      : [],
+    : [];
+  return taskView(task, userId, rows);
+}
+
+async function taskView(task: TaskRecord, userId: string, context: Promise<ContextRow[]> | ContextRow[]): Promise<TaskView> {
+  const config = await projectConfig(task.projectId);
+  const info = TASK_TYPE_INFO[task.type];
+  const role = writtenRole(task.type);
+  const view = (r: Row) => toView(r, userId, config.blindModelReplies);
+  const siblingIds = info.kind === "rank" ? task.siblingIds : [];
+  const [rows, limits] = await Promise.all([
+    context,
     role ? writeLimits(task.projectId, userId, config) : ({} as Partial<Record<MessageRole, WriteLimit>>),
   ]);
   const conversation = rows.filter((r) => r.part === "path").sort((a, b) => a.depth - b.depth);

@@ -122,6 +122,15 @@ type DrawRow = TaskRow & { outcome: "task" | "none" | "rate_limited" | "write_li
  * The random numbers come from `req.rng`, so a seeded generator gives the same draw.
  */
 export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> {
+  return (await drawTask(req, Prisma.empty))?.task ?? null;
+}
+
+/**
+ * requestTask, and with the drawn task whatever `extra` (one select-list item named `extra`, over
+ * the task row `k`) reads in the same statement: the JSON API answers a draw with the task's
+ * conversation without another round trip.
+ */
+export async function drawTask<Extra>(req: TaskRequest, extra: Prisma.Sql): Promise<{ task: TaskRecord; extra: Extra } | null> {
   const type = req.type ?? "random";
   if (type !== "random" && !TASK_TYPE_INFO[type]?.generated) throw badInput(`"${type}" tasks are not handed out.`);
   const config = await projectConfig(req.projectId);
@@ -135,8 +144,9 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
   const w = config.drawWeights;
   const { taskRequests, replies } = config.rateLimits;
   const rm = order.mode === "uncertainty" ? order.rewardModelId : null;
-  const [row] = await db.$queryRaw<DrawRow[]>`
-    SELECT d.outcome, d.retry_after, d.limited_role, ${TASK_COLUMNS}
+  const extraColumn = extra === Prisma.empty ? Prisma.empty : Prisma.sql`, ${extra} AS extra`;
+  const [row] = await db.$queryRaw<Array<DrawRow & { extra: Extra }>>`
+    SELECT d.outcome, d.retry_after, d.limited_role, ${TASK_COLUMNS} ${extraColumn}
     FROM draw_task(${req.projectId}::uuid, ${req.userId}::uuid, ${type}::text, ${lang}::text, ${!!req.acknowledge},
                    ${[w.ranking, w.labelReply, w.labelPrompt, w.reply, w.initialPrompt]}::float8[],
                    ${[taskRequests.count, taskRequests.windowSeconds]}::int[],
@@ -147,7 +157,7 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
     LEFT JOIN LATERAL (SELECT (d.task).*) k ON true`;
   switch (row.outcome) {
     case "task":
-      return toTask(row);
+      return { task: toTask(row), extra: row.extra };
     case "none":
       return null;
     case "rate_limited":
