@@ -4,13 +4,14 @@ import { validateLabels, type WorkflowConfig } from "~/domain/projects/workflow.
 import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
 import type { ReviewResult } from "~/domain/trees/enums.ts";
 import { reviewDecision, type ReviewLabels } from "~/domain/trees/review.ts";
+import { TRANSITION_REASONS } from "~/domain/trees/state-machine.ts";
 import { nextStateAfterPromptReview } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
 import { badInput, conflict, isUuid } from "./errors.server.ts";
 import { LABEL_TYPES, withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { advanceTree, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
 import { NOW, treeStatesJson } from "./sql.server.ts";
-import { db } from "./transaction.server.ts";
+import { db, inTransaction } from "./transaction.server.ts";
 
 /** Label values from a form or JSON: names to numbers; anything else is refused with a reason. */
 export function parseLabelValues(raw: Record<string, unknown>): Record<string, number> {
@@ -28,15 +29,18 @@ export function parseLabelValues(raw: Record<string, unknown>): Record<string, n
 const LABEL_TREE_STATES = treeStatesJson("label");
 
 /**
- * The common submit in one statement (`submit_review`, migration 20261208110000): a review that
- * leaves its message short of the reviews it needs is stored, counted and closes its task.
- * False when the submit is anything else (the last review, a refusal); nothing was written then.
+ * A review in one statement (`submit_review`, migrations 20261208110000 and 20261209110000): one
+ * that leaves its message short of the reviews it needs, or with the prompt lottery on the last
+ * review of an initial prompt, which decides the prompt and moves its tree as the full path does
+ * (when a growing slot is free, the lottery then runs in its own transaction). The message's
+ * review result, "pending" while reviews are missing; null when the submit is anything else (the
+ * last review of a reply, a refusal): nothing was written then.
  */
 export async function reviewAtOnce(
   projectId: string, taskId: TaskRef, userId: string, values: Record<string, number>, submitKey: string | null, config: WorkflowConfig,
-): Promise<boolean> {
+): Promise<ReviewResult | null> {
   const id = typeof taskId === "string" ? taskId : taskId.id;
-  if (!isUuid(id)) return false;
+  if (!isUuid(id)) return null;
   // Which labels apply depends on the task's type, read under its lock: the values as checked for each.
   const byType = Object.fromEntries(
     LABEL_TYPES.flatMap((t) => {
@@ -44,11 +48,26 @@ export async function reviewAtOnce(
       return checked.ok ? [[t, checked.values]] : [];
     }),
   );
-  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "slow" }>>`
+  const promptReview = [config.acceptanceThreshold, config.promptLottery.enabled ? 1 : 0, config.maxActiveTrees];
+  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "accepted" | "accepted_fill" | "rejected" | "slow" }>>`
     SELECT submit_review(${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(byType)}::jsonb,
-                         ${LABEL_TREE_STATES}::jsonb, ${[config.reviewsPerPrompt, config.reviewsPerReply]}::int[], ${submitKey}::text) AS outcome`;
-  return row.outcome === "done";
+                         ${LABEL_TREE_STATES}::jsonb, ${[config.reviewsPerPrompt, config.reviewsPerReply]}::int[], ${submitKey}::text,
+                         ${promptReview}::float8[], ${PROMPT_REVIEW_REASONS}::text[]) AS outcome`;
+  switch (row.outcome) {
+    case "slow":
+      return null;
+    case "done":
+      return "pending";
+    case "accepted_fill":
+      // As the full path does after an acceptance; a fill missed here is the expiry sweep's.
+      await inTransaction((tx) => fillGrowingSlots(tx, projectId, config));
+      return "accepted";
+    default:
+      return row.outcome;
+  }
 }
+
+const PROMPT_REVIEW_REASONS = [TRANSITION_REASONS.promptAccepted, TRANSITION_REASONS.promptRejected];
 
 /**
  * Stores one review of the task's message. When the last required review is in, the message is
@@ -66,7 +85,8 @@ export async function submitLabels(
 ): Promise<{ reviewResult: ReviewResult }> {
   const config = await projectConfig(projectId);
   const values = parseLabelValues(rawValues);
-  if (await reviewAtOnce(projectId, taskId, userId, values, submitKey, config)) return { reviewResult: "pending" };
+  const atOnce = await reviewAtOnce(projectId, taskId, userId, values, submitKey, config);
+  if (atOnce) return { reviewResult: atOnce };
 
   return withOpenTask(taskId, { projectId, userId, submitKey }, ["label"], {}, async (tx, t, tree) => {
     // Checked under the task's lock: which labels apply depends on the task, read only there.

@@ -11,7 +11,7 @@ import { requestTask } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt } from "~/models/labeling/writing.server.ts";
 import { startWebServer, type RunningProcess } from "../../helpers/server.ts";
 import { addToProject, call, createTestUser, makeRequest } from "../../helpers/users.ts";
-import { doTask, freshText, GOOD_LABELS, makeProject } from "./fixtures.ts";
+import { doTask, freshText, GOOD_LABELS, makeProject, SMALL_WORKFLOW } from "./fixtures.ts";
 
 let slug = "";
 let projectId = "";
@@ -19,7 +19,8 @@ let labeler = { id: "", cookie: "" };
 const servers: RunningProcess[] = [];
 
 beforeAll(async () => {
-  const project = await makeProject();
+  // Without the prompt lottery a prompt's last review is a full transaction (see below).
+  const project = await makeProject({ ...SMALL_WORKFLOW, promptLottery: { enabled: false } });
   slug = project.slug;
   projectId = project.id;
   const u = await createTestUser();
@@ -154,8 +155,9 @@ async function killWhileWaiting(lock: (holder: pg.Client) => Promise<unknown>, s
 
 describe("a web server killed during a submit", () => {
   it("in the middle of its transaction: nothing of it is stored, and the retry with the same key on a new server stores it once", async () => {
-    // The last review of a prompt runs the full transaction (it moves the tree); an accepted prompt
-    // then takes the project's growing-slot lock, which another session holds here.
+    // With the lottery off the last review of a prompt runs the full transaction (it moves the
+    // tree, maybe straight to growing): an accepted prompt takes the project's growing-slot lock,
+    // which another session holds here.
     const [writer, reviewer] = [await createTestUser(), await createTestUser()];
     await addToProject(projectId, writer.user.id, "labeler");
     await addToProject(projectId, reviewer.user.id, "labeler");

@@ -1,5 +1,6 @@
 // Reviews, rankings, replies and new prompts submitted in one statement (submit_review,
-// submit_ranking, submit_reply, submit_prompt): the common submit is stored whole at once; a last review or ranking, or any
+// submit_ranking, submit_reply, submit_prompt): the common submit is stored whole at once, and so
+// is a prompt's last review with the lottery on; a reply's last review, a last ranking, or any
 // submit the full path would refuse, writes nothing there and is left to the full path, which
 // then decides as before.
 import { describe, expect, it } from "vitest";
@@ -11,7 +12,7 @@ import { checkTaskSlots } from "~/models/labeling/task-slots.server.ts";
 import { requestTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { textHash } from "~/models/labeling/text.server.ts";
 import { promptAtOnce, replyAtOnce, submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
-import { doTask, freshText, GOOD_LABELS, makeLabelers, makeProject, SMALL_WORKFLOW, treeState } from "./fixtures.ts";
+import { doTask, freshText, GOOD_LABELS, makeLabelers, SPAM_LABELS, makeProject, SMALL_WORKFLOW, treeState } from "./fixtures.ts";
 
 const take = async (projectId: string, userId: string, type: TaskRecord["type"]) => (await requestTask({ projectId, userId, type }))!;
 const taskRow = (id: string) => prisma.task.findUniqueOrThrow({ where: { id } });
@@ -27,28 +28,96 @@ describe("submits in one statement", () => {
     const labels = () => prisma.label.count({ where: { messageId: ta.messageId! } });
 
     // Someone else's task, values the schema refuses, an unknown id: nothing written.
-    expect(await reviewAtOnce(project.id, ta.id, b.id, GOOD_LABELS, null, config)).toBe(false);
-    expect(await reviewAtOnce(project.id, ta.id, a.id, { ...GOOD_LABELS, quality: 7 }, null, config)).toBe(false);
-    expect(await reviewAtOnce(project.id, crypto.randomUUID(), a.id, GOOD_LABELS, null, config)).toBe(false);
+    expect(await reviewAtOnce(project.id, ta.id, b.id, GOOD_LABELS, null, config)).toBeNull();
+    expect(await reviewAtOnce(project.id, ta.id, a.id, { ...GOOD_LABELS, quality: 7 }, null, config)).toBeNull();
+    expect(await reviewAtOnce(project.id, crypto.randomUUID(), a.id, GOOD_LABELS, null, config)).toBeNull();
     expect(await labels()).toBe(0);
     expect((await taskRow(ta.id)).state).toBe("assigned");
 
-    expect(await reviewAtOnce(project.id, ta.id, a.id, GOOD_LABELS, "key-0001-review", config)).toBe(true);
+    expect(await reviewAtOnce(project.id, ta.id, a.id, GOOD_LABELS, "key-0001-review", config)).toBe("pending");
     expect(await labels()).toBe(1);
     expect(await prisma.label.findFirstOrThrow({ where: { taskId: ta.id } })).toMatchObject({ userId: a.id, values: GOOD_LABELS });
     expect(await taskRow(ta.id)).toMatchObject({ state: "done", submitKey: "key-0001-review" });
     expect((await prisma.message.findUniqueOrThrow({ where: { id: ta.messageId! } })).reviewCount).toBe(1);
     // Done: a second try is the full path's to answer (a replay or a conflict).
-    expect(await reviewAtOnce(project.id, ta.id, a.id, GOOD_LABELS, null, config)).toBe(false);
+    expect(await reviewAtOnce(project.id, ta.id, a.id, GOOD_LABELS, null, config)).toBeNull();
 
     expect(await submitLabels(project.id, tb.id, b.id, GOOD_LABELS)).toEqual({ reviewResult: "pending" });
     expect(await labels()).toBe(2);
-    // The last review decides the message and moves the tree: not here.
-    expect(await reviewAtOnce(project.id, tc.id, c.id, GOOD_LABELS, null, config)).toBe(false);
-    expect(await labels()).toBe(2);
-    expect(await submitLabels(project.id, tc.id, c.id, GOOD_LABELS)).toEqual({ reviewResult: "accepted" });
+    // The last review decides the prompt and moves its tree in the same statement.
+    expect(await reviewAtOnce(project.id, tc.id, c.id, GOOD_LABELS, null, config)).toBe("accepted");
+    expect(await labels()).toBe(3);
+    expect(await prisma.message.findUniqueOrThrow({ where: { id: ta.messageId! } })).toMatchObject({ reviewCount: 3, reviewResult: "accepted" });
+    expect((await taskRow(tc.id)).state).toBe("done");
     expect(await treeState(treeId)).not.toBe("initial_prompt_review");
     expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+
+  it("decide a prompt's last review as the full path does: accepted to the lottery, rejected aborted, other tasks cancelled", async () => {
+    // Two growing slots, one taken: the first accepted prompt starts growing, the second waits.
+    const project = await makeProject({ ...SMALL_WORKFLOW, reviewsPerPrompt: 2, maxActiveTrees: 2, acceptanceThreshold: 0.5 });
+    const config = await projectConfig(project.id);
+    expect(config.promptLottery.enabled).toBe(true);
+    const users = await makeLabelers(project.id, 6);
+    const prompt = async (writer: (typeof users)[number]) => {
+      const t = await take(project.id, writer.id, "initial_prompt");
+      return (await submitPrompt(project.id, t.id, writer.id, { text: freshText("prompt") })).treeId;
+    };
+    const reviewTask = async (userId: string, treeId: string) => {
+      for (;;) {
+        const t = await take(project.id, userId, "label_initial_prompt");
+        if (t.treeId === treeId) return t;
+        await prisma.task.update({ where: { id: t.id }, data: { state: "released" } });
+      }
+    };
+    const events = (treeId: string) =>
+      prisma.treeStateEvent.findMany({ where: { treeId }, orderBy: { id: "asc" }, select: { fromState: true, toState: true, reason: true, actorId: true } });
+
+    const trees = [await prompt(users[0]), await prompt(users[0]), await prompt(users[1])];
+    await prisma.messageTree.update({ where: { id: trees[2] }, data: { state: "growing" } });
+
+    // Accepted with a free slot: the lottery starts it at once (its own transaction).
+    const [a1, a2] = [await reviewTask(users[2].id, trees[0]), await reviewTask(users[3].id, trees[0])];
+    // An open review beyond those required (as left by a project that lowered reviewsPerPrompt).
+    const root = await prisma.message.findFirstOrThrow({ where: { treeId: trees[0], parentId: null } });
+    const extra = await prisma.task.create({
+      data: { projectId: project.id, type: "label_initial_prompt", assigneeId: users[4].id, treeId: trees[0], messageId: root.id, expiresAt: new Date(Date.now() + 3_600_000) },
+    });
+    expect(await reviewAtOnce(project.id, a1.id, users[2].id, GOOD_LABELS, null, config)).toBe("pending");
+    expect(await reviewAtOnce(project.id, a2.id, users[3].id, GOOD_LABELS, null, config)).toBe("accepted");
+    expect(await treeState(trees[0])).toBe("growing");
+    expect(await events(trees[0])).toEqual([
+      expect.objectContaining({ toState: "initial_prompt_review" }),
+      { fromState: "initial_prompt_review", toState: "prompt_lottery_waiting", reason: "prompt_accepted", actorId: null },
+      expect.objectContaining({ fromState: "prompt_lottery_waiting", toState: "growing" }),
+    ]);
+    // A third reviewer's open task on the decided prompt was cancelled.
+    expect((await taskRow(extra.id)).state).toBe("cancelled");
+
+    // Rejected (one spam vote in two: the score 1 − 0.5 is not above the threshold 0.5): aborted.
+    const [r1, r2] = [await reviewTask(users[2].id, trees[1]), await reviewTask(users[3].id, trees[1])];
+    expect(await reviewAtOnce(project.id, r1.id, users[2].id, SPAM_LABELS, null, config)).toBe("pending");
+    expect(await reviewAtOnce(project.id, r2.id, users[3].id, GOOD_LABELS, null, config)).toBe("rejected");
+    expect(await prisma.message.findFirstOrThrow({ where: { treeId: trees[1], parentId: null } })).toMatchObject({ reviewResult: "rejected" });
+    expect(await treeState(trees[1])).toBe("aborted_low_grade");
+    expect((await events(trees[1])).at(-1)).toEqual({
+      fromState: "initial_prompt_review", toState: "aborted_low_grade", reason: "prompt_rejected", actorId: null,
+    });
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+
+    // With the lottery off an accepted prompt may take a slot at once: the full path's.
+    const other = await makeProject({ ...SMALL_WORKFLOW, reviewsPerPrompt: 2, promptLottery: { enabled: false } });
+    const off = await projectConfig(other.id);
+    expect(off.promptLottery.enabled).toBe(false);
+    const [w, v1, v2] = await makeLabelers(other.id, 3);
+    const t = await take(other.id, w.id, "initial_prompt");
+    const third = (await submitPrompt(other.id, t.id, w.id, { text: freshText("prompt") })).treeId;
+    const [o1, o2] = [await take(other.id, v1.id, "label_initial_prompt"), await take(other.id, v2.id, "label_initial_prompt")];
+    expect(await reviewAtOnce(other.id, o1.id, v1.id, GOOD_LABELS, null, off)).toBe("pending");
+    expect(await reviewAtOnce(other.id, o2.id, v2.id, GOOD_LABELS, null, off)).toBeNull();
+    expect(await prisma.label.count({ where: { messageId: o2.messageId! } })).toBe(1);
+    expect(await submitLabels(other.id, o2.id, v2.id, GOOD_LABELS)).toEqual({ reviewResult: "accepted" });
+    expect(await treeState(third)).toBe("growing");
   });
 
   it("store a ranking of exactly the task's replies that leaves the set short, and leave the last one to the full path", async () => {
