@@ -47,14 +47,21 @@ async function storeSetConsensus(
     WHERE m.parent_id = ${parentId}::uuid AND m.id = ANY(${siblingIds as string[]}::uuid[])`;
 }
 
-/** Computes and stores the consensus of the replies to `parentId` (an upsert: safe to repeat). */
+/** The raw rankings of the replies to `parentId`, oldest first. */
+export async function readSetRankings(tx: Tx, parentId: string): Promise<SiblingRanking[]> {
+  return (await setRankings(tx, [parentId])).get(parentId)!;
+}
+
+/** Computes and stores the consensus of the replies to `parentId` (an upsert: safe to repeat),
+ *  from its rankings as read under the tree's lock (read here when not given). */
 export async function scoreSiblingSet(
   tx: Tx,
   treeId: string,
   parentId: string,
   siblingIds: readonly string[],
+  setRankingsRead?: SiblingRanking[],
 ): Promise<SiblingConsensusSummary> {
-  const rankings = (await setRankings(tx, [parentId])).get(parentId)!;
+  const rankings = setRankingsRead ?? (await readSetRankings(tx, parentId));
   const summary = summarizeSiblingSet(siblingIds, rankings);
   await storeSetConsensus(tx, treeId, parentId, siblingIds, summary, rankings);
   return summary;

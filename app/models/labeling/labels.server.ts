@@ -10,6 +10,7 @@ import { projectConfig } from "./config.server.ts";
 import { badInput, conflict, isUuid } from "./errors.server.ts";
 import { LABEL_TYPES, withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { advanceTree, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
+import { treeFacts } from "./snapshot.server.ts";
 import { NOW, treeStatesJson } from "./sql.server.ts";
 import { db, inTransaction } from "./transaction.server.ts";
 
@@ -129,17 +130,21 @@ export async function submitLabels(
     const required = isRoot ? config.reviewsPerPrompt : config.reviewsPerReply;
     const decision = reviewDecision(reviews, required, config.acceptanceThreshold);
     if (decision.result === "pending") return { reviewResult: decision.result };
-    await tx.$executeRaw`
+    const decided = tx.$executeRaw`
       UPDATE messages SET review_result = ${decision.result}::"ReviewResult", updated_at = ${NOW} WHERE id = ${t.messageId}::uuid`;
-    if (isRoot) {
+    if (!isRoot) {
+      // The tree's facts read right behind the decision, in one round trip: statements on one
+      // connection run in the order they are sent, so the read sees the decision.
+      const [, facts] = await Promise.all([decided, treeFacts(tx, [tree!.id], null)]);
+      await advanceTree(tx, tree!, config, facts.facts.get(tree!.id) ?? []);
+    } else {
+      await decided;
       // With the lottery off an accepted prompt may take a free slot at once: count under the slot lock.
       const growingTrees =
         decision.result === "accepted" && !config.promptLottery.enabled ? await lockGrowingSlots(tx, projectId) : undefined;
       const outcome = nextStateAfterPromptReview(reviews, config, { growingTrees });
       if (outcome.next && outcome.reason) await transitionTree(tx, tree!, outcome.next, outcome.reason);
       if (outcome.next === "prompt_lottery_waiting") await fillGrowingSlots(tx, projectId, config);
-    } else {
-      await advanceTree(tx, tree!, config);
     }
     return { reviewResult: decision.result };
   });

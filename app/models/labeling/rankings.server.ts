@@ -3,7 +3,7 @@
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { siblingSets } from "~/domain/trees/tree-facts.ts";
 import { projectConfig } from "./config.server.ts";
-import { scoreSiblingSet } from "./consensus.server.ts";
+import { readSetRankings, scoreSiblingSet } from "./consensus.server.ts";
 import { badInput, conflict, isUuid } from "./errors.server.ts";
 import { checkRankingOrder, rankingGroups } from "./ranking-order.ts";
 import { treeFacts } from "./snapshot.server.ts";
@@ -102,12 +102,14 @@ export async function submitRanking(
     // scores every set) or score this set alone.
     let setComplete = false;
     if (row.least !== null && row.least >= config.rankingsPerSiblingSet) {
-      const messages = (await treeFacts(tx, [tree!.id], null)).facts.get(tree!.id) ?? [];
+      // Both read at once (one round trip): the set's rankings are what scoring it needs.
+      const [facts, rankings] = await Promise.all([treeFacts(tx, [tree!.id], null), readSetRankings(tx, parentId)]);
+      const messages = facts.facts.get(tree!.id) ?? [];
       const set = siblingSets(messages, config).find((s) => s.parentId === parentId);
       setComplete = !!set && set.completedRankings >= config.rankingsPerSiblingSet;
       if (set && setComplete) {
         await advanceTree(tx, tree!, config, messages);
-        if (tree!.state === "ranking") await scoreSiblingSet(tx, tree!.id, set.parentId, set.childIds);
+        if (tree!.state === "ranking") await scoreSiblingSet(tx, tree!.id, set.parentId, set.childIds, rankings);
       }
     }
     return { setComplete };
