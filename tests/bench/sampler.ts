@@ -7,6 +7,10 @@
 // tok/s = generated tokens / wall time of the whole generation.
 // The ceiling (sampler/ceiling.ts) times a graph of only the decode step's dense MatMuls at the same
 // batch: batch / its step time is the tok/s no sampler of this model can beat on this machine.
+// Right after it, sampler/cache-read.ts times the bare MatMuls of attention over the float32 cache
+// a step reads: ceiling + those is the least a step costs with this cache, batch / that time is
+// attention_bound_tok_per_s, and attention_bound_ratio is the most ratio_to_ceiling can reach
+// before layer norms, softmaxes and sampling.
 // The last line printed is one JSON object.
 // `--rounds N` runs everything N times, alternating, and keeps each one's best round (other work on
 // the machine slows single runs down at random).
@@ -51,7 +55,7 @@ const tps = (r: Run) => Number(r.generatedTokens) / (Number(r.wallMs) / 1000);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const best = (runs: Run[]) => runs.reduce((a, b) => (tps(b) > tps(a) ? b : a));
 
-const runs = { plain: [] as Run[], tjsPlain: [] as Run[], dflt: [] as Run[], tjsDefault: [] as Run[], ceiling: [] as Run[] };
+const runs = { plain: [] as Run[], tjsPlain: [] as Run[], dflt: [] as Run[], tjsDefault: [] as Run[], ceiling: [] as Run[], cacheRead: [] as Run[] };
 for (let i = 1; i <= rounds; i++) {
   const step = async (label: string, into: Run[], script: string, args: string[]) => {
     into.push(await runChild(script, args));
@@ -65,6 +69,9 @@ for (let i = 1; i <= rounds; i++) {
   const ceiling = await runChild("ceiling.ts");
   runs.ceiling.push({ ...ceiling, generatedTokens: Number(ceiling.rows), wallMs: Number(ceiling.stepMs) });
   log(`round ${i}/${rounds}: ceiling ${round(tps(runs.ceiling.at(-1)!))} tok/s (dense MatMuls of a decode step: ${round(Number(ceiling.stepMs), 2)} ms)`);
+  const cacheRead = await runChild("cache-read.ts");
+  runs.cacheRead.push({ ...cacheRead, generatedTokens: 1, wallMs: Number(cacheRead.attentionMs) });
+  log(`round ${i}/${rounds}: attention's MatMuls over the cache (${round(Number(cacheRead.cacheMb), 1)} MiB a step): ${round(Number(cacheRead.attentionMs), 2)} ms`);
   await step("transformers.js, default parameters", runs.tjsDefault, "transformers-js.ts", ["default"]);
 }
 log("our sampler with the plain present-cache loop, for comparison");
@@ -78,6 +85,8 @@ const oursTps = tps(ours);
 const tjsTps = tps(tjs);
 const dfltTps = tps(dflt);
 const ceilingTps = tps(ceiling);
+const cacheRead = best(runs.cacheRead);
+const attentionBoundTps = Number(ceiling.rows) / ((Number(ceiling.stepMs) + Number(cacheRead.attentionMs)) / 1000);
 const profile = (label: string, r: Run) => {
   const share = Number(r.sessionRunMs) / Number(r.wallMs);
   log(
@@ -101,6 +110,10 @@ console.log(
     ratio_to_ceiling: round(dfltTps / ceilingTps, 3),
     plain_ratio_to_ceiling: round(oursTps / ceilingTps, 3),
     ceiling_step_ms: round(Number(ceiling.stepMs), 2),
+    cache_mb_per_step: round(Number(cacheRead.cacheMb), 1),
+    attention_matmuls_ms: round(Number(cacheRead.attentionMs), 2),
+    attention_bound_tok_per_s: round(attentionBoundTps),
+    attention_bound_ratio: round(attentionBoundTps / ceilingTps, 3),
     prefill_tok_per_s: round(Number(ours.promptTokens) / (Number(ours.prefillMs) / 1000)),
     peak_rss_mb: round(Number(ours.peakRssMb)),
     provider: ours.provider,
