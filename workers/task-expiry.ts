@@ -1,9 +1,10 @@
 // Ends lapsed task holds on a timer. A hold lapses by the clock, which no write marks, so the
 // slots of its tree (docs/decisions/0024-task-slots.md) count the place as taken until this
 // sweep ends the task and the tasks trigger gives the place back. It also starts waiting prompts
-// in growing slots that a race between two transactions left free (fillAllGrowingSlots).
+// in growing slots that a race between two transactions left free (fillAllGrowingSlots), and
+// moves on ranked trees whose move a dead process never made (advanceRankedTrees).
 import { expireLapsedTasks } from "~/models/labeling/task-slots.server.ts";
-import { fillAllGrowingSlots } from "~/models/labeling/tree-state.server.ts";
+import { advanceRankedTrees, fillAllGrowingSlots } from "~/models/labeling/tree-state.server.ts";
 import { repeatEvery } from "./every.ts";
 
 export const startTaskExpirySweep = (everySeconds: number) =>
@@ -14,4 +15,6 @@ export const startTaskExpirySweep = (everySeconds: number) =>
     if (ended > 0) console.log(`lapsed tasks ended: ${ended}`);
     const started = await fillAllGrowingSlots();
     if (started > 0) console.log(`waiting prompts started growing: ${started}`);
+    const ranked = await advanceRankedTrees();
+    if (ranked > 0) console.log(`ranked trees moved on: ${ranked}`);
   });

@@ -21,7 +21,11 @@ async function setRankings(tx: Tx, parentIds: readonly string[]): Promise<Map<st
   return byParent;
 }
 
-/** The set's consensus row and its replies' consensus ranks, in one statement. */
+/**
+ * The set's consensus row and its replies' consensus ranks, in one statement. `onlyIfCurrent`:
+ * written only while the tree is in ranking and the set is as it was scored (the same accepted
+ * replies, the same number of rankings), for a caller that does not hold the tree's lock.
+ */
 async function storeSetConsensus(
   tx: Tx,
   treeId: string,
@@ -29,22 +33,43 @@ async function storeSetConsensus(
   siblingIds: readonly string[],
   summary: SiblingConsensusSummary,
   rankings: readonly SiblingRanking[],
+  onlyIfCurrent = false,
 ): Promise<void> {
   const ranks = JSON.stringify(summary.ranks);
+  const current = onlyIfCurrent
+    ? Prisma.sql`EXISTS (SELECT 1 FROM message_trees t WHERE t.id = ${treeId}::uuid AND t.state = 'ranking')
+        AND (SELECT count(*) FROM rankings r WHERE r.parent_message_id = ${parentId}::uuid) = ${rankings.length}
+        AND ARRAY(SELECT c.id FROM messages c WHERE c.parent_id = ${parentId}::uuid AND NOT c.deleted AND c.review_result = 'accepted' ORDER BY c.id)
+            = ARRAY(SELECT x FROM unnest(${siblingIds as string[]}::uuid[]) x ORDER BY x)`
+    : Prisma.sql`true`;
   // Replies by parent as well as by id: Postgres assumes an array parameter holds ten ids, so by
   // id alone the generic plan looked dearer than a custom one and every execution was planned anew.
   await tx.$executeRaw`
-    WITH stored AS (
+    WITH current AS (SELECT ${current} AS yes),
+    stored AS (
       INSERT INTO sibling_consensus (parent_message_id, tree_id, ranks, bt_scores, pair_confidence, kendall_tau, ranking_count, not_rankable_count, computed_at)
-      VALUES (${parentId}::uuid, ${treeId}::uuid, ${ranks}::jsonb, ${JSON.stringify(summary.btScores)}::jsonb,
-              ${JSON.stringify(summary.pairConfidence)}::jsonb, ${summary.kendallTau}, ${rankings.length},
-              ${rankings.filter((r) => r.notRankable).length}, ${NOW})
+      SELECT ${parentId}::uuid, ${treeId}::uuid, ${ranks}::jsonb, ${JSON.stringify(summary.btScores)}::jsonb,
+             ${JSON.stringify(summary.pairConfidence)}::jsonb, ${summary.kendallTau}, ${rankings.length},
+             ${rankings.filter((r) => r.notRankable).length}, ${NOW}
+      FROM current WHERE current.yes
       ON CONFLICT (parent_message_id) DO UPDATE SET ranks = EXCLUDED.ranks, bt_scores = EXCLUDED.bt_scores,
         pair_confidence = EXCLUDED.pair_confidence, kendall_tau = EXCLUDED.kendall_tau,
         ranking_count = EXCLUDED.ranking_count, not_rankable_count = EXCLUDED.not_rankable_count, computed_at = EXCLUDED.computed_at
       RETURNING parent_message_id)
     UPDATE messages m SET consensus_rank = (${ranks}::jsonb ->> m.id::text)::int, updated_at = ${NOW}
-    WHERE m.parent_id = ${parentId}::uuid AND m.id = ANY(${siblingIds as string[]}::uuid[])`;
+    WHERE m.parent_id = ${parentId}::uuid AND m.id = ANY(${siblingIds as string[]}::uuid[]) AND (SELECT yes FROM current)`;
+}
+
+/** storeSetConsensus without the tree's lock: written only if the set is still as scored. */
+export function storeSetConsensusIfCurrent(
+  db: Tx,
+  treeId: string,
+  parentId: string,
+  siblingIds: readonly string[],
+  summary: SiblingConsensusSummary,
+  rankings: readonly SiblingRanking[],
+): Promise<void> {
+  return storeSetConsensus(db, treeId, parentId, siblingIds, summary, rankings, true);
 }
 
 /** The raw rankings of the replies to `parentId`, oldest first. */

@@ -1,17 +1,19 @@
 // Ranking tasks: every labeler's raw ranking is kept; when a sibling set has its rankings the
 // consensus is computed and stored, and the tree moves on when all its sets are done.
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
+import { summarizeSiblingSet } from "~/domain/consensus/sibling-set.ts";
 import { siblingSets } from "~/domain/trees/tree-facts.ts";
+import { isReadyForScoring } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
-import { readSetRankings, scoreSiblingSet } from "./consensus.server.ts";
+import { readSetRankings, scoreSiblingSet, storeSetConsensusIfCurrent } from "./consensus.server.ts";
 import { badInput, conflict, isUuid } from "./errors.server.ts";
 import { checkRankingOrder, rankingGroups } from "./ranking-order.ts";
 import { treeFacts } from "./snapshot.server.ts";
 import { withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { NOT_RANKABLE_REASON } from "./moderation.server.ts";
-import { advanceTree } from "./tree-state.server.ts";
+import { advanceTree, lockTree } from "./tree-state.server.ts";
 import { NOW, treeStatesJson } from "./sql.server.ts";
-import { db } from "./transaction.server.ts";
+import { db, inTransaction } from "./transaction.server.ts";
 
 export interface RankingInput {
   /** Groups of sibling ids, best first (ties: groups of several, where allowed). */
@@ -27,24 +29,54 @@ const MAX_REPORT = 2000;
 const RANK_TREE_STATES = treeStatesJson("rank");
 
 /**
- * The common submit in one statement (`submit_ranking`, migration 20261208110000): an order of
- * exactly the task's replies that leaves their set short of the rankings it needs is stored,
- * counted and closes its task. False when the submit is anything else (the set's last ranking, a
- * refusal); nothing was written then.
+ * A ranking in one statement (`submit_ranking`, migrations 20261208110000 and 20261209120000): an
+ * order of exactly the task's replies is stored, counted and closes its task. "last" when the set
+ * now has the rankings it needs: its consensus and the tree's move then follow (scoreRankedSet).
+ * Null when the submit is anything else (a refusal, which the full path words): nothing was
+ * written then.
  */
 export async function rankingAtOnce(
   projectId: string, taskId: TaskRef, userId: string, rawOrder: unknown, submitKey: string | null, config: WorkflowConfig,
-): Promise<boolean> {
+): Promise<{ outcome: "done" | "last"; treeId: string; parentId: string } | null> {
   const id = typeof taskId === "string" ? taskId : taskId.id;
   const order = rankingGroups(rawOrder);
-  if (!isUuid(id) || !order?.length) return false;
+  if (!isUuid(id) || !order?.length) return null;
   const ids = order.flat();
-  if (!ids.every(isUuid) || new Set(ids).size !== ids.length) return false;
-  if (!config.tiesAllowed && order.some((g) => g.length > 1)) return false;
-  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "slow" }>>`
-    SELECT submit_ranking(${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(order)}::jsonb, ${ids}::uuid[],
-                          ${RANK_TREE_STATES}::jsonb, ${config.rankingsPerSiblingSet}::int, ${submitKey}::text) AS outcome`;
-  return row.outcome === "done";
+  if (!ids.every(isUuid) || new Set(ids).size !== ids.length) return null;
+  if (!config.tiesAllowed && order.some((g) => g.length > 1)) return null;
+  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "last" | "slow"; tree_id: string; parent_id: string }>>`
+    SELECT r.outcome, r.tree_id, r.parent_id
+    FROM submit_ranking(${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(order)}::jsonb, ${ids}::uuid[],
+                        ${RANK_TREE_STATES}::jsonb, ${config.rankingsPerSiblingSet}::int, ${submitKey}::text) r`;
+  if (row.outcome === "slow") return null;
+  if (row.outcome === "last") await scoreRankedSet(row.tree_id, row.parent_id, config);
+  return { outcome: row.outcome, treeId: row.tree_id, parentId: row.parent_id };
+}
+
+/**
+ * After a set's last ranking was stored (by its own statement): the tree moves on in a
+ * transaction when every set is complete (scoring them all under the tree's lock), else the set's
+ * consensus is computed from its rankings and stored unless the set changed meanwhile. A process
+ * that dies before leaves the consensus to the tree's scoring and the move to the expiry sweep
+ * (advanceRankedTrees). Maths that fails here is left to the tree's scoring, which records it.
+ */
+export async function scoreRankedSet(treeId: string, parentId: string, config: WorkflowConfig): Promise<void> {
+  const [facts, rankings] = await Promise.all([treeFacts(db, [treeId], null), readSetRankings(db, parentId)]);
+  const messages = facts.facts.get(treeId) ?? [];
+  if (isReadyForScoring(messages, config)) {
+    await inTransaction(async (tx) => {
+      const tree = await lockTree(tx, treeId);
+      if (tree?.state === "ranking") await advanceTree(tx, tree, config);
+    });
+    return;
+  }
+  const set = siblingSets(messages, config).find((s) => s.parentId === parentId);
+  if (!set || set.completedRankings < config.rankingsPerSiblingSet) return;
+  try {
+    await storeSetConsensusIfCurrent(db, treeId, set.parentId, set.childIds, summarizeSiblingSet(set.childIds, rankings), rankings);
+  } catch (error) {
+    console.error(`consensus of the replies to ${parentId} not stored: ${(error as Error).message}`);
+  }
 }
 
 export async function submitRanking(
@@ -60,7 +92,10 @@ export async function submitRanking(
   const reportText = (input.report ?? "").trim();
   if (reportText.length > MAX_REPORT) throw badInput(`The report is longer than ${MAX_REPORT} characters.`, { report: "too long" });
 
-  if (!input.notRankable && (await rankingAtOnce(projectId, taskId, userId, input.order, submitKey, config))) return { setComplete: false };
+  if (!input.notRankable) {
+    const atOnce = await rankingAtOnce(projectId, taskId, userId, input.order, submitKey, config);
+    if (atOnce) return { setComplete: atOnce.outcome === "last" };
+  }
 
   return withOpenTask(taskId, { projectId, userId, submitKey }, ["rank"], {}, async (tx, t, tree) => {
     // Checked under the task's lock against the siblings the task showed, read only there.

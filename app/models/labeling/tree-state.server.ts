@@ -193,3 +193,29 @@ export async function fillAllGrowingSlots(): Promise<number> {
   for (const { id } of projects) started += await inTransaction((tx) => fillGrowingSlots(tx, id, null));
   return started;
 }
+
+/**
+ * Moves on trees left in ranking with nothing more to hand out: a set's last ranking is stored by
+ * its own statement and the tree moves in a transaction after it, which a process that died in
+ * between never ran (see scoreRankedSet). Trees another transaction holds are left for the next
+ * sweep. Returns how many trees moved.
+ */
+export async function advanceRankedTrees(): Promise<number> {
+  const trees = await db.$queryRaw<Array<{ id: string; project_id: string }>>`
+    SELECT t.id, t.project_id FROM message_trees t
+    WHERE t.state = 'ranking'
+      AND NOT EXISTS (SELECT 1 FROM task_slots s WHERE s.tree_id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.tree_id = t.id AND k.state IN ('assigned', 'acknowledged'))
+    LIMIT 500`;
+  let moved = 0;
+  for (const { id, project_id } of trees) {
+    const config = await projectConfig(project_id);
+    moved += await inTransaction(async (tx) => {
+      const tree = await lockTree(tx, id, { skipLocked: true });
+      if (tree?.state !== "ranking") return 0;
+      await advanceTree(tx, tree, config);
+      return tree.state === "ranking" ? 0 : 1;
+    });
+  }
+  return moved;
+}

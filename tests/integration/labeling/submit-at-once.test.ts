@@ -1,14 +1,19 @@
 // Reviews, rankings, replies and new prompts submitted in one statement (submit_review,
 // submit_ranking, submit_reply, submit_prompt): the common submit is stored whole at once, and so
-// is a prompt's last review with the lottery on; a reply's last review, a last ranking, or any
-// submit the full path would refuse, writes nothing there and is left to the full path, which
-// then decides as before.
+// are a prompt's last review with the lottery on and a set's last ranking (its consensus and the
+// tree's move follow); a reply's last review, or any submit the full path would refuse, writes
+// nothing there and is left to the full path, which then decides as before.
 import { describe, expect, it } from "vitest";
+import { summarizeSiblingSet } from "~/domain/consensus/sibling-set.ts";
 import { prisma } from "~/db.server.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { reviewAtOnce, submitLabels } from "~/models/labeling/labels.server.ts";
 import { rankingAtOnce, submitRanking } from "~/models/labeling/rankings.server.ts";
+import { storeSetConsensusIfCurrent } from "~/models/labeling/consensus.server.ts";
+import { treeStatesJson } from "~/models/labeling/sql.server.ts";
 import { checkTaskSlots } from "~/models/labeling/task-slots.server.ts";
+import { db } from "~/models/labeling/transaction.server.ts";
+import { advanceRankedTrees } from "~/models/labeling/tree-state.server.ts";
 import { requestTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { textHash } from "~/models/labeling/text.server.ts";
 import { promptAtOnce, replyAtOnce, submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
@@ -120,7 +125,8 @@ describe("submits in one statement", () => {
     expect(await treeState(third)).toBe("growing");
   });
 
-  it("store a ranking of exactly the task's replies that leaves the set short, and leave the last one to the full path", async () => {
+  /** A tree in ranking with one set of two assistant replies, and three labelers' ranking tasks on it. */
+  async function rankingTree() {
     const project = await makeProject();
     const config = await projectConfig(project.id);
     const users = await makeLabelers(project.id, 7);
@@ -132,28 +138,64 @@ describe("submits in one statement", () => {
     await doTask(project.id, users[1].id, "label_assistant_reply");
     await doTask(project.id, users[1].id, "label_assistant_reply");
     expect(await treeState(treeId)).toBe("ranking");
-    const [r4, r5, r6] = [await take(project.id, users[4].id, "rank_assistant_replies"), await take(project.id, users[5].id, "rank_assistant_replies"), await take(project.id, users[6].id, "rank_assistant_replies")];
-    const [x, y] = r4.siblingIds;
-    const rankings = () => prisma.ranking.count({ where: { parentMessageId: r4.messageId! } });
+    const tasks = [await take(project.id, users[4].id, "rank_assistant_replies"), await take(project.id, users[5].id, "rank_assistant_replies"), await take(project.id, users[6].id, "rank_assistant_replies")];
+    return { project, config, users, treeId, tasks, parentId: tasks[0].messageId!, siblings: tasks[0].siblingIds };
+  }
 
-    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x]], null, config)).toBe(false);
-    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [x]], null, config)).toBe(false);
-    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [crypto.randomUUID()]], null, config)).toBe(false);
-    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x, y]], null, config)).toBe(false); // no ties here
-    expect(await rankingAtOnce(project.id, r4.id, users[5].id, [[x], [y]], null, config)).toBe(false);
+  it("store a ranking of exactly the task's replies, and with the set's last one score the set and move the tree", async () => {
+    const { project, config, users, treeId, tasks: [r4, r5, r6], parentId, siblings: [x, y] } = await rankingTree();
+    const rankings = () => prisma.ranking.count({ where: { parentMessageId: parentId } });
+
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x]], null, config)).toBeNull();
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [x]], null, config)).toBeNull();
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [crypto.randomUUID()]], null, config)).toBeNull();
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x, y]], null, config)).toBeNull(); // no ties here
+    expect(await rankingAtOnce(project.id, r4.id, users[5].id, [[x], [y]], null, config)).toBeNull();
     expect(await rankings()).toBe(0);
 
-    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [y, [x]], null, config)).toBe(true);
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [y, [x]], null, config)).toEqual({ outcome: "done", treeId, parentId });
     expect(await prisma.ranking.findFirstOrThrow({ where: { taskId: r4.id } })).toMatchObject({ userId: users[4].id, order: [[y], [x]], notRankable: false });
     expect((await taskRow(r4.id)).state).toBe("done");
     const counts = await prisma.message.findMany({ where: { id: { in: [x, y] } }, select: { rankingCount: true } });
     expect(counts.map((m) => m.rankingCount)).toEqual([1, 1]);
 
     expect(await submitRanking(project.id, r5.id, users[5].id, { order: [[x], [y]] })).toEqual({ setComplete: false });
-    expect(await rankingAtOnce(project.id, r6.id, users[6].id, [[x], [y]], null, config)).toBe(false);
-    expect(await rankings()).toBe(2);
-    expect(await submitRanking(project.id, r6.id, users[6].id, { order: [[x], [y]] })).toEqual({ setComplete: true });
+    // The set's last ranking: stored at once, then the tree (this was its only set) is scored and moves on.
+    expect(await rankingAtOnce(project.id, r6.id, users[6].id, [[x], [y]], null, config)).toEqual({ outcome: "last", treeId, parentId });
     expect(await rankings()).toBe(3);
+    expect(await treeState(treeId)).toBe("ready_for_export");
+    expect(await prisma.siblingConsensus.findUniqueOrThrow({ where: { parentMessageId: parentId } })).toMatchObject({ rankingCount: 3 });
+    const ranks = await prisma.message.findMany({ where: { id: { in: [x, y] } }, select: { id: true, consensusRank: true } });
+    expect(Object.fromEntries(ranks.map((m) => [m.id, m.consensusRank]))).toEqual({ [x]: 0, [y]: 1 });
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+
+  it("a set's last ranking stored by a process that died before the tree moved: the expiry sweep moves it", async () => {
+    const { project, config, users, treeId, tasks: [r4, r5, r6], parentId, siblings: [x, y] } = await rankingTree();
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [y]], null, config)).toMatchObject({ outcome: "done" });
+    expect(await rankingAtOnce(project.id, r5.id, users[5].id, [[y], [x]], null, config)).toMatchObject({ outcome: "done" });
+    // The statement alone, without what follows it in rankingAtOnce.
+    const [row] = await prisma.$queryRaw<Array<{ outcome: string }>>`
+      SELECT outcome FROM submit_ranking(${r6.id}::uuid, ${project.id}::uuid, ${users[6].id}::uuid, ${JSON.stringify([[x], [y]])}::jsonb,
+                                         ${[x, y]}::uuid[], ${treeStatesJson("rank")}::jsonb, ${config.rankingsPerSiblingSet}::int, NULL::text)`;
+    expect(row.outcome).toBe("last");
+    expect(await treeState(treeId)).toBe("ranking");
+    expect(await prisma.siblingConsensus.count({ where: { parentMessageId: parentId } })).toBe(0);
+
+    // Consensus scored on a stale view of the set (two rankings) is not written without the lock.
+    const stored = await prisma.ranking.findMany({ where: { parentMessageId: parentId }, orderBy: { createdAt: "asc" } });
+    const stale = stored.slice(0, 2).map((r) => ({ labelerId: r.userId, order: r.order as string[][] }));
+    await storeSetConsensusIfCurrent(db, treeId, parentId, [x, y], summarizeSiblingSet([x, y], stale), stale);
+    expect(await prisma.siblingConsensus.count({ where: { parentMessageId: parentId } })).toBe(0);
+    // On the set as it is, it is.
+    const all = stored.map((r) => ({ labelerId: r.userId, order: r.order as string[][] }));
+    await storeSetConsensusIfCurrent(db, treeId, parentId, [x, y], summarizeSiblingSet([x, y], all), all);
+    expect(await prisma.siblingConsensus.findUniqueOrThrow({ where: { parentMessageId: parentId } })).toMatchObject({ rankingCount: 3 });
+    expect(await treeState(treeId)).toBe("ranking");
+
+    expect(await advanceRankedTrees()).toBeGreaterThanOrEqual(1);
+    expect(await treeState(treeId)).toBe("ready_for_export");
+    expect(await prisma.siblingConsensus.findUniqueOrThrow({ where: { parentMessageId: parentId } })).toMatchObject({ rankingCount: 3 });
     expect((await checkTaskSlots(project.id)).differences).toEqual([]);
   });
 
