@@ -49,7 +49,13 @@ export async function rankingAtOnce(
     FROM submit_ranking(${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(order)}::jsonb, ${ids}::uuid[],
                         ${RANK_TREE_STATES}::jsonb, ${config.rankingsPerSiblingSet}::int, ${submitKey}::text) r`;
   if (row.outcome === "slow") return null;
-  if (row.outcome === "last") await scoreRankedSet(row.tree_id, row.parent_id, config);
+  if (row.outcome === "last") {
+    // The ranking is stored: what follows failing is logged, not the labeler's error; the tree's
+    // scoring and the expiry sweep make up for it.
+    await scoreRankedSet(row.tree_id, row.parent_id, config).catch((error: Error) =>
+      console.error(`after the last ranking of the replies to ${row.parent_id}: ${error.message}`),
+    );
+  }
   return { outcome: row.outcome, treeId: row.tree_id, parentId: row.parent_id };
 }
 
