@@ -92,29 +92,39 @@ export async function scoreSiblingSet(
   return summary;
 }
 
+/** The consensus of every sibling set of a tree, ready to store (storeTreeConsensus). */
+export type TreeScores = Array<{ parentId: string; childIds: string[]; summary: SiblingConsensusSummary; rankings: SiblingRanking[] }>;
+
+/** The rankings of every sibling set of the tree, by parent (one statement). */
+export async function readTreeRankings(tx: Tx, messages: readonly TreeMessageFacts[], config: WorkflowConfig): Promise<Map<string, SiblingRanking[]>> {
+  const sets = siblingSets(messages, config);
+  return sets.length ? setRankings(tx, sets.map((s) => s.parentId)) : new Map();
+}
+
 /**
- * Scores every sibling set of a tree that waits for scoring. False when the maths fails on the
- * stored rankings (the tree then goes to scoring_failed, nothing written); database errors
- * propagate and roll the transaction back.
+ * The consensus of every sibling set of a tree that waits for scoring, from its rankings. Null
+ * when the maths fails on them (the tree then goes to scoring_failed, nothing written).
  */
-export async function scoreTree(
-  tx: Tx,
+export function scoreTree(
   treeId: string,
   messages: readonly TreeMessageFacts[],
   config: WorkflowConfig,
-): Promise<boolean> {
-  const sets = siblingSets(messages, config);
-  const rankingsOf = sets.length ? await setRankings(tx, sets.map((s) => s.parentId)) : new Map<string, SiblingRanking[]>();
-  const results: Array<{ parentId: string; childIds: string[]; summary: SiblingConsensusSummary; rankings: SiblingRanking[] }> = [];
-  for (const set of sets) {
-    const rankings = rankingsOf.get(set.parentId)!;
+  rankingsOf: ReadonlyMap<string, SiblingRanking[]>,
+): TreeScores | null {
+  const results: TreeScores = [];
+  for (const set of siblingSets(messages, config)) {
+    const rankings = rankingsOf.get(set.parentId) ?? [];
     try {
       results.push({ parentId: set.parentId, childIds: set.childIds, summary: summarizeSiblingSet(set.childIds, rankings), rankings });
     } catch (error) {
       console.error(`scoring tree ${treeId} failed: ${(error as Error).message}`);
-      return false;
+      return null;
     }
   }
-  for (const r of results) await storeSetConsensus(tx, treeId, r.parentId, r.childIds, r.summary, r.rankings);
-  return true;
+  return results;
+}
+
+/** Stores a tree's scores, a statement per set, sent together. */
+export async function storeTreeConsensus(tx: Tx, treeId: string, scores: TreeScores): Promise<void> {
+  await Promise.all(scores.map((r) => storeSetConsensus(tx, treeId, r.parentId, r.childIds, r.summary, r.rankings)));
 }

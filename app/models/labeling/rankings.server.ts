@@ -71,8 +71,10 @@ export async function scoreRankedSet(treeId: string, parentId: string, config: W
   const messages = facts.facts.get(treeId) ?? [];
   if (isReadyForScoring(messages, config)) {
     await inTransaction(async (tx) => {
-      const tree = await lockTree(tx, treeId);
-      if (tree?.state === "ranking") await advanceTree(tx, tree, config);
+      // The tree's facts read right behind its lock, in one round trip (statements on one
+      // connection run in the order they are sent).
+      const [tree, locked] = await Promise.all([lockTree(tx, treeId), treeFacts(tx, [treeId], null)]);
+      if (tree?.state === "ranking") await advanceTree(tx, tree, config, locked.facts.get(treeId) ?? []);
     });
     return;
   }

@@ -11,7 +11,7 @@ import { enterState, TRANSITION_REASONS, type TreeState } from "~/domain/trees/s
 import type { TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
 import { isReadyForScoring, nextStateAfterGrowth } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
-import { scoreTree } from "./consensus.server.ts";
+import { readTreeRankings, scoreTree, storeTreeConsensus } from "./consensus.server.ts";
 import { treeFacts } from "./snapshot.server.ts";
 import { NOW } from "./sql.server.ts";
 import { db, inTransaction, type Tx } from "./transaction.server.ts";
@@ -106,13 +106,20 @@ export async function advanceTree(
       const { next, reason } = nextStateAfterGrowth(facts, config);
       if (!next || !reason) return;
       await transitionTree(tx, tree, next, reason);
-    } else if (tree.state === "ranking") {
-      if (!isReadyForScoring(facts, config)) return;
-      await transitionTree(tx, tree, "ready_for_scoring", TRANSITION_REASONS.rankingsComplete);
-    } else if (tree.state === "ready_for_scoring") {
-      const scored = await scoreTree(tx, tree.id, facts, config);
-      if (scored) await transitionTree(tx, tree, "ready_for_export", TRANSITION_REASONS.scored);
-      else await transitionTree(tx, tree, "scoring_failed", TRANSITION_REASONS.scoringFailed);
+    } else if (tree.state === "ranking" || tree.state === "ready_for_scoring") {
+      if (tree.state === "ranking" && !isReadyForScoring(facts, config)) return;
+      // Statements on one connection run in the order they are sent, so the move to scoring and
+      // the rankings' read go in one round trip, and so do the scores and the move after them.
+      const [, rankingsOf] = await Promise.all([
+        tree.state === "ranking" ? transitionTree(tx, tree, "ready_for_scoring", TRANSITION_REASONS.rankingsComplete) : null,
+        readTreeRankings(tx, facts, config),
+      ]);
+      const scores = scoreTree(tree.id, facts, config, rankingsOf);
+      if (scores) {
+        await Promise.all([storeTreeConsensus(tx, tree.id, scores), transitionTree(tx, tree, "ready_for_export", TRANSITION_REASONS.scored)]);
+      } else {
+        await transitionTree(tx, tree, "scoring_failed", TRANSITION_REASONS.scoringFailed);
+      }
       return;
     } else {
       return;
