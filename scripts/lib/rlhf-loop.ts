@@ -58,7 +58,7 @@ export const LOOP_SETTINGS: LoopSettings = {
   temperature: 0.7,
   validationRatio: 0.25,
   reward: { epochs: 8, promptsPerBatch: 4, lr: 2e-3, warmupRatio: 0, evalEvery: 0, checkpointEvery: 1000, seed: 1 },
-  rloo: { iterations: 8, promptsPerIteration: 8, samplesPerPrompt: 4, lr: 2e-4, epochs: 2, minibatchSize: 16, klCoef: 0.05, klLimit: 10, evalPrompts: 16, evalEvery: 4, checkpointEvery: 1000, seed: 1 },
+  rloo: { iterations: 8, promptsPerIteration: 8, samplesPerPrompt: 4, lr: 2e-4, epochs: 2, minibatchSize: 16, klCoef: 0.2, klLimit: 10, evalPrompts: 16, evalEvery: 4, checkpointEvery: 1000, seed: 1 },
   seed: 1,
 };
 
