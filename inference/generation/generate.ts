@@ -174,30 +174,34 @@ export async function generate(model: GenerationModel, input: GenerateParams): P
   const cache = runner.makeCache(prefill, p.k);
 
   // Decode: batch row b holds rows[batch[b]].
-  let batch = rows.map((_, i) => i);
-  let tokens = new BigInt64Array(batch.length);
-  let positions = new BigInt64Array(batch.length);
-  while (batch.some((r) => rows[r].finish === null)) {
-    const active = batch.filter((r) => rows[r].finish === null);
-    if (active.length <= batch.length / 2) {
-      runner.compact(
-        cache,
-        active.map((r) => batch.indexOf(r)),
-      );
-      batch = active;
-      tokens = new BigInt64Array(batch.length);
-      positions = new BigInt64Array(batch.length);
+  try {
+    let batch = rows.map((_, i) => i);
+    let tokens = new BigInt64Array(batch.length);
+    let positions = new BigInt64Array(batch.length);
+    while (batch.some((r) => rows[r].finish === null)) {
+      const active = batch.filter((r) => rows[r].finish === null);
+      if (active.length <= batch.length / 2) {
+        runner.compact(
+          cache,
+          active.map((r) => batch.indexOf(r)),
+        );
+        batch = active;
+        tokens = new BigInt64Array(batch.length);
+        positions = new BigInt64Array(batch.length);
+      }
+      for (let b = 0; b < batch.length; b++) {
+        const row = rows[batch[b]];
+        tokens[b] = BigInt(row.tokens[row.tokens.length - 1]);
+        positions[b] = BigInt(row.promptLen + row.tokens.length - 1);
+      }
+      const out = await runner.step(cache, tokens, positions, temperature, greedy);
+      for (let b = 0; b < batch.length; b++) {
+        const row = rows[batch[b]];
+        if (row.finish === null) pick(row, out, b);
+      }
     }
-    for (let b = 0; b < batch.length; b++) {
-      const row = rows[batch[b]];
-      tokens[b] = BigInt(row.tokens[row.tokens.length - 1]);
-      positions[b] = BigInt(row.promptLen + row.tokens.length - 1);
-    }
-    const out = await runner.step(cache, tokens, positions, temperature, greedy);
-    for (let b = 0; b < batch.length; b++) {
-      const row = rows[batch[b]];
-      if (row.finish === null) pick(row, out, b);
-    }
+  } finally {
+    runner.release(cache);
   }
   const finished = performance.now();
 

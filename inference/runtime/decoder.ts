@@ -40,7 +40,10 @@ export interface KvCache {
   rows: number;
   /** Rows of chunk 0: one per prompt when its completions share it (rows / promptRows consecutive rows each), else rows. */
   promptRows: number;
-  /** Chunk c: 2 × layers tensors [rows, heads, sizes[c], headDim]; chunk 0 holds the prompts (left-padded). */
+  /**
+   * Chunk c: 2 × layers tensors [rows, heads, sizes[c], headDim], the first elements of buffers
+   * that may be longer (a chunk's full size); chunk 0 holds the prompts (left-padded).
+   */
   chunks: Float32Array[][];
   sizes: number[];
   /** Filled slots of the last chunk. */
@@ -73,6 +76,9 @@ const PREFILL_BUDGET = 16 * 1024 * 1024;
 // Slots by which the last cache chunk grows (see grow()).
 const GROWTH_STEP = 16;
 
+// Most floats of spare chunk buffers a runner keeps for its next generation (512 MiB).
+const SPARE_LIMIT = 2 ** 27;
+
 /** Where time goes: onnxruntime runs versus everything else (for profiling). */
 export interface RunnerStats {
   runs: number;
@@ -86,6 +92,11 @@ export class DecoderRunner {
   readonly headDim: number;
   private readonly kvNames: string[];
   private reused: { rows: number; logits: boolean; tensors: Feeds } | null = null;
+  /**
+   * Chunk buffers of finished generations, for the next one: memory that stays mapped. Here a first
+   * touch of fresh memory costs ~10 µs a page, more than the decode step's own work on that page.
+   */
+  private spare: Float32Array[] = [];
 
   private constructor(
     private readonly session: OrtSession,
@@ -197,7 +208,9 @@ export class DecoderRunner {
       cache.chunks.forEach((chunk, c) =>
         this.io.past.forEach((_, i) => {
           for (const [j, kind] of (["key", "value"] as const).entries()) {
-            feeds[SAMPLER_IO.cache(c, i, kind)] = float32Tensor(chunk[2 * i + j], [c === 0 ? cache.promptRows : rows, this.heads, cache.sizes[c], Dh]);
+            const chunkRows = c === 0 ? cache.promptRows : rows;
+            const used = chunkRows * this.heads * cache.sizes[c] * Dh;
+            feeds[SAMPLER_IO.cache(c, i, kind)] = float32Tensor(chunk[2 * i + j].subarray(0, used), [chunkRows, this.heads, cache.sizes[c], Dh]);
           }
         }),
       );
@@ -240,6 +253,17 @@ export class DecoderRunner {
     return out;
   }
 
+  /** Hands the cache's chunk buffers back for the next generation; the cache is not used after. */
+  release(cache: KvCache): void {
+    const full = cache.rows * this.heads * (this.sampler?.chunkSize ?? 0) * this.headDim;
+    for (const chunk of cache.chunks.slice(1)) for (const buf of chunk) if (buf.length === full && full > 0) this.spare.push(buf);
+    cache.chunks = [];
+    // Buffers of another batch size are dropped first, then the oldest.
+    this.spare.sort((a, b) => Number(a.length === full) - Number(b.length === full));
+    let kept = this.spare.reduce((n, b) => n + b.length, 0);
+    while (kept > SPARE_LIMIT) kept -= this.spare.shift()!.length;
+  }
+
   /** Keeps only the given rows (in that order); a shared prompt chunk becomes one row per kept row. */
   compact(cache: KvCache, keep: number[]): void {
     const group = cache.rows / cache.promptRows;
@@ -257,30 +281,41 @@ export class DecoderRunner {
   }
 
   /**
-   * Room for the next token. The last chunk grows by GROWTH_STEP slots up to the chunk size (only that
-   * chunk's filled slots move, at most one chunk's worth), else a new chunk starts at GROWTH_STEP
-   * slots: attention reads every slot of a chunk, so a chunk fed at its full size while mostly empty
-   * would read 32 unused slots per row on average (at 64 slots a chunk).
+   * Room for the next token. The last chunk grows by GROWTH_STEP slots up to the chunk size, else a
+   * new chunk starts at GROWTH_STEP slots: attention reads every slot of a chunk, so a chunk fed at
+   * its full size while mostly empty would read 32 unused slots per row on average (at 64 slots a
+   * chunk). A chunk's buffers are allocated at the full chunk size once and fed as their first
+   * [rows, heads, size, headDim] elements; growing spaces the rows out in place. A fresh buffer per
+   * growth cost more than the move itself (new memory is zeroed and faulted in page by page).
    */
   private grow(cache: KvCache): void {
     const { chunks: max, chunkSize } = this.sampler!;
     const step = Math.min(GROWTH_STEP, chunkSize);
-    const { rows } = cache;
+    const blocks = cache.rows * this.heads;
+    const Dh = this.headDim;
     const last = cache.chunks.length - 1;
     const size = cache.sizes[last];
     const next = last > 0 && size < chunkSize ? Math.min(chunkSize, size + step) : 0;
     if (next > 0) {
-      const from = size * this.headDim;
-      const to = next * this.headDim;
-      cache.chunks[last] = cache.chunks[last].map((src) => {
-        const dst = new Float32Array(rows * this.heads * to);
-        for (let rh = 0; rh < rows * this.heads; rh++) dst.set(src.subarray(rh * from, rh * from + from), rh * to);
-        return dst;
+      cache.chunks[last] = cache.chunks[last].map((buf) => {
+        // A compacted chunk has no room beyond its size: it gets its full-size buffer now.
+        if (buf.length < blocks * next * Dh) {
+          const dst = new Float32Array(blocks * chunkSize * Dh);
+          for (let rh = 0; rh < blocks; rh++) dst.set(buf.subarray(rh * size * Dh, (rh + 1) * size * Dh), rh * next * Dh);
+          return dst;
+        }
+        // Each (row, head) block moves up, the last one first, so that no block is overwritten before
+        // it moved; the new slots are zeroed (they are masked, and stay finite).
+        for (let rh = blocks - 1; rh >= 0; rh--) {
+          buf.copyWithin(rh * next * Dh, rh * size * Dh, (rh + 1) * size * Dh);
+          buf.fill(0, (rh * next + size) * Dh, (rh + 1) * next * Dh);
+        }
+        return buf;
       });
       cache.sizes[last] = next;
     } else {
       if (cache.chunks.length >= max) throw new ModelValidationError(`the KV cache is full (${max} chunks of ${chunkSize} slots beyond the prompt)`);
-      cache.chunks.push(this.kvNames.map(() => new Float32Array(rows * this.heads * step * this.headDim)));
+      cache.chunks.push(this.kvNames.map(() => this.chunkBuffer(blocks * chunkSize * Dh, blocks * step * Dh)));
       cache.sizes.push(step);
       cache.fill = 0;
     }
@@ -288,12 +323,20 @@ export class DecoderRunner {
     const added = next > 0 ? next - size : step;
     const wOld = cache.sizes.reduce((a, b) => a + b, 0) + 1 - added;
     const wNew = wOld + added;
-    const attn = new BigInt64Array(rows * wNew);
-    for (let r = 0; r < rows; r++) {
+    const attn = new BigInt64Array(cache.rows * wNew);
+    for (let r = 0; r < cache.rows; r++) {
       attn.set(cache.attn.subarray(r * wOld, r * wOld + wOld - 1), r * wNew);
       attn[r * wNew + wNew - 1] = 1n;
     }
     cache.attn = attn;
+  }
+
+  /** A chunk buffer of `length` floats whose first `zeroed` are 0: a spare one when there is one. */
+  private chunkBuffer(length: number, zeroed: number): Float32Array {
+    const i = this.spare.findIndex((b) => b.length === length);
+    if (i < 0) return new Float32Array(length);
+    const [buf] = this.spare.splice(i, 1);
+    return buf.fill(0, 0, zeroed);
   }
 
   private emptyCacheFeeds(rows: number): Feeds {

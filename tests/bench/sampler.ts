@@ -4,7 +4,8 @@
 // - plain: temperature 0.7, no top-k/top-p/repetition penalty;
 // - default: the project's default sampling config (app/domain/sampling/config.ts).
 // Each engine runs in its own child process, one after the other, with the same parameters.
-// tok/s = generated tokens / wall time of the whole generation.
+// tok/s = generated tokens / wall time of the whole generation, the second of two identical calls
+// (the first pays one-time costs: session setup, the first touch of fresh memory).
 // The ceiling (sampler/ceiling.ts) times a graph of only the decode step's dense MatMuls at the same
 // batch: batch / its step time is the tok/s no sampler of this model can beat on this machine.
 // Right after it, sampler/cache-read.ts times the bare MatMuls of attention over the float32 cache

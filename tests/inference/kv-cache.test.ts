@@ -107,3 +107,35 @@ describe.each([
     }
   });
 });
+
+describe("cache memory", () => {
+  it("grows a chunk in place and reuses a finished generation's buffers without changing a draw", async () => {
+    // 64-slot chunks grow 16 slots at a time: 40 new tokens take the last chunk through 16, 32, 48.
+    const tiny = writeTinyModel({ seed: 5, config: { nPositions: 128 } });
+    const conv = (texts: string[]) => texts.map((text) => [{ role: "prompter" as const, text }]);
+    const params = { k: 3, temperature: 0.9, topP: 0.9, repetitionPenalty: 1.2, maxNewTokens: 40, minNewTokens: 40, seed: 3, keepDuplicates: true };
+    const a = conv(["hello there", "a longer prompt than the first one", "x"]);
+    const b = conv(["something else entirely", "q", "another one"]);
+    const split = await loadCausalLM(tiny.dir, { intraOpThreads: 1, log: () => {} });
+    const plain = await loadCausalLM(tiny.dir, { intraOpThreads: 1, cacheStrategy: "present", log: () => {} });
+    try {
+      expect(split.runner.strategy).toBe("split");
+      const draws = (r: Awaited<ReturnType<Lm["generate"]>>) => r.results.map((p) => p.completions.map((c) => ({ ids: c.tokenIds, lp: c.logprobs })));
+      const first = draws(await split.generate({ ...params, prompts: a }));
+      // The second and third calls take the buffers the one before handed back, holding its keys and values.
+      const other = draws(await split.generate({ ...params, prompts: b }));
+      const again = draws(await split.generate({ ...params, prompts: a }));
+      expect(again).toEqual(first);
+      expect(first.flat().every((c) => c.ids.length === 40)).toBe(true);
+      // The same draws as the plain loop, whose cache is one tensor rebuilt every step.
+      for (const [prompts, ours] of [[a, first], [b, other]] as const) {
+        const ref = draws(await plain.generate({ ...params, prompts }));
+        expect(ours.map((p) => p.map((c) => c.ids))).toEqual(ref.map((p) => p.map((c) => c.ids)));
+        ours.flat().forEach((c, i) => c.lp.forEach((lp, t) => expect(Math.abs(lp - ref.flat()[i].lp[t])).toBeLessThan(1e-4)));
+      }
+    } finally {
+      await split.dispose();
+      await plain.dispose();
+    }
+  });
+});
