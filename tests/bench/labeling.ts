@@ -12,10 +12,11 @@
 // database connections spend their time. After each run the draw (draw_task, the statement behind
 // every task request) is timed alone for one labeler, so its growth with size shows apart from the
 // load.
-// At the small size the same labelers also run a floor for --floor-seconds, half just before and
-// half just after the labeling run (the machine's speed drifts by more than the figures' other
-// noise): each cycle is two task requests the API rejects (400) right after signing the labeler
-// in and reading the body.
+// At the small size the same labelers also run a floor for --floor-seconds, in four windows: before
+// the labeling run, after it, and in two pauses that cut it into three slices (the machine's speed
+// drifts by more than the figures' other noise, within a minute, so the floor is measured across
+// the same minute as the run it is compared with): each cycle is two task requests the API rejects
+// (400) right after signing the labeler in and reading the body.
 // That is the least any request of the JSON API costs on this stack (Remix, the session lookup,
 // Node's HTTP); cycle_to_floor is the labeling loop's rate over the floor's.
 // At the large size, paced labelers follow: people who read and think before each answer
@@ -55,7 +56,7 @@ const { values: opts } = parseArgs({
     labelers: { type: "string", default: "64" },
     seconds: { type: "string", default: "30" },
     "pgbench-seconds": { type: "string", default: "20" },
-    "floor-seconds": { type: "string", default: "10" },
+    "floor-seconds": { type: "string", default: "12" },
     "large-scale": { type: "string", default: "20" },
     "think-seconds": { type: "string", default: "10" },
     "step-seconds": { type: "string", default: "30" },
@@ -173,6 +174,8 @@ function cpuMeter(webPid: number): () => { web: number; client: number; postgres
 }
 
 const FLOOR_WARMUP_SECONDS = 3;
+/** Floor windows at the small size: before the labeling run, between its slices, after it. */
+const FLOOR_WINDOWS = 4;
 
 /** One window of the floor: its cycles' latencies, its length and the CPU it used. */
 interface FloorWindow {
@@ -211,8 +214,8 @@ async function floorWindow(labelers: Labeler[], reject: (cookie: string) => Prom
   return window;
 }
 
-/** The floor's figures over its windows (run before and after the labeling run they are compared
- *  with, so that the machine's drift during the run weighs on both sides alike). */
+/** The floor's figures over its windows (run around and between the slices of the labeling run they
+ *  are compared with, so that the machine's drift during the run weighs on both sides alike). */
 function floorFigures(windows: FloorWindow[]) {
   const latencies = windows.flatMap((w) => w.latencies).sort((a, b) => a - b);
   const seconds = windows.reduce((a, w) => a + w.seconds, 0);
@@ -263,8 +266,19 @@ async function startServer(dbUrl: string, profileDir: string | null): Promise<Ru
   return { ...proc, url };
 }
 
-/** The labeling loop: every labeler requests a task and answers it at once, for --seconds. */
-async function labelingRun(size: string, api: string, labelers: Labeler[], dbUrl: string, webPid: number): Promise<LabelingFigures> {
+/**
+ * The labeling loop: every labeler requests a task and answers it at once, for --seconds in all, in
+ * `slices` slices; between two slices every labeler finishes its cycle and `pause` runs (the floor).
+ */
+async function labelingRun(
+  size: string,
+  api: string,
+  labelers: Labeler[],
+  dbUrl: string,
+  webPid: number,
+  slices = 1,
+  pause: () => Promise<unknown> = async () => {},
+): Promise<LabelingFigures> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: labelers.length });
   const post = (target: string, cookie: string, body: unknown) => postJson(agent, target, cookie, body);
   // Warm-up, so connection pools and JIT are not measured.
@@ -281,8 +295,13 @@ async function labelingRun(size: string, api: string, labelers: Labeler[], dbUrl
   const monitor = new pg.Client({ connectionString: dbUrl });
   await monitor.connect();
   let running = true;
+  let paused = false;
   const sampler = (async () => {
     while (running) {
+      if (paused) {
+        await sleep(50);
+        continue;
+      }
       const { rows } = await monitor.query<{ what: string; n: number }>(
         `SELECT CASE WHEN state = 'active' AND wait_event_type IS NOT NULL THEN 'waiting: ' || wait_event_type || '/' || wait_event
                      ELSE coalesce(state, 'unknown') END AS what, count(*)::int AS n
@@ -298,44 +317,57 @@ async function labelingRun(size: string, api: string, labelers: Labeler[], dbUrl
     await monitor.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
     await monitor.query("SELECT pg_stat_statements_reset()");
   }
-  log(`${size}: ${labelers.length} labelers for ${SECONDS} s`);
-  const cpuUsed = cpuMeter(webPid);
-  const started = performance.now();
-  const deadline = started + SECONDS * 1000;
-  await Promise.all(
-    labelers.map(async (l, i) => {
-      let n = 0;
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const res = await post(api, l.cookie, { type: "random" });
-        requests++;
-        requestMs.push(performance.now() - t0);
-        if (res.status === 404) {
-          noTask++;
-          await res.text();
-          await sleep(50);
-          continue;
+  log(`${size}: ${labelers.length} labelers for ${SECONDS} s${slices > 1 ? ` in ${slices} slices` : ""}`);
+  const answered = labelers.map(() => 0);
+  let elapsedMs = 0;
+  const cpu = { web: 0, postgres: 0, client: 0 };
+  for (let slice = 0; slice < slices; slice++) {
+    if (slice > 0) {
+      paused = true;
+      await pause();
+      paused = false;
+    }
+    const cpuUsed = cpuMeter(webPid);
+    const started = performance.now();
+    const deadline = started + (SECONDS * 1000) / slices;
+    await Promise.all(
+      labelers.map(async (l, i) => {
+        while (performance.now() < deadline) {
+          const t0 = performance.now();
+          const res = await post(api, l.cookie, { type: "random" });
+          requests++;
+          requestMs.push(performance.now() - t0);
+          if (res.status === 404) {
+            noTask++;
+            await res.text();
+            await sleep(50);
+            continue;
+          }
+          if (res.status !== 200) {
+            statuses[`request ${res.status}`] = (statuses[`request ${res.status}`] ?? 0) + 1;
+            await res.text();
+            continue;
+          }
+          const view = (await res.json()) as TaskView;
+          const t1 = performance.now();
+          const answer = await post(`${api}/${view.task.id}`, l.cookie, answerFor(view, i * 1_000_000 + answered[i]++));
+          const ms = performance.now() - t1;
+          await answer.text();
+          if (performance.now() > deadline && answer.status === 200) break; // finished after the bell: not counted
+          if (answer.status === 200) {
+            submitMs.push(ms);
+            byType[view.task.type] = (byType[view.task.type] ?? 0) + 1;
+          } else statuses[`submit ${answer.status}`] = (statuses[`submit ${answer.status}`] ?? 0) + 1;
         }
-        if (res.status !== 200) {
-          statuses[`request ${res.status}`] = (statuses[`request ${res.status}`] ?? 0) + 1;
-          await res.text();
-          continue;
-        }
-        const view = (await res.json()) as TaskView;
-        const t1 = performance.now();
-        const answer = await post(`${api}/${view.task.id}`, l.cookie, answerFor(view, i * 1_000_000 + n++));
-        const ms = performance.now() - t1;
-        await answer.text();
-        if (performance.now() > deadline && answer.status === 200) break; // finished after the bell: not counted
-        if (answer.status === 200) {
-          submitMs.push(ms);
-          byType[view.task.type] = (byType[view.task.type] ?? 0) + 1;
-        } else statuses[`submit ${answer.status}`] = (statuses[`submit ${answer.status}`] ?? 0) + 1;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  const cpu = cpuUsed();
+      }),
+    );
+    elapsedMs += performance.now() - started;
+    const used = cpuUsed();
+    cpu.web += used.web;
+    cpu.postgres += used.postgres;
+    cpu.client += used.client;
+  }
+  const elapsed = elapsedMs / 1000;
   running = false;
   await sampler;
   agent.destroy();
@@ -583,23 +615,31 @@ async function sizeRun(size: "small" | "large", sizes: SeedSizes, people: BenchP
     const loop = labelers.slice(0, LABELERS);
     // A server just started runs its first seconds cold (JIT, connection pools): at both sizes a
     // few seconds of floor requests, not counted, come first. At the small size the floor then
-    // runs in two windows, one on each side of the labeling run.
+    // runs in FLOOR_WINDOWS windows: before the labeling run, in the pauses between its slices, and
+    // after it.
     const floorAgent = new http.Agent({ keepAlive: true, maxSockets: loop.length });
     const floor = (seconds: number, label: string) => floorWindow(loop, (cookie) => postJson(floorAgent, api, cookie, { type: "no_such_task" }), webPid, seconds, label);
-    const floorSeconds = Number(opts["floor-seconds"]) / 2;
+    const floorSeconds = Number(opts["floor-seconds"]) / FLOOR_WINDOWS;
     await floor(FLOOR_WARMUP_SECONDS, `${size}: warm-up, not counted`);
-    if (size === "small") log(`floor: ${loop.length} labelers for ${floorSeconds} s before and after the labeling run`);
-    const floorBefore = size === "small" ? await floor(floorSeconds, "floor before the labeling run") : null;
-    const labeling = await labelingRun(size, api, loop, dbUrl, webPid);
-    const floorAfter = size === "small" ? await floor(floorSeconds, "floor after the labeling run") : null;
+    const windows: FloorWindow[] = [];
+    const floorAt = async (where: string) => windows.push(await floor(floorSeconds, `floor ${where}`));
+    let labeling: LabelingFigures;
+    if (size === "small") {
+      log(`floor: ${loop.length} labelers for ${FLOOR_WINDOWS} windows of ${round(floorSeconds)} s, around and between the labeling run's ${FLOOR_WINDOWS - 1} slices`);
+      await floorAt("before the labeling run");
+      labeling = await labelingRun(size, api, loop, dbUrl, webPid, FLOOR_WINDOWS - 1, () => floorAt(`in pause ${windows.length} of the labeling run`));
+      await floorAt("after the labeling run");
+    } else {
+      labeling = await labelingRun(size, api, loop, dbUrl, webPid);
+    }
     floorAgent.destroy();
     const draw = await drawProbe(size, dbUrl, seed.projectId, loop[0].id);
     const result: SizeResult = { seed, labeling, draw, probe };
-    if (floorBefore && floorAfter) {
-      result.floor = floorFigures([floorBefore, floorAfter]);
+    if (windows.length) {
+      result.floor = floorFigures(windows);
       const f = result.floor;
       log(
-        `floor (two task requests rejected with 400 per cycle): ${f.cyclesPerS} cycles/s (${f.windowsCyclesPerS.join(" before, ")} after), ` +
+        `floor (two task requests rejected with 400 per cycle): ${f.cyclesPerS} cycles/s (windows in order: ${f.windowsCyclesPerS.join(", ")}), ` +
           `p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ` +
           `CPU per cycle: web server ${f.webMs} ms, Postgres ${f.postgresMs} ms, this load generator ${f.clientMs} ms`,
       );
