@@ -149,7 +149,7 @@ export async function generate(model: GenerationModel, input: GenerateParams): P
       token = argmax(logits);
       logprob = logits[token] - logSumExp(logits);
     } else {
-      ({ token, logprob } = sampler.sample(out.probs.subarray(b * V, (b + 1) * V), out.maxScaled[b], filters, row.seenList, masked, row.rng));
+      ({ token, logprob } = sampler.sample(out.probs.subarray(b * V, (b + 1) * V), out.logNorm[b], filters, row.seenList, masked, row.rng));
     }
     row.tokens.push(token);
     row.logprobs.push(logprob);
@@ -162,11 +162,11 @@ export async function generate(model: GenerationModel, input: GenerateParams): P
   // Prefill each distinct prompt once; its last position's distribution seeds all k completions
   // (each gets its own copy, as filters change it in place).
   const prefill = await runner.forward(promptIds, model.padTokenId, temperature, greedy);
-  const first: StepOutput = { probs: new Float32Array(V), maxScaled: new Float32Array(1), logits: greedy ? new Float32Array(V) : null };
+  const first: StepOutput = { probs: new Float32Array(V), logNorm: new Float32Array(1), logits: greedy ? new Float32Array(V) : null };
   rows.forEach((row) => {
     const range = [row.prompt * V, (row.prompt + 1) * V] as const;
     first.probs.set(prefill.probs.subarray(...range));
-    first.maxScaled[0] = prefill.maxScaled[row.prompt];
+    first.logNorm[0] = prefill.logNorm[row.prompt];
     first.logits?.set(prefill.logits!.subarray(...range));
     pick(row, first, 0);
   });

@@ -181,17 +181,20 @@ export function convertToSamplerGraph(model: DecodedModel, io: DecoderIo, chunks
   const [flat] = node("Reshape", [lastLogits, i64([0, -1])], [], SAMPLER_IO.logits);
   const [div, scaled] = node("Div", [SAMPLER_IO.logits, SAMPLER_IO.temperature]);
   const [softmax] = node("Softmax", [scaled], [intAttr("axis", -1)], SAMPLER_IO.probs);
-  const [max] =
-    opset >= 18
-      ? node("ReduceMax", [scaled, i64([1])], [intAttr("keepdims", 1)], SAMPLER_IO.maxScaled)
-      : node("ReduceMax", [scaled], [intsAttr("axes", [1]), intAttr("keepdims", 1)], SAMPLER_IO.maxScaled);
-  g.node.push(...headNodes, flat, div, softmax, max);
+  // log_norm = max(scaled) − log(max(probs)), as appendSamplingHead computes it.
+  const rowMax = (x: string) =>
+    opset >= 18 ? node("ReduceMax", [x, i64([1])], [intAttr("keepdims", 1)]) : node("ReduceMax", [x], [intsAttr("axes", [1]), intAttr("keepdims", 1)]);
+  const [maxScaled, maxScaledOut] = rowMax(scaled);
+  const [maxProb, maxProbOut] = rowMax(SAMPLER_IO.probs);
+  const [logTop, logTopOut] = node("Log", [maxProbOut]);
+  const [logNorm] = node("Sub", [maxScaledOut, logTopOut], [], SAMPLER_IO.logNorm);
+  g.node.push(...headNodes, flat, div, softmax, maxScaled, maxProb, logTop, logNorm);
 
   const pastNames = new Set(io.past.flatMap((p) => [p.key, p.value]));
   const kept = g.input.filter((v) => !pastNames.has(v.name ?? "") && v.name !== "use_cache_branch");
   g.input.splice(0, g.input.length, ...kept, ...newInputs, onnx.ValueInfoProto.create({ name: SAMPLER_IO.temperature, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimValue: 1 }] } } } }));
   const out = (name: string) => onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: FLOAT } } });
-  g.output.splice(0, g.output.length, out(SAMPLER_IO.logits), out(SAMPLER_IO.probs), out(SAMPLER_IO.maxScaled), ...newOutputs);
+  g.output.splice(0, g.output.length, out(SAMPLER_IO.logits), out(SAMPLER_IO.probs), out(SAMPLER_IO.logNorm), ...newOutputs);
   // Shape hints of removed or reshaped tensors would contradict the new graph.
   g.valueInfo = [];
   return { bytes: onnx.ModelProto.encode(model).finish() };

@@ -74,7 +74,7 @@ export interface Gpt2Forward {
  * unused chunks are fed empty; chunk 0 may have n rows, n dividing B, each shared by k = B / n
  * consecutive rows: a prompt's keys/values for its k completions) and temperature [1]. Outputs: the new tokens' keys/values
  * new.{i}.key/.value [B, kv_heads, T, head_dim], and at the last position only: logits [B, V],
- * probs = softmax(logits / temperature) [B, V] and max_scaled = max(logits / temperature) [B, 1].
+ * probs = softmax(logits / temperature) [B, V] and log_norm = log Σ exp(logits / temperature) [B, 1].
  */
 export const SAMPLER_IO = {
   cache: (chunk: number, layer: number, kind: "key" | "value") => `cache.${chunk}.${layer}.${kind}`,
@@ -82,7 +82,7 @@ export const SAMPLER_IO = {
   temperature: "temperature",
   logits: "logits",
   probs: "probs",
-  maxScaled: "max_scaled",
+  logNorm: "log_norm",
 } as const;
 
 /** Weights keyed by parameter name. */
@@ -221,14 +221,17 @@ export function buildGpt2SamplerGraph(c: Gpt2Config, weights: Gpt2Weights, chunk
 }
 
 /**
- * Adds probs = softmax(logits / temperature) and max_scaled = max(logits / temperature) as outputs
- * after `logits` (with max_scaled, a logit is recovered from its probability: see DistributionSampler).
+ * Adds probs = softmax(logits / temperature) and log_norm = log Σ exp(logits / temperature) as outputs
+ * after `logits`: with log_norm, a logit is recovered from its probability (logit / temperature =
+ * log p + log_norm; see DistributionSampler). It is max(scaled) − log(max(probs)): two reductions
+ * over the vocabulary in the graph, where a pass in JavaScript cost more than both.
  */
 export function appendSamplingHead(g: Graph, logits: Value, temperature: Value): void {
   g.output(logits);
   const scaled = g.div(logits, temperature); // [B, V]
-  g.output(g.softmax(scaled, -1, { name: SAMPLER_IO.probs }));
-  g.output(g.reduceMax(scaled, [1], true, { name: SAMPLER_IO.maxScaled, shape: [AXES.batch, 1] }));
+  const probs = g.output(g.softmax(scaled, -1, { name: SAMPLER_IO.probs }));
+  const logTop = g.log(g.reduceMax(probs, [1], true));
+  g.output(g.sub(g.reduceMax(scaled, [1], true), logTop, { name: SAMPLER_IO.logNorm, shape: [AXES.batch, 1] }));
 }
 
 /**

@@ -141,7 +141,8 @@ describe("top-k and the repetition penalty", () => {
     const seen = [0, 1];
     const penalty = 1.3;
     const sampler = new DistributionSampler(6);
-    sampler.sample(probs, Math.max(...logits) / temperature, { temperature, topK: 0, topP: 1, repetitionPenalty: penalty }, seen, [], new Rng(1));
+    const logNorm = Math.log(logits.reduce((sum, l) => sum + Math.exp(l / temperature), 0)); // log Σ exp(logit / temperature)
+    sampler.sample(probs, logNorm, { temperature, topK: 0, topP: 1, repetitionPenalty: penalty }, seen, [], new Rng(1));
     const penalized = logits.map((l, i) => (seen.includes(i) ? (l > 0 ? l / penalty : l * penalty) : l));
     const expected = softmax(penalized);
     // Unseen tokens keep their probability exactly (the normalisation is done by the draw).

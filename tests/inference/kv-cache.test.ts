@@ -76,7 +76,7 @@ describe.each([
         for (const x of row) max = Math.max(max, x / temperature);
         let sum = 0;
         for (const x of row) sum += Math.exp(x / temperature - max);
-        expect(Math.abs(prefill.maxScaled[i] - max)).toBeLessThan(1e-5);
+        expect(Math.abs(prefill.logNorm[i] - (max + Math.log(sum)))).toBeLessThan(1e-5);
         row.forEach((x, v) => expect(Math.abs(prefill.probs[i * V + v] - Math.exp(x / temperature - max) / sum)).toBeLessThan(1e-6));
       });
 
