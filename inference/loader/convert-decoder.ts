@@ -168,18 +168,23 @@ export function convertToSamplerGraph(model: DecodedModel, io: DecoderIo, chunks
     headNodes.push(s);
     return sOut;
   };
-  let lastLogits: string;
+  const flat = (x: string) => {
+    const [r, rOut] = node("Reshape", [x, i64([0, -1])]);
+    headNodes.push(r);
+    return rOut;
+  };
+  const scaled = SAMPLER_IO.scaledLogits;
   if (io.logitsMatMul) {
-    const [m, mOut] = node("MatMul", [last(io.logitsMatMul.hidden), io.logitsMatMul.weight]);
-    headNodes.push(m);
-    lastLogits = mOut;
+    // As the built graph does: 1 / temperature scales the hidden state, not the logits.
+    const [div, hidden] = node("Div", [flat(last(io.logitsMatMul.hidden)), SAMPLER_IO.temperature]);
+    const [m] = node("MatMul", [hidden, io.logitsMatMul.weight], [], scaled);
+    headNodes.push(div, m);
     remove(logitsNode);
   } else {
     logitsNode.output = logitsNode.output!.map((o) => (o === "logits" ? "sampler.all_logits" : o));
-    lastLogits = last("sampler.all_logits");
+    const [div] = node("Div", [flat(last("sampler.all_logits")), SAMPLER_IO.temperature], [], scaled);
+    headNodes.push(div);
   }
-  const [flat] = node("Reshape", [lastLogits, i64([0, -1])], [], SAMPLER_IO.logits);
-  const [div, scaled] = node("Div", [SAMPLER_IO.logits, SAMPLER_IO.temperature]);
   const [softmax] = node("Softmax", [scaled], [intAttr("axis", -1)], SAMPLER_IO.probs);
   // log_norm = max(scaled) − log(max(probs)), as appendSamplingHead computes it.
   const rowMax = (x: string) =>
@@ -188,13 +193,13 @@ export function convertToSamplerGraph(model: DecodedModel, io: DecoderIo, chunks
   const [maxProb, maxProbOut] = rowMax(SAMPLER_IO.probs);
   const [logTop, logTopOut] = node("Log", [maxProbOut]);
   const [logNorm] = node("Sub", [maxScaledOut, logTopOut], [], SAMPLER_IO.logNorm);
-  g.node.push(...headNodes, flat, div, softmax, maxScaled, maxProb, logTop, logNorm);
+  g.node.push(...headNodes, softmax, maxScaled, maxProb, logTop, logNorm);
 
   const pastNames = new Set(io.past.flatMap((p) => [p.key, p.value]));
   const kept = g.input.filter((v) => !pastNames.has(v.name ?? "") && v.name !== "use_cache_branch");
   g.input.splice(0, g.input.length, ...kept, ...newInputs, onnx.ValueInfoProto.create({ name: SAMPLER_IO.temperature, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimValue: 1 }] } } } }));
   const out = (name: string) => onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: FLOAT } } });
-  g.output.splice(0, g.output.length, out(SAMPLER_IO.logits), out(SAMPLER_IO.probs), out(SAMPLER_IO.logNorm), ...newOutputs);
+  g.output.splice(0, g.output.length, out(SAMPLER_IO.scaledLogits), out(SAMPLER_IO.probs), out(SAMPLER_IO.logNorm), ...newOutputs);
   // Shape hints of removed or reshaped tensors would contradict the new graph.
   g.valueInfo = [];
   return { bytes: onnx.ModelProto.encode(model).finish() };

@@ -73,14 +73,15 @@ export interface Gpt2Forward {
  * position_ids, the cache chunks cache.{c}.{i}.key/.value [B, kv_heads, P_c, head_dim] (P = ΣP_c;
  * unused chunks are fed empty; chunk 0 may have n rows, n dividing B, each shared by k = B / n
  * consecutive rows: a prompt's keys/values for its k completions) and temperature [1]. Outputs: the new tokens' keys/values
- * new.{i}.key/.value [B, kv_heads, T, head_dim], and at the last position only: logits [B, V],
- * probs = softmax(logits / temperature) [B, V] and log_norm = log Σ exp(logits / temperature) [B, 1].
+ * new.{i}.key/.value [B, kv_heads, T, head_dim], and at the last position only: scaled_logits =
+ * logits / temperature [B, V], probs = softmax(scaled_logits) [B, V] and log_norm =
+ * log Σ exp(scaled_logits) [B, 1].
  */
 export const SAMPLER_IO = {
   cache: (chunk: number, layer: number, kind: "key" | "value") => `cache.${chunk}.${layer}.${kind}`,
   newKv: (layer: number, kind: "key" | "value") => `new.${layer}.${kind}`,
   temperature: "temperature",
-  logits: "logits",
+  scaledLogits: "scaled_logits",
   probs: "probs",
   logNorm: "log_norm",
 } as const;
@@ -213,22 +214,22 @@ export function buildGpt2SamplerGraph(c: Gpt2Config, weights: Gpt2Weights, chunk
   const g = new Graph("gpt2_sampler", { "": 20 });
   const fwd = gpt2Forward(g, c, (name) => g.param(name, weights.get(name)!), { kvCache: { chunks } });
   const temperature = g.input(SAMPLER_IO.temperature, "float32", [1]);
-  const last = g.slice(fwd.hidden, [-1], [Number.MAX_SAFE_INTEGER], [1]); // [B, 1, D]
-  const logits = g.reshape(gpt2LmHead(g, c, last, fwd.wte, "sampler.logits"), [0, -1], { name: SAMPLER_IO.logits, shape: [AXES.batch, c.vocabSize] }); // [B, V]
-  appendSamplingHead(g, logits, temperature);
+  const last = g.reshape(g.slice(fwd.hidden, [-1], [Number.MAX_SAFE_INTEGER], [1]), [0, -1]); // [B, D]
+  // 1 / temperature scales the D-wide hidden state rather than the V-wide logits it gives.
+  const scaled = g.matmul(g.div(last, temperature), g.transpose(fwd.wte, [1, 0]), { name: SAMPLER_IO.scaledLogits, shape: [AXES.batch, c.vocabSize] }); // [B, V]
+  appendSamplingHead(g, scaled);
   for (const pr of fwd.presents) g.output(pr);
   return g;
 }
 
 /**
- * Adds probs = softmax(logits / temperature) and log_norm = log Σ exp(logits / temperature) as outputs
- * after `logits`: with log_norm, a logit is recovered from its probability (logit / temperature =
+ * Outputs `scaled` (logits / temperature, [B, V]) with probs = softmax(scaled) and log_norm =
+ * log Σ exp(scaled): with log_norm, a logit is recovered from its probability (logit / temperature =
  * log p + log_norm; see DistributionSampler). It is max(scaled) − log(max(probs)): two reductions
  * over the vocabulary in the graph, where a pass in JavaScript cost more than both.
  */
-export function appendSamplingHead(g: Graph, logits: Value, temperature: Value): void {
-  g.output(logits);
-  const scaled = g.div(logits, temperature); // [B, V]
+export function appendSamplingHead(g: Graph, scaled: Value): void {
+  g.output(scaled);
   const probs = g.output(g.softmax(scaled, -1, { name: SAMPLER_IO.probs }));
   const logTop = g.log(g.reduceMax(probs, [1], true));
   g.output(g.sub(g.reduceMax(scaled, [1], true), logTop, { name: SAMPLER_IO.logNorm, shape: [AXES.batch, 1] }));

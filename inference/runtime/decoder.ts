@@ -366,7 +366,7 @@ export class DecoderRunner {
     const started = performance.now();
     if (this.sampler) {
       feeds[SAMPLER_IO.temperature] = float32Tensor(Float32Array.of(temperature), [1]);
-      const fetches = [SAMPLER_IO.probs, SAMPLER_IO.logNorm, ...(wantLogits ? [SAMPLER_IO.logits] : []), ...this.kvNames];
+      const fetches = [SAMPLER_IO.probs, SAMPLER_IO.logNorm, ...(wantLogits ? [SAMPLER_IO.scaledLogits] : []), ...this.kvNames];
       const out = await runSession(this.session, feeds, fetches, T === 1 ? this.stepOutputs(rows, wantLogits) : undefined);
       this.count(started);
       expectDims("probs", out[SAMPLER_IO.probs].dims, [rows, V]);
@@ -374,7 +374,7 @@ export class DecoderRunner {
       return {
         probs: out[SAMPLER_IO.probs].data,
         logNorm: out[SAMPLER_IO.logNorm].data,
-        logits: wantLogits ? out[SAMPLER_IO.logits].data : null,
+        logits: wantLogits ? unscale(out[SAMPLER_IO.scaledLogits].data, temperature) : null,
         kv: this.kvNames.map((name) => out[name].data),
       };
     }
@@ -411,7 +411,7 @@ export class DecoderRunner {
         [SAMPLER_IO.probs]: float32Tensor(new Float32Array(rows * V), [rows, V]),
         [SAMPLER_IO.logNorm]: float32Tensor(new Float32Array(rows), [rows, 1]),
       };
-      if (wantLogits) tensors[SAMPLER_IO.logits] = float32Tensor(new Float32Array(rows * V), [rows, V]);
+      if (wantLogits) tensors[SAMPLER_IO.scaledLogits] = float32Tensor(new Float32Array(rows * V), [rows, V]);
       for (const name of this.kvNames) tensors[name] = float32Tensor(new Float32Array(rows * this.heads * this.headDim), [rows, this.heads, 1, this.headDim]);
       this.reused = { rows, logits: wantLogits, tensors };
     }
@@ -465,4 +465,10 @@ function expectDims(name: string, got: readonly number[], want: number[]): void 
  */
 function appendSlot(src: Float32Array, dst: Float32Array, blocks: number, Dh: number, size: number, slot: number): void {
   for (let b = 0; b < blocks; b++) dst.set(src.subarray(b * Dh, (b + 1) * Dh), (b * size + slot) * Dh);
+}
+
+/** Raw logits from the graph's logits / temperature, in place (greedy decoding feeds temperature 1). */
+function unscale(scaled: Float32Array, temperature: number): Float32Array {
+  if (temperature !== 1) for (let i = 0; i < scaled.length; i++) scaled[i] *= temperature;
+  return scaled;
 }
