@@ -12,6 +12,9 @@
 // a step reads: ceiling + those is the least a step costs with this cache, batch / that time is
 // attention_bound_tok_per_s, and attention_bound_ratio is the most ratio_to_ceiling can reach
 // before layer norms, softmaxes and sampling.
+// Last, sampler/mixed-lengths.ts runs a sampling run's batches at the product's defaults on
+// Open-Assistant conversations of different lengths, cut in the order they come and by length (as
+// the sampling worker cuts them): length_batching_gain is the tok/s of the second over the first.
 // The last line printed is one JSON object.
 // `--rounds N` runs everything N times, alternating, and keeps each one's best round (other work on
 // the machine slows single runs down at random).
@@ -77,6 +80,12 @@ for (let i = 1; i <= rounds; i++) {
 }
 log("our sampler with the plain present-cache loop, for comparison");
 const oursPresent = await runChild("ours.ts", ["present", "plain"]);
+log("a sampling run's batches at the product's defaults on conversations of different lengths, in order and by length");
+const mixed = await runChild("mixed-lengths.ts");
+log(
+  `mixed lengths (${mixed.prompts} conversations, ${mixed.batchPrompts} a batch): in order ${round(Number(mixed.inOrderTps))} tok/s with ` +
+    `${round(100 * Number(mixed.inOrderPadded))}% of prompt slots padding; by length ${round(Number(mixed.byLengthTps))} tok/s with ${round(100 * Number(mixed.byLengthPadded))}%`,
+);
 const ours = best(runs.plain);
 const tjs = best(runs.tjsPlain);
 const dflt = best(runs.dflt);
@@ -120,6 +129,11 @@ console.log(
     provider: ours.provider,
     cache_strategy: ours.cacheStrategy,
     present_loop_tok_per_s: round(tps(oursPresent)),
+    mixed_lengths_in_order_tok_per_s: round(Number(mixed.inOrderTps)),
+    mixed_lengths_by_length_tok_per_s: round(Number(mixed.byLengthTps)),
+    length_batching_gain: round(Number(mixed.byLengthTps) / Number(mixed.inOrderTps), 3),
+    mixed_lengths_padded_share_in_order: round(Number(mixed.inOrderPadded), 3),
+    mixed_lengths_padded_share_by_length: round(Number(mixed.byLengthPadded), 3),
     session_run_share: round(runShare, 3),
     default_params_session_run_share: round(defaultRunShare, 3),
     generated_tokens: ours.generatedTokens,

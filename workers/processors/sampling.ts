@@ -1,7 +1,9 @@
 // Sampling runs: find prompter messages that want model replies, sample K completions per
-// prompt in batches across prompts, and insert them as synthetic replies. Re-running a run adds
+// prompt in batches across prompts (prompts of similar length together: domain/sampling/batches.ts),
+// and insert them as synthetic replies. Re-running a run adds
 // nothing twice: what is missing is counted again, under the tree lock, before every insert.
 import { UnrecoverableError } from "bullmq";
+import { batchesBySimilarLength, LENGTH_WINDOW_BATCHES } from "~/domain/sampling/batches.ts";
 import { storableText } from "~/domain/sampling/storable-text.ts";
 import { SamplingRunConfigSchema, type SamplingParams, type SamplingRunConfig } from "~/domain/sampling/config.ts";
 import { scoreForRankingOrder } from "~/models/ranking-order.server.ts";
@@ -87,10 +89,34 @@ async function sampleRun(
   const skipped = new Map<string, string>();
   const modelRef = { id: run.modelVersionId, name: run.modelVersion.name };
 
-  for (let start = 0, batchNo = 0; start < needs.length; start += config.batchPrompts, batchNo++) {
-    const slots: Slot[] = await Promise.all(
-      needs.slice(start, start + config.batchPrompts).map(async (n) => ({ ...n, conversation: await conversationTo(n.parentId), remaining: n.missing })),
+  const window = config.batchPrompts * LENGTH_WINDOW_BATCHES;
+  const promptTokens = (slot: Slot) => {
+    try {
+      return model.tokenizer.encode(model.tokenizer.chat.render(slot.conversation)).length;
+    } catch (error) {
+      // A conversation the template refuses is set aside with its reason by the generate call.
+      if (error instanceof GenerationParamError) return 0;
+      throw error;
+    }
+  };
+  let batchNo = 0;
+  let done = 0;
+  for (let start = 0; start < needs.length; start += window) {
+    const found: Slot[] = await Promise.all(
+      needs.slice(start, start + window).map(async (n) => ({ ...n, conversation: await conversationTo(n.parentId), remaining: n.missing })),
     );
+    for (const slots of batchesBySimilarLength(found, promptTokens, config.batchPrompts)) {
+      await sampleSlots(slots, batchNo++);
+      done += slots.length;
+      await ctx.progress(done / needs.length);
+      await deps.prisma.samplingRun.update({ where: { id: run.id }, data: { metrics: metricsOf(totals, skipped, model.provider) } });
+    }
+  }
+  await deps.prisma.samplingRun.update({ where: { id: run.id }, data: { metrics: metricsOf(totals, skipped, model.provider) } });
+  // The uncertainty ranking order reads the new replies' scores (docs/decisions/0018).
+  if (totals.inserted > 0) for (const id of await scoreForRankingOrder(run.projectId, ctx.log)) ctx.log(`reward scoring ${id} queued for the ranking order`);
+
+  async function sampleSlots(slots: Slot[], batchNo: number): Promise<void> {
     for (let round = 0; round <= config.resampleRounds; round++) {
       const pending = slots.filter((s) => s.remaining > 0);
       if (pending.length === 0) break;
@@ -131,12 +157,7 @@ async function sampleRun(
       }
     }
     totals.shortfall += slots.reduce((n, s) => n + s.remaining, 0);
-    await ctx.progress(Math.min(needs.length, start + config.batchPrompts) / needs.length);
-    await deps.prisma.samplingRun.update({ where: { id: run.id }, data: { metrics: metricsOf(totals, skipped, model.provider) } });
   }
-  await deps.prisma.samplingRun.update({ where: { id: run.id }, data: { metrics: metricsOf(totals, skipped, model.provider) } });
-  // The uncertainty ranking order reads the new replies' scores (docs/decisions/0018).
-  if (totals.inserted > 0) for (const id of await scoreForRankingOrder(run.projectId, ctx.log)) ctx.log(`reward scoring ${id} queued for the ranking order`);
 }
 
 function metricsOf(t: { parents: number; inserted: number; duplicates: number; shortfall: number; generatedTokens: number; generateMs: number }, skipped: Map<string, string>, provider: string) {
