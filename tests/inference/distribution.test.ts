@@ -3,7 +3,7 @@
 // only, and draws that follow the filtered distribution.
 
 import { describe, expect, it } from "vitest";
-import { DistributionSampler, type Cut } from "../../inference/sampling/distribution";
+import { DistributionSampler, MAX_VOCAB, type Cut } from "../../inference/sampling/distribution";
 import { Rng } from "../../inference/sampling/rng";
 
 /**
@@ -112,6 +112,40 @@ describe("top-p (radix selection)", () => {
         else expect(Math.abs(counts[t] / n - probs[t] / keptMass), `token ${t}`).toBeLessThan(0.015);
       }
     }
+  });
+});
+
+describe("samplers sharing the thread's scratch memory", () => {
+  it("draw as they would alone when samplers of different vocabularies alternate", () => {
+    const rng = new Rng(21);
+    const small = dyadic(50, rng);
+    const large = dyadic(3000, rng);
+    const f = { temperature: 1, topK: 0, topP: 0.9, repetitionPenalty: 1 };
+    const alone = (probs: Float32Array, seed: number) => {
+      const sampler = new DistributionSampler(probs.length);
+      const r = new Rng(seed);
+      return Array.from({ length: 200 }, () => sampler.sample(probs.slice(), 0, f, [], [], r).token);
+    };
+    const expectedSmall = alone(small, 1);
+    const expectedLarge = alone(large, 2);
+    const a = new DistributionSampler(50);
+    const b = new DistributionSampler(3000);
+    const ra = new Rng(1);
+    const rb = new Rng(2);
+    const gotSmall: number[] = [];
+    const gotLarge: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      gotLarge.push(b.sample(large.slice(), 0, f, [], [], rb).token);
+      expect(keptBy(small, a.nucleus(small, 0.5))).toEqual(hfTopP(small, 0.5));
+      gotSmall.push(a.sample(small.slice(), 0, f, [], [], ra).token);
+    }
+    expect(gotSmall).toEqual(expectedSmall);
+    expect(gotLarge).toEqual(expectedLarge);
+  });
+
+  it("refuses a vocabulary larger than it takes, saying so", () => {
+    expect(() => new DistributionSampler(MAX_VOCAB + 1)).toThrow(/vocabularies of 1 to 524288 tokens, got 524289/);
+    expect(() => new DistributionSampler(0)).toThrow(/got 0/);
   });
 });
 
