@@ -8,6 +8,7 @@ import { prisma } from "~/db.server.ts";
 import { defaultSamplingConfig, parseSamplingConfig } from "~/domain/sampling/config.ts";
 import { ModelRegistryError, setActivePolicy } from "~/models/model-registry.server.ts";
 import { createSamplingRun, recentSamplingRuns, SamplingError, updateSamplingConfig } from "~/models/sampling.server.ts";
+import { samplingRunSummary, type SamplingRunMetrics } from "~/domain/sampling/run-summary.ts";
 import { formNumber, samplingParamsFromForm } from "~/utils/form.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { readForm } from "~/utils/body.server.ts";
@@ -117,9 +118,7 @@ export default function ProjectSampling() {
               <td><span className={`badge ${r.status === "succeeded" ? "ok" : r.status === "failed" ? "bad" : ""}`}>{r.status}</span></td>
               <td style={{ minWidth: "8rem" }}><progress value={r.progress} max={1} /></td>
               <td className="muted">
-                {r.error ?? (r.metrics.parents !== undefined
-                  ? `${r.metrics.completionsInserted} replies for ${r.metrics.parents} prompts · ${r.metrics.duplicatesDropped} duplicates · shortfall ${r.metrics.shortfall} · ${r.metrics.tokensPerSecond} tok/s on ${r.metrics.provider}`
-                  : "")}
+                {r.error ?? samplingRunSummary(r.metrics as SamplingRunMetrics)}
               </td>
             </tr>
           ))}
