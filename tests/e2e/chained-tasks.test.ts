@@ -2,11 +2,14 @@
 // and back and forward. Every task page must start from its own task (empty editor, no answer
 // ticked, the task's own replies in the task's order), and what is stored must be what was
 // entered on that task's page.
+// Answers given before the page's scripts ran survive hydration.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { prisma } from "~/db.server.ts";
 import { CHOOSABLE_TASK_TYPES } from "~/models/labeling/dashboard.server.ts";
 import { seedDemoTrees } from "~/models/demo-trees.server.ts";
+import { requestTask } from "~/models/labeling/tasks.server.ts";
+import { submitPrompt } from "~/models/labeling/writing.server.ts";
 import { createProject } from "~/models/project.server.ts";
 import { TASK_TYPE_INFO, type TaskType } from "~/domain/tasks/task-types.ts";
 import { launchBrowser, screenshot } from "../helpers/browser.ts";
@@ -187,4 +190,46 @@ it("starts every task fresh through long runs of submits, skips and back/forward
       }
     }
   }
+});
+
+// On a slow connection a labeler answers before the page's scripts have run; hydration must keep
+// those answers, and the submit must store them.
+it("keeps label answers given before the page's scripts ran", { timeout: 120_000 }, async () => {
+  const project = await createProject({ slug: "early", name: "Early answers" });
+  // A prompt to review, written by someone else.
+  const { user: writer } = await createTestUser({ email: "early-writer@e2e.test", password: PASSWORD, name: "Writer" });
+  await addToProject(project.id, writer.id, "labeler");
+  const write = (await requestTask({ projectId: project.id, userId: writer.id, type: "initial_prompt" }))!;
+  await submitPrompt(project.id, write.id, writer.id, { text: "How do tides work, and why are there two a day?" });
+  const { user } = await createTestUser({ email: "early@e2e.test", password: PASSWORD, name: "Early" });
+  await addToProject(project.id, user.id, "labeler");
+  await browser.context.clearCookies();
+  await page.goto(`${server.url}/login`);
+  await page.fill('input[name="email"]', "early@e2e.test");
+  await page.fill('input[name="password"]', PASSWORD);
+  await untilUrlChanges(() => page.click('button[type="submit"]'));
+  await page.goto(`${server.url}/projects/early`);
+  await page.selectOption('select[name="type"]', "label_initial_prompt");
+  await untilUrlChanges(() => page.click('button:has-text("Start labeling")'));
+  const taskId = taskIdOf(page.url())!;
+
+  // The same page loaded again with its scripts held back until the answers are in.
+  let releaseScripts!: () => void;
+  const scriptsHeld = new Promise<void>((resolve) => (releaseScripts = resolve));
+  await page.route("**/assets/**/*.js", async (route) => {
+    await scriptsHeld;
+    await route.continue();
+  });
+  await page.goto(page.url(), { waitUntil: "domcontentloaded" });
+  expect(await page.evaluate(() => "__remixRouter" in window)).toBe(false);
+  const check = await answer(taskId, "label_initial_prompt", 1);
+  const chosen = await page.$$eval("#task-form input:checked", (els) => els.map((e) => `${(e as HTMLInputElement).name}=${(e as HTMLInputElement).value}`));
+  releaseScripts();
+  await page.waitForFunction(() => "__remixRouter" in window);
+  await page.unroute("**/assets/**/*.js");
+  // Hydration runs after the router exists; give React its frame.
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
+  expect(await page.$$eval("#task-form input:checked", (els) => els.map((e) => `${(e as HTMLInputElement).name}=${(e as HTMLInputElement).value}`))).toEqual(chosen);
+  await untilUrlChanges(() => page.click('#task-form button[type="submit"]'));
+  await check(user.id);
 });
