@@ -2,9 +2,9 @@
 // slots of its tree (docs/decisions/0024-task-slots.md) count the place as taken until this
 // sweep ends the task and the tasks trigger gives the place back. It also starts waiting prompts
 // in growing slots that a race between two transactions left free (fillAllGrowingSlots), and
-// moves on ranked trees whose move a dead process never made (advanceRankedTrees).
+// moves on growing and ranked trees whose move a dead process never made (advanceStalledTrees).
 import { expireLapsedTasks } from "~/models/labeling/task-slots.server.ts";
-import { advanceRankedTrees, fillAllGrowingSlots } from "~/models/labeling/tree-state.server.ts";
+import { advanceStalledTrees, fillAllGrowingSlots } from "~/models/labeling/tree-state.server.ts";
 import { repeatEvery } from "./every.ts";
 
 export const startTaskExpirySweep = (everySeconds: number) =>
@@ -15,6 +15,6 @@ export const startTaskExpirySweep = (everySeconds: number) =>
     if (ended > 0) console.log(`lapsed tasks ended: ${ended}`);
     const started = await fillAllGrowingSlots();
     if (started > 0) console.log(`waiting prompts started growing: ${started}`);
-    const ranked = await advanceRankedTrees();
-    if (ranked > 0) console.log(`ranked trees moved on: ${ranked}`);
+    const ranked = await advanceStalledTrees();
+    if (ranked > 0) console.log(`trees moved on: ${ranked}`);
   });

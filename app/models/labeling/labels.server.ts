@@ -9,7 +9,7 @@ import { nextStateAfterPromptReview } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
 import { badInput, conflict, isUuid } from "./errors.server.ts";
 import { LABEL_TYPES, withOpenTask, type TaskRef } from "./tasks.server.ts";
-import { advanceTree, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
+import { advanceTree, advanceTreeNow, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
 import { treeFacts } from "./snapshot.server.ts";
 import { NOW, treeStatesJson } from "./sql.server.ts";
 import { db, inTransaction } from "./transaction.server.ts";
@@ -30,12 +30,14 @@ export function parseLabelValues(raw: Record<string, unknown>): Record<string, n
 const LABEL_TREE_STATES = treeStatesJson("label");
 
 /**
- * A review in one statement (`submit_review`, migrations 20261208110000 and 20261209110000): one
- * that leaves its message short of the reviews it needs, or with the prompt lottery on the last
- * review of an initial prompt, which decides the prompt and moves its tree as the full path does
- * (when a growing slot is free, the lottery then runs in its own transaction). The message's
- * review result, "pending" while reviews are missing; null when the submit is anything else (the
- * last review of a reply, a refusal): nothing was written then.
+ * A review in one statement (`submit_review`, migrations 20261208110000 to 20261210100000): one
+ * that leaves its message short of the reviews it needs; an initial prompt's last review with the
+ * prompt lottery on, which decides the prompt and moves its tree as the full path does (when a
+ * growing slot is free, the lottery then runs in its own transaction); a reply's last review,
+ * which decides the reply, and when its tree leaves growing, the tree's move follows in its own
+ * transaction. The message's review result, "pending" while reviews are missing; null when the
+ * submit is anything else (a prompt's last review with the lottery off, a refusal): nothing was
+ * written then.
  */
 export async function reviewAtOnce(
   projectId: string, taskId: TaskRef, userId: string, values: Record<string, number>, submitKey: string | null, config: WorkflowConfig,
@@ -50,10 +52,11 @@ export async function reviewAtOnce(
     }),
   );
   const promptReview = [config.acceptanceThreshold, config.promptLottery.enabled ? 1 : 0, config.maxActiveTrees];
-  const [row] = await db.$queryRaw<Array<{ outcome: "done" | "accepted" | "accepted_fill" | "rejected" | "slow" }>>`
-    SELECT submit_review(${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(byType)}::jsonb,
-                         ${LABEL_TREE_STATES}::jsonb, ${[config.reviewsPerPrompt, config.reviewsPerReply]}::int[], ${submitKey}::text,
-                         ${promptReview}::float8[], ${PROMPT_REVIEW_REASONS}::text[]) AS outcome`;
+  const [row] = await db.$queryRaw<Array<{ outcome: ReviewOutcome; tree_id: string | null }>>`
+    SELECT outcome, tree_id FROM submit_review(
+      ${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(byType)}::jsonb,
+      ${LABEL_TREE_STATES}::jsonb, ${[config.reviewsPerPrompt, config.reviewsPerReply]}::int[], ${submitKey}::text,
+      ${promptReview}::float8[], ${PROMPT_REVIEW_REASONS}::text[], ${growthLimits(config)}::int[])`;
   switch (row.outcome) {
     case "slow":
       return null;
@@ -63,10 +66,28 @@ export async function reviewAtOnce(
       // As the full path does after an acceptance; a fill missed here is the expiry sweep's.
       await inTransaction((tx) => fillGrowingSlots(tx, projectId, config));
       return "accepted";
+    case "accepted_grown":
+    case "rejected_grown":
+      // The decision is stored: a move that fails here is logged, not the labeler's error, and
+      // one missed (the process died) is the expiry sweep's.
+      await advanceTreeNow(row.tree_id!, config).catch((error: Error) =>
+        console.error(`after the last review of a reply in tree ${row.tree_id}: ${error.message}`),
+      );
+      return row.outcome === "accepted_grown" ? "accepted" : "rejected";
     default:
       return row.outcome;
   }
 }
+
+type ReviewOutcome = "done" | "accepted" | "accepted_fill" | "rejected" | "accepted_grown" | "rejected_grown" | "slow";
+
+/** The limits tree_leaves_growing takes, in its order. */
+export const growthLimits = (config: WorkflowConfig) => [
+  config.goalTreeSize,
+  config.maxDepth,
+  config.maxChildrenPerMessage,
+  config.maxPrompterRepliesPerAssistant,
+];
 
 const PROMPT_REVIEW_REASONS = [TRANSITION_REASONS.promptAccepted, TRANSITION_REASONS.promptRejected];
 

@@ -11,9 +11,9 @@ import { checkRankingOrder, rankingGroups } from "./ranking-order.ts";
 import { treeFacts } from "./snapshot.server.ts";
 import { withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { NOT_RANKABLE_REASON } from "./moderation.server.ts";
-import { advanceTree, lockTree } from "./tree-state.server.ts";
+import { advanceTree, advanceTreeNow } from "./tree-state.server.ts";
 import { NOW, treeStatesJson } from "./sql.server.ts";
-import { db, inTransaction } from "./transaction.server.ts";
+import { db } from "./transaction.server.ts";
 
 export interface RankingInput {
   /** Groups of sibling ids, best first (ties: groups of several, where allowed). */
@@ -64,18 +64,13 @@ export async function rankingAtOnce(
  * transaction when every set is complete (scoring them all under the tree's lock), else the set's
  * consensus is computed from its rankings and stored unless the set changed meanwhile. A process
  * that dies before leaves the consensus to the tree's scoring and the move to the expiry sweep
- * (advanceRankedTrees). Maths that fails here is left to the tree's scoring, which records it.
+ * (advanceStalledTrees). Maths that fails here is left to the tree's scoring, which records it.
  */
 export async function scoreRankedSet(treeId: string, parentId: string, config: WorkflowConfig): Promise<void> {
   const [facts, rankings] = await Promise.all([treeFacts(db, [treeId], null), readSetRankings(db, parentId)]);
   const messages = facts.facts.get(treeId) ?? [];
   if (isReadyForScoring(messages, config)) {
-    await inTransaction(async (tx) => {
-      // The tree's facts read right behind its lock, in one round trip (statements on one
-      // connection run in the order they are sent).
-      const [tree, locked] = await Promise.all([lockTree(tx, treeId), treeFacts(tx, [treeId], null)]);
-      if (tree?.state === "ranking") await advanceTree(tx, tree, config, locked.facts.get(treeId) ?? []);
-    });
+    await advanceTreeNow(treeId, config);
     return;
   }
   const set = siblingSets(messages, config).find((s) => s.parentId === parentId);

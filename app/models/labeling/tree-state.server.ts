@@ -202,26 +202,42 @@ export async function fillAllGrowingSlots(): Promise<number> {
 }
 
 /**
- * Moves on trees left in ranking with nothing more to hand out: a set's last ranking is stored by
- * its own statement and the tree moves in a transaction after it, which a process that died in
- * between never ran (see scoreRankedSet). Trees another transaction holds are left for the next
- * sweep. Returns how many trees moved.
+ * Locks the tree and applies the moves that follow from its facts, read right behind the lock in
+ * one round trip (statements on one connection run in the order they are sent): after a change
+ * stored by its own statement (a reply's last review, a set's last ranking). Whether it moved.
  */
-export async function advanceRankedTrees(): Promise<number> {
-  const trees = await db.$queryRaw<Array<{ id: string; project_id: string }>>`
-    SELECT t.id, t.project_id FROM message_trees t
-    WHERE t.state = 'ranking'
+export async function advanceTreeNow(treeId: string, config: WorkflowConfig): Promise<boolean> {
+  return inTransaction(async (tx) => {
+    const [tree, read] = await Promise.all([lockTree(tx, treeId), treeFacts(tx, [treeId], null)]);
+    if (!tree) return false;
+    const before = tree.state;
+    await advanceTree(tx, tree, config, read.facts.get(treeId) ?? []);
+    return tree.state !== before;
+  });
+}
+
+/**
+ * Moves on trees whose move a dead process never made: a reply's last review and a set's last
+ * ranking are stored by their own statements and the tree moves in a transaction after them.
+ * Such a tree is growing or ranking with nothing to hand out (and, ranking, no task out). Trees
+ * another transaction holds are left for the next sweep. Returns how many trees moved.
+ */
+export async function advanceStalledTrees(): Promise<number> {
+  const trees = await db.$queryRaw<Array<{ id: string; project_id: string; state: TreeState }>>`
+    SELECT t.id, t.project_id, t.state::text AS state FROM message_trees t
+    WHERE t.state IN ('growing', 'ranking')
       AND NOT EXISTS (SELECT 1 FROM task_slots s WHERE s.tree_id = t.id)
-      AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.tree_id = t.id AND k.state IN ('assigned', 'acknowledged'))
+      AND (t.state = 'growing' OR NOT EXISTS (
+             SELECT 1 FROM tasks k WHERE k.tree_id = t.id AND k.state IN ('assigned', 'acknowledged')))
     LIMIT 500`;
   let moved = 0;
-  for (const { id, project_id } of trees) {
+  for (const { id, project_id, state } of trees) {
     const config = await projectConfig(project_id);
     moved += await inTransaction(async (tx) => {
       const tree = await lockTree(tx, id, { skipLocked: true });
-      if (tree?.state !== "ranking") return 0;
+      if (tree?.state !== state) return 0;
       await advanceTree(tx, tree, config);
-      return tree.state === "ranking" ? 0 : 1;
+      return tree.state === state ? 0 : 1;
     });
   }
   return moved;

@@ -1,19 +1,26 @@
 // Reviews, rankings, replies and new prompts submitted in one statement (submit_review,
 // submit_ranking, submit_reply, submit_prompt): the common submit is stored whole at once, and so
-// are a prompt's last review with the lottery on and a set's last ranking (its consensus and the
-// tree's move follow); a reply's last review, or any submit the full path would refuse, writes
-// nothing there and is left to the full path, which then decides as before.
+// are a prompt's last review with the lottery on, a reply's last review and a set's last ranking
+// (the tree's move, and a set's consensus, follow); a prompt's last review with the lottery off,
+// or any submit the full path would refuse, writes nothing there and is left to the full path,
+// which then decides as before. tree_leaves_growing, which the reply's last review asks, agrees
+// with nextStateAfterGrowth on many trees.
 import { describe, expect, it } from "vitest";
 import { summarizeSiblingSet } from "~/domain/consensus/sibling-set.ts";
+import { defaultWorkflowConfig, type WorkflowConfig } from "~/domain/projects/workflow.ts";
+import { seededRng } from "~/domain/tasks/rng.ts";
+import { TRANSITION_REASONS } from "~/domain/trees/state-machine.ts";
+import { nextStateAfterGrowth } from "~/domain/trees/transitions.ts";
 import { prisma } from "~/db.server.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
-import { reviewAtOnce, submitLabels } from "~/models/labeling/labels.server.ts";
+import { growthLimits, reviewAtOnce, submitLabels } from "~/models/labeling/labels.server.ts";
 import { rankingAtOnce, submitRanking } from "~/models/labeling/rankings.server.ts";
 import { storeSetConsensusIfCurrent } from "~/models/labeling/consensus.server.ts";
 import { treeStatesJson } from "~/models/labeling/sql.server.ts";
 import { checkTaskSlots } from "~/models/labeling/task-slots.server.ts";
 import { db } from "~/models/labeling/transaction.server.ts";
-import { advanceRankedTrees } from "~/models/labeling/tree-state.server.ts";
+import { advanceStalledTrees } from "~/models/labeling/tree-state.server.ts";
+import { treeFacts } from "~/models/labeling/snapshot.server.ts";
 import { requestTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { textHash } from "~/models/labeling/text.server.ts";
 import { promptAtOnce, replyAtOnce, submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
@@ -193,10 +200,123 @@ describe("submits in one statement", () => {
     expect(await prisma.siblingConsensus.findUniqueOrThrow({ where: { parentMessageId: parentId } })).toMatchObject({ rankingCount: 3 });
     expect(await treeState(treeId)).toBe("ranking");
 
-    expect(await advanceRankedTrees()).toBeGreaterThanOrEqual(1);
+    expect(await advanceStalledTrees()).toBeGreaterThanOrEqual(1);
     expect(await treeState(treeId)).toBe("ready_for_export");
     expect(await prisma.siblingConsensus.findUniqueOrThrow({ where: { parentMessageId: parentId } })).toMatchObject({ rankingCount: 3 });
     expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+
+  it("decide a reply's last review at once: the tree grows on until it is grown, then moves to ranking", async () => {
+    const project = await makeProject(); // trees of three messages, one review each
+    const config = await projectConfig(project.id);
+    const users = await makeLabelers(project.id, 5);
+    const t = await take(project.id, users[0].id, "initial_prompt");
+    const { treeId } = await submitPrompt(project.id, t.id, users[0].id, { text: freshText("prompt") });
+    await doTask(project.id, users[1].id, "label_initial_prompt");
+    expect(await treeState(treeId)).toBe("growing");
+    await doTask(project.id, users[2].id, "assistant_reply");
+    await doTask(project.id, users[3].id, "assistant_reply");
+    const events = () => prisma.treeStateEvent.findMany({ where: { treeId }, orderBy: { id: "asc" }, select: { fromState: true, toState: true, reason: true } });
+
+    // A rejected reply: its place opens again, the tree grows on.
+    const r1 = await take(project.id, users[4].id, "label_assistant_reply");
+    expect(await reviewAtOnce(project.id, r1.id, users[4].id, SPAM_LABELS, "key-0001-last", config)).toBe("rejected");
+    expect(await prisma.message.findUniqueOrThrow({ where: { id: r1.messageId! } })).toMatchObject({ reviewCount: 1, reviewResult: "rejected" });
+    expect(await taskRow(r1.id)).toMatchObject({ state: "done", submitKey: "key-0001-last" });
+    expect(await treeState(treeId)).toBe("growing");
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+
+    // An accepted reply, the tree still short of its goal: it grows on.
+    const r2 = await take(project.id, users[4].id, "label_assistant_reply");
+    expect(await reviewAtOnce(project.id, r2.id, users[4].id, GOOD_LABELS, null, config)).toBe("accepted");
+    expect(await treeState(treeId)).toBe("growing");
+    const before = await events();
+
+    // The tree's last place: reviewed by the statement alone, as if the process died right after it.
+    await doTask(project.id, users[1].id, "assistant_reply");
+    const r3 = await take(project.id, users[4].id, "label_assistant_reply");
+    const [row] = await prisma.$queryRaw<Array<{ outcome: string; tree_id: string }>>`
+      SELECT outcome, tree_id FROM submit_review(
+        ${r3.id}::uuid, ${project.id}::uuid, ${users[4].id}::uuid, ${JSON.stringify({ label_assistant_reply: GOOD_LABELS })}::jsonb,
+        ${treeStatesJson("label")}::jsonb, ${[config.reviewsPerPrompt, config.reviewsPerReply]}::int[], NULL::text,
+        ${[config.acceptanceThreshold, 1, config.maxActiveTrees]}::float8[], ${["accepted", "rejected"]}::text[],
+        ${growthLimits(config)}::int[])`;
+    expect(row).toEqual({ outcome: "accepted_grown", tree_id: treeId });
+    expect(await prisma.message.findUniqueOrThrow({ where: { id: r3.messageId! } })).toMatchObject({ reviewResult: "accepted" });
+    expect(await treeState(treeId)).toBe("growing");
+    expect(await events()).toEqual(before);
+    // Nothing to hand out meanwhile, and the expiry sweep makes the move the full path makes.
+    expect(await prisma.taskSlot.count({ where: { treeId } })).toBe(0);
+    expect(await advanceStalledTrees()).toBeGreaterThanOrEqual(1);
+    expect(await treeState(treeId)).toBe("ranking");
+    expect((await events()).slice(before.length)).toEqual([{ fromState: "growing", toState: "ranking", reason: TRANSITION_REASONS.treeFullyGrown }]);
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+
+  it("say a tree leaves growing exactly when nextStateAfterGrowth moves it, on trees of every shape", async () => {
+    const project = await makeProject();
+    const [author] = await makeLabelers(project.id, 1);
+    const rng = seededRng(2026);
+    const pick = <T,>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)];
+    const hour = 3_600_000;
+    const cases: Array<{ treeId: string; config: WorkflowConfig }> = [];
+    for (let n = 0; n < 300; n++) {
+      const config: WorkflowConfig = {
+        ...defaultWorkflowConfig(),
+        goalTreeSize: pick([2, 3, 4, 6, 9, 12]),
+        maxDepth: pick([1, 1, 2, 3, 4]),
+        maxChildrenPerMessage: pick([1, 1, 2, 3]),
+        maxPrompterRepliesPerAssistant: pick([1, 2]),
+      };
+      const tree = await prisma.messageTree.create({ data: { projectId: project.id, state: "growing" } });
+      const messages: Array<{ id: string; parentId: string | null; depth: number; role: "prompter" | "assistant" }> = [];
+      const size = 1 + Math.floor(rng() * 9);
+      // Half the trees with nothing in review and no task out, where running out of room shows.
+      const busy = rng() < 0.5;
+      for (let i = 0; i < size; i++) {
+        const parent = i === 0 ? null : pick(messages);
+        messages.push({
+          id: crypto.randomUUID(),
+          parentId: parent?.id ?? null,
+          depth: parent ? parent.depth + 1 : 0,
+          role: parent?.role === "prompter" ? "assistant" : "prompter",
+        });
+      }
+      await prisma.message.createMany({
+        data: messages.map((m, i) => ({
+          ...m,
+          treeId: tree.id,
+          projectId: project.id,
+          text: freshText("message"),
+          textHash: crypto.randomUUID(),
+          deleted: rng() < (i === 0 ? 0.04 : 0.08),
+          reviewResult: i === 0 ? (rng() < 0.1 ? "rejected" : "accepted") : pick(busy ? (["accepted", "accepted", "pending", "rejected"] as const) : (["accepted", "accepted", "rejected"] as const)),
+        })),
+      });
+      // Reply tasks out on some messages: open, open but lapsed, or already done.
+      const tasks = messages.flatMap((m) =>
+        busy && rng() < 0.3
+          ? [{ projectId: project.id, treeId: tree.id, messageId: m.id, assigneeId: author.id,
+               type: m.role === "prompter" ? ("assistant_reply" as const) : ("prompter_reply" as const),
+               state: pick(["assigned", "acknowledged", "done"] as const),
+               expiresAt: new Date(Date.now() + (rng() < 0.7 ? hour : -hour)) }]
+          : [],
+      );
+      if (tasks.length) await prisma.task.createMany({ data: tasks });
+      cases.push({ treeId: tree.id, config });
+    }
+
+    const facts = (await treeFacts(db, cases.map((c) => c.treeId), null)).facts;
+    const seen = { stays: 0, tree_fully_grown: 0, no_open_slots: 0, root_deleted: 0 };
+    for (const { treeId, config } of cases) {
+      const [{ leaves }] = await prisma.$queryRaw<Array<{ leaves: boolean }>>`
+        SELECT tree_leaves_growing(${treeId}::uuid, ${growthLimits(config)}::int[]) AS leaves`;
+      const { next, reason } = nextStateAfterGrowth(facts.get(treeId) ?? [], config);
+      expect(leaves, `tree ${treeId}, ${JSON.stringify(growthLimits(config))}: ${reason ?? "stays"}`).toBe(next !== null);
+      seen[(reason ?? "stays") as keyof typeof seen]++;
+    }
+    // Every outcome came up often enough to have been compared.
+    for (const [outcome, count] of Object.entries(seen)) expect(count, JSON.stringify(seen)).toBeGreaterThanOrEqual(20);
   });
 
   it("store a reply the full path would accept, and leave every refusal to it", async () => {
