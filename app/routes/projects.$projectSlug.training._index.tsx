@@ -118,6 +118,10 @@ export default function Training() {
   const busy = useNavigation().state === "submitting";
   usePolling(runs.some((r) => r.status === "queued" || r.status === "running"));
   const fieldErrors = (result?.fields ?? {}) as Record<string, string>;
+  // Only snapshots this kind (or, external, some configured command) reads are offered.
+  const reads = new Set(spec.kind === "external" ? (external?.commands ?? []).flatMap((c) => c.exportFormats) : spec.exportFormats);
+  const offered = exports.filter((e) => reads.has(e.format));
+  const otherFormats = [...new Set(exports.filter((e) => !reads.has(e.format)).map((e) => e.format))];
   return (
     <div className="stack">
       <p><Link to={`/projects/${project.slug}`}>← {project.name}</Link></p>
@@ -171,13 +175,23 @@ export default function Training() {
         )}
         <fieldset>
           <legend>Export snapshots (train and validation splits; {spec.kind === "external" ? "the formats the command reads" : spec.exportFormats.join(" or ")})</legend>
-          {exports.length === 0 && <p className="muted">No finished exports yet: make one on <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>.</p>}
-          {exports.map((e) => (
+          {offered.length === 0 && (
+            <p className="muted">
+              No finished export {spec.kind === "external" ? "in a format the commands read" : `in ${spec.exportFormats.join(" or ")}`} yet: make one on{" "}
+              <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>.
+            </p>
+          )}
+          {offered.map((e) => (
             <label key={e.id} style={{ display: "flex", gap: ".5rem", alignItems: "center", fontWeight: "normal" }}>
               <input type="checkbox" name="exportId" value={e.id} style={{ width: "auto" }} />
               {e.format} · {new Date(e.createdAt).toLocaleString()} · {Object.entries(e.rowCounts).map(([k, v]) => `${v} ${k}`).join(", ")}
             </label>
           ))}
+          {otherFormats.length > 0 && (
+            <small className="muted" style={{ fontWeight: "normal" }}>
+              Not offered here: exports in {otherFormats.join(", ")}, which {spec.kind === "external" ? "no configured command reads" : `${spec.label} does not read`}.
+            </small>
+          )}
         </fieldset>
         <label>{spec.output === "reward" ? "Backbone (a registered policy)" : spec.rewardModel || spec.kind === "dpo" ? "SFT policy (the start and the frozen reference)" : "Base model"}
           <select name="baseModelId" defaultValue="">

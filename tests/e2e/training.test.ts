@@ -36,14 +36,23 @@ it("starts a run, shows live progress and the loss chart, and links the trained 
   await page.waitForURL(/\/training$/);
   await expect.poll(() => page.locator("body").textContent()).toContain("No runs yet.");
 
-  // A pairwise export is refused with the reason; nothing starts.
-  await page.check(`input[name="exportId"][value="${setup.pairs.id}"]`);
+  // The SFT form offers the SFT export, not the pairwise one, and says why.
+  expect(await page.locator('input[name="exportId"]').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual([setup.sft.id]);
+  expect(await page.locator("fieldset").filter({ hasText: "Export snapshots" }).textContent()).toContain(
+    "Not offered here: exports in pairwise_trl, which Supervised fine-tuning does not read.",
+  );
+  // The reward model's form offers the pairwise export.
+  await page.click('nav[aria-label="Kind of run"] >> text="Reward model"');
+  await expect.poll(() => page.locator('input[name="exportId"]').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual([setup.pairs.id]);
+  await page.click('nav[aria-label="Kind of run"] >> text="Supervised fine-tuning"');
+  await expect.poll(() => page.locator('input[name="exportId"]').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual([setup.sft.id]);
+
+  // Without a snapshot chosen: refused with the reason; nothing starts.
   await page.selectOption('select[name="baseModelId"]', setup.base.id);
   await page.click('button:has-text("Start training")');
-  await expect.poll(() => page.locator('[role="alert"]').textContent()).toContain("is pairwise_trl");
+  await expect.poll(() => page.locator('[role="alert"]').textContent()).toContain("Choose at least one export snapshot.");
   await expect.poll(() => page.locator("body").textContent()).toContain("No runs yet.");
 
-  await page.uncheck(`input[name="exportId"][value="${setup.pairs.id}"]`);
   await page.check(`input[name="exportId"][value="${setup.sft.id}"]`);
   await page.selectOption('select[name="baseModelId"]', setup.base.id);
   await page.fill('input[name="maxSteps"]', "60");
