@@ -15,6 +15,6 @@ export const startTaskExpirySweep = (everySeconds: number) =>
     if (ended > 0) console.log(`lapsed tasks ended: ${ended}`);
     const started = await fillAllGrowingSlots();
     if (started > 0) console.log(`waiting prompts started growing: ${started}`);
-    const ranked = await advanceStalledTrees();
-    if (ranked > 0) console.log(`trees moved on: ${ranked}`);
+    const moved = await advanceStalledTrees();
+    if (moved > 0) console.log(`trees moved on: ${moved}`);
   });

@@ -204,15 +204,12 @@ export async function fillAllGrowingSlots(): Promise<number> {
 /**
  * Locks the tree and applies the moves that follow from its facts, read right behind the lock in
  * one round trip (statements on one connection run in the order they are sent): after a change
- * stored by its own statement (a reply's last review, a set's last ranking). Whether it moved.
+ * stored by its own statement (a reply's last review, a set's last ranking).
  */
-export async function advanceTreeNow(treeId: string, config: WorkflowConfig): Promise<boolean> {
-  return inTransaction(async (tx) => {
+export async function advanceTreeNow(treeId: string, config: WorkflowConfig): Promise<void> {
+  await inTransaction(async (tx) => {
     const [tree, read] = await Promise.all([lockTree(tx, treeId), treeFacts(tx, [treeId], null)]);
-    if (!tree) return false;
-    const before = tree.state;
-    await advanceTree(tx, tree, config, read.facts.get(treeId) ?? []);
-    return tree.state !== before;
+    if (tree) await advanceTree(tx, tree, config, read.facts.get(treeId) ?? []);
   });
 }
 
