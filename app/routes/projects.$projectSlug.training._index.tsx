@@ -122,6 +122,8 @@ export default function Training() {
   const reads = new Set(spec.kind === "external" ? (external?.commands ?? []).flatMap((c) => c.exportFormats) : spec.exportFormats);
   const offered = exports.filter((e) => reads.has(e.format));
   const otherFormats = [...new Set(exports.filter((e) => !reads.has(e.format)).map((e) => e.format))];
+  // With no command configured the notice above says so; nothing here to add about exports.
+  const noCommands = spec.kind === "external" && reads.size === 0;
   return (
     <div className="stack">
       <p><Link to={`/projects/${project.slug}`}>← {project.name}</Link></p>
@@ -175,7 +177,7 @@ export default function Training() {
         )}
         <fieldset>
           <legend>Export snapshots (train and validation splits; {spec.kind === "external" ? "the formats the command reads" : spec.exportFormats.join(" or ")})</legend>
-          {offered.length === 0 && (
+          {offered.length === 0 && !noCommands && (
             <p className="muted">
               No finished export {spec.kind === "external" ? "in a format the commands read" : `in ${spec.exportFormats.join(" or ")}`} yet: make one on{" "}
               <Link to={`/projects/${project.slug}/datasets`}>Datasets</Link>.
@@ -187,7 +189,7 @@ export default function Training() {
               {e.format} · {new Date(e.createdAt).toLocaleString()} · {Object.entries(e.rowCounts).map(([k, v]) => `${v} ${k}`).join(", ")}
             </label>
           ))}
-          {otherFormats.length > 0 && (
+          {otherFormats.length > 0 && !noCommands && (
             <small className="muted" style={{ fontWeight: "normal" }}>
               Not offered here: exports in {otherFormats.join(", ")}, which {spec.kind === "external" ? "no configured command reads" : `${spec.label} does not read`}.
             </small>
