@@ -672,6 +672,13 @@ async function sizeRun(size: "small" | "large", sizes: SeedSizes, people: BenchP
 // ─── 4. Both sizes ──────────────────────────────────────────────────────────
 
 const benchStarted = performance.now();
+if (opts.statements) {
+  const loaded = await withAdminClient(base, (c) => c.query<{ libs: string }>("SELECT current_setting('shared_preload_libraries') AS libs"));
+  if (!/\bpg_stat_statements\b/.test(loaded.rows[0].libs)) {
+    console.error("--statements needs pg_stat_statements in the server's shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', then restart Postgres)");
+    process.exit(2);
+  }
+}
 const tps = await pgbench();
 process.env.DATABASE_URL = withDatabase(base, `rlhf_bench_labeling_small_${suffix}`);
 process.env.SESSION_SECRET ??= crypto.randomBytes(24).toString("hex");
