@@ -151,7 +151,11 @@ async function smuggledMarkup(): Promise<string[]> {
 async function visit(path: string) {
   const response = await page.goto(`${server.url}${path}`);
   expect(response?.status(), path).toBe(200);
-  await page.waitForLoadState("networkidle");
+  // Checked once the page has hydrated (Remix's router exists) and React has painted after it:
+  // markup rendered on the client is checked too, and every load or error event of the served
+  // markup has fired (goto waits for the load event).
+  await page.waitForFunction(() => "__remixRouter" in window);
+  await page.evaluate(() => new Promise((painted) => requestAnimationFrame(() => requestAnimationFrame(painted))));
   expect(await smuggledMarkup(), path).toEqual([]);
   expect(incidents.splice(0), path).toEqual([]);
 }
