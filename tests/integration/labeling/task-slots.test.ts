@@ -94,6 +94,61 @@ describe("task slots", () => {
     expect((await checkTaskSlots(project.id)).differences).toEqual([]);
   }, 60_000);
 
+  it("follow a reply's cycle without recomputing the tree: room shared among parents, a branch that died meanwhile", async () => {
+    // Goal size 4: after the prompt and its two replies, one place is left for the two replies'
+    // answers, handed to the first of them in tree order.
+    const project = await makeProject({ ...WORKFLOW, goalTreeSize: 4, maxDepth: 3, reviewsPerPrompt: 1, reviewsPerReply: 1 });
+    const [writer, a, b, c, reviewer] = await makeLabelers(project.id, 5);
+    const exact = async (when: string) => expect((await checkTaskSlots(project.id)).differences, when).toEqual([]);
+    const replySlots = async (treeId: string) =>
+      (await slotRows(treeId)).filter((s) => s.kind === "reply").map((s) => ({ messageId: s.messageId, places: s.places }));
+
+    await doTask(project.id, writer.id, "initial_prompt");
+    await doTask(project.id, reviewer.id, "label_initial_prompt");
+    const root = await prisma.message.findFirstOrThrow({ where: { projectId: project.id, parentId: null } });
+    expect(await replySlots(root.treeId)).toEqual([{ messageId: root.id, places: 2 }]);
+
+    const taskA = (await requestTask({ projectId: project.id, userId: a.id, type: "assistant_reply" }))!;
+    expect(await replySlots(root.treeId)).toEqual([{ messageId: root.id, places: 1 }]);
+    await exact("after the first reply task");
+    const taskB = (await requestTask({ projectId: project.id, userId: b.id, type: "assistant_reply" }))!;
+    expect(await replySlots(root.treeId)).toEqual([]);
+    await exact("after the second reply task");
+    await answerTask(project.id, a.id, taskA);
+    await exact("after the first reply");
+    await answerTask(project.id, b.id, taskB);
+    await exact("after the second reply");
+    for (let i = 0; i < 2; i++) await doTask(project.id, reviewer.id, "label_assistant_reply");
+    const [first, second] = await prisma.message.findMany({ where: { parentId: root.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    expect(await replySlots(root.treeId)).toEqual([{ messageId: first.id, places: 1 }]);
+    expect(second.reviewResult).toBe("accepted");
+
+    // A reply task the draw did not hand out (written by hand, for the parent with no place)
+    // shares the room out anew: the first reply's place is gone while it is open.
+    const [byHand] = await prisma.$queryRaw<{ id: string }[]>`
+      INSERT INTO tasks (id, project_id, type, state, assignee_id, tree_id, message_id, sibling_ids, full_form, created_at, expires_at)
+      VALUES (gen_random_uuid(), ${project.id}::uuid, 'prompter_reply', 'assigned', ${c.id}::uuid, ${root.treeId}::uuid,
+              ${second.id}::uuid, '{}', false, now() AT TIME ZONE 'UTC', (now() AT TIME ZONE 'UTC') + interval '1 hour')
+      RETURNING id`;
+    expect(await replySlots(root.treeId)).toEqual([]);
+    await exact("after a reply task written by hand");
+    await prisma.task.update({ where: { id: byHand.id }, data: { state: "cancelled" } });
+    expect(await replySlots(root.treeId)).toEqual([{ messageId: first.id, places: 1 }]);
+
+    // The tree's last place, taken by the draw; then the prompt is deleted by hand while the task
+    // is open (the moderation pages would have cancelled it), so the reply lands in a dead branch.
+    const taskC = (await requestTask({ projectId: project.id, userId: c.id, type: "prompter_reply" }))!;
+    expect(taskC.messageId).toBe(first.id);
+    expect(await replySlots(root.treeId)).toEqual([]);
+    await exact("after the last reply task");
+    await prisma.message.update({ where: { id: root.id }, data: { deleted: true } });
+    await exact("after the prompt's deletion");
+    await answerTask(project.id, c.id, taskC);
+    expect(await prisma.message.count({ where: { parentId: first.id } })).toBe(1);
+    expect(await slotRows(root.treeId)).toEqual([]);
+    await exact("after a reply under the deleted prompt");
+  });
+
   it("are found changed behind their back by the check, and put right by the repair", async () => {
     const project = await makeProject(WORKFLOW);
     const [writer] = await makeLabelers(project.id, 1);
