@@ -10,7 +10,7 @@ import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
-import { requestTask } from "~/models/labeling/tasks.server.ts";
+import { listOpenTasks, requestTask } from "~/models/labeling/tasks.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { readFormFields } from "~/utils/body.server.ts";
 
@@ -31,7 +31,7 @@ const TaskRequestSchema = z.object({
 export async function action({ request, params }: ActionFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const parsed = TaskRequestSchema.safeParse(await readFormFields(request));
-  if (!parsed.success) return badRequest({ error: "Choose a task type from the list.", fields: {}, empty: null });
+  if (!parsed.success) return badRequest({ error: "Choose a task type from the list.", fields: {}, empty: null, held: null });
   let taskId: string | null = null;
   try {
     const task = await requestTask({ projectId: project!.id, userId: viewer.id, type: parsed.data.type, lang: parsed.data.lang });
@@ -40,8 +40,17 @@ export async function action({ request, params }: ActionFunctionArgs) {
     return actionFailure(error);
   }
   if (!taskId) {
-    const what = parsed.data.type === "random" ? "task" : `"${taskTypeName(parsed.data.type)}" task`;
-    return { error: null, fields: {}, empty: `No ${what} is available for you right now. Pick another kind, or come back later.` };
+    // The draw never hands a labeler a place they already hold: point them to a held task of the
+    // kind they asked for, which may well be the one they are looking for.
+    const type = parsed.data.type;
+    const held = (await listOpenTasks(project!.id, viewer.id)).find((t) => type === "random" || t.type === type) ?? null;
+    const what = type === "random" ? "task" : `"${taskTypeName(type)}" task`;
+    return {
+      error: null,
+      fields: {},
+      empty: `No new ${what} is available for you right now.${held ? "" : " Pick another kind, or come back later."}`,
+      held: held && { id: held.id, type: held.type },
+    };
   }
   return redirect(`/projects/${project!.slug}/tasks/${taskId}?next=${parsed.data.type}`);
 }
@@ -58,7 +67,17 @@ export default function NextTask() {
       {params.get("saved") && <p className="notice" role="status">Saved. Thank you!</p>}
       {params.get("skipped") && <p className="notice" role="status">Skipped.</p>}
       {result?.error && <p className="notice error" role="alert">{result.error}</p>}
-      {result && "empty" in result && result.empty && <p className="notice" role="status" data-testid="no-task">{result.empty}</p>}
+      {result && "empty" in result && result.empty && (
+        <p className="notice" role="status" data-testid="no-task">
+          {result.empty}
+          {result.held && (
+            <>
+              {" "}You hold one already:{" "}
+              <Link to={`/projects/${project.slug}/tasks/${result.held.id}`}>continue your "{taskTypeName(result.held.type)}" task</Link>.
+            </>
+          )}
+        </p>
+      )}
       <Form method="post" className="card inline-form">
         <TaskTypePicker available={available} languages={languages} defaultType={next} />
         <button type="submit" autoFocus>Get a task</button>

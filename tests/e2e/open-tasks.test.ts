@@ -1,6 +1,7 @@
 // A labeler's open tasks in a real browser: the first choice in a task's form marks it started,
 // the project page lists the tasks held (started or not) with Continue and Release, and
-// releasing one — from the list or from the task page — frees it.
+// releasing one — from the list or from the task page — frees it; asked for a kind of task it
+// holds the only place of, the next-task page links to the held task.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { prisma } from "~/db.server.ts";
@@ -125,4 +126,39 @@ it("an open task page keeps its task while visible, and says when the task went 
   await screenshot(page, "open-tasks-lost");
   await page.click('[data-testid="task-lost"] a:has-text("Get a new task")');
   await page.waitForURL(new RegExp(`/projects/${slug}/tasks$`));
+});
+
+it("asked for a kind of task whose only place the labeler holds, the next-task page points to the held task", async () => {
+  const slug = "e2e-held-only";
+  const project = await createProject({ slug, name: "Held only", workflowConfig: { reviewsPerPrompt: 1 } });
+  const author = await createTestUser({ email: "author@held.test", password: PASSWORD, name: "author" });
+  const labeler = await createTestUser({ email: "labeler@held.test", password: PASSWORD, name: "labeler" });
+  await addToProject(project.id, author.user.id, "labeler");
+  await addToProject(project.id, labeler.user.id, "labeler");
+  const t = await requestTask({ projectId: project.id, userId: author.user.id, type: "initial_prompt" });
+  await submitPrompt(project.id, t!.id, author.user.id, { text: "How long should a cast-iron pan be seasoned in the oven?" });
+  // The prompt's one review place, reserved by the labeler (say, in another tab).
+  const held = (await requestTask({ projectId: project.id, userId: labeler.user.id, type: "label_initial_prompt" }))!;
+
+  await browser.context.clearCookies();
+  await signIn(page, `${server.url}/login`, "labeler@held.test", PASSWORD);
+  await page.waitForURL(`${server.url}/`);
+  await page.goto(`${server.url}/projects/${slug}/tasks`);
+  await page.selectOption('select[name="type"]', "label_initial_prompt");
+  await page.click('button:has-text("Get a task")');
+  const notice = page.locator('[data-testid="no-task"]');
+  await expect.poll(() => notice.count()).toBe(1);
+  expect(await notice.textContent()).toMatch(/No new "Review a prompt" task is available for you right now\. You hold one already: continue your "Review a prompt" task\./);
+  await screenshot(page, "open-tasks-held-only");
+  await notice.locator("a").click();
+  await page.waitForURL(new RegExp(`/tasks/${held.id}`));
+  expect(await page.textContent(".bubble.highlight")).toContain("cast-iron");
+
+  // Nothing held of the kind asked for: the notice says to pick another kind.
+  await page.goto(`${server.url}/projects/${slug}/tasks`);
+  await page.selectOption('select[name="type"]', "rank_assistant_replies");
+  await page.click('button:has-text("Get a task")');
+  await expect.poll(() => notice.count()).toBe(1);
+  expect(await notice.textContent()).toBe('No new "Rank assistant replies" task is available for you right now. Pick another kind, or come back later.');
+  expect(await notice.locator("a").count()).toBe(0);
 });
