@@ -1,5 +1,6 @@
 // JSON API: POST draws the next task for the signed-in labeler and returns it, shown (so it is
-// acknowledged) with the conversation and, for rankings, the replies in their shuffled order.
+// acknowledged) with the conversation and, for rankings, the replies in their shuffled order;
+// with nothing new, a 404 that names a task of the kind asked for the labeler holds already.
 // GET lists the tasks the labeler holds in the project.
 import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
@@ -8,7 +9,7 @@ import { access as accessOf } from "~/auth/permissions.ts";
 import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { jsonFailure } from "~/models/labeling/http.server.ts";
 import { requestTaskView } from "~/models/labeling/task-view.server.ts";
-import { listOpenTasks } from "~/models/labeling/tasks.server.ts";
+import { heldTask, listOpenTasks } from "~/models/labeling/tasks.server.ts";
 import { issues, readJson } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("label:project");
@@ -37,7 +38,11 @@ export async function action({ request, params }: ActionFunctionArgs) {
   if (!parsed.success) return Response.json({ error: `Send JSON like {"type": "random"}: ${issues(parsed.error)}.`, code: "bad_input" }, { status: 400 });
   try {
     const view = await requestTaskView({ projectId: project!.id, userId: viewer.id, type: parsed.data.type, lang: parsed.data.lang, acknowledge: true });
-    if (!view) return Response.json({ error: "No task is available for you right now.", code: "no_task" }, { status: 404 });
+    if (!view) {
+      const held = await heldTask(project!.id, viewer.id, parsed.data.type);
+      const error = held ? `No new task is available for you right now; you hold task ${held.id} (${held.type}) already.` : "No task is available for you right now.";
+      return Response.json({ error, code: "no_task", held }, { status: 404 });
+    }
     return Response.json(view);
   } catch (error) {
     return jsonFailure(error);

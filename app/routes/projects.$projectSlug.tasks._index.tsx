@@ -10,7 +10,7 @@ import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
-import { listOpenTasks, requestTask } from "~/models/labeling/tasks.server.ts";
+import { heldTask, requestTask } from "~/models/labeling/tasks.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { readFormFields } from "~/utils/body.server.ts";
 
@@ -40,17 +40,10 @@ export async function action({ request, params }: ActionFunctionArgs) {
     return actionFailure(error);
   }
   if (!taskId) {
-    // The draw never hands a labeler a place they already hold: point them to a held task of the
-    // kind they asked for, which may well be the one they are looking for.
     const type = parsed.data.type;
-    const held = (await listOpenTasks(project!.id, viewer.id)).find((t) => type === "random" || t.type === type) ?? null;
+    const held = await heldTask(project!.id, viewer.id, type);
     const what = type === "random" ? "task" : `"${taskTypeName(type)}" task`;
-    return {
-      error: null,
-      fields: {},
-      empty: `No new ${what} is available for you right now.${held ? "" : " Pick another kind, or come back later."}`,
-      held: held && { id: held.id, type: held.type },
-    };
+    return { error: null, fields: {}, empty: `No new ${what} is available for you right now.${held ? "" : " Pick another kind, or come back later."}`, held };
   }
   return redirect(`/projects/${project!.slug}/tasks/${taskId}?next=${parsed.data.type}`);
 }

@@ -462,3 +462,12 @@ export async function listOpenTasks(projectId: string, userId: string): Promise<
     expiresAt: r.expires_at,
   }));
 }
+
+/**
+ * The labeler's oldest open task of `type` (of any type for "random"). A draw never hands a
+ * labeler a place they already hold, so when it finds nothing new this may be what they want.
+ */
+export async function heldTask(projectId: string, userId: string, type: TaskType | "random"): Promise<{ id: string; type: TaskType } | null> {
+  const held = (await listOpenTasks(projectId, userId)).find((t) => type === "random" || t.type === type);
+  return held ? { id: held.id, type: held.type } : null;
+}

@@ -10,6 +10,8 @@ import * as settings from "~/routes/projects.$projectSlug.settings.tsx";
 import * as taskPage from "~/routes/projects.$projectSlug.tasks.$taskId.tsx";
 import * as tasks from "~/routes/projects.$projectSlug.tasks._index.tsx";
 import { addToProject, call, createTestUser, makeRequest } from "../../helpers/users.ts";
+import { requestTask } from "~/models/labeling/tasks.server.ts";
+import { submitPrompt } from "~/models/labeling/writing.server.ts";
 import { makeProject } from "./fixtures.ts";
 
 let slug = "";
@@ -82,9 +84,26 @@ describe("JSON API", () => {
 
   it("says 404 when nothing fits and 400 for an unknown type", async () => {
     const none = await call(() => apiTasks.action({ request: jsonRequest(`/api/projects/${slug}/tasks`, other.cookie, { type: "rank_assistant_replies" }), params: { projectSlug: slug }, context: {} }));
-    expect(none).toMatchObject({ status: 404, body: { code: "no_task" } });
+    expect(none).toMatchObject({ status: 404, body: { code: "no_task", held: null } });
     const bad = await call(() => apiTasks.action({ request: jsonRequest(`/api/projects/${slug}/tasks`, other.cookie, { type: "dance" }), params: { projectSlug: slug }, context: {} }));
     expect(bad.status).toBe(400);
+  });
+
+  it("with nothing new, names the task of that kind the labeler holds already", async () => {
+    const project = await makeProject();
+    const [author, reviewer] = [await createTestUser(), await createTestUser()];
+    for (const u of [author, reviewer]) await addToProject(project.id, u.user.id, "labeler");
+    const prompt = (await requestTask({ projectId: project.id, userId: author.user.id, type: "initial_prompt" }))!;
+    await submitPrompt(project.id, prompt.id, author.user.id, { text: "Why does bread go stale faster in the fridge?" });
+    // The prompt's one review place, held by the reviewer.
+    const held = (await requestTask({ projectId: project.id, userId: reviewer.user.id, type: "label_initial_prompt" }))!;
+    const ask = (type: string) =>
+      call(() => apiTasks.action({ request: jsonRequest(`/api/projects/${project.slug}/tasks`, reviewer.cookie, { type }), params: { projectSlug: project.slug }, context: {} }));
+    expect(await ask("label_initial_prompt")).toMatchObject({
+      status: 404,
+      body: { code: "no_task", held: { id: held.id, type: "label_initial_prompt" }, error: expect.stringContaining(held.id) },
+    });
+    expect(await ask("rank_assistant_replies")).toMatchObject({ status: 404, body: { code: "no_task", held: null } });
   });
 });
 
