@@ -122,7 +122,7 @@ export default function ProjectHome() {
       <div className="card">
         <h2>Start labeling</h2>
         <Form method="post" action={`${base}/tasks`} className="inline-form">
-          <TaskTypePicker available={open.available} languages={languages} />
+          <TaskTypePicker available={open.available} held={open.held} languages={languages} />
           <button type="submit">Start labeling</button>
         </Form>
         {open.writeLimits.map((l) => (

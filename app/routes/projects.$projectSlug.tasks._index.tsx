@@ -20,7 +20,7 @@ export const meta: MetaFunction = () => [{ title: "Next task · RLHF Studio" }];
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const [open, config] = await Promise.all([openTaskCounts(project!.id, viewer.id), projectConfig(project!.id)]);
-  return { project: project!, available: open.available, writeLimits: open.writeLimits, languages: config.languages };
+  return { project: project!, available: open.available, held: open.held, writeLimits: open.writeLimits, languages: config.languages };
 }
 
 const TaskRequestSchema = z.object({
@@ -49,7 +49,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function NextTask() {
-  const { project, available, writeLimits, languages } = useLoaderData<typeof loader>();
+  const { project, available, held, writeLimits, languages } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const [params] = useSearchParams();
   const next = params.get("next") ?? "random";
@@ -72,7 +72,7 @@ export default function NextTask() {
         </p>
       )}
       <Form method="post" className="card inline-form">
-        <TaskTypePicker available={available} languages={languages} defaultType={next} />
+        <TaskTypePicker available={available} held={held} languages={languages} defaultType={next} />
         <button type="submit" autoFocus>Get a task</button>
       </Form>
       {writeLimits.map((l) => (

@@ -144,6 +144,8 @@ it("asked for a kind of task whose only place the labeler holds, the next-task p
   await signIn(page, `${server.url}/login`, "labeler@held.test", PASSWORD);
   await page.waitForURL(`${server.url}/`);
   await page.goto(`${server.url}/projects/${slug}/tasks`);
+  // The picker counts the held place as the labeler's, not as one they could get.
+  expect(await page.locator('select[name="type"] option[value="label_initial_prompt"]').textContent()).toBe("Review a prompt (0 · you hold 1)");
   await page.selectOption('select[name="type"]', "label_initial_prompt");
   await page.click('button:has-text("Get a task")');
   const notice = page.locator('[data-testid="no-task"]');

@@ -1,5 +1,5 @@
 // Chooses what to work on: "anything" (the server draws by the project's weights) or one task
-// type, with how many of each the labeler may take now.
+// type, with how many of each the labeler may take now and how many they hold already.
 const TYPE_NAMES: Record<string, string> = {
   initial_prompt: "Write a new prompt",
   assistant_reply: "Reply as the assistant",
@@ -13,12 +13,20 @@ const TYPE_NAMES: Record<string, string> = {
 
 export const taskTypeName = (type: string) => TYPE_NAMES[type] ?? type.replaceAll("_", " ");
 
+/** "3", or "0 · you hold 1": a held task is not counted as available (the draw does not hand
+ *  a labeler a place they hold), but it is why a kind may show none. */
+export function taskCount(available: number, held = 0): string {
+  return held > 0 ? `${available} · you hold ${held}` : String(available);
+}
+
 export function TaskTypePicker({
   available,
+  held = {},
   languages,
   defaultType = "random",
 }: {
   available: Record<string, number>;
+  held?: Record<string, number>;
   languages: string[];
   defaultType?: string;
 }) {
@@ -30,7 +38,7 @@ export function TaskTypePicker({
           <option value="random">Anything the project needs</option>
           {Object.entries(available).map(([type, n]) => (
             <option key={type} value={type}>
-              {taskTypeName(type)} ({n})
+              {taskTypeName(type)} ({taskCount(n, held[type])})
             </option>
           ))}
         </select>

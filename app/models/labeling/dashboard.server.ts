@@ -15,6 +15,7 @@ import {
 import { projectConfig } from "./config.server.ts";
 import { writeLimits, type WriteLimit } from "./rate-limits.server.ts";
 import { promptCounts, toSnapshots, treeFacts } from "./snapshot.server.ts";
+import { OPEN_TASK } from "./sql.server.ts";
 
 /** Task types a labeler can ask for. */
 export const CHOOSABLE_TASK_TYPES: TaskType[] = TASK_TYPES.filter((t) => TASK_TYPE_INFO[t].generated);
@@ -24,6 +25,8 @@ export interface OpenTaskCounts {
   needed: Record<TaskType, number>;
   /** Tasks this labeler would get now, per type, asking until none is left. */
   available: Record<TaskType, number>;
+  /** Open tasks this labeler holds, per type: places the draw does not hand them again. */
+  held: Record<TaskType, number>;
   /** Message roles this labeler cannot write now (their reply limit is used up), and until when. */
   writeLimits: WriteLimit[];
 }
@@ -43,7 +46,7 @@ export async function openTaskCounts(projectId: string, userId: string): Promise
     SELECT id, state::text AS state FROM message_trees
     WHERE project_id = ${projectId}::uuid AND state IN ('initial_prompt_review', 'growing', 'ranking')
     ORDER BY state_changed_at LIMIT ${DASHBOARD_TREES}`;
-  const [read, counts, limits] = await Promise.all([
+  const [read, counts, limits, heldRows] = await Promise.all([
     treeFacts(
       prisma,
       trees.map((t) => t.id),
@@ -51,6 +54,10 @@ export async function openTaskCounts(projectId: string, userId: string): Promise
     ),
     promptCounts(prisma, projectId, userId),
     writeLimits(projectId, userId, config),
+    prisma.$queryRaw<Array<{ type: TaskType; n: number }>>`
+      SELECT k.type::text AS type, count(*)::int AS n FROM tasks k
+      WHERE k.assignee_id = ${userId}::uuid AND k.project_id = ${projectId}::uuid AND ${OPEN_TASK}
+      GROUP BY k.type`,
   ]);
   const snapshot = { trees: toSnapshots(read), ...counts };
   const user = { ...read.user, holdsPromptTask: counts.heldByUser > 0 };
@@ -62,7 +69,9 @@ export async function openTaskCounts(projectId: string, userId: string): Promise
     const role = writtenRole(t);
     if (role && limits[role]) available[t] = 0;
   }
-  return { needed, available, writeLimits: Object.values(limits) };
+  const held = zero();
+  for (const r of heldRows) if (r.type in held) held[r.type] = r.n;
+  return { needed, available, held, writeLimits: Object.values(limits) };
 }
 
 export interface MyContributions {

@@ -119,10 +119,14 @@ describe("holds", () => {
     // The prompt takes one review: while a's task holds, b gets nothing.
     expect(await requestTask({ projectId: p.id, userId: b.id, type: "label_initial_prompt" })).toBeNull();
     expect((await openTaskCounts(p.id, b.id)).available.label_initial_prompt).toBe(0);
+    // The labeler who holds it sees it counted as theirs, not as available.
+    const ofA = await openTaskCounts(p.id, a.id);
+    expect([ofA.available.label_initial_prompt, ofA.held.label_initial_prompt, (await openTaskCounts(p.id, b.id)).held.label_initial_prompt]).toEqual([0, 1, 0]);
 
     await age(held.id, WINDOW + 1);
     // No job ran: the draw and the counts see the place free by the time alone.
     expect((await openTaskCounts(p.id, b.id)).available.label_initial_prompt).toBe(1);
+    expect((await openTaskCounts(p.id, a.id)).held.label_initial_prompt).toBe(0);
     const taken = await requestTask({ projectId: p.id, userId: b.id, type: "label_initial_prompt" });
     expect(taken?.messageId).toBe(messageId);
     expect(await holders(messageId)).toEqual([b.id]);
