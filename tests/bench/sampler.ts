@@ -11,7 +11,9 @@
 // Right after it, sampler/cache-read.ts times the bare MatMuls of attention over the float32 cache
 // a step reads: ceiling + those is the least a step costs with this cache, batch / that time is
 // attention_bound_tok_per_s, and attention_bound_ratio is the most ratio_to_ceiling can reach
-// before layer norms, softmaxes and sampling.
+// before layer norms, softmaxes and sampling. onnxruntime_bound_ratio is the most it can reach with
+// this graph if everything outside onnxruntime (sampling, the cache's bookkeeping) took no time:
+// the default-parameter run's tokens over its time in onnxruntime alone.
 // Last, sampler/mixed-lengths.ts runs a sampling run's batches at the product's defaults on
 // Open-Assistant conversations of different lengths, cut in the order they come and by length (as
 // the sampling worker cuts them): length_batching_gain is the tok/s of the second over the first.
@@ -107,6 +109,11 @@ const profile = (label: string, r: Run) => {
 };
 const runShare = profile("plain", ours);
 const defaultRunShare = profile("default parameters", dflt);
+const ortBoundTps = Number(dflt.generatedTokens) / (Number(dflt.sessionRunMs) / 1000);
+log(
+  `onnxruntime alone (default parameters): ${round(Number(dflt.sessionRunMs) / Number(dflt.sessionRuns), 2)} ms a run, ` +
+    `${round(ortBoundTps)} tok/s if nothing else took time: ${round(ortBoundTps / ceilingTps, 3)} of the ceiling`,
+);
 console.log(
   JSON.stringify({
     bench: "sampler",
@@ -124,6 +131,9 @@ console.log(
     attention_matmuls_ms: round(Number(cacheRead.attentionMs), 2),
     attention_bound_tok_per_s: round(attentionBoundTps),
     attention_bound_ratio: round(attentionBoundTps / ceilingTps, 3),
+    onnxruntime_ms_per_run: round(Number(dflt.sessionRunMs) / Number(dflt.sessionRuns), 2),
+    onnxruntime_bound_tok_per_s: round(ortBoundTps),
+    onnxruntime_bound_ratio: round(ortBoundTps / ceilingTps, 3),
     prefill_tok_per_s: round(Number(ours.promptTokens) / (Number(ours.prefillMs) / 1000)),
     peak_rss_mb: round(Number(ours.peakRssMb)),
     provider: ours.provider,
