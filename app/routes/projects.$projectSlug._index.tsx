@@ -4,7 +4,7 @@ import { Form, Link, useActionData, useFetcher, useLoaderData, useNavigation, us
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf, hasProjectPermission } from "~/auth/permissions.ts";
-import { TaskTypePicker, taskTypeName } from "~/components/labeling/task-type-picker.tsx";
+import { TaskTypePicker, taskCount, taskTypeName } from "~/components/labeling/task-type-picker.tsx";
 import { RouteError } from "~/components/route-error.tsx";
 import { usePolling } from "~/components/use-polling.ts";
 import { explainScore, LEADERBOARD_PERIODS } from "~/domain/leaderboard/score.ts";
@@ -181,7 +181,7 @@ export default function ProjectHome() {
                 <tr key={type}>
                   <td>{taskTypeName(type)}</td>
                   <td>{n}</td>
-                  <td>{open.available[type as keyof typeof open.available]}</td>
+                  <td>{taskCount(open.available[type as keyof typeof open.available], open.held[type as keyof typeof open.held])}</td>
                 </tr>
               ))}
             </tbody>

@@ -66,6 +66,9 @@ it("lists the labeler's open tasks on the project page and releases them", async
   const reviewRow = page.locator(`tr[data-task-id="${reviewId}"]`);
   expect(await unopenedRow.textContent()).toMatch(/Write a new prompt.*A new conversation.*just now.*Not started.*goes back in 1[45] min/);
   expect(await reviewRow.textContent()).toMatch(/Review a prompt.*My sourdough starter smells.*just now.*Started.*kept 47 h more/);
+  // The open-tasks table counts them as the labeler's beside what they could get.
+  const forYou = async (name: string) => page.locator('[data-testid="open-tasks"] tr', { hasText: name }).locator("td").nth(2).textContent();
+  expect([await forYou("Review a prompt"), await forYou("Write a new prompt")]).toEqual(["0 · you hold 1", "0 · you hold 1"]);
   await screenshot(page, "open-tasks-project-page");
 
   // Release from the list: the task is free again, the other stays.
