@@ -95,12 +95,24 @@ describe("policy runs: PPO, RLOO, GRPO and DPO", () => {
     const meta = JSON.parse(fs.readFileSync(path.join(model.path, "rl_run.json"), "utf8")) as { algorithm: string; iterations: number; evaluations: unknown[] };
     expect([meta.algorithm, meta.iterations, meta.evaluations.length]).toEqual(["rloo", 4, 3]);
     expect(fs.existsSync(runDirs(run.id).root)).toBe(false);
+    const log = (await (await queue("training")).getJobLogs(`training-${run.id}`)).logs.join("\n");
+    expect(log).toContain("read 48 training and 8 held-out prompts");
+    expect(log).not.toContain("no validation split");
   });
 
-  it("a PPO run trains a value model beside the policy and logs its loss and clip fraction", { timeout: 300_000 }, async () => {
-    const run = await createTrainingRun({ projectId: setup.project.id, kind: "ppo", exportIds: [prompts.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: { ...CONFIG, iterations: 2 }, createdById: null });
+  it("a PPO run trains a value model beside the policy and logs its loss and clip fraction; without a validation split its log says the evaluation is not held out", { timeout: 300_000 }, async () => {
+    // The snapshot's training split alone (an export made with a validation share of 0).
+    const trainOnly = await prisma.datasetExport.create({
+      data: { projectId: setup.project.id, format: prompts.format, status: "succeeded", filters: {}, config: {}, progress: 1, files: [{ name: "train.jsonl", split: "train", rows: 48 }], rowCounts: { train: 48, validation: 0 } },
+    });
+    fs.mkdirSync(exportDir(trainOnly.id), { recursive: true });
+    fs.copyFileSync(path.join(exportDir(prompts.id), "train.jsonl"), path.join(exportDir(trainOnly.id), "train.jsonl"));
+    const run = await createTrainingRun({ projectId: setup.project.id, kind: "ppo", exportIds: [trainOnly.id], baseModelId: setup.base.id, rewardModelId: rm.id, config: { ...CONFIG, iterations: 2 }, createdById: null });
     const done = await finished(run.id);
     if (done.status !== "succeeded") throw new Error(`PPO run ${done.status}: ${done.error}\n${worker.output()}`);
+    const log = (await (await queue("training")).getJobLogs(`training-${run.id}`)).logs.join("\n");
+    expect(log).toContain("read 48 training and 0 held-out prompts");
+    expect(log).toContain("no validation split: the evaluation samples the last training prompts, so its score and KL are not held out");
     const names = new Set((await prisma.trainingMetric.findMany({ where: { runId: run.id, step: 2 } })).map((x) => x.name));
     for (const name of [...TRL, "loss/value_avg", "val/clipfrac_avg", "kl_coef"]) expect(names.has(name), name).toBe(true);
     expect(done.outputModel?.kind).toBe("policy");

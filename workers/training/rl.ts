@@ -26,6 +26,9 @@ function rlRunner(algorithm: RlAlgorithm): TrainingRunner {
       }
       if (prompts.length === 0) throw new TrainingInputError("the snapshots' training splits hold no prompts");
       ctx.log(`read ${prompts.length} training and ${evalPrompts.length} held-out prompts from ${ctx.datasets.length} export(s)`);
+      if (evalPrompts.length === 0 && ctx.config.evalPrompts > 0) {
+        ctx.log("no validation split: the evaluation samples the last training prompts, so its score and KL are not held out");
+      }
 
       let tokens = 0;
       let ms = 0;
