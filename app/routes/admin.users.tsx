@@ -1,5 +1,6 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { useState } from "react";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
@@ -115,27 +116,7 @@ export default function AdminUsers() {
           invitee joins it in the role chosen here. Links are valid for 14 days and are shown only once.
         </p>
         {/* A fresh form after each invite: the next one starts empty. */}
-        <Form method="post" className="inline-form" aria-label="New invite" key={result?.invite?.url ?? "invite"}>
-          <input type="hidden" name="intent" value="invite" />
-          <label>
-            Email (optional)
-            <input name="email" type="email" placeholder="anyone with the link" maxLength={254} />
-          </label>
-          <label>
-            Project
-            <select name="projectId" defaultValue="">
-              <option value="">none (account only)</option>
-              {projects.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
-            </select>
-          </label>
-          <label>
-            Role in the project
-            <select name="projectRole" defaultValue="labeler">
-              {PROJECT_ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
-            </select>
-          </label>
-          <button type="submit">Create invite</button>
-        </Form>
+        <InviteForm key={result?.invite?.url ?? "invite"} projects={projects} />
         {result?.invite && (
           <div className="notice" role="status" data-testid="new-invite">
             Invite link{result.invite.project ? ` to join ${result.invite.project} as ${result.invite.role}` : ""}, valid until{" "}
@@ -216,6 +197,35 @@ export default function AdminUsers() {
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** A new invite: optional email, optional project, and the role in it (off until a project is
+ *  picked: without one the invite grants no role). */
+function InviteForm({ projects }: { projects: Array<{ id: string; name: string }> }) {
+  const [project, setProject] = useState("");
+  return (
+    <Form method="post" className="inline-form" aria-label="New invite">
+      <input type="hidden" name="intent" value="invite" />
+      <label>
+        Email (optional)
+        <input name="email" type="email" placeholder="anyone with the link" maxLength={254} />
+      </label>
+      <label>
+        Project
+        <select name="projectId" value={project} onChange={(e) => setProject(e.currentTarget.value)}>
+          <option value="">none (account only)</option>
+          {projects.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
+        </select>
+      </label>
+      <label>
+        Role in the project
+        <select name="projectRole" defaultValue="labeler" disabled={!project}>
+          {PROJECT_ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
+        </select>
+      </label>
+      <button type="submit">Create invite</button>
+    </Form>
   );
 }
 

@@ -117,7 +117,13 @@ describe("accounts", () => {
     await signInAs("ada@example.com");
     await page.goto(`${server.url}/admin/users`);
     await page.fill('form[aria-label="New invite"] input[name="email"]', "new.mod@example.com");
+    // The role is chosen only with a project: without one the invite grants none. (Switched by
+    // the page's script: wait for hydration.)
+    expect(await page.isDisabled('select[name="projectRole"]')).toBe(true);
+    await page.waitForFunction(() => "__remixRouter" in window);
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
     await page.selectOption('select[name="projectId"]', projectId);
+    await expect.poll(() => page.isDisabled('select[name="projectRole"]')).toBe(false);
     await page.selectOption('select[name="projectRole"]', "moderator");
     await page.click('form[aria-label="New invite"] button[type="submit"]');
     await expect.poll(() => page.locator('[data-testid="new-invite"]').textContent()).toContain("to join Helpfulness study as moderator");
@@ -125,7 +131,11 @@ describe("accounts", () => {
     expect(link).toMatch(/\/signup\?invite=[\w-]{32}$/);
 
     // A second invite, revoked before anyone uses it.
+    expect(await page.isDisabled('select[name="projectRole"]')).toBe(true); // a fresh form
+    await page.selectOption('select[name="projectId"]', projectId);
+    await expect.poll(() => page.isDisabled('select[name="projectRole"]')).toBe(false);
     await page.selectOption('select[name="projectId"]', "");
+    await expect.poll(() => page.isDisabled('select[name="projectRole"]')).toBe(true);
     await page.fill('form[aria-label="New invite"] input[name="email"]', "nobody@example.com");
     await page.click('form[aria-label="New invite"] button[type="submit"]');
     const row = page.locator('[data-testid="invites"] tr', { hasText: "nobody@example.com" });
