@@ -20,7 +20,7 @@ export type ProjectContext = { id: string; slug: string; name: string; role: Pro
 export type Authorized = { viewer: Viewer; project: ProjectContext | null };
 
 type ViewerRow = {
-  expires_at: Date;
+  expired: boolean;
   id: string;
   email: string;
   display_name: string;
@@ -35,8 +35,10 @@ type ViewerRow = {
 // Every request runs this lookup, so it is one statement on the plain pg pool (see
 // docs/decisions/0005-hot-path-sql.md). Nothing is cached: a disabled user or a removed member
 // loses access on the next request. With a slug it also reads the project and the viewer's role.
+// Expiry is read on the database's clock, as the check inside hot statements reads it
+// (app/auth/session-check.server.ts).
 const VIEWER_SQL = `
-  SELECT s.expires_at, u.id, u.email, u.display_name, u.role::text AS role, u.disabled,
+  SELECT s.expires_at <= (now() AT TIME ZONE 'UTC') AS expired, u.id, u.email, u.display_name, u.role::text AS role, u.disabled,
          p.id AS project_id, p.slug AS project_slug, p.name AS project_name, pm.role::text AS member_role
   FROM sessions s
   JOIN users u ON u.id = s.user_id
@@ -52,7 +54,7 @@ async function lookupViewer(request: Request, slug: string | null): Promise<{ vi
   if (!sessionId) return null;
   const { rows } = await pgPool.query<ViewerRow>({ name: VIEWER_STATEMENT, text: VIEWER_SQL, values: [sessionId, slug] });
   const row = rows[0];
-  if (!row || row.expires_at <= new Date() || row.disabled) return null;
+  if (!row || row.expired || row.disabled) return null;
   return { viewer: { id: row.id, email: row.email, displayName: row.display_name, role: row.role, sessionId }, row };
 }
 

@@ -32,6 +32,8 @@ export type Access =
   | { kind: "global"; permission: GlobalPermission }
   | { kind: "project"; permission: ProjectPermission; param: string };
 
+export type ProjectAccess = Extract<Access, { kind: "project" }>;
+
 export const access = {
   /** Anyone, signed in or not (sign-in, sign-up, health). */
   public: (): Access => ({ kind: "public" }),
@@ -39,7 +41,7 @@ export const access = {
   signedIn: (): Access => ({ kind: "signed-in" }),
   global: (permission: GlobalPermission): Access => ({ kind: "global", permission }),
   /** A permission within the project named by the route param `param` (its slug). */
-  project: (permission: ProjectPermission, param = "projectSlug"): Access => ({ kind: "project", permission, param }),
+  project: (permission: ProjectPermission, param = "projectSlug"): ProjectAccess => ({ kind: "project", permission, param }),
 };
 
 export function hasGlobalPermission(role: GlobalRole, permission: GlobalPermission): boolean {

@@ -5,12 +5,13 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
 import { authorize } from "~/auth/guard.server.ts";
+import { withSessionCheck } from "~/auth/session-check.server.ts";
 import { access as accessOf } from "~/auth/permissions.ts";
 import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { jsonFailure } from "~/models/labeling/http.server.ts";
 import { requestTaskView } from "~/models/labeling/task-view.server.ts";
 import { heldTask, listOpenTasks } from "~/models/labeling/tasks.server.ts";
-import { issues, readJson } from "~/utils/body.server.ts";
+import { issues, jsonOnce } from "~/utils/body.server.ts";
 
 export const access = accessOf.project("label:project");
 
@@ -33,18 +34,21 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, params }: ActionFunctionArgs) {
-  const { viewer, project } = await authorize(request, access, params);
-  const parsed = RequestSchema.safeParse((await readJson(request)) ?? {});
-  if (!parsed.success) return Response.json({ error: `Send JSON like {"type": "random"}: ${issues(parsed.error)}.`, code: "bad_input" }, { status: 400 });
-  try {
-    const view = await requestTaskView({ projectId: project!.id, userId: viewer.id, type: parsed.data.type, lang: parsed.data.lang, acknowledge: true });
-    if (!view) {
-      const held = await heldTask(project!.id, viewer.id, parsed.data.type);
-      const error = held ? `No new task is available for you right now; you hold task ${held.id} (${held.type}) already.` : "No task is available for you right now.";
-      return Response.json({ error, code: "no_task", held }, { status: 404 });
+  // The draw reads the caller through the session check: one statement per request.
+  const body = jsonOnce(request);
+  return withSessionCheck(request, access, params, async ({ viewer, project }, check) => {
+    const parsed = RequestSchema.safeParse((await body()) ?? {});
+    if (!parsed.success) return Response.json({ error: `Send JSON like {"type": "random"}: ${issues(parsed.error)}.`, code: "bad_input" }, { status: 400 });
+    try {
+      const view = await requestTaskView({ projectId: project!.id, userId: viewer.id, type: parsed.data.type, lang: parsed.data.lang, acknowledge: true, check });
+      if (!view) {
+        const held = await heldTask(project!.id, viewer.id, parsed.data.type);
+        const error = held ? `No new task is available for you right now; you hold task ${held.id} (${held.type}) already.` : "No task is available for you right now.";
+        return Response.json({ error, code: "no_task", held }, { status: 404 });
+      }
+      return Response.json(view);
+    } catch (error) {
+      return jsonFailure(error);
     }
-    return Response.json(view);
-  } catch (error) {
-    return jsonFailure(error);
-  }
+  });
 }

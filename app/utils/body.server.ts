@@ -127,6 +127,12 @@ export async function readFormFields(request: Request): Promise<Record<string, F
   return Object.fromEntries(await readForm(request));
 }
 
+/** readJson for a handler that may run twice (app/auth/session-check.server.ts): the body is read once. */
+export function jsonOnce(request: Request): () => Promise<unknown> {
+  let body: Promise<unknown> | undefined;
+  return () => (body ??= readJson(request));
+}
+
 /** A JSON body (undefined when there is none), every key and string in it checked. */
 export async function readJson(request: Request): Promise<unknown> {
   const text = await request.text();

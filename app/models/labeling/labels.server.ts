@@ -1,5 +1,6 @@
 // Label (review) tasks: values checked against the project's label schema, then the review
 // decision, which accepts or rejects the message and may move its tree.
+import type { SessionCheck } from "~/auth/session-check.server.ts";
 import { validateLabels, type WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { TASK_TYPE_INFO } from "~/domain/tasks/task-types.ts";
 import type { ReviewResult } from "~/domain/trees/enums.ts";
@@ -8,7 +9,7 @@ import { TRANSITION_REASONS } from "~/domain/trees/state-machine.ts";
 import { nextStateAfterPromptReview } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
 import { badInput, conflict, isUuid } from "./errors.server.ts";
-import { LABEL_TYPES, withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { callerSql, LABEL_TYPES, withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { advanceTree, advanceTreeNow, fillGrowingSlots, lockGrowingSlots, transitionTree } from "./tree-state.server.ts";
 import { treeFacts } from "./snapshot.server.ts";
 import { NOW, treeStatesJson } from "./sql.server.ts";
@@ -41,6 +42,7 @@ const LABEL_TREE_STATES = treeStatesJson("label");
  */
 export async function reviewAtOnce(
   projectId: string, taskId: TaskRef, userId: string, values: Record<string, number>, submitKey: string | null, config: WorkflowConfig,
+  check?: SessionCheck,
 ): Promise<ReviewResult | null> {
   const id = typeof taskId === "string" ? taskId : taskId.id;
   if (!isUuid(id)) return null;
@@ -54,7 +56,7 @@ export async function reviewAtOnce(
   const promptReview = [config.acceptanceThreshold, config.promptLottery.enabled ? 1 : 0, config.maxActiveTrees];
   const [row] = await db.$queryRaw<Array<{ outcome: ReviewOutcome; tree_id: string | null }>>`
     SELECT outcome, tree_id FROM submit_review(
-      ${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(byType)}::jsonb,
+      ${id}::uuid, ${projectId}::uuid, ${callerSql(userId, check)}, ${JSON.stringify(byType)}::jsonb,
       ${LABEL_TREE_STATES}::jsonb, ${[config.reviewsPerPrompt, config.reviewsPerReply]}::int[], ${submitKey}::text,
       ${promptReview}::float8[], ${PROMPT_REVIEW_REASONS}::text[], ${growthLimits(config)}::int[])`;
   switch (row.outcome) {
@@ -104,11 +106,14 @@ export async function submitLabels(
   rawValues: Record<string, unknown>,
   /** The client's idempotency key (see SubmitReplayed). */
   submitKey: string | null = null,
+  /** The session check the one statement carries (the JSON API); the full path confirms it first. */
+  check?: SessionCheck,
 ): Promise<{ reviewResult: ReviewResult }> {
   const config = await projectConfig(projectId);
   const values = parseLabelValues(rawValues);
-  const atOnce = await reviewAtOnce(projectId, taskId, userId, values, submitKey, config);
+  const atOnce = await reviewAtOnce(projectId, taskId, userId, values, submitKey, config, check);
   if (atOnce) return { reviewResult: atOnce };
+  await check?.confirm();
 
   return withOpenTask(taskId, { projectId, userId, submitKey }, ["label"], {}, async (tx, t, tree) => {
     // Checked under the task's lock: which labels apply depends on the task, read only there.

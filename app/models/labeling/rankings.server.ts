@@ -1,5 +1,6 @@
 // Ranking tasks: every labeler's raw ranking is kept; when a sibling set has its rankings the
 // consensus is computed and stored, and the tree moves on when all its sets are done.
+import type { SessionCheck } from "~/auth/session-check.server.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { summarizeSiblingSet } from "~/domain/consensus/sibling-set.ts";
 import { siblingSets } from "~/domain/trees/tree-facts.ts";
@@ -9,7 +10,7 @@ import { readSetRankings, scoreSiblingSet, storeSetConsensusIfCurrent } from "./
 import { badInput, conflict, isUuid } from "./errors.server.ts";
 import { checkRankingOrder, rankingGroups } from "./ranking-order.ts";
 import { treeFacts } from "./snapshot.server.ts";
-import { withOpenTask, type TaskRef } from "./tasks.server.ts";
+import { callerSql, withOpenTask, type TaskRef } from "./tasks.server.ts";
 import { NOT_RANKABLE_REASON } from "./moderation.server.ts";
 import { advanceTree, advanceTreeNow } from "./tree-state.server.ts";
 import { NOW, treeStatesJson } from "./sql.server.ts";
@@ -37,6 +38,7 @@ const RANK_TREE_STATES = treeStatesJson("rank");
  */
 export async function rankingAtOnce(
   projectId: string, taskId: TaskRef, userId: string, rawOrder: unknown, submitKey: string | null, config: WorkflowConfig,
+  check?: SessionCheck,
 ): Promise<{ outcome: "done" | "last"; treeId: string; parentId: string } | null> {
   const id = typeof taskId === "string" ? taskId : taskId.id;
   const order = rankingGroups(rawOrder);
@@ -46,7 +48,7 @@ export async function rankingAtOnce(
   if (!config.tiesAllowed && order.some((g) => g.length > 1)) return null;
   const [row] = await db.$queryRaw<Array<{ outcome: "done" | "last" | "slow"; tree_id: string; parent_id: string }>>`
     SELECT r.outcome, r.tree_id, r.parent_id
-    FROM submit_ranking(${id}::uuid, ${projectId}::uuid, ${userId}::uuid, ${JSON.stringify(order)}::jsonb, ${ids}::uuid[],
+    FROM submit_ranking(${id}::uuid, ${projectId}::uuid, ${callerSql(userId, check)}, ${JSON.stringify(order)}::jsonb, ${ids}::uuid[],
                         ${RANK_TREE_STATES}::jsonb, ${config.rankingsPerSiblingSet}::int, ${submitKey}::text) r`;
   if (row.outcome === "slow") return null;
   if (row.outcome === "last") {
@@ -90,15 +92,18 @@ export async function submitRanking(
   input: RankingInput,
   /** The client's idempotency key (see SubmitReplayed). */
   submitKey: string | null = null,
+  /** The session check the one statement carries (the JSON API); the full path confirms it first. */
+  check?: SessionCheck,
 ): Promise<{ setComplete: boolean }> {
   const config = await projectConfig(projectId);
   const reportText = (input.report ?? "").trim();
   if (reportText.length > MAX_REPORT) throw badInput(`The report is longer than ${MAX_REPORT} characters.`, { report: "too long" });
 
   if (!input.notRankable) {
-    const atOnce = await rankingAtOnce(projectId, taskId, userId, input.order, submitKey, config);
+    const atOnce = await rankingAtOnce(projectId, taskId, userId, input.order, submitKey, config, check);
     if (atOnce) return { setComplete: atOnce.outcome === "last" };
   }
+  await check?.confirm();
 
   return withOpenTask(taskId, { projectId, userId, submitKey }, ["rank"], {}, async (tx, t, tree) => {
     // Checked under the task's lock against the siblings the task showed, read only there.

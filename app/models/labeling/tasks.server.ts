@@ -1,6 +1,7 @@
 // Handing out tasks: the weighted draw over what the project needs, slot locks, holds (shown,
 // started, kept alive, released) and expiry; and the guard every submission goes through.
 import crypto from "node:crypto";
+import type { SessionCheck } from "~/auth/session-check.server.ts";
 import { Prisma } from "~/generated/prisma/client.ts";
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { chooseLabelForm } from "~/domain/tasks/label-form.ts";
@@ -103,6 +104,8 @@ export interface TaskRequest {
   /** The caller shows the task in the same response (the JSON API): store it acknowledged. */
   acknowledge?: boolean;
   rng?: Rng;
+  /** The session check the draw's statement carries (the JSON API), in place of a lookup before it. */
+  check?: SessionCheck;
 }
 
 /** Random numbers handed to the draw: two per try (group, candidate) and one per ranked reply;
@@ -130,6 +133,9 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
  * the task row `k`) reads in the same statement: the JSON API answers a draw with the task's
  * conversation without another round trip.
  */
+/** The caller's id as a statement's argument: through the session check when one is given. */
+export const callerSql = (userId: string, check: SessionCheck | undefined) => check?.user(userId) ?? Prisma.sql`${userId}::uuid`;
+
 export async function drawTask<Extra>(req: TaskRequest, extra: Prisma.Sql): Promise<{ task: TaskRecord; extra: Extra } | null> {
   const type = req.type ?? "random";
   if (type !== "random" && !TASK_TYPE_INFO[type]?.generated) throw badInput(`"${type}" tasks are not handed out.`);
@@ -147,7 +153,7 @@ export async function drawTask<Extra>(req: TaskRequest, extra: Prisma.Sql): Prom
   const extraColumn = extra === Prisma.empty ? Prisma.empty : Prisma.sql`, ${extra} AS extra`;
   const [row] = await db.$queryRaw<Array<DrawRow & { extra: Extra }>>`
     SELECT d.outcome, d.retry_after, d.limited_role, ${TASK_COLUMNS} ${extraColumn}
-    FROM draw_task(${req.projectId}::uuid, ${req.userId}::uuid, ${type}::text, ${lang}::text, ${!!req.acknowledge},
+    FROM draw_task(${req.projectId}::uuid, ${callerSql(req.userId, req.check)}, ${type}::text, ${lang}::text, ${!!req.acknowledge},
                    ${[w.ranking, w.labelReply, w.labelPrompt, w.reply, w.initialPrompt]}::float8[],
                    ${[taskRequests.count, taskRequests.windowSeconds]}::int[],
                    ${[replies.assistant.count, replies.assistant.windowSeconds, replies.prompter.count, replies.prompter.windowSeconds]}::int[],
