@@ -49,8 +49,7 @@ const VIEWER_STATEMENT = preparedName(VIEWER_SQL);
 
 /** The session's user (expired sessions and disabled accounts count as signed out) and, with a
  *  slug, the project and the user's role in it. */
-async function lookupViewer(request: Request, slug: string | null): Promise<{ viewer: Viewer; row: ViewerRow } | null> {
-  const sessionId = await readSessionId(request);
+async function lookupViewer(sessionId: string | null, slug: string | null): Promise<{ viewer: Viewer; row: ViewerRow } | null> {
   if (!sessionId) return null;
   const { rows } = await pgPool.query<ViewerRow>({ name: VIEWER_STATEMENT, text: VIEWER_SQL, values: [sessionId, slug] });
   const row = rows[0];
@@ -60,7 +59,7 @@ async function lookupViewer(request: Request, slug: string | null): Promise<{ vi
 
 /** The signed-in user, or null. Expired sessions and disabled accounts count as signed out. */
 export async function getViewer(request: Request): Promise<Viewer | null> {
-  return (await lookupViewer(request, null))?.viewer ?? null;
+  return (await lookupViewer(await readSessionId(request), null))?.viewer ?? null;
 }
 
 function wantsHtml(request: Request): boolean {
@@ -83,9 +82,14 @@ export function forbidden(message = "You do not have permission to do this."): n
 
 /** Checks `access` for this request; returns the viewer (and the project, for project routes). */
 export async function authorize(request: Request, access: Access, params: Params = {}): Promise<Authorized> {
+  return authorizeSession(request, await readSessionId(request), access, params);
+}
+
+/** authorize() for a caller that read the request's session id already. */
+export async function authorizeSession(request: Request, sessionId: string | null, access: Access, params: Params = {}): Promise<Authorized> {
   if (access.kind === "public") throw new Error("authorize() is for non-public routes; use getViewer()");
   const slug = access.kind === "project" ? (params[access.param] ?? null) : null;
-  const found = await lookupViewer(request, slug);
+  const found = await lookupViewer(sessionId, slug);
   if (!found) return signedOut(request);
   const { viewer, row } = found;
 

@@ -13,7 +13,7 @@
 // the database would not.
 import type { Params } from "@remix-run/react";
 import { Prisma } from "~/generated/prisma/client.ts";
-import { authorize, type Authorized } from "./guard.server.ts";
+import { authorizeSession, type Authorized } from "./guard.server.ts";
 import { PROJECT_PERMISSIONS, type ProjectAccess } from "./permissions.ts";
 import { readSessionId } from "./session.server.ts";
 
@@ -88,7 +88,7 @@ export async function withSessionCheck(
       hints.delete(key!);
     }
   }
-  const authorized = await authorize(request, access, params);
+  const authorized = await authorizeSession(request, sessionId, access, params);
   if (key) remember(key, authorized);
   return handle(authorized, CONFIRMED);
 }
@@ -107,7 +107,7 @@ function pendingCheck(request: Request, access: ProjectAccess, params: Params, s
     },
     async confirm() {
       if (check.confirmed) return;
-      await authorize(request, access, params);
+      await authorizeSession(request, sessionId, access, params);
       check.confirmed = true;
     },
   };

@@ -34,9 +34,9 @@ function post(path: string, cookie: string, body: unknown) {
 const draw = (cookie: string, body: unknown, projectSlug = slug) =>
   call(() => apiTasks.action({ request: post(`/api/projects/${projectSlug}/tasks`, cookie, body), params: { projectSlug }, context: {} }));
 
-const answer = (cookie: string, taskId: string, body: unknown) =>
+const answer = (cookie: string, taskId: string, body: unknown, projectSlug = slug) =>
   call(() =>
-    apiTask.action({ request: post(`/api/projects/${slug}/tasks/${taskId}`, cookie, body), params: { projectSlug: slug, taskId }, context: {} }),
+    apiTask.action({ request: post(`/api/projects/${projectSlug}/tasks/${taskId}`, cookie, body), params: { projectSlug, taskId }, context: {} }),
   );
 
 /** The session lookups the web server ran on the pg pool while `fn` ran. */
@@ -96,6 +96,39 @@ describe("the session check inside the hot statements", () => {
       expect((await draw(cookie, { type: "nope" })).status).toBe(status);
     });
   }
+
+  it("takes a ranking in its one statement, and refuses one from a labeler removed since", async () => {
+    // A tree in ranking: [0] prompts, [1] reviews, [2] and [3] reply, [1] reviews the replies.
+    const p = await makeProject();
+    const ids = await Promise.all([0, 1, 2, 3].map(async () => (await createTestUser()).user.id));
+    for (const id of ids) await addToProject(p.id, id, "labeler");
+    await doTask(p.id, ids[0], "initial_prompt");
+    await doTask(p.id, ids[1], "label_initial_prompt");
+    await doTask(p.id, ids[2], "assistant_reply");
+    await doTask(p.id, ids[3], "assistant_reply");
+    await doTask(p.id, ids[1], "label_assistant_reply");
+    await doTask(p.id, ids[1], "label_assistant_reply");
+
+    const rankers = [];
+    for (let i = 0; i < 2; i++) {
+      const { user, cookie } = await createTestUser();
+      await addToProject(p.id, user.id, "labeler");
+      expect((await draw(cookie, { type: "nope" }, p.slug)).status).toBe(400);
+      const drawn = await draw(cookie, { type: "rank_assistant_replies" }, p.slug);
+      expect(drawn.status).toBe(200);
+      const view = drawn.body as { task: { id: string }; siblings: { id: string }[] };
+      rankers.push({ user, cookie, task: view.task, order: view.siblings.map((m) => [m.id]) });
+    }
+    const [kept, removed] = rankers;
+    const rankingsBy = (u: { user: { id: string } }) => prisma.ranking.count({ where: { userId: u.user.id } });
+    expect(await lookupsDuring(async () => expect((await answer(kept.cookie, kept.task.id, { order: kept.order }, p.slug)).status).toBe(200))).toBe(0);
+    expect(await rankingsBy(kept)).toBe(1);
+
+    await prisma.projectMember.deleteMany({ where: { projectId: p.id, userId: removed.user.id } });
+    expect((await answer(removed.cookie, removed.task.id, { order: removed.order }, p.slug)).status).toBe(403);
+    expect(await rankingsBy(removed)).toBe(0);
+    expect((await prisma.task.findUniqueOrThrow({ where: { id: removed.task.id } })).state).toBe("acknowledged");
+  });
 
   it("refuses the old slug of a renamed project", async () => {
     const project = await makeProject();
