@@ -32,11 +32,11 @@ type ViewerRow = {
   member_role: ProjectRole | null;
 };
 
-// Every request runs this lookup, so it is one statement on the plain pg pool (see
-// docs/decisions/0005-hot-path-sql.md). Nothing is cached: a disabled user or a removed member
-// loses access on the next request. With a slug it also reads the project and the viewer's role.
-// Expiry is read on the database's clock, as the check inside hot statements reads it
-// (app/auth/session-check.server.ts).
+// Requests run this lookup, so it is one statement on the plain pg pool (see
+// docs/decisions/0005-hot-path-sql.md); the JSON API's hot requests make the same check inside
+// their own statement (app/auth/session-check.server.ts). Nothing is cached: a disabled user or
+// a removed member loses access on the next request. With a slug it also reads the project and
+// the viewer's role. Expiry is read on the database's clock, as the check in statements reads it.
 const VIEWER_SQL = `
   SELECT s.expires_at <= (now() AT TIME ZONE 'UTC') AS expired, u.id, u.email, u.display_name, u.role::text AS role, u.disabled,
          p.id AS project_id, p.slug AS project_slug, p.name AS project_name, pm.role::text AS member_role
