@@ -128,14 +128,14 @@ export async function requestTask(req: TaskRequest): Promise<TaskRecord | null> 
   return (await drawTask(req, Prisma.empty))?.task ?? null;
 }
 
+/** The caller's id as a statement's argument: through the session check when one is given. */
+export const callerSql = (userId: string, check: SessionCheck | undefined) => check?.user(userId) ?? Prisma.sql`${userId}::uuid`;
+
 /**
  * requestTask, and with the drawn task whatever `extra` (one select-list item named `extra`, over
  * the task row `k`) reads in the same statement: the JSON API answers a draw with the task's
  * conversation without another round trip.
  */
-/** The caller's id as a statement's argument: through the session check when one is given. */
-export const callerSql = (userId: string, check: SessionCheck | undefined) => check?.user(userId) ?? Prisma.sql`${userId}::uuid`;
-
 export async function drawTask<Extra>(req: TaskRequest, extra: Prisma.Sql): Promise<{ task: TaskRecord; extra: Extra } | null> {
   const type = req.type ?? "random";
   if (type !== "random" && !TASK_TYPE_INFO[type]?.generated) throw badInput(`"${type}" tasks are not handed out.`);
