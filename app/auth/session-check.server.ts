@@ -19,15 +19,14 @@ import { readSessionId } from "./session.server.ts";
 
 /** The caller's id as a hot statement reads it. */
 export type SessionCheck = {
-  /** `userId` as a statement's uuid argument: checked against the session there while `confirmed` is false. */
+  /** `userId` as a statement's uuid argument, checked against the session there until the session is confirmed. */
   user(userId: string): Prisma.Sql;
   /** Runs authorize() unless the session was checked already; before any work that no checked statement covers. */
   confirm(): Promise<void>;
-  readonly confirmed: boolean;
 };
 
 /** A check for a caller authorize() has just confirmed: statements take the id as it is. */
-const CONFIRMED: SessionCheck = { user: (userId) => Prisma.sql`${userId}::uuid`, confirm: async () => {}, confirmed: true };
+const CONFIRMED: SessionCheck = { user: (userId) => Prisma.sql`${userId}::uuid`, confirm: async () => {} };
 
 /** The SQLSTATE of authorized_user()'s refusal. */
 const REFUSED = "AU401";
@@ -98,7 +97,7 @@ function pendingCheck(request: Request, access: ProjectAccess, params: Params, s
   const roles = [...PROJECT_PERMISSIONS[access.permission]];
   const check = {
     confirmed: false,
-    /** Whether a statement read the caller's id through the check (it was refused if it failed so). */
+    /** Whether a statement took the caller's id through the check; had the database refused it, the handler would have thrown. */
     carried: false,
     user(userId: string) {
       if (check.confirmed) return Prisma.sql`${userId}::uuid`;
