@@ -1,30 +1,31 @@
 // Labeling benchmark (`npm run bench:labeling`). First pgbench (TPC-B, scale 10, 8 clients, 20 s)
 // on this Postgres server in a scratch database, for a yardstick of what the machine does. Then
-// the production build of the app on a free port, at two project sizes in turn, each in a fresh
-// database with the same labelers (same users and sessions): small (~5,000 trees, ~50,000
-// messages) and large (--large-scale times the trees of every state, ~100,000 trees and ~1,000,000
-// messages by default). Both have the same mix of tree states: mostly finished trees with their
-// history, and enough trees in review, growing and ranking that no group of the draw runs dry.
-// At each size, after a few seconds that warm the fresh server up (floor requests, below; not
-// counted), 64 simulated labelers run over HTTP for 30 s, each looping: request a task (JSON
-// API) → submit an answer. A submit counts when the server acknowledged it (200); latency
-// percentiles are over submits. While it runs, pg_stat_activity is sampled to show where the
-// database connections spend their time. After each run the draw (draw_task, the statement behind
-// every task request) is timed alone for one labeler, so its growth with size shows apart from the
-// load.
-// At the small size the same labelers also run a floor for --floor-seconds, in four windows: before
-// the labeling run, after it, and in two pauses that cut it into three slices (the machine's speed
-// drifts by more than the figures' other noise, within a minute, so the floor is measured across
-// the same minute as the run it is compared with): each cycle is two task requests the API rejects
-// (400) right after signing the labeler in and reading the body.
+// two project sizes, each in a fresh database with the same labelers (same users and sessions):
+// small (~5,000 trees, ~50,000 messages) and large (--large-scale times the trees of every state,
+// ~100,000 trees and ~1,000,000 messages by default). Both have the same mix of tree states: mostly
+// finished trees with their history, and enough trees in review, growing and ranking that no group
+// of the draw runs dry. Both are seeded first, then the production build of the app runs on each,
+// on free ports, and after a few seconds that warm each fresh server up (floor requests, below;
+// not counted), 64 simulated labelers run over HTTP for 30 s at each size, each looping: request a
+// task (JSON API) → submit an answer. The two sizes take turns in --slices slices each (small,
+// large, large, small, small, large, …): the machine's speed drifts by more than the figures'
+// other noise within a minute, and taking turns weighs that drift on both sizes alike. A submit
+// counts when the server acknowledged it (200); latency percentiles are over submits. While a
+// slice runs, pg_stat_activity is sampled to show where the database connections spend their
+// time. After the runs the draw (draw_task, the statement behind every task request) is timed
+// alone for one labeler at each size, so its growth with size shows apart from the load.
+// The same labelers also run a floor on the small size's server for --floor-seconds, in windows
+// before the first pair of slices and after every pair, so across the same minutes as the runs it
+// is compared with: each cycle is two task requests the API rejects (400) right after signing the
+// labeler in and reading the body.
 // That is the least any request of the JSON API costs on this stack (Remix, the session lookup,
 // Node's HTTP); cycle_to_floor is the labeling loop's rate over the floor's.
-// At the large size, paced labelers follow: people who read and think before each answer
+// At the large size, with the small size's server stopped, paced labelers follow: people who read and think before each answer
 // (--think-seconds, jittered ±50 %), in steps of 50, 100, 200, … labelers (--step-seconds each,
 // or longer to collect 300 submits, after one think time for the new ones to spread out), until submit p99 passes 200 ms, the load
 // generator falls behind (its event loop shares the machine's cores with the server) or the
 // seeded labelers (--paced-max) run out; paced_labelers_at_p99_200ms is the last step that held.
-// Options: --labelers N, --seconds S, --pgbench-seconds S, --large-scale K, --think-seconds S,
+// Options: --labelers N, --seconds S (per size), --slices N, --floor-seconds S, --pgbench-seconds S, --large-scale K, --think-seconds S,
 // --step-seconds S, --paced-max N (0: no paced steps), --profile (writes a CPU profile of the web
 // server at the small size and prints its top functions), --statements (prints the statements
 // Postgres spent its time on at each size; needs pg_stat_statements in shared_preload_libraries),
@@ -56,7 +57,8 @@ const { values: opts } = parseArgs({
     labelers: { type: "string", default: "64" },
     seconds: { type: "string", default: "30" },
     "pgbench-seconds": { type: "string", default: "20" },
-    "floor-seconds": { type: "string", default: "12" },
+    "floor-seconds": { type: "string", default: "15" },
+    slices: { type: "string", default: "4" },
     "large-scale": { type: "string", default: "20" },
     "think-seconds": { type: "string", default: "10" },
     "step-seconds": { type: "string", default: "30" },
@@ -69,6 +71,7 @@ const { values: opts } = parseArgs({
 });
 const LABELERS = Number(opts.labelers);
 const SECONDS = Number(opts.seconds);
+const SLICES = Number(opts.slices);
 const PACED_MAX = Number(opts["paced-max"]);
 const THINK_MS = Number(opts["think-seconds"]) * 1000;
 const STEP_MS = Number(opts["step-seconds"]) * 1000;
@@ -174,8 +177,6 @@ function cpuMeter(webPid: number): () => { web: number; client: number; postgres
 }
 
 const FLOOR_WARMUP_SECONDS = 3;
-/** Floor windows at the small size: before the labeling run, between its slices, after it. */
-const FLOOR_WINDOWS = 4;
 
 /** One window of the floor: its cycles' latencies, its length and the CPU it used. */
 interface FloorWindow {
@@ -267,154 +268,160 @@ async function startServer(dbUrl: string, profileDir: string | null): Promise<Ru
 }
 
 /**
- * The labeling loop: every labeler requests a task and answers it at once, for --seconds in all, in
- * `slices` slices; between two slices every labeler finishes its cycle and `pause` runs (the floor).
+ * The labeling loop at one size: every labeler requests a task and answers it at once. It runs in
+ * slices, taken in turns with the other size's (see `interleaved`); between two slices every
+ * labeler has finished its cycle, and the figures are over all slices.
  */
-async function labelingRun(
-  size: string,
-  api: string,
-  labelers: Labeler[],
-  dbUrl: string,
-  webPid: number,
-  slices = 1,
-  pause: () => Promise<unknown> = async () => {},
-): Promise<LabelingFigures> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: labelers.length });
-  const post = (target: string, cookie: string, body: unknown) => postJson(agent, target, cookie, body);
-  // Warm-up, so connection pools and JIT are not measured.
-  await Promise.all(labelers.slice(0, 8).map(async (l) => (await post(api, l.cookie, { type: "random" })).text()));
+class LabelingLoad {
+  private readonly agent: http.Agent;
+  private readonly monitor: pg.Client;
+  private readonly submitMs: number[] = [];
+  private readonly requestMs: number[] = [];
+  private readonly byType: Record<string, number> = {};
+  private readonly statuses: Record<string, number> = {};
+  private readonly activity: Record<string, number> = {};
+  private readonly answered: number[];
+  private readonly cpu = { web: 0, postgres: 0, client: 0 };
+  private activitySamples = 0;
+  private requests = 0;
+  private noTask = 0;
+  private elapsedMs = 0;
 
-  const submitMs: number[] = [];
-  const requestMs: number[] = [];
-  const byType: Record<string, number> = {};
-  const statuses: Record<string, number> = {};
-  let requests = 0;
-  let noTask = 0;
-  const activity: Record<string, number> = {};
-  let activitySamples = 0;
-  const monitor = new pg.Client({ connectionString: dbUrl });
-  await monitor.connect();
-  let running = true;
-  let paused = false;
-  const sampler = (async () => {
-    while (running) {
-      if (paused) {
-        await sleep(50);
-        continue;
-      }
-      const { rows } = await monitor.query<{ what: string; n: number }>(
-        `SELECT CASE WHEN state = 'active' AND wait_event_type IS NOT NULL THEN 'waiting: ' || wait_event_type || '/' || wait_event
-                     ELSE coalesce(state, 'unknown') END AS what, count(*)::int AS n
-         FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1`,
-      );
-      for (const r of rows) activity[r.what] = (activity[r.what] ?? 0) + r.n;
-      activitySamples++;
-      await sleep(200);
-    }
-  })();
-
-  if (opts.statements) {
-    await monitor.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-    await monitor.query("SELECT pg_stat_statements_reset()");
+  constructor(
+    readonly size: string,
+    private readonly api: string,
+    private readonly labelers: Labeler[],
+    private readonly dbUrl: string,
+    private readonly webPid: number,
+  ) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: labelers.length });
+    this.monitor = new pg.Client({ connectionString: dbUrl });
+    this.answered = labelers.map(() => 0);
   }
-  log(`${size}: ${labelers.length} labelers for ${SECONDS} s${slices > 1 ? ` in ${slices} slices` : ""}`);
-  const answered = labelers.map(() => 0);
-  let elapsedMs = 0;
-  const cpu = { web: 0, postgres: 0, client: 0 };
-  for (let slice = 0; slice < slices; slice++) {
-    if (slice > 0) {
-      paused = true;
-      await pause();
-      paused = false;
+
+  private post(target: string, cookie: string, body: unknown) {
+    return postJson(this.agent, target, cookie, body);
+  }
+
+  async open() {
+    // Warm-up, so connection pools and JIT are not measured.
+    await Promise.all(this.labelers.slice(0, 8).map(async (l) => (await this.post(this.api, l.cookie, { type: "random" })).text()));
+    await this.monitor.connect();
+    if (opts.statements) {
+      await this.monitor.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+      await this.monitor.query("SELECT pg_stat_statements_reset()");
     }
-    const cpuUsed = cpuMeter(webPid);
+  }
+
+  /** One slice of `seconds`; pg_stat_activity is sampled while it runs. */
+  async slice(seconds: number) {
+    let running = true;
+    const sampler = (async () => {
+      while (running) {
+        const { rows } = await this.monitor.query<{ what: string; n: number }>(
+          `SELECT CASE WHEN state = 'active' AND wait_event_type IS NOT NULL THEN 'waiting: ' || wait_event_type || '/' || wait_event
+                       ELSE coalesce(state, 'unknown') END AS what, count(*)::int AS n
+           FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1`,
+        );
+        for (const r of rows) this.activity[r.what] = (this.activity[r.what] ?? 0) + r.n;
+        this.activitySamples++;
+        await sleep(200);
+      }
+    })();
+    const cpuUsed = cpuMeter(this.webPid);
     const started = performance.now();
-    const deadline = started + (SECONDS * 1000) / slices;
+    const deadline = started + seconds * 1000;
+    const submitsBefore = this.submitMs.length;
     await Promise.all(
-      labelers.map(async (l, i) => {
+      this.labelers.map(async (l, i) => {
         while (performance.now() < deadline) {
           const t0 = performance.now();
-          const res = await post(api, l.cookie, { type: "random" });
-          requests++;
-          requestMs.push(performance.now() - t0);
+          const res = await this.post(this.api, l.cookie, { type: "random" });
+          this.requests++;
+          this.requestMs.push(performance.now() - t0);
           if (res.status === 404) {
-            noTask++;
+            this.noTask++;
             await res.text();
             await sleep(50);
             continue;
           }
           if (res.status !== 200) {
-            statuses[`request ${res.status}`] = (statuses[`request ${res.status}`] ?? 0) + 1;
+            this.statuses[`request ${res.status}`] = (this.statuses[`request ${res.status}`] ?? 0) + 1;
             await res.text();
             continue;
           }
           const view = (await res.json()) as TaskView;
           const t1 = performance.now();
-          const answer = await post(`${api}/${view.task.id}`, l.cookie, answerFor(view, i * 1_000_000 + answered[i]++));
+          const answer = await this.post(`${this.api}/${view.task.id}`, l.cookie, answerFor(view, i * 1_000_000 + this.answered[i]++));
           const ms = performance.now() - t1;
           await answer.text();
           if (performance.now() > deadline && answer.status === 200) break; // finished after the bell: not counted
           if (answer.status === 200) {
-            submitMs.push(ms);
-            byType[view.task.type] = (byType[view.task.type] ?? 0) + 1;
-          } else statuses[`submit ${answer.status}`] = (statuses[`submit ${answer.status}`] ?? 0) + 1;
+            this.submitMs.push(ms);
+            this.byType[view.task.type] = (this.byType[view.task.type] ?? 0) + 1;
+          } else this.statuses[`submit ${answer.status}`] = (this.statuses[`submit ${answer.status}`] ?? 0) + 1;
         }
       }),
     );
-    elapsedMs += performance.now() - started;
+    const sliceMs = performance.now() - started;
+    this.elapsedMs += sliceMs;
     const used = cpuUsed();
-    cpu.web += used.web;
-    cpu.postgres += used.postgres;
-    cpu.client += used.client;
+    this.cpu.web += used.web;
+    this.cpu.postgres += used.postgres;
+    this.cpu.client += used.client;
+    running = false;
+    await sampler;
+    log(`${this.size}: slice of ${round(sliceMs / 1000)} s: ${round(((this.submitMs.length - submitsBefore) * 1000) / sliceMs)} cycles/s`);
   }
-  const elapsed = elapsedMs / 1000;
-  running = false;
-  await sampler;
-  agent.destroy();
 
-  if (opts.statements) {
-    const { rows } = await monitor.query<{ ms: number; plan_ms: number; calls: number; query: string }>(
-      `SELECT round(total_exec_time)::int AS ms, round(total_plan_time)::int AS plan_ms, calls::int,
-              left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
-       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-       ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
+  async close(): Promise<LabelingFigures> {
+    const { size, submitMs, requestMs, monitor } = this;
+    const elapsed = this.elapsedMs / 1000;
+    this.agent.destroy();
+    if (opts.statements) {
+      const { rows } = await monitor.query<{ ms: number; plan_ms: number; calls: number; query: string }>(
+        `SELECT round(total_exec_time)::int AS ms, round(total_plan_time)::int AS plan_ms, calls::int,
+                left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+         ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
+      );
+      for (const r of rows) log(`${size}: statement: ${r.ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls: ${r.query}`);
+    }
+    const { rows: treeRows } = await monitor.query<{ state: string; n: number }>("SELECT state::text, count(*)::int AS n FROM message_trees GROUP BY 1");
+    await monitor.end();
+    submitMs.sort((a, b) => a - b);
+    requestMs.sort((a, b) => a - b);
+    log(`${size}: trees after the run: ${JSON.stringify(Object.fromEntries(treeRows.map((r) => [r.state, r.n])))}`);
+    log(`${size}: submits by type: ${JSON.stringify(this.byType)}; other answers: ${JSON.stringify(this.statuses)}; no task: ${this.noTask}`);
+    const share = Object.entries(this.activity)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${round(v / this.activitySamples)}`)
+      .join(", ");
+    log(`${size}: database connections on average: ${share}`);
+    const perSubmit = (seconds: number) => round((1000 * seconds) / Math.max(1, submitMs.length), 2);
+    const figures: LabelingFigures = {
+      submitsPerS: round(submitMs.length / elapsed),
+      p50Ms: round(percentile(submitMs, 0.5)),
+      p99Ms: round(percentile(submitMs, 0.99)),
+      seconds: round(elapsed),
+      submits: submitMs.length,
+      requestsPerS: round(this.requests / elapsed),
+      requestP50Ms: round(percentile(requestMs, 0.5)),
+      requestP99Ms: round(percentile(requestMs, 0.99)),
+      webMs: perSubmit(this.cpu.web),
+      postgresMs: perSubmit(this.cpu.postgres),
+      clientMs: perSubmit(this.cpu.client),
+    };
+    log(
+      `${size}: ${figures.submitsPerS} cycles/s (acknowledged submits), submit p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms; ` +
+        `task requests ${figures.requestsPerS}/s, p50 ${figures.requestP50Ms} ms, p99 ${figures.requestP99Ms} ms`,
     );
-    for (const r of rows) log(`${size}: statement: ${r.ms} ms (+${r.plan_ms} ms planning) in ${r.calls} calls: ${r.query}`);
+    log(
+      `${size}: CPU per acknowledged submit (task request included): web server ${figures.webMs} ms, Postgres ${figures.postgresMs} ms, ` +
+        `this load generator ${figures.clientMs} ms; the machine has ${os.availableParallelism()} cores for ${figures.seconds} s`,
+    );
+    return figures;
   }
-  const { rows: treeRows } = await monitor.query<{ state: string; n: number }>("SELECT state::text, count(*)::int AS n FROM message_trees GROUP BY 1");
-  await monitor.end();
-  submitMs.sort((a, b) => a - b);
-  requestMs.sort((a, b) => a - b);
-  log(`${size}: trees after the run: ${JSON.stringify(Object.fromEntries(treeRows.map((r) => [r.state, r.n])))}`);
-  log(`${size}: submits by type: ${JSON.stringify(byType)}; other answers: ${JSON.stringify(statuses)}; no task: ${noTask}`);
-  const share = Object.entries(activity)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${round(v / activitySamples)}`)
-    .join(", ");
-  log(`${size}: database connections on average: ${share}`);
-  const perSubmit = (seconds: number) => round((1000 * seconds) / Math.max(1, submitMs.length), 2);
-  const figures: LabelingFigures = {
-    submitsPerS: round(submitMs.length / elapsed),
-    p50Ms: round(percentile(submitMs, 0.5)),
-    p99Ms: round(percentile(submitMs, 0.99)),
-    seconds: round(elapsed),
-    submits: submitMs.length,
-    requestsPerS: round(requests / elapsed),
-    requestP50Ms: round(percentile(requestMs, 0.5)),
-    requestP99Ms: round(percentile(requestMs, 0.99)),
-    webMs: perSubmit(cpu.web),
-    postgresMs: perSubmit(cpu.postgres),
-    clientMs: perSubmit(cpu.client),
-  };
-  log(
-    `${size}: ${figures.submitsPerS} cycles/s (acknowledged submits), submit p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms; ` +
-      `task requests ${figures.requestsPerS}/s, p50 ${figures.requestP50Ms} ms, p99 ${figures.requestP99Ms} ms`,
-  );
-  log(
-    `${size}: CPU per acknowledged submit (task request included): web server ${figures.webMs} ms, Postgres ${figures.postgresMs} ms, ` +
-      `this load generator ${figures.clientMs} ms; the machine has ${os.availableParallelism()} cores for ${figures.seconds} s`,
-  );
-  return figures;
 }
 
 /**
@@ -581,92 +588,84 @@ async function pacedRun(api: string, pool: Labeler[], webPid: number) {
   return { held, stoppedBy, steps };
 }
 
-interface SizeResult {
+/** One project size: its database, seeded, and the production server on it. */
+interface SizeRig {
+  size: "small" | "large";
+  dbUrl: string;
   seed: BenchSeed;
-  labeling: LabelingFigures;
-  draw: { ms: number; buffers: number };
-  probe?: { prismaMs: number; pgMs: number };
-  floor?: ReturnType<typeof floorFigures>;
-  paced?: Awaited<ReturnType<typeof pacedRun>>;
+  server: RunningProcess & { url: string };
+  api: string;
+  webPid: number;
 }
 
-/** Seeds a fresh database at one size, starts the app on it and runs the loads of that size. */
-async function sizeRun(size: "small" | "large", sizes: SeedSizes, people: BenchPeople, labelers: Labeler[]): Promise<SizeResult> {
-  const dbUrl = withDatabase(base, `rlhf_bench_labeling_${size}_${suffix}`);
-  await ensureDatabase(dbUrl);
-  const profileDir = opts.profile && size === "small" ? path.resolve("test-output", `bench-profile-${suffix}`) : null;
-  let server: (RunningProcess & { url: string }) | null = null;
-  try {
-    log(`${size}: migrating a fresh database`);
-    await migrateDeploy(dbUrl);
-    const seed = await seedBench(dbUrl, sizes, people, (msg) => log(`${size}: ${msg}`));
-    const treeCount = Object.values(seed.trees).reduce((a, b) => a + b, 0);
-    log(
-      `${size}: seeded ${treeCount} trees ${JSON.stringify(seed.trees)}, ${seed.rows.messages} messages, ${seed.rows.tasks} tasks, ` +
-        `${seed.rows.labels} labels, ${seed.rows.rankings} rankings, ${people.labelerIds.length} labelers with sessions in ${round(seed.seconds)} s ` +
-        `(COPY, indexes built after, ANALYZE)`,
-    );
-    const probe = size === "small" ? await queryCostProbe(dbUrl) : undefined;
-    if (probe) log(`one SELECT 1 costs this process ${probe.prismaMs} ms of CPU through Prisma's $queryRaw, ${probe.pgMs} ms through pg`);
+const sizeDatabase = (size: "small" | "large") => withDatabase(base, `rlhf_bench_labeling_${size}_${suffix}`);
 
-    server = await startServer(dbUrl, profileDir);
-    const api = `${server.url}/api/projects/${seed.slug}/tasks`;
-    const webPid = server.child.pid!;
-    const loop = labelers.slice(0, LABELERS);
-    // A server just started runs its first seconds cold (JIT, connection pools): at both sizes a
-    // few seconds of floor requests, not counted, come first. At the small size the floor then
-    // runs in FLOOR_WINDOWS windows: before the labeling run, in the pauses between its slices, and
-    // after it.
-    const floorAgent = new http.Agent({ keepAlive: true, maxSockets: loop.length });
-    const floor = (seconds: number, label: string) => floorWindow(loop, (cookie) => postJson(floorAgent, api, cookie, { type: "no_such_task" }), webPid, seconds, label);
-    const floorSeconds = Number(opts["floor-seconds"]) / FLOOR_WINDOWS;
-    await floor(FLOOR_WARMUP_SECONDS, `${size}: warm-up, not counted`);
-    const windows: FloorWindow[] = [];
-    const floorAt = async (where: string) => windows.push(await floor(floorSeconds, `floor ${where}`));
-    let labeling: LabelingFigures;
-    if (size === "small") {
-      log(`floor: ${loop.length} labelers for ${FLOOR_WINDOWS} windows of ${round(floorSeconds)} s, around and between the labeling run's ${FLOOR_WINDOWS - 1} slices`);
-      await floorAt("before the labeling run");
-      labeling = await labelingRun(size, api, loop, dbUrl, webPid, FLOOR_WINDOWS - 1, () => floorAt(`in pause ${windows.length} of the labeling run`));
-      await floorAt("after the labeling run");
-    } else {
-      labeling = await labelingRun(size, api, loop, dbUrl, webPid);
-    }
-    floorAgent.destroy();
-    const draw = await drawProbe(size, dbUrl, seed.projectId, loop[0].id);
-    const result: SizeResult = { seed, labeling, draw, probe };
-    if (windows.length) {
-      result.floor = floorFigures(windows);
-      const f = result.floor;
-      log(
-        `floor (two task requests rejected with 400 per cycle): ${f.cyclesPerS} cycles/s (windows in order: ${f.windowsCyclesPerS.join(", ")}), ` +
-          `p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ` +
-          `CPU per cycle: web server ${f.webMs} ms, Postgres ${f.postgresMs} ms, this load generator ${f.clientMs} ms`,
-      );
-    } else if (PACED_MAX > 0) {
-      result.paced = await pacedRun(api, labelers.slice(0, PACED_MAX), webPid);
-    }
-    await server.stop();
-    if (process.env.BENCH_SERVER_LOG) console.log(server.output().slice(0, 4000));
-    server = null;
-    if (profileDir) {
-      // One profile per thread; the main thread's is the largest (the other is tsx's loader).
-      const file = fs
-        .readdirSync(profileDir)
-        .filter((f) => f.endsWith(".cpuprofile"))
-        .map((f) => path.join(profileDir, f))
-        .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
-      if (file) for (const line of summarizeProfile(file)) log(`profile: ${line}`);
-    }
-    return result;
-  } catch (error) {
-    if (server) console.error(server.output());
-    throw error;
-  } finally {
-    await server?.stop();
-    if (opts["keep-database"]) log(`database kept: ${dbUrl}`);
-    else await dropDatabase(dbUrl);
+/** Migrates and seeds a fresh database at one size. */
+async function seedSize(size: "small" | "large", sizes: SeedSizes, people: BenchPeople): Promise<{ dbUrl: string; seed: BenchSeed }> {
+  const dbUrl = sizeDatabase(size);
+  await ensureDatabase(dbUrl);
+  log(`${size}: migrating a fresh database`);
+  await migrateDeploy(dbUrl);
+  const seed = await seedBench(dbUrl, sizes, people, (msg) => log(`${size}: ${msg}`));
+  log(
+    `${size}: seeded ${treeCount(seed)} trees ${JSON.stringify(seed.trees)}, ${seed.rows.messages} messages, ${seed.rows.tasks} tasks, ` +
+      `${seed.rows.labels} labels, ${seed.rows.rankings} rankings, ${people.labelerIds.length} labelers with sessions in ${round(seed.seconds)} s ` +
+      `(COPY, indexes built after, ANALYZE)`,
+  );
+  return { dbUrl, seed };
+}
+
+const treeCount = (seed: BenchSeed) => Object.values(seed.trees).reduce((a, b) => a + b, 0);
+
+/** The CPU profile of the small size's server (one per thread; the main thread's is the largest). */
+function printProfile(profileDir: string) {
+  const file = fs
+    .readdirSync(profileDir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => path.join(profileDir, f))
+    .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+  if (file) for (const line of summarizeProfile(file)) log(`profile: ${line}`);
+}
+
+/**
+ * Both sizes' labeling runs in turns, SLICES slices each in the order small, large, large, small,
+ * small, large, … so that the machine's drift weighs on both sizes alike, with the floor (against
+ * the small size's server) before the first pair, after every pair, and so around and between the
+ * small size's slices too.
+ */
+async function interleaved(small: SizeRig, large: SizeRig, loop: Labeler[]) {
+  const floorAgent = new http.Agent({ keepAlive: true, maxSockets: loop.length });
+  const floor = (rig: SizeRig, seconds: number, label: string) =>
+    floorWindow(loop, (cookie) => postJson(floorAgent, rig.api, cookie, { type: "no_such_task" }), rig.webPid, seconds, label);
+  // A server just started runs its first seconds cold (JIT, connection pools): a few seconds of
+  // floor requests, not counted, come first on each.
+  await floor(small, FLOOR_WARMUP_SECONDS, "small: warm-up, not counted");
+  await floor(large, FLOOR_WARMUP_SECONDS, "large: warm-up, not counted");
+  const loads = { small: new LabelingLoad("small", small.api, loop, small.dbUrl, small.webPid), large: new LabelingLoad("large", large.api, loop, large.dbUrl, large.webPid) };
+  await loads.small.open();
+  await loads.large.open();
+  const windows: FloorWindow[] = [];
+  const floorSeconds = Number(opts["floor-seconds"]) / (SLICES + 1);
+  const floorAt = async (where: string) => windows.push(await floor(small, floorSeconds, `floor ${where}`));
+  log(
+    `${loop.length} labelers for ${SECONDS} s at each size in ${SLICES} slices, sizes in turns; ` +
+      `floor in ${SLICES + 1} windows of ${round(floorSeconds)} s around the pairs of slices`,
+  );
+  await floorAt("before the first pair of slices");
+  for (let i = 0; i < SLICES; i++) {
+    const pair = i % 2 === 0 ? [loads.small, loads.large] : [loads.large, loads.small];
+    for (const load of pair) await load.slice(SECONDS / SLICES);
+    await floorAt(`after pair ${i + 1}`);
   }
+  floorAgent.destroy();
+  const figures = { small: await loads.small.close(), large: await loads.large.close(), floor: floorFigures(windows) };
+  const f = figures.floor;
+  log(
+    `floor (two task requests rejected with 400 per cycle): ${f.cyclesPerS} cycles/s (windows in order: ${f.windowsCyclesPerS.join(", ")}), ` +
+      `p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ` +
+      `CPU per cycle: web server ${f.webMs} ms, Postgres ${f.postgresMs} ms, this load generator ${f.clientMs} ms`,
+  );
+  return figures;
 }
 
 // ─── 4. Both sizes ──────────────────────────────────────────────────────────
@@ -680,7 +679,7 @@ if (opts.statements) {
   }
 }
 const tps = await pgbench();
-process.env.DATABASE_URL = withDatabase(base, `rlhf_bench_labeling_small_${suffix}`);
+process.env.DATABASE_URL = sizeDatabase("small");
 process.env.SESSION_SECRET ??= crypto.randomBytes(24).toString("hex");
 const { hashPassword } = await import("~/auth/password.server.ts");
 const { sessionCookie } = await import("~/auth/session.server.ts");
@@ -691,7 +690,7 @@ const labelers: Labeler[] = await Promise.all(
 );
 buildIfStale();
 const scale = Number(opts["large-scale"]);
-const large: SeedSizes = {
+const largeSizes: SeedSizes = {
   finishedTrees: SMALL.finishedTrees * scale,
   rankingTrees: SMALL.rankingTrees * scale,
   reviewTrees: SMALL.reviewTrees * scale,
@@ -699,57 +698,89 @@ const large: SeedSizes = {
   // As many messages per author at both sizes: a project grows by people as well as by trees.
   authors: SMALL.authors * scale,
 };
-const s = await sizeRun("small", SMALL, people, labelers);
-const l = await sizeRun("large", large, people, labelers);
-const floor = s.floor!;
-const trees = (r: SizeResult) => Object.values(r.seed.trees).reduce((a, b) => a + b, 0);
-log(
-  `small ${trees(s)} trees: ${s.labeling.submitsPerS} cycles/s, submit p50 ${s.labeling.p50Ms} ms, p99 ${s.labeling.p99Ms} ms; ` +
-    `large ${trees(l)} trees: ${l.labeling.submitsPerS} cycles/s, submit p50 ${l.labeling.p50Ms} ms, p99 ${l.labeling.p99Ms} ms; ` +
-    `floor ${floor.cyclesPerS} cycles/s; whole benchmark ${round((performance.now() - benchStarted) / 1000)} s`,
-);
-console.log(
-  JSON.stringify({
-    bench: "labeling",
-    submits_per_s: s.labeling.submitsPerS,
-    p50_ms: s.labeling.p50Ms,
-    p99_ms: s.labeling.p99Ms,
-    pgbench_tps: round(tps),
-    ratio: round(s.labeling.submitsPerS / tps, 3),
-    labelers: LABELERS,
-    seconds: s.labeling.seconds,
-    submits: s.labeling.submits,
-    task_requests_per_s: s.labeling.requestsPerS,
-    task_request_p50_ms: s.labeling.requestP50Ms,
-    task_request_p99_ms: s.labeling.requestP99Ms,
-    web_cpu_ms_per_submit: s.labeling.webMs,
-    postgres_cpu_ms_per_submit: s.labeling.postgresMs,
-    client_cpu_ms_per_submit: s.labeling.clientMs,
-    floor_cycles_per_s: floor.cyclesPerS,
-    floor_p99_ms: floor.p99Ms,
-    floor_ratio: round(floor.cyclesPerS / tps, 3),
-    prisma_select1_cpu_ms: s.probe!.prismaMs,
-    pg_select1_cpu_ms: s.probe!.pgMs,
-    small_trees: trees(s),
-    small_messages: s.seed.rows.messages,
-    small_seed_s: round(s.seed.seconds),
-    small_draw_ms: s.draw.ms,
-    large_trees: trees(l),
-    large_messages: l.seed.rows.messages,
-    large_seed_s: round(l.seed.seconds),
-    large_draw_ms: l.draw.ms,
-    large_submits_per_s: l.labeling.submitsPerS,
-    large_p50_ms: l.labeling.p50Ms,
-    large_p99_ms: l.labeling.p99Ms,
-    large_task_request_p99_ms: l.labeling.requestP99Ms,
-    large_web_cpu_ms_per_submit: l.labeling.webMs,
-    large_postgres_cpu_ms_per_submit: l.labeling.postgresMs,
-    cycle_to_floor: round(s.labeling.submitsPerS / floor.cyclesPerS, 3),
-    large_to_small: round(l.labeling.submitsPerS / s.labeling.submitsPerS, 3),
-    paced_labelers_at_p99_200ms: l.paced?.held ?? null,
-    paced_stopped_by: l.paced?.stoppedBy ?? null,
-    paced_think_seconds: THINK_MS / 1000,
-    paced_steps: l.paced?.steps ?? [],
-  }),
-);
+const profileDir = opts.profile ? path.resolve("test-output", `bench-profile-${suffix}`) : null;
+const rigs: Partial<Record<"small" | "large", SizeRig>> = {};
+const created = [sizeDatabase("small"), sizeDatabase("large")];
+try {
+  const smallSeed = await seedSize("small", SMALL, people);
+  const probe = await queryCostProbe(smallSeed.dbUrl);
+  log(`one SELECT 1 costs this process ${probe.prismaMs} ms of CPU through Prisma's $queryRaw, ${probe.pgMs} ms through pg`);
+  const largeSeed = await seedSize("large", largeSizes, people);
+  // The seeds' writes flushed now rather than by a checkpoint in the middle of a run.
+  await withAdminClient(base, (c) => c.query("CHECKPOINT"));
+  for (const [size, seed] of [["small", smallSeed], ["large", largeSeed]] as const) {
+    const server = await startServer(seed.dbUrl, size === "small" ? profileDir : null);
+    rigs[size] = { size, ...seed, server, api: `${server.url}/api/projects/${seed.seed.slug}/tasks`, webPid: server.child.pid! };
+  }
+  const s = rigs.small!;
+  const l = rigs.large!;
+  const loop = labelers.slice(0, LABELERS);
+  const run = await interleaved(s, l, loop);
+  const draw = { small: await drawProbe("small", s.dbUrl, s.seed.projectId, loop[0].id), large: await drawProbe("large", l.dbUrl, l.seed.projectId, loop[0].id) };
+  // The small size's server stops before the paced steps, which have the machine to themselves.
+  await s.server.stop();
+  if (profileDir) printProfile(profileDir);
+  const paced = PACED_MAX > 0 ? await pacedRun(l.api, labelers.slice(0, PACED_MAX), l.webPid) : undefined;
+  if (process.env.BENCH_SERVER_LOG) for (const rig of [s, l]) console.log(rig.server.output().slice(0, 4000));
+  const floor = run.floor;
+  log(
+    `small ${treeCount(s.seed)} trees: ${run.small.submitsPerS} cycles/s, submit p50 ${run.small.p50Ms} ms, p99 ${run.small.p99Ms} ms; ` +
+      `large ${treeCount(l.seed)} trees: ${run.large.submitsPerS} cycles/s, submit p50 ${run.large.p50Ms} ms, p99 ${run.large.p99Ms} ms; ` +
+      `floor ${floor.cyclesPerS} cycles/s; whole benchmark ${round((performance.now() - benchStarted) / 1000)} s`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: "labeling",
+      submits_per_s: run.small.submitsPerS,
+      p50_ms: run.small.p50Ms,
+      p99_ms: run.small.p99Ms,
+      pgbench_tps: round(tps),
+      ratio: round(run.small.submitsPerS / tps, 3),
+      labelers: LABELERS,
+      seconds: run.small.seconds,
+      slices: SLICES,
+      submits: run.small.submits,
+      task_requests_per_s: run.small.requestsPerS,
+      task_request_p50_ms: run.small.requestP50Ms,
+      task_request_p99_ms: run.small.requestP99Ms,
+      web_cpu_ms_per_submit: run.small.webMs,
+      postgres_cpu_ms_per_submit: run.small.postgresMs,
+      client_cpu_ms_per_submit: run.small.clientMs,
+      floor_cycles_per_s: floor.cyclesPerS,
+      floor_p99_ms: floor.p99Ms,
+      floor_ratio: round(floor.cyclesPerS / tps, 3),
+      prisma_select1_cpu_ms: probe.prismaMs,
+      pg_select1_cpu_ms: probe.pgMs,
+      small_trees: treeCount(s.seed),
+      small_messages: s.seed.rows.messages,
+      small_seed_s: round(s.seed.seconds),
+      small_draw_ms: draw.small.ms,
+      large_trees: treeCount(l.seed),
+      large_messages: l.seed.rows.messages,
+      large_seed_s: round(l.seed.seconds),
+      large_draw_ms: draw.large.ms,
+      large_submits_per_s: run.large.submitsPerS,
+      large_p50_ms: run.large.p50Ms,
+      large_p99_ms: run.large.p99Ms,
+      large_task_request_p99_ms: run.large.requestP99Ms,
+      large_web_cpu_ms_per_submit: run.large.webMs,
+      large_postgres_cpu_ms_per_submit: run.large.postgresMs,
+      cycle_to_floor: round(run.small.submitsPerS / floor.cyclesPerS, 3),
+      large_to_small: round(run.large.submitsPerS / run.small.submitsPerS, 3),
+      paced_labelers_at_p99_200ms: paced?.held ?? null,
+      paced_stopped_by: paced?.stoppedBy ?? null,
+      paced_think_seconds: THINK_MS / 1000,
+      paced_steps: paced?.steps ?? [],
+    }),
+  );
+} catch (error) {
+  for (const rig of Object.values(rigs)) console.error(rig.server.output());
+  throw error;
+} finally {
+  for (const rig of Object.values(rigs)) await rig.server.stop();
+  for (const dbUrl of created) {
+    if (opts["keep-database"]) log(`database kept: ${dbUrl}`);
+    else await dropDatabase(dbUrl);
+  }
+}
 process.exit(0);
