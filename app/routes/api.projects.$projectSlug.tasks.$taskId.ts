@@ -43,13 +43,26 @@ export async function action({ request, params }: ActionFunctionArgs) {
     const taskId = params.taskId ?? "";
     const submitKey = () => parseSubmitKey(request.headers.get("Idempotency-Key"));
     try {
-      // Labels and rankings read and check the task under its lock in one statement, which
-      // carries the session check.
       if (!a.release && !a.started && !a.seen && !a.skip) {
         const key = submitKey();
+        // Labels and rankings read and check the task under its lock in one statement, which
+        // carries the session check.
         if (a.labels !== undefined) return Response.json({ ok: true, ...(await submitLabels(p, taskId, viewer.id, a.labels, key, check)) });
         if (a.order !== undefined || a.notRankable !== undefined) {
           return Response.json({ ok: true, ...(await submitRanking(p, taskId, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report }, key, check)) });
+        }
+        // A text needs the task's kind first (prompt or reply, and the reply's role for its rate
+        // limit); that read carries the session check.
+        const task = await getOwnTask(p, taskId, viewer.id, check);
+        switch (TASK_TYPE_INFO[task.type].kind) {
+          case "prompt":
+            return Response.json({ ok: true, ...(await submitPrompt(p, task, viewer.id, { text: a.text, lang: a.lang }, key)) });
+          case "reply":
+            return Response.json({ ok: true, ...(await submitReply(p, task, viewer.id, { text: a.text }, key)) });
+          case "label":
+            return Response.json({ ok: true, ...(await submitLabels(p, task, viewer.id, {}, key)) });
+          case "rank":
+            return Response.json({ ok: true, ...(await submitRanking(p, task, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report }, key)) });
         }
       }
       await check.confirm();
@@ -64,23 +77,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
           task: { id: task.id, state: task.state, startedAt: task.startedAt?.toISOString() ?? null, expiresAt: task.expiresAt.toISOString() },
         });
       }
-      const key = submitKey();
-      if (a.skip) {
-        await skipTask(p, taskId, viewer.id, a.reason, key);
-        return Response.json({ ok: true, skipped: true });
-      }
-      // A text needs the task's kind first (prompt or reply, and the reply's role for its rate limit).
-      const task = await getOwnTask(p, taskId, viewer.id);
-      switch (TASK_TYPE_INFO[task.type].kind) {
-        case "prompt":
-          return Response.json({ ok: true, ...(await submitPrompt(p, task, viewer.id, { text: a.text, lang: a.lang }, key)) });
-        case "reply":
-          return Response.json({ ok: true, ...(await submitReply(p, task, viewer.id, { text: a.text }, key)) });
-        case "label":
-          return Response.json({ ok: true, ...(await submitLabels(p, task, viewer.id, a.labels ?? {}, key)) });
-        case "rank":
-          return Response.json({ ok: true, ...(await submitRanking(p, task, viewer.id, { order: a.order, notRankable: a.notRankable, report: a.report }, key)) });
-      }
+      // What is left is a skip.
+      await skipTask(p, taskId, viewer.id, a.reason, submitKey());
+      return Response.json({ ok: true, skipped: true });
     } catch (error) {
       // A retry of the submit that finished the task (same Idempotency-Key): stored once, answered again.
       if (error instanceof SubmitReplayed) {

@@ -89,6 +89,12 @@ async function readTask(db: SqlDb, taskId: string, forUpdate = false): Promise<T
   return rows.length ? toTask(rows[0]) : null;
 }
 
+/** readTask with the caller read through the session check: a refused check fails the read. */
+async function readTaskChecked(taskId: string, caller: Prisma.Sql): Promise<TaskRecord | null> {
+  const rows = await db.$queryRaw<TaskRow[]>`SELECT ${TASK_COLUMNS}, ${caller} AS caller FROM tasks k WHERE k.id = ${taskId}::uuid`;
+  return rows.length ? toTask(rows[0]) : null;
+}
+
 const words = (s: string) => s.replaceAll("_", " ");
 const withArticle = (phrase: string) => `${/^[aeiou]/.test(phrase) ? "an" : "a"} ${phrase}`;
 
@@ -189,9 +195,10 @@ const firstHoldMinutes = (config: WorkflowConfig) => Math.min(config.unstartedTa
 // ─── One task ───────────────────────────────────────────────────────────────
 
 /** The labeler's own task in this project; a 404 for unknown ids, a 403 for someone else's. */
-export async function getOwnTask(projectId: string, taskId: string, userId: string): Promise<TaskRecord> {
+/** The caller's own task; with a session check, the read carries it (the text submits of the JSON API). */
+export async function getOwnTask(projectId: string, taskId: string, userId: string, check?: SessionCheck): Promise<TaskRecord> {
   assertUuid(taskId, "task");
-  const task = await readTask(db, taskId);
+  const task = check ? await readTaskChecked(taskId, callerSql(userId, check)) : await readTask(db, taskId);
   if (!task || task.projectId !== projectId) throw notFound("No such task in this project.");
   if (task.assigneeId !== userId) throw new LabelingError("forbidden", "This task belongs to another labeler.");
   return task;

@@ -1,5 +1,5 @@
-// The JSON API's task request and its review and ranking submits check the session inside their
-// one statement once this process has seen the session (app/auth/session-check.server.ts). Access
+// The JSON API's task request and its submits (reviews, rankings, texts) check the session inside
+// their first statement once this process has seen the session (app/auth/session-check.server.ts). Access
 // taken away after that must still be refused as a full lookup refuses it, with nothing written.
 import crypto from "node:crypto";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -7,7 +7,7 @@ import { pgPool, prisma } from "~/db.server.ts";
 import * as apiTask from "~/routes/api.projects.$projectSlug.tasks.$taskId.ts";
 import * as apiTasks from "~/routes/api.projects.$projectSlug.tasks.ts";
 import { addToProject, call, createTestUser } from "../../helpers/users.ts";
-import { doTask, GOOD_LABELS, makeProject } from "./fixtures.ts";
+import { doTask, freshText, GOOD_LABELS, makeProject } from "./fixtures.ts";
 
 let projectId = "";
 let slug = "";
@@ -128,6 +128,34 @@ describe("the session check inside the hot statements", () => {
     expect((await answer(removed.cookie, removed.task.id, { order: removed.order }, p.slug)).status).toBe(403);
     expect(await rankingsBy(removed)).toBe(0);
     expect((await prisma.task.findUniqueOrThrow({ where: { id: removed.task.id } })).state).toBe("acknowledged");
+  });
+
+  it("takes a prompt with the check in its task's read, and refuses one from a labeler signed out or removed since", async () => {
+    const writer = async () => {
+      const { user, cookie } = await createTestUser();
+      await addToProject(projectId, user.id, "labeler");
+      expect((await draw(cookie, { type: "nope" })).status).toBe(400);
+      const drawn = await draw(cookie, { type: "initial_prompt" });
+      expect(drawn.status).toBe(200);
+      return { user, cookie, task: (drawn.body as { task: { id: string } }).task };
+    };
+    const promptsBy = (userId: string) => prisma.message.count({ where: { authorUserId: userId } });
+
+    const kept = await writer();
+    expect(await lookupsDuring(async () => expect((await answer(kept.cookie, kept.task.id, { text: freshText("prompt") })).status).toBe(200))).toBe(0);
+    expect(await promptsBy(kept.user.id)).toBe(1);
+
+    const revocations = [
+      [401, (userId: string) => prisma.session.deleteMany({ where: { userId } })],
+      [403, (userId: string) => prisma.projectMember.deleteMany({ where: { projectId, userId } })],
+    ] as const;
+    for (const [status, revoke] of revocations) {
+      const gone = await writer();
+      await revoke(gone.user.id);
+      expect((await answer(gone.cookie, gone.task.id, { text: freshText("prompt") })).status).toBe(status);
+      expect(await promptsBy(gone.user.id)).toBe(0);
+      expect((await prisma.task.findUniqueOrThrow({ where: { id: gone.task.id } })).state).toBe("acknowledged");
+    }
   });
 
   it("refuses the old slug of a renamed project", async () => {
