@@ -194,8 +194,10 @@ const firstHoldMinutes = (config: WorkflowConfig) => Math.min(config.unstartedTa
 
 // ─── One task ───────────────────────────────────────────────────────────────
 
-/** The labeler's own task in this project; a 404 for unknown ids, a 403 for someone else's. */
-/** The caller's own task; with a session check, the read carries it (the text submits of the JSON API). */
+/**
+ * The labeler's own task in this project; a 404 for unknown ids, a 403 for someone else's. With a
+ * session check (a text submit of the JSON API), the read carries it.
+ */
 export async function getOwnTask(projectId: string, taskId: string, userId: string, check?: SessionCheck): Promise<TaskRecord> {
   assertUuid(taskId, "task");
   const task = check ? await readTaskChecked(taskId, callerSql(userId, check)) : await readTask(db, taskId);
