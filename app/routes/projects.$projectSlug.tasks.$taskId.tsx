@@ -95,7 +95,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
   try {
     nextTaskId = (await requestTask({ projectId: p.id, userId: viewer.id, type: next }))?.id ?? null;
   } catch {
-    nextTaskId = null; // e.g. the request limit: the chooser explains when asked again
+    nextTaskId = null; // e.g. the request limit, which the chooser shows
   }
   return redirect(nextTaskId ? `/projects/${p.slug}/tasks/${nextTaskId}?next=${next}&${done}=1` : `/projects/${p.slug}/tasks?next=${next}&${done}=1`);
 }

@@ -10,6 +10,7 @@ import { TASK_TYPES } from "~/domain/tasks/task-types.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { openTaskCounts } from "~/models/labeling/dashboard.server.ts";
 import { actionFailure } from "~/models/labeling/http.server.ts";
+import { taskRequestLimit } from "~/models/labeling/rate-limits.server.ts";
 import { heldTask, requestTask } from "~/models/labeling/tasks.server.ts";
 import { badRequest } from "~/utils/http.server.ts";
 import { readFormFields } from "~/utils/body.server.ts";
@@ -20,7 +21,8 @@ export const meta: MetaFunction = () => [{ title: "Next task · RLHF Studio" }];
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const { viewer, project } = await authorize(request, access, params);
   const [open, config] = await Promise.all([openTaskCounts(project!.id, viewer.id), projectConfig(project!.id)]);
-  return { project: project!, available: open.available, held: open.held, writeLimits: open.writeLimits, languages: config.languages };
+  const requestLimit = await taskRequestLimit(project!.id, viewer.id, config);
+  return { project: project!, available: open.available, held: open.held, writeLimits: open.writeLimits, requestLimit, languages: config.languages };
 }
 
 const TaskRequestSchema = z.object({
@@ -49,7 +51,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 }
 
 export default function NextTask() {
-  const { project, available, held, writeLimits, languages } = useLoaderData<typeof loader>();
+  const { project, available, held, writeLimits, requestLimit, languages } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const [params] = useSearchParams();
   const next = params.get("next") ?? "random";
@@ -60,6 +62,7 @@ export default function NextTask() {
       {params.get("saved") && <p className="notice" role="status">Saved. Thank you!</p>}
       {params.get("skipped") && <p className="notice" role="status">Skipped.</p>}
       {result?.error && <p className="notice error" role="alert">{result.error}</p>}
+      {requestLimit && !result?.error && <p className="notice error" role="alert" data-testid="request-limit">{requestLimit}</p>}
       {result && "empty" in result && result.empty && (
         <p className="notice" role="status" data-testid="no-task">
           {result.empty}

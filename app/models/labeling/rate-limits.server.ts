@@ -66,5 +66,16 @@ export async function writeLimits(projectId: string, userId: string, config: Wor
   return out;
 }
 
+/** The key draw_task counts a labeler's task requests under. */
+const taskRequestKey = (projectId: string, userId: string) => `labeling:tasks:${projectId}:${userId}`;
+
+/** Says so when this labeler's task requests are used up, read without counting one: the chooser
+ *  explains at once why no task opened (after a submit whose next draw was refused, say). */
+export async function taskRequestLimit(projectId: string, userId: string, config: WorkflowConfig): Promise<string | null> {
+  const limit = config.rateLimits.taskRequests;
+  const [state] = await peekRateLimits([{ key: taskRequestKey(projectId, userId), limit }]);
+  return state.allowed ? null : rateLimitError("task requests", limit, state.retryAfterSeconds).message;
+}
+
 /** The error for a writing task asked for while its role's limit is used up. */
 export const writeLimitError = (limit: WriteLimit) => new LabelingError("rate_limited", limit.message, {}, limit.retryAfterSeconds);

@@ -10,6 +10,8 @@ import { limitReplies } from "~/models/labeling/rate-limits.server.ts";
 import { submitRanking } from "~/models/labeling/rankings.server.ts";
 import { requestTask, skipTask, touchTask, type TaskRecord } from "~/models/labeling/tasks.server.ts";
 import { submitPrompt, submitReply } from "~/models/labeling/writing.server.ts";
+import * as chooser from "~/routes/projects.$projectSlug.tasks._index.tsx";
+import { addToProject, call, createTestUser, makeRequest } from "../../helpers/users.ts";
 import { GOOD_LABELS, SMALL_WORKFLOW, doTask, freshText, makeLabelers, makeProject } from "./fixtures.ts";
 
 async function refused(p: Promise<unknown>, status: number, message?: RegExp): Promise<LabelingError> {
@@ -263,6 +265,23 @@ describe("rate limits", () => {
     const e = await refused(requestTask({ projectId: p.id, userId: u.id, type: "initial_prompt" }), 429, /Too many task requests: at most 2 per 4 min/);
     expect(e.retryAfterSeconds).toBeGreaterThan(0);
     expect(await prisma.task.count({ where: { projectId: p.id } })).toBe(1);
+  });
+
+  it("the chooser says the task requests are used up, and until when, before the next one is refused", async () => {
+    const p = await makeProject({ ...SMALL_WORKFLOW, rateLimits: { taskRequests: { count: 2, windowSeconds: 240 } } });
+    const { user, cookie } = await createTestUser();
+    await addToProject(p.id, user.id, "labeler");
+    const shown = async () => {
+      const page = await call(() => chooser.loader({ request: makeRequest(`/projects/${p.slug}/tasks`, { cookie }), params: { projectSlug: p.slug }, context: {} }));
+      return (page.body as { requestLimit: string | null }).requestLimit;
+    };
+    expect(await shown()).toBeNull();
+    await requestTask({ projectId: p.id, userId: user.id, type: "initial_prompt" });
+    expect(await shown()).toBeNull();
+    expect(await requestTask({ projectId: p.id, userId: user.id, type: "initial_prompt" })).toBeNull();
+    expect(await shown()).toMatch(/^Too many task requests: at most 2 per 4 min\. Try again in \d+ s\.$/);
+    // Reading the limit counts no request: it is still the third that is refused.
+    await refused(requestTask({ projectId: p.id, userId: user.id, type: "initial_prompt" }), 429, /Too many task requests/);
   });
 
   it("refuses replies over the limit", async () => {
