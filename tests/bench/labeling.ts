@@ -291,7 +291,7 @@ class LabelingLoad {
     readonly size: string,
     private readonly api: string,
     private readonly labelers: Labeler[],
-    private readonly dbUrl: string,
+    dbUrl: string,
     private readonly webPid: number,
   ) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: labelers.length });
