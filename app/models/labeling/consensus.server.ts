@@ -2,6 +2,7 @@
 // per-reply consensus_rank out. The maths is app/domain/consensus.
 import type { WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { summarizeSiblingSet, type SiblingConsensusSummary, type SiblingRanking } from "~/domain/consensus/sibling-set.ts";
+import { TRANSITION_REASONS } from "~/domain/trees/state-machine.ts";
 import { siblingSets, type TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
 import { Prisma } from "~/generated/prisma/client.ts";
 import { NOW } from "./sql.server.ts";
@@ -102,26 +103,72 @@ export async function readTreeRankings(tx: Tx, messages: readonly TreeMessageFac
 }
 
 /**
- * The consensus of every sibling set of a tree that waits for scoring, from its rankings. Null
- * when the maths fails on them (the tree then goes to scoring_failed, nothing written).
+ * The consensus of every sibling set of a tree that waits for scoring, from its rankings, or why
+ * the maths failed on them (the tree then goes to scoring_failed, nothing written).
  */
 export function scoreTree(
-  treeId: string,
   messages: readonly TreeMessageFacts[],
   config: WorkflowConfig,
   rankingsOf: ReadonlyMap<string, SiblingRanking[]>,
-): TreeScores | null {
-  const results: TreeScores = [];
+): { scores: TreeScores } | { failure: string } {
+  const scores: TreeScores = [];
   for (const set of siblingSets(messages, config)) {
     const rankings = rankingsOf.get(set.parentId) ?? [];
     try {
-      results.push({ parentId: set.parentId, childIds: set.childIds, summary: summarizeSiblingSet(set.childIds, rankings), rankings });
+      scores.push({ parentId: set.parentId, childIds: set.childIds, summary: summarizeSiblingSet(set.childIds, rankings), rankings });
     } catch (error) {
-      console.error(`scoring tree ${treeId} failed: ${(error as Error).message}`);
-      return null;
+      return { failure: (error as Error).message };
     }
   }
-  return results;
+  return { scores };
+}
+
+/** Every ranking of the tree's reply sets, by parent (oldest first), and their ids. */
+export async function readRankingsOfTree(db: Tx, treeId: string): Promise<{ byParent: Map<string, SiblingRanking[]>; ids: string[] }> {
+  const rows = await db.$queryRaw<Array<{ id: string; parent_message_id: string; user_id: string; order: string[][]; not_rankable: boolean }>>`
+    SELECT r.id, r.parent_message_id, r.user_id, r."order", r.not_rankable
+    FROM messages m JOIN rankings r ON r.parent_message_id = m.id
+    WHERE m.tree_id = ${treeId}::uuid ORDER BY r.created_at`;
+  const byParent = new Map<string, SiblingRanking[]>();
+  for (const r of rows) {
+    const set = byParent.get(r.parent_message_id) ?? [];
+    set.push({ labelerId: r.user_id, order: r.order, notRankable: r.not_rankable });
+    byParent.set(r.parent_message_id, set);
+  }
+  return { byParent, ids: rows.map((r) => r.id) };
+}
+
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Stores a tree's scores and moves it to ready_for_export in one statement (store_tree_scores),
+ * for a caller that scored it without the tree's lock: only while the tree is in ranking and its
+ * messages and rankings are those the scores were computed from. "not_ranking": the tree moved on
+ * (another set's last ranking scored it) or was halted; "changed": it changed since it was read.
+ * Nothing is written in either case.
+ */
+export async function storeTreeScoresIfCurrent(
+  db: Tx,
+  treeId: string,
+  messages: readonly TreeMessageFacts[],
+  rankingIds: readonly string[],
+  scores: TreeScores,
+): Promise<"stored" | "not_ranking" | "changed"> {
+  const read = [...messages].sort((a, b) => byId(a.id, b.id)).map((m) => [m.id, m.deleted, m.reviewResult, m.rankingCount]);
+  const sets = scores.map(({ parentId, childIds, summary, rankings }) => ({
+    parent: parentId,
+    children: childIds,
+    ranks: summary.ranks,
+    bt_scores: summary.btScores,
+    pair_confidence: summary.pairConfidence,
+    kendall_tau: summary.kendallTau,
+    rankings: rankings.length,
+    not_rankable: rankings.filter((r) => r.notRankable).length,
+  }));
+  const [row] = await db.$queryRaw<Array<{ outcome: "stored" | "not_ranking" | "changed" }>>`
+    SELECT store_tree_scores(${treeId}::uuid, ${JSON.stringify(read)}::jsonb, ${[...rankingIds].sort(byId)}::uuid[],
+                             ${JSON.stringify(sets)}::jsonb, ${[TRANSITION_REASONS.rankingsComplete, TRANSITION_REASONS.scored]}::text[]) AS outcome`;
+  return row.outcome;
 }
 
 /** Stores a tree's scores, a statement per set, sent together. */

@@ -6,7 +6,7 @@ import { summarizeSiblingSet } from "~/domain/consensus/sibling-set.ts";
 import { siblingSets } from "~/domain/trees/tree-facts.ts";
 import { isReadyForScoring } from "~/domain/trees/transitions.ts";
 import { projectConfig } from "./config.server.ts";
-import { readSetRankings, scoreSiblingSet, storeSetConsensusIfCurrent } from "./consensus.server.ts";
+import { readRankingsOfTree, readSetRankings, scoreSiblingSet, scoreTree, storeSetConsensusIfCurrent, storeTreeScoresIfCurrent } from "./consensus.server.ts";
 import { badInput, conflict, isUuid } from "./errors.server.ts";
 import { checkRankingOrder, rankingGroups } from "./ranking-order.ts";
 import { treeFacts } from "./snapshot.server.ts";
@@ -62,23 +62,29 @@ export async function rankingAtOnce(
 }
 
 /**
- * After a set's last ranking was stored (by its own statement): the tree moves on in a
- * transaction when every set is complete (scoring them all under the tree's lock), else the set's
- * consensus is computed from its rankings and stored unless the set changed meanwhile. A process
- * that dies before leaves the consensus to the tree's scoring and the move to the expiry sweep
- * (advanceStalledTrees). Maths that fails here is left to the tree's scoring, which records it.
+ * After a set's last ranking was stored (by its own statement): the tree's messages and rankings
+ * are read without its lock. When every set is complete, all are scored and stored with the
+ * tree's move by one statement that checks the tree is still in ranking and as read; when it
+ * changed (or the maths failed), the tree moves on in a transaction that scores it under its
+ * lock. Otherwise the set's consensus is stored unless the set changed meanwhile. A process that
+ * dies before leaves the consensus to the tree's scoring and the move to the expiry sweep
+ * (advanceStalledTrees). Maths that fails on a set here is left to the tree's scoring, which
+ * records it.
  */
 export async function scoreRankedSet(treeId: string, parentId: string, config: WorkflowConfig): Promise<void> {
-  const [facts, rankings] = await Promise.all([treeFacts(db, [treeId], null), readSetRankings(db, parentId)]);
+  const [facts, rankings] = await Promise.all([treeFacts(db, [treeId], null), readRankingsOfTree(db, treeId)]);
   const messages = facts.facts.get(treeId) ?? [];
   if (isReadyForScoring(messages, config)) {
-    await advanceTreeNow(treeId, config);
+    const scored = scoreTree(messages, config, rankings.byParent);
+    const outcome = "scores" in scored ? await storeTreeScoresIfCurrent(db, treeId, messages, rankings.ids, scored.scores) : "changed";
+    if (outcome === "changed") await advanceTreeNow(treeId, config);
     return;
   }
   const set = siblingSets(messages, config).find((s) => s.parentId === parentId);
   if (!set || set.completedRankings < config.rankingsPerSiblingSet) return;
+  const setRankings = rankings.byParent.get(parentId) ?? [];
   try {
-    await storeSetConsensusIfCurrent(db, treeId, set.parentId, set.childIds, summarizeSiblingSet(set.childIds, rankings), rankings);
+    await storeSetConsensusIfCurrent(db, treeId, set.parentId, set.childIds, summarizeSiblingSet(set.childIds, setRankings), setRankings);
   } catch (error) {
     console.error(`consensus of the replies to ${parentId} not stored: ${(error as Error).message}`);
   }

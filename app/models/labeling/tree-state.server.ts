@@ -114,10 +114,11 @@ export async function advanceTree(
         tree.state === "ranking" ? transitionTree(tx, tree, "ready_for_scoring", TRANSITION_REASONS.rankingsComplete) : null,
         readTreeRankings(tx, facts, config),
       ]);
-      const scores = scoreTree(tree.id, facts, config, rankingsOf);
-      if (scores) {
-        await Promise.all([storeTreeConsensus(tx, tree.id, scores), transitionTree(tx, tree, "ready_for_export", TRANSITION_REASONS.scored)]);
+      const scored = scoreTree(facts, config, rankingsOf);
+      if ("scores" in scored) {
+        await Promise.all([storeTreeConsensus(tx, tree.id, scored.scores), transitionTree(tx, tree, "ready_for_export", TRANSITION_REASONS.scored)]);
       } else {
+        console.error(`scoring tree ${tree.id} failed: ${scored.failure}`);
         await transitionTree(tx, tree, "scoring_failed", TRANSITION_REASONS.scoringFailed);
       }
       return;

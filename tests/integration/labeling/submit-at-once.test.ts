@@ -1,21 +1,23 @@
 // Reviews, rankings, replies and new prompts submitted in one statement (submit_review,
 // submit_ranking, submit_reply, submit_prompt): the common submit is stored whole at once, and so
 // are a prompt's last review with the lottery on, a reply's last review and a set's last ranking
-// (the tree's move, and a set's consensus, follow); a prompt's last review with the lottery off,
-// or any submit the full path would refuse, writes nothing there and is left to the full path,
-// which then decides as before. tree_leaves_growing, which the reply's last review asks, agrees
-// with nextStateAfterGrowth on many trees.
+// (the tree's move, and a set's consensus, follow: a tree's last set is scored without its lock
+// and stored with its move by one statement, store_tree_scores, while the tree is as read); a
+// prompt's last review with the lottery off, or any submit the full path would refuse, writes
+// nothing there and is left to the full path, which then decides as before. tree_leaves_growing,
+// which the reply's last review asks, agrees with nextStateAfterGrowth on many trees.
 import { describe, expect, it } from "vitest";
 import { summarizeSiblingSet } from "~/domain/consensus/sibling-set.ts";
 import { defaultWorkflowConfig, type WorkflowConfig } from "~/domain/projects/workflow.ts";
 import { seededRng } from "~/domain/tasks/rng.ts";
 import { TRANSITION_REASONS } from "~/domain/trees/state-machine.ts";
-import { nextStateAfterGrowth } from "~/domain/trees/transitions.ts";
+import type { TreeMessageFacts } from "~/domain/trees/tree-facts.ts";
+import { isReadyForScoring, nextStateAfterGrowth } from "~/domain/trees/transitions.ts";
 import { prisma } from "~/db.server.ts";
 import { projectConfig } from "~/models/labeling/config.server.ts";
 import { growthLimits, reviewAtOnce, submitLabels } from "~/models/labeling/labels.server.ts";
 import { rankingAtOnce, submitRanking } from "~/models/labeling/rankings.server.ts";
-import { storeSetConsensusIfCurrent } from "~/models/labeling/consensus.server.ts";
+import { readRankingsOfTree, scoreTree, storeSetConsensusIfCurrent, storeTreeScoresIfCurrent } from "~/models/labeling/consensus.server.ts";
 import { treeStatesJson } from "~/models/labeling/sql.server.ts";
 import { checkTaskSlots } from "~/models/labeling/task-slots.server.ts";
 import { db } from "~/models/labeling/transaction.server.ts";
@@ -204,6 +206,83 @@ describe("submits in one statement", () => {
     expect(await treeState(treeId)).toBe("ready_for_export");
     expect(await prisma.siblingConsensus.findUniqueOrThrow({ where: { parentMessageId: parentId } })).toMatchObject({ rankingCount: 3 });
     expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+  });
+
+  it("score a tree's sets without its lock and store them with its move only while the tree is as read", async () => {
+    const ranked = async () => {
+      const t = await rankingTree();
+      const { project, config, users, tasks: [r4, r5, r6], siblings: [x, y] } = t;
+      expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [y]], null, config)).toMatchObject({ outcome: "done" });
+      expect(await rankingAtOnce(project.id, r5.id, users[5].id, [[x], [y]], null, config)).toMatchObject({ outcome: "done" });
+      const before = { facts: await treeFacts(db, [t.treeId], null), rankings: await readRankingsOfTree(db, t.treeId) };
+      // The last ranking alone, without what follows it in rankingAtOnce.
+      const [row] = await prisma.$queryRaw<Array<{ outcome: string }>>`
+        SELECT outcome FROM submit_ranking(${r6.id}::uuid, ${project.id}::uuid, ${users[6].id}::uuid, ${JSON.stringify([[y], [x]])}::jsonb,
+                                           ${[x, y]}::uuid[], ${treeStatesJson("rank")}::jsonb, ${config.rankingsPerSiblingSet}::int, NULL::text)`;
+      expect(row.outcome).toBe("last");
+      return { ...t, before: { messages: before.facts.facts.get(t.treeId)!, rankings: before.rankings } };
+    };
+    const scoresOf = (messages: TreeMessageFacts[], rankings: Awaited<ReturnType<typeof readRankingsOfTree>>, config: WorkflowConfig) => {
+      const scored = scoreTree(messages, config, rankings.byParent);
+      if (!("scores" in scored)) throw new Error(scored.failure);
+      return scored.scores;
+    };
+    const { project, config, users, treeId, parentId, siblings: [x, y], before } = await ranked();
+    const messages = (await treeFacts(db, [treeId], null)).facts.get(treeId)!;
+    const rankings = await readRankingsOfTree(db, treeId);
+    expect(isReadyForScoring(messages, config)).toBe(true);
+    const scores = scoresOf(messages, rankings, config);
+    // A labeler's ranking task left open on the tree (written by hand: the set has no place left).
+    const open = await prisma.task.create({
+      data: { projectId: project.id, type: "rank_assistant_replies", assigneeId: users[0].id, treeId, messageId: parentId,
+              siblingIds: [x, y], expiresAt: new Date(Date.now() + 3_600_000) },
+    });
+
+    // Scores computed from the messages or the rankings as they were before the last ranking are not stored.
+    expect(await storeTreeScoresIfCurrent(db, treeId, before.messages, rankings.ids, scores)).toBe("changed");
+    expect(await storeTreeScoresIfCurrent(db, treeId, messages, before.rankings.ids, scores)).toBe("changed");
+    expect(await storeTreeScoresIfCurrent(db, treeId, messages.slice(1), rankings.ids, scores)).toBe("changed");
+    expect(await treeState(treeId)).toBe("ranking");
+    expect(await prisma.siblingConsensus.count({ where: { treeId } })).toBe(0);
+    expect((await taskRow(open.id)).state).toBe("assigned");
+
+    // As read: stored with the two moves advanceTree makes, and the open task cancelled.
+    expect(await storeTreeScoresIfCurrent(db, treeId, messages, rankings.ids, scores)).toBe("stored");
+    expect(await treeState(treeId)).toBe("ready_for_export");
+    const events = await prisma.treeStateEvent.findMany({ where: { treeId }, orderBy: { id: "asc" }, select: { fromState: true, toState: true, reason: true, actorId: true } });
+    expect(events.slice(-2)).toEqual([
+      { fromState: "ranking", toState: "ready_for_scoring", reason: TRANSITION_REASONS.rankingsComplete, actorId: null },
+      { fromState: "ready_for_scoring", toState: "ready_for_export", reason: TRANSITION_REASONS.scored, actorId: null },
+    ]);
+    expect((await taskRow(open.id)).state).toBe("cancelled");
+    const ranks = await prisma.message.findMany({ where: { id: { in: [x, y] } }, select: { id: true, consensusRank: true } });
+    expect(Object.fromEntries(ranks.map((m) => [m.id, m.consensusRank]))).toEqual({ [x]: 0, [y]: 1 });
+    // Once moved (as by another set's last ranking at the same time), nothing is stored again.
+    expect(await storeTreeScoresIfCurrent(db, treeId, messages, rankings.ids, scores)).toBe("not_ranking");
+    expect((await checkTaskSlots(project.id)).differences).toEqual([]);
+
+    // The same rankings scored under the tree's lock (the expiry sweep's path) store the same consensus.
+    const locked = await ranked();
+    expect(await advanceStalledTrees()).toBeGreaterThanOrEqual(1);
+    expect(await treeState(locked.treeId)).toBe("ready_for_export");
+    const consensus = async (tree: string, [a, b]: string[]) => {
+      const row = await prisma.siblingConsensus.findFirstOrThrow({ where: { treeId: tree } });
+      const ranksOf = row.ranks as Record<string, number>, bt = row.btScores as Record<string, number>;
+      return { ranks: [ranksOf[a], ranksOf[b]], bt: [bt[a], bt[b]], tau: row.kendallTau, rankings: row.rankingCount, notRankable: row.notRankableCount };
+    };
+    expect(await consensus(treeId, [x, y])).toEqual(await consensus(locked.treeId, locked.siblings));
+  });
+
+  it("a tree whose rankings the maths cannot score is recorded as scoring_failed after its last ranking, the ranking kept", async () => {
+    const { project, config, users, treeId, tasks: [r4, r5, r6], parentId, siblings: [x, y] } = await rankingTree();
+    expect(await rankingAtOnce(project.id, r4.id, users[4].id, [[x], [y]], null, config)).toMatchObject({ outcome: "done" });
+    expect(await rankingAtOnce(project.id, r5.id, users[5].id, [[y], [x]], null, config)).toMatchObject({ outcome: "done" });
+    // A stored order that names a reply twice (a hand edit): the consensus maths refuses it.
+    await prisma.ranking.updateMany({ where: { taskId: r5.id }, data: { order: [[y], [y]] } });
+    expect(await rankingAtOnce(project.id, r6.id, users[6].id, [[x], [y]], null, config)).toMatchObject({ outcome: "last" });
+    expect(await treeState(treeId)).toBe("scoring_failed");
+    expect(await prisma.ranking.count({ where: { parentMessageId: parentId } })).toBe(3);
+    expect(await prisma.siblingConsensus.count({ where: { treeId } })).toBe(0);
   });
 
   it("decide a reply's last review at once: the tree grows on until it is grown, then moves to ranking", async () => {
