@@ -63,6 +63,23 @@ export const DEMO_POLICY_SEGMENT = 200;
 /** Threads of the run: the bytes of the result depend on it. */
 export const DEMO_POLICY_THREADS = 2;
 
+/**
+ * The CPU features onnxruntime's CPU kernels (MLAS) are chosen by, with the platform: the same
+ * threads on machines with the same kernels give the same bytes. Other kernels sum in another
+ * order (AVX-512 against AVX2 and FMA), so the run rounds differently from its first steps on.
+ */
+export function floatKernels(): string {
+  let flags: string[] = [];
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => /^(flags|Features)\s*:/.test(l));
+    flags = line?.split(":")[1].trim().split(/\s+/) ?? [];
+  } catch {
+    // No /proc (macOS, Windows): the platform and architecture alone.
+  }
+  const kernelFlags = ["avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "asimd", "sve"];
+  return [process.platform, process.arch, ...kernelFlags.filter((f) => flags.includes(f))].join(" ");
+}
+
 /** Trees 1–90 train, 91–100 validate (split by tree, as exports do). */
 export function demoPolicyData() {
   const lines = readFileSync(TREES, "utf8").split("\n").filter((l) => l.trim());
@@ -100,6 +117,23 @@ export interface DemoPolicySegment {
   state: string;
   /** weightsSha256 of its weights. */
   weights: string;
+}
+
+/** assets/demo-policy.manifest.json. */
+export interface DemoPolicyManifest {
+  model: Gpt2Config;
+  training: SftConfig;
+  segment: number;
+  threads: number;
+  validation: { randomLoss: number; loss: number; perplexity: number };
+  trainLoss: number;
+  tokensSeen: number;
+  /** The committed model's run. */
+  segments: DemoPolicySegment[];
+  /** The same run on machines whose kernels round differently (by floatKernels()), recorded by `npm run demo-policy -- --check --record`. */
+  segmentsByKernels?: Record<string, DemoPolicySegment[]>;
+  /** sha256 of each file of the committed model. */
+  files: Record<string, string>;
 }
 
 export interface DemoPolicyBuild {

@@ -1,7 +1,9 @@
 // The demo policy the repository carries (training/assets/demo-policy) is what its generator
 // makes: training/demo-policy.ts run again gives the same training state at every segment boundary
 // recorded in assets/demo-policy.manifest.json and the same files, byte for byte, with a validation
-// loss far below the random model's. Slow (the whole training run: minutes on 2 cores).
+// loss far below the random model's. On a machine whose CPU kernels round differently (floatKernels)
+// the run must be the one the manifest recorded for those kernels, state for state. Slow (the
+// whole training run: minutes on 2 cores).
 
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -16,23 +18,15 @@ import {
   DEMO_POLICY_SEGMENT,
   DEMO_POLICY_THREADS,
   DEMO_POLICY_TRAINING,
+  floatKernels,
   weightsSha256,
-  type DemoPolicySegment,
+  type DemoPolicyManifest,
 } from "../../training/demo-policy";
 import { removeTempDirs, tempDir } from "../inference/tiny-model";
 
 afterAll(removeTempDirs);
 
-interface Manifest {
-  model: unknown;
-  training: unknown;
-  segment: number;
-  threads: number;
-  validation: { randomLoss: number; loss: number; perplexity: number };
-  segments: DemoPolicySegment[];
-  files: Record<string, string>;
-}
-const manifest = JSON.parse(readFileSync(DEMO_POLICY_MANIFEST, "utf8")) as Manifest;
+const manifest = JSON.parse(readFileSync(DEMO_POLICY_MANIFEST, "utf8")) as DemoPolicyManifest;
 
 function files(dir: string, prefix = ""): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
@@ -54,7 +48,16 @@ it("the generator reproduces the committed demo policy", { timeout: 3_600_000 },
   const { result, randomValidationLoss, segments } = await buildDemoPolicy(out);
   expect(result.status).toBe("completed");
   expect(result.metrics.validationLoss!).toBeLessThan(randomValidationLoss - 2);
-  expect(segments).toEqual(manifest.segments);
   expect(files(out).sort()).toEqual(files(DEMO_POLICY_DIR).sort());
+  const elsewhere = manifest.segmentsByKernels?.[floatKernels()];
+  if (elsewhere && JSON.stringify(segments) !== JSON.stringify(manifest.segments)) {
+    // Kernels that round differently from those the committed model was made with: the run is
+    // the one recorded for them, state for state; the files without weights are the same bytes.
+    expect(segments).toEqual(elsewhere);
+    for (const f of files(out).filter((f) => !f.endsWith(".onnx"))) expect(readFileSync(path.join(out, f)).equals(readFileSync(path.join(DEMO_POLICY_DIR, f))), f).toBe(true);
+    expect(Math.abs(result.metrics.validationLoss! - manifest.validation.loss)).toBeLessThan(0.1);
+    return;
+  }
+  expect(segments).toEqual(manifest.segments);
   for (const f of files(out)) expect(readFileSync(path.join(out, f)).equals(readFileSync(path.join(DEMO_POLICY_DIR, f))), f).toBe(true);
 });
